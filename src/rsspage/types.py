@@ -1,0 +1,196 @@
+"""Typed, immutable records passed between the pipeline stages.
+
+Each stage takes records from this module and returns records from this module; no stage sees
+another stage's internals. Direction of flow::
+
+    Route (catalog) ─► FeedSpec (plan) ─► FetchResult (fetch) ─► ParsedFeed/RawEntry (parse)
+      ─► Article (normalise) ─► store ─► publish;  FeedOutcome/RunReport (pipeline) ─► CLI
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+
+#: Category used when a route has neither a catalog entry nor an override.
+UNCATEGORISED = "未分类"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route of an RSSHub catalog, with where it sits in category → source → channel."""
+
+    #: Path pattern with RSSHub parameters, always with a leading slash: ``/mydrivers/rank/:range?``.
+    path: str
+    #: A concrete example path (``/mydrivers/rank/24h``); ``""`` when the catalog gives none.
+    example: str
+    #: Display label of the category (``新媒体``), not the key (``new-media``).
+    category: str
+    #: The site or namespace name (``快科技（原驱动之家）``).
+    source: str
+    #: The route's own name (``最新新闻``).
+    channel: str
+    #: Where this entry came from (file name), for messages.
+    origin: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSpec:
+    """One feed to follow, fully resolved by the plan stage."""
+
+    #: Stable identity of the feed: the route path (``/kkj/news``) or the feed URL.
+    key: str
+    #: URLs to try in order (one per RSSHub instance for a route, or the single feed URL).
+    urls: tuple[str, ...]
+    category: str
+    source: str
+    channel: str
+    #: How many entries of each fetch to keep (the newest first, as the feed orders them).
+    items_per_feed: int = 20
+    #: True when neither the catalog nor the config named the feed: source and channel are
+    #: then taken from the feed's own title once it is parsed.
+    names_from_feed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store remembers of a feed between runs (opaque HTTP caching data)."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+class FetchStatus(Enum):
+    OK = "ok"
+    NOT_MODIFIED = "not_modified"
+    FAILED = "failed"
+    GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of fetching one feed: bytes and headers, or an error as a value."""
+
+    key: str
+    status: FetchStatus
+    #: The URL that answered (after redirects), or the last one tried.
+    url: str
+    #: Response body (decompressed, size-capped); ``b""`` unless status is OK.
+    content: bytes = b""
+    #: Response headers, lower-case names.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: HTTP status code of the final response, 0 when none arrived.
+    http_status: int = 0
+    #: Caching validators to store for the next conditional GET.
+    etag: str | None = None
+    last_modified: str | None = None
+    #: Human-readable error for FAILED / GONE.
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    """One entry as the feed states it, before any cleaning (HTML still unsanitised)."""
+
+    guid: str | None
+    link: str | None
+    title: str | None
+    #: Whether ``title`` holds markup (Atom type="html"/"xhtml", or HTML inside RSS).
+    title_is_html: bool
+    published: datetime | None
+    updated: datetime | None
+    author: str | None
+    #: The fullest body the feed offers (content:encoded, atom:content, content_html).
+    content_html: str | None
+    #: The short body (description, atom:summary, summary).
+    summary_html: str | None
+    #: Image candidates outside the body: enclosures of image type, media:thumbnail/content.
+    images: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    #: Base URL for resolving relative links inside this entry (xml:base or the feed URL).
+    base_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed document: feed-level metadata and its entries in document order."""
+
+    title: str | None
+    link: str | None
+    entries: tuple[RawEntry, ...]
+    #: Which parser produced it ("lxml-rss", "lxml-atom", "json", "feedparser").
+    parser: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A clean article, ready to store and publish."""
+
+    #: Stable id: hash of feed key + (guid, else link, else title + date).
+    id: str
+    feed_key: str
+    title: str
+    link: str
+    #: Aware UTC datetime.
+    published: datetime
+    #: True when the feed gave no usable date and ``published`` is the time rsspage first saw
+    #: the entry; the store then keeps the date it already has.
+    date_estimated: bool
+    #: True when the feed's date was more than a day in the future and was clamped to now.
+    date_clamped: bool
+    updated: datetime | None
+    author: str
+    category: str
+    source: str
+    channel: str
+    #: Sanitised HTML (safe to publish as is).
+    content_html: str
+    #: Plain text of the content, for search and summaries.
+    text: str
+    #: Absolute URL of the head image, ``""`` when none.
+    image: str
+    #: Hash of everything above that publishing depends on, except estimated dates.
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    """What happened to one feed in one run; a failure is a value, never an exception."""
+
+    key: str
+    status: FetchStatus
+    #: Error message for failed feeds (also when parsing failed after a good fetch).
+    error: str | None = None
+    #: Articles stored for the first time in this run.
+    new: int = 0
+    #: Articles whose content changed and were rewritten.
+    updated: int = 0
+    #: Entries the feed returned (after the per-feed limit).
+    entries: int = 0
+    #: Warnings worth showing the user (e.g. "no catalog entry, names taken from the feed").
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """The result of one ``update`` or ``build``."""
+
+    outcomes: tuple[FeedOutcome, ...]
+    seconds: float
+    #: Files written / removed by publishing, per output (e.g. {"hexo": (12, 0)}).
+    published: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> tuple[FeedOutcome, ...]:
+        bad = (FetchStatus.FAILED, FetchStatus.GONE)
+        return tuple(o for o in self.outcomes if o.status in bad)
+
+    @property
+    def new(self) -> int:
+        return sum(o.new for o in self.outcomes)
+
+    @property
+    def updated(self) -> int:
+        return sum(o.updated for o in self.outcomes)
