@@ -1,0 +1,171 @@
+"""The `rsspage` command: a thin layer over the library that turns errors into exit codes.
+
+Exit codes: 0 all feeds fine; 1 output written but some feeds failed; 2 usage, configuration or
+state error (bad config, another run holds the lock); 3 internal error (a bug: the message says so
+and where the traceback was logged).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rsspage import __version__
+from rsspage.catalog import Catalog, load_catalog
+from rsspage.config import DEFAULT_NAME, Config, load_config
+from rsspage.console import Console
+from rsspage.errors import ConfigError, RsspageError
+from rsspage.pipeline import Hooks, build, update
+from rsspage.store import Store
+from rsspage.types import RunReport
+
+EXIT_OK, EXIT_FEEDS_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+Command = Callable[[argparse.Namespace, Console], int]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="rsspage",
+        description="Turn RSSHub routes and feeds into a news archive, Hexo posts and a site.",
+    )
+    p.add_argument("--version", action="version", version=f"rsspage {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def with_config(name: str, help: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help, description=help)
+        cmd.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_NAME),
+                         help=f"config file (default: ./{DEFAULT_NAME})")
+        return cmd
+
+    with_config("update", "fetch every feed, store new articles, publish the outputs")
+    with_config("build", "publish the outputs from the stored articles (no fetching)")
+    with_config("status", "show each feed's health: last success, last error, articles")
+    search = with_config("search", "search stored articles (Chinese and English)")
+    search.add_argument("query", nargs="+", help="words to find (all must match)")
+    search.add_argument("-n", "--limit", type=int, default=20, help="at most this many results")
+    catalog = with_config("catalog", "list or search the RSSHub route catalog")
+    catalog.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
+                         default=[], help="catalog file or folder (instead of the config's)")
+    csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    clist = csub.add_parser("list", help="list routes")
+    clist.add_argument("--category", help="only this category (label or key)")
+    csearch = csub.add_parser("search", help="find routes by name, category or path")
+    csearch.add_argument("text", nargs="+")
+    demo = sub.add_parser("demo", help="run the bundled offline demo into DIR",
+                          description="Serve bundled sample feeds on 127.0.0.1, write a "
+                          "config into DIR and run a full update over real HTTP.")
+    demo.add_argument("dir", nargs="?", type=Path, default=Path("rsspage-demo"))
+    return p
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _report(report: RunReport, console: Console) -> int:
+    console.summary(report)
+    return EXIT_FEEDS_FAILED if report.failed else EXIT_OK
+
+
+def cmd_update(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    console.start(f"rsspage {__version__}: updating from {config.path}")
+    total = len(config.routes) + len(config.feeds)
+    hooks = Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
+    return _report(update(config, hooks), console)
+
+
+def cmd_build(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    return _report(build(config), console)
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        rows = store.health(datetime.now(UTC) - timedelta(days=7))
+    console.health(rows)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        hits = store.search(" ".join(args.query), args.limit)
+    console.hits(hits)
+    return EXIT_OK
+
+
+def _catalog_for(args: argparse.Namespace) -> Catalog:
+    paths: list[Path] = list(args.catalog_paths)
+    if not paths:
+        paths = list(load_config(args.config).catalog)
+    if not paths:
+        raise ConfigError(str(args.config), None, "rsshub.catalog",
+                          "no catalog configured (add rsshub.catalog or pass --catalog)")
+    return load_catalog(paths)
+
+
+def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
+    catalog = _catalog_for(args)
+    if args.catalog_command == "list":
+        routes = catalog.list(args.category)
+    else:
+        routes = catalog.search(" ".join(args.text))
+    console.routes(routes)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.demo.run import run_demo  # the demo's data is only loaded when asked for
+
+    report, config = run_demo(args.dir, console)
+    code = _report(report, console)
+    console.demo_done(config)
+    return code
+
+
+COMMANDS: dict[str, Command] = {
+    "update": cmd_update, "build": cmd_build, "status": cmd_status, "search": cmd_search,
+    "catalog": cmd_catalog, "demo": cmd_demo,
+}
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _log_file() -> Path:
+    return Path(tempfile.gettempdir()) / "rsspage-error.log"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    console = Console(sys.stderr, sys.stdout)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        return COMMANDS[args.command](args, console)
+    except ConfigError as e:
+        console.error(str(e))
+        return EXIT_USAGE
+    except RsspageError as e:
+        console.error(str(e))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        return 130
+    except Exception:  # a bug: keep the traceback out of the user's face but keep it
+        log = _log_file()
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        console.error(f"internal error (a bug in rsspage); the traceback is in {log}")
+        return EXIT_BUG
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,333 @@
+"""`rsspage.yml` → a typed, validated :class:`Config`.
+
+The YAML is composed into nodes (not loaded into plain dicts) so that every error can name the
+file, the line and the key: ``rsspage.yml:12: fetch.timeout: expected a number, got 'soon'``.
+Relative paths are resolved against the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rsspage.errors import ConfigError
+
+DEFAULT_NAME = "rsspage.yml"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteConfig:
+    title: str = "rsspage"
+    #: Public URL of the site (used in feeds, sitemap); "" when unknown.
+    url: str = ""
+    language: str = "zh-CN"
+    #: IANA zone in which dates are shown.
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteConfig:
+    """One entry of ``routes:``; names left ``None`` come from the catalog."""
+
+    path: str
+    category: str | None = None
+    source: str | None = None
+    channel: str | None = None
+    items_per_feed: int | None = None
+    #: Line in the config, for messages.
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One entry of ``feeds:`` (any feed URL)."""
+
+    url: str
+    category: str | None = None
+    source: str | None = None
+    channel: str | None = None
+    items_per_feed: int | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    items_per_feed: int = 20
+    #: Articles older than this many days are pruned; 0 keeps everything.
+    keep_days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchConfig:
+    concurrency: int = 16
+    per_host: int = 4
+    timeout: float = 20.0
+    retries: int = 2
+    max_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConfig:
+    state: Path
+    hexo: Path | None
+    site: Path | None
+    #: Listing page size of the built-in site.
+    page_size: int = 40
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    site: SiteConfig
+    instances: tuple[str, ...]
+    catalog: tuple[Path, ...]
+    routes: tuple[RouteConfig, ...]
+    feeds: tuple[FeedConfig, ...]
+    limits: LimitsConfig
+    fetch: FetchConfig
+    output: OutputConfig
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+
+# --------------------------------------------------------------------------- node helpers
+
+
+class _Reader:
+    """Validates composed YAML nodes, raising ConfigError with file:line:key."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, node: yaml.Node | None, key: str, problem: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ConfigError(self.file, line, key, problem)
+
+    def mapping(
+        self, node: yaml.Node, key: str, allowed: set[str], required: tuple[str, ...] = ()
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key or "(top level)", f"expected a mapping, got {_kind(node)}")
+        items: dict[str, yaml.Node] = {}
+        for knode, vnode in node.value:
+            name = str(knode.value)
+            full = f"{key}.{name}" if key else name
+            if name not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(knode, full, f"unknown key (allowed: {hint})")
+            if name in items:
+                raise self.fail(knode, full, "duplicate key")
+            items[name] = vnode
+        for name in required:
+            if name not in items:
+                raise self.fail(node, f"{key}.{name}" if key else name, "missing required key")
+        return items
+
+    def sequence(self, node: yaml.Node, key: str) -> list[yaml.Node]:
+        if _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, key, f"expected a list, got {_kind(node)}")
+        return list(node.value)
+
+    def text(self, node: yaml.Node, key: str, *, allow_null: bool = False) -> str | None:
+        if allow_null and _is_null(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or _is_null(node) or node.tag.endswith(":bool"):
+            raise self.fail(node, key, f"expected text, got {_kind(node)}")
+        value = str(node.value).strip()
+        if not value:
+            raise self.fail(node, key, "must not be empty")
+        return value
+
+    def number(self, node: yaml.Node, key: str, kind: Callable[[str], Any], low: float) -> Any:
+        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith((":int", ":float")):
+            raise self.fail(node, key, f"expected a number, got {_kind(node)}")
+        if kind is int and node.tag.endswith(":float"):
+            raise self.fail(node, key, f"expected a whole number, got {node.value!r}")
+        value = kind(node.value)
+        if value < low:
+            raise self.fail(node, key, f"must be at least {low:g}, got {node.value}")
+        return value
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if _is_null(node):
+        return "nothing (null)"
+    return repr(node.value)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _site(r: _Reader, node: yaml.Node | None) -> SiteConfig:
+    if node is None:
+        return SiteConfig()
+    items = r.mapping(node, "site", {"title", "url", "language", "timezone"})
+    values = {k: r.text(v, f"site.{k}") for k, v in items.items()}
+    site = SiteConfig(**values)  # type: ignore[arg-type]
+    try:
+        zoneinfo.ZoneInfo(site.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        raise r.fail(items["timezone"], "site.timezone", f"unknown time zone {site.timezone!r}") from e
+    return site
+
+
+def _url(r: _Reader, node: yaml.Node, key: str) -> str:
+    value = r.text(node, key) or ""
+    if not value.startswith(("http://", "https://")):
+        raise r.fail(node, key, f"expected an http(s) URL, got {value!r}")
+    return value
+
+
+def _rsshub(r: _Reader, node: yaml.Node | None, folder: Path) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+    if node is None:
+        return ("https://rsshub.app",), ()
+    items = r.mapping(node, "rsshub", {"instances", "catalog"})
+    instances: tuple[str, ...] = ("https://rsshub.app",)
+    if "instances" in items:
+        nodes = r.sequence(items["instances"], "rsshub.instances")
+        instances = tuple(_url(r, n, "rsshub.instances").rstrip("/") for n in nodes)
+    catalog: list[Path] = []
+    for n in r.sequence(items.get("catalog", yaml.ScalarNode("tag:yaml.org,2002:null", "")), "rsshub.catalog"):
+        path = folder / (r.text(n, "rsshub.catalog") or "")
+        if not path.exists():
+            raise r.fail(n, "rsshub.catalog", f"no such file or folder: {path}")
+        catalog.append(path)
+    return instances, tuple(catalog)
+
+
+_NAME_KEYS = {"category", "source", "channel", "items_per_feed"}
+
+
+def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in ("category", "source", "channel"):
+        if name in items:
+            out[name] = r.text(items[name], f"{key}.{name}")
+    if "items_per_feed" in items:
+        out["items_per_feed"] = r.number(items["items_per_feed"], f"{key}.items_per_feed", int, 1)
+    return out
+
+
+def _route(r: _Reader, node: yaml.Node, index: int) -> RouteConfig:
+    key = f"routes[{index}]"
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        path = r.text(node, key) or ""
+        extra: dict[str, Any] = {}
+    else:
+        items = r.mapping(node, key, {"path"} | _NAME_KEYS, required=("path",))
+        path = r.text(items["path"], f"{key}.path") or ""
+        extra = _names(r, items, key)
+    if not path.startswith("/") or path.startswith("//"):
+        raise r.fail(node, key, f"a route is a path starting with '/', got {path!r}")
+    return RouteConfig(path=path, line=line, **extra)
+
+
+def _feed(r: _Reader, node: yaml.Node, index: int) -> FeedConfig:
+    key = f"feeds[{index}]"
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        return FeedConfig(url=_url(r, node, key), line=line)
+    items = r.mapping(node, key, {"url"} | _NAME_KEYS, required=("url",))
+    return FeedConfig(url=_url(r, items["url"], f"{key}.url"), line=line, **_names(r, items, key))
+
+
+def _limits(r: _Reader, node: yaml.Node | None) -> LimitsConfig:
+    if node is None:
+        return LimitsConfig()
+    items = r.mapping(node, "limits", {"items_per_feed", "keep_days"})
+    values = {k: r.number(v, f"limits.{k}", int, 1 if k == "items_per_feed" else 0)
+              for k, v in items.items()}
+    return LimitsConfig(**values)
+
+
+def _fetch(r: _Reader, node: yaml.Node | None) -> FetchConfig:
+    if node is None:
+        return FetchConfig()
+    kinds: dict[str, tuple[Callable[[str], Any], float]] = {
+        "concurrency": (int, 1), "per_host": (int, 1), "timeout": (float, 0.1),
+        "retries": (int, 0), "max_bytes": (int, 1024),
+    }
+    items = r.mapping(node, "fetch", set(kinds))
+    values = {k: r.number(v, f"fetch.{k}", *kinds[k]) for k, v in items.items()}
+    return FetchConfig(**values)
+
+
+def _output(r: _Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
+    items = r.mapping(node, "output", {"state", "hexo", "site", "page_size"}) if node else {}
+
+    def path(name: str, default: str | None) -> Path | None:
+        if name not in items:
+            return folder / default if default else None
+        value = r.text(items[name], f"output.{name}", allow_null=True)
+        return folder / value if value else None
+
+    page_size = 40
+    if "page_size" in items:
+        page_size = r.number(items["page_size"], "output.page_size", int, 1)
+    state = path("state", ".rsspage")
+    assert state is not None  # the default is never null
+    return OutputConfig(state=state, hexo=path("hexo", None), site=path("site", "public"),
+                        page_size=page_size)
+
+
+_TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output"}
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a config file; every problem is a ConfigError naming file:line:key."""
+    path = path.absolute()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), None, "", "config file not found (see `rsspage --help`)") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(str(path), None, "", f"cannot read config: {e}") from e
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    r = _Reader(str(path))
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark else None
+        raise ConfigError(str(path), line, "", f"invalid YAML: {e.problem}") from e
+    except yaml.YAMLError as e:
+        raise ConfigError(str(path), None, "", f"invalid YAML: {e}") from e
+    if root is None:
+        raise ConfigError(str(path), 1, "", "the config is empty: add routes or feeds")
+    top = r.mapping(root, "", _TOP)
+    folder = path.parent
+    instances, catalog = _rsshub(r, top.get("rsshub"), folder)
+    routes = tuple(_route(r, n, i) for i, n in enumerate(r.sequence(top["routes"], "routes"))) \
+        if "routes" in top else ()
+    feeds = tuple(_feed(r, n, i) for i, n in enumerate(r.sequence(top["feeds"], "feeds"))) \
+        if "feeds" in top else ()
+    if routes and not instances:
+        raise r.fail(top.get("rsshub"), "rsshub.instances", "routes need at least one instance")
+    if not routes and not feeds:
+        raise r.fail(root, "routes", "nothing to follow: add routes or feeds")
+    return Config(
+        path=path, site=_site(r, top.get("site")), instances=instances, catalog=catalog,
+        routes=routes, feeds=feeds, limits=_limits(r, top.get("limits")),
+        fetch=_fetch(r, top.get("fetch")), output=_output(r, top.get("output"), folder),
+    )

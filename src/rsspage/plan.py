@@ -1,0 +1,77 @@
+"""Config + catalog → the list of feeds to follow (``FeedSpec``), decided without any I/O.
+
+For a route the names come from, in order of precedence: the route's overrides in the config,
+the catalog entry the route matches, and (when there is neither) the feed's own title, with the
+category ``未分类`` and a warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from rsspage.catalog import Catalog
+from rsspage.config import Config, FeedConfig, RouteConfig
+from rsspage.types import UNCATEGORISED, FeedSpec, Route
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    feeds: tuple[FeedSpec, ...]
+    #: Feed key → message for the user about a route that could not be placed in the catalog.
+    warnings: Mapping[str, str]
+
+
+def route_urls(instances: tuple[str, ...], path: str) -> tuple[str, ...]:
+    return tuple(instance.rstrip("/") + path for instance in instances)
+
+
+def _route_spec(route: RouteConfig, config: Config, catalog: Catalog) -> tuple[FeedSpec, str | None]:
+    entry: Route | None = catalog.match(route.path)
+    category = route.category or (entry.category if entry else None)
+    source = route.source or (entry.source if entry else None)
+    channel = route.channel or (entry.channel if entry else None)
+    names_from_feed = source is None or channel is None
+    warning = None
+    if entry is None and names_from_feed:
+        warning = (
+            f"{config.path.name}:{route.line}: {route.path}: no catalog entry and no names in "
+            f"the config; category '{category or UNCATEGORISED}', source and channel from the "
+            "feed's title"
+        )
+    spec = FeedSpec(
+        key=route.path,
+        urls=route_urls(config.instances, route.path),
+        category=category or UNCATEGORISED,
+        source=source or "",
+        channel=channel or "",
+        items_per_feed=route.items_per_feed or config.limits.items_per_feed,
+        names_from_feed=names_from_feed,
+    )
+    return spec, warning
+
+
+def _feed_spec(feed: FeedConfig, config: Config) -> FeedSpec:
+    return FeedSpec(
+        key=feed.url,
+        urls=(feed.url,),
+        category=feed.category or UNCATEGORISED,
+        source=feed.source or "",
+        channel=feed.channel or "",
+        items_per_feed=feed.items_per_feed or config.limits.items_per_feed,
+        names_from_feed=feed.source is None or feed.channel is None,
+    )
+
+
+def make_plan(config: Config, catalog: Catalog) -> Plan:
+    specs: dict[str, FeedSpec] = {}
+    warnings: dict[str, str] = {}
+    for route in config.routes:
+        spec, warning = _route_spec(route, config, catalog)
+        if warning:
+            warnings[spec.key] = warning
+        specs.setdefault(spec.key, spec)  # a route listed twice is followed once
+    for feed in config.feeds:
+        spec = _feed_spec(feed, config)
+        specs.setdefault(spec.key, spec)
+    return Plan(feeds=tuple(specs.values()), warnings=warnings)

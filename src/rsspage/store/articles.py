@@ -1,0 +1,127 @@
+"""Articles: upsert by id, link de-duplication across feeds, published names, pruning."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from rsspage.types import Article
+
+_COLUMNS = (
+    "id", "feed_key", "title", "link", "published", "date_estimated", "date_clamped", "updated",
+    "author", "category", "source", "channel", "content_html", "text", "image", "content_hash",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SaveCounts:
+    new: int = 0
+    updated: int = 0
+    aliased: int = 0
+
+
+def _row(article: Article) -> tuple[object, ...]:
+    return (
+        article.id, article.feed_key, article.title, article.link, article.published.isoformat(),
+        int(article.date_estimated), int(article.date_clamped),
+        article.updated.isoformat() if article.updated else None, article.author,
+        article.category, article.source, article.channel, article.content_html, article.text,
+        article.image, article.content_hash,
+    )
+
+
+def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime) -> SaveCounts:
+    """Insert new articles, rewrite changed ones, leave unchanged ones untouched."""
+    new = updated = aliased = 0
+    stamp = now.isoformat()
+    for article in articles:
+        old = conn.execute(
+            "SELECT content_hash, published FROM articles WHERE id=?", (article.id,)
+        ).fetchone()
+        if old is None:
+            if _alias_of(conn, article) is not None:
+                aliased += 1
+                continue
+            conn.execute(
+                f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed) "
+                f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
+                (*_row(article), stamp, stamp),
+            )
+            new += 1
+        elif old["content_hash"] != article.content_hash:
+            row = list(_row(article))
+            if article.date_estimated:
+                row[4] = old["published"]  # an estimated date never replaces the first-seen one
+            sets = ", ".join(f"{c}=?" for c in _COLUMNS[1:])
+            conn.execute(
+                f"UPDATE articles SET {sets}, last_changed=? WHERE id=?",
+                (*row[1:], stamp, article.id),
+            )
+            updated += 1
+    return SaveCounts(new=new, updated=updated, aliased=aliased)
+
+
+def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:
+    """If another feed already brought this link, record this feed as an alias of it."""
+    if not article.link:
+        return None
+    row = conn.execute(
+        "SELECT id FROM articles WHERE link=? AND feed_key!=? LIMIT 1",
+        (article.link, article.feed_key),
+    ).fetchone()
+    if row is None:
+        return None
+    conn.execute(
+        "INSERT OR IGNORE INTO aliases (feed_key, article_id) VALUES (?, ?)",
+        (article.feed_key, row["id"]),
+    )
+    return str(row["id"])
+
+
+def _article(row: sqlite3.Row) -> Article:
+    return Article(
+        id=row["id"], feed_key=row["feed_key"], title=row["title"], link=row["link"],
+        published=datetime.fromisoformat(row["published"]),
+        date_estimated=bool(row["date_estimated"]), date_clamped=bool(row["date_clamped"]),
+        updated=datetime.fromisoformat(row["updated"]) if row["updated"] else None,
+        author=row["author"], category=row["category"], source=row["source"],
+        channel=row["channel"], content_html=row["content_html"], text=row["text"],
+        image=row["image"], content_hash=row["content_hash"],
+    )
+
+
+def iter_all(conn: sqlite3.Connection) -> Iterator[Article]:
+    """Every article, oldest first (ties by first sight, then id): a deterministic order."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM articles ORDER BY published, first_seen, id"
+    )
+    for row in rows:
+        yield _article(row)
+
+
+def count(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+
+def prune(conn: sqlite3.Connection, before: datetime) -> int:
+    """Delete articles published before ``before`` (and their published names)."""
+    conn.execute(
+        "DELETE FROM published_names WHERE article_id IN "
+        "(SELECT id FROM articles WHERE published < ?)",
+        (before.isoformat(),),
+    )
+    return conn.execute("DELETE FROM articles WHERE published < ?", (before.isoformat(),)).rowcount
+
+
+def names(conn: sqlite3.Connection, output: str) -> dict[str, str]:
+    rows = conn.execute("SELECT article_id, path FROM published_names WHERE output=?", (output,))
+    return {r["article_id"]: r["path"] for r in rows}
+
+
+def save_names(conn: sqlite3.Connection, output: str, assigned: Mapping[str, str]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO published_names (output, article_id, path) VALUES (?, ?, ?)",
+        [(output, article_id, path) for article_id, path in assigned.items()],
+    )

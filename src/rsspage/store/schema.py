@@ -1,0 +1,78 @@
+"""The state database's schema: DDL as numbered migrations, applied in order.
+
+``PRAGMA user_version`` holds the number of the last migration applied. Migrations only ever get
+appended; an applied one is never edited.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: feeds, articles, aliases, published names, FTS5 trigram index kept in sync by triggers.
+    """
+    CREATE TABLE feeds (
+        key TEXT PRIMARY KEY,
+        url TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        category TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL DEFAULT '',
+        channel TEXT NOT NULL DEFAULT '',
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_error TEXT,
+        last_status TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE articles (
+        id TEXT PRIMARY KEY,
+        feed_key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        link TEXT NOT NULL,
+        published TEXT NOT NULL,
+        date_estimated INTEGER NOT NULL,
+        date_clamped INTEGER NOT NULL,
+        updated TEXT,
+        author TEXT NOT NULL,
+        category TEXT NOT NULL,
+        source TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        content_html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        image TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_changed TEXT NOT NULL
+    );
+    CREATE INDEX articles_link ON articles(link) WHERE link != '';
+    CREATE INDEX articles_published ON articles(published);
+    CREATE INDEX articles_feed ON articles(feed_key);
+    CREATE TABLE aliases (
+        feed_key TEXT NOT NULL,
+        article_id TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+        PRIMARY KEY (feed_key, article_id)
+    );
+    CREATE TABLE published_names (
+        output TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        path TEXT NOT NULL,
+        PRIMARY KEY (output, article_id)
+    );
+    CREATE UNIQUE INDEX published_paths ON published_names(output, path);
+    CREATE VIRTUAL TABLE articles_fts USING fts5(
+        title, text, content='articles', content_rowid='rowid', tokenize='trigram'
+    );
+    CREATE TRIGGER articles_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END;
+    CREATE TRIGGER articles_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.rowid, old.title, old.text);
+    END;
+    CREATE TRIGGER articles_au AFTER UPDATE OF title, text ON articles BEGIN
+        INSERT INTO articles_fts(articles_fts, rowid, title, text)
+            VALUES ('delete', old.rowid, old.title, old.text);
+        INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+    END;
+    """,
+)
