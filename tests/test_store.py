@@ -125,8 +125,11 @@ def test_cjk_search_without_word_breaks(store: Store) -> None:
 
 
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
-    with run_lock(tmp_path), pytest.raises(StoreError, match="already using"):
-        with run_lock(tmp_path):
-            pass
+    with (
+        run_lock(tmp_path),
+        pytest.raises(StoreError, match="already using"),
+        run_lock(tmp_path),
+    ):
+        pass
     with run_lock(tmp_path):  # released after use
         pass

@@ -185,7 +185,8 @@ def _site(r: _Reader, node: yaml.Node | None) -> SiteConfig:
     try:
         zoneinfo.ZoneInfo(site.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
-        raise r.fail(items["timezone"], "site.timezone", f"unknown time zone {site.timezone!r}") from e
+        problem = f"unknown time zone {site.timezone!r}"
+        raise r.fail(items["timezone"], "site.timezone", problem) from e
     return site
 
 
@@ -196,7 +197,9 @@ def _url(r: _Reader, node: yaml.Node, key: str) -> str:
     return value
 
 
-def _rsshub(r: _Reader, node: yaml.Node | None, folder: Path) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+def _rsshub(
+    r: _Reader, node: yaml.Node | None, folder: Path
+) -> tuple[tuple[str, ...], tuple[Path, ...]]:
     if node is None:
         return ("https://rsshub.app",), ()
     items = r.mapping(node, "rsshub", {"instances", "catalog"})
@@ -205,7 +208,8 @@ def _rsshub(r: _Reader, node: yaml.Node | None, folder: Path) -> tuple[tuple[str
         nodes = r.sequence(items["instances"], "rsshub.instances")
         instances = tuple(_url(r, n, "rsshub.instances").rstrip("/") for n in nodes)
     catalog: list[Path] = []
-    for n in r.sequence(items.get("catalog", yaml.ScalarNode("tag:yaml.org,2002:null", "")), "rsshub.catalog"):
+    catalog_nodes = r.sequence(items["catalog"], "rsshub.catalog") if "catalog" in items else []
+    for n in catalog_nodes:
         path = folder / (r.text(n, "rsshub.catalog") or "")
         if not path.exists():
             raise r.fail(n, "rsshub.catalog", f"no such file or folder: {path}")
@@ -298,7 +302,7 @@ def load_config(path: Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as e:
-        raise ConfigError(str(path), None, "", "config file not found (see `rsspage --help`)") from e
+        raise ConfigError(str(path), None, "", "config file not found") from e
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(str(path), None, "", f"cannot read config: {e}") from e
     return parse_config(text, path)

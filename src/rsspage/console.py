@@ -21,7 +21,8 @@ def cell_width(text: str) -> int:
 
 
 def clip(text: str, width: int) -> str:
-    out, used = [], 0
+    out: list[str] = []
+    used = 0
     for c in text:
         w = cell_width(c)
         if used + w > width - (1 if used + w < cell_width(text) else 0):

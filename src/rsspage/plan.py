@@ -26,7 +26,9 @@ def route_urls(instances: tuple[str, ...], path: str) -> tuple[str, ...]:
     return tuple(instance.rstrip("/") + path for instance in instances)
 
 
-def _route_spec(route: RouteConfig, config: Config, catalog: Catalog) -> tuple[FeedSpec, str | None]:
+def _route_spec(
+    route: RouteConfig, config: Config, catalog: Catalog
+) -> tuple[FeedSpec, str | None]:
     entry: Route | None = catalog.match(route.path)
     category = route.category or (entry.category if entry else None)
     source = route.source or (entry.source if entry else None)

@@ -74,6 +74,14 @@ class Store:
         with db.transaction(self._conn):
             articles.save_names(self._conn, output, assigned)
 
+    def page_hashes(self, output: str) -> dict[str, str]:
+        """Path → hash of the inputs each page of ``output`` was last rendered from."""
+        return articles.page_hashes(self._conn, output)
+
+    def save_page_hashes(self, output: str, hashes: Mapping[str, str]) -> None:
+        with db.transaction(self._conn):
+            articles.save_page_hashes(self._conn, output, hashes)
+
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         return search(self._conn, query, limit)
 

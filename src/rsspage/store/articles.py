@@ -125,3 +125,17 @@ def save_names(conn: sqlite3.Connection, output: str, assigned: Mapping[str, str
         "INSERT OR REPLACE INTO published_names (output, article_id, path) VALUES (?, ?, ?)",
         [(output, article_id, path) for article_id, path in assigned.items()],
     )
+
+
+def page_hashes(conn: sqlite3.Connection, output: str) -> dict[str, str]:
+    rows = conn.execute("SELECT path, hash FROM pages WHERE output=?", (output,))
+    return {r["path"]: r["hash"] for r in rows}
+
+
+def save_page_hashes(conn: sqlite3.Connection, output: str, hashes: Mapping[str, str]) -> None:
+    """Replace the page hashes of one output with ``hashes`` (pages no longer built go away)."""
+    conn.execute("DELETE FROM pages WHERE output=?", (output,))
+    conn.executemany(
+        "INSERT INTO pages (output, path, hash) VALUES (?, ?, ?)",
+        [(output, path, digest) for path, digest in hashes.items()],
+    )

@@ -75,4 +75,13 @@ MIGRATIONS: tuple[str, ...] = (
         INSERT INTO articles_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
     END;
     """,
+    # 2: what each generated page was built from, so a rebuild skips unchanged pages.
+    """
+    CREATE TABLE pages (
+        output TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        PRIMARY KEY (output, path)
+    );
+    """,
 )

@@ -33,7 +33,7 @@ def search(conn: sqlite3.Connection, query: str, limit: int = 20) -> list[Search
         return []
     long_terms = [t for t in terms if len(t) >= 3]
     short_terms = [t for t in terms if len(t) < 3]
-    where = [f"instr(lower(a.title || ' ' || a.text), lower(?)) > 0" for _ in short_terms]
+    where = ["instr(lower(a.title || ' ' || a.text), lower(?)) > 0" for _ in short_terms]
     params: list[object] = list(short_terms)
     if long_terms:
         sql = (
