@@ -1,0 +1,548 @@
+"""The fetch stage: FeedSpec → FetchResult, over HTTP, concurrently.
+
+Only this stage is concurrent (asyncio + one ``httpx.AsyncClient``); everything after it is
+sequential. Per feed, each URL of ``spec.urls`` (one per RSSHub instance) is tried in order and
+the first one that answers with a feed wins. Per URL::
+
+    attempt ─► 2xx feed body ─► OK         attempt = one request (+ redirects) under a global and
+            ├► 304 ─────────► NOT_MODIFIED            a per-host slot, within ``timeout``
+            ├► 410 ─────────► GONE
+            ├► timeout, connection error, 5xx, 429 ─► wait (backoff or Retry-After) ─► attempt
+            └► other failure ─► next URL
+
+A URL never takes longer than ``timeout × (retries + 1)``: attempts and waits share that budget,
+so a slow or hanging server costs a bounded time however it misbehaves. Bodies are decoded here
+(not by httpx) so the size cap applies to decompressed bytes as they arrive. Every failure ends
+as a FAILED/GONE result with a short message; nothing raises out of :func:`fetch_feeds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import importlib
+import importlib.util
+import re
+import ssl
+import time
+import zlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+
+from rsspage import __version__
+from rsspage.errors import FetchError
+from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus
+
+__all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
+
+_MB = 1024 * 1024
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+# brotli is optional: advertise it only when we can decode it.
+_BROTLI: Any = (
+    importlib.import_module("brotli") if importlib.util.find_spec("brotli") is not None else None
+)
+_ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
+# Skips an XML declaration and comments, then looks for the first tag of an HTML page.
+_HTML_START = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]",
+                         re.IGNORECASE | re.DOTALL)
+# h11's words for a body shorter than its Content-Length.
+_BODY_COUNTS = re.compile(r"received (\d+) bytes, expected (\d+)")
+_E = TypeVar("_E", bound=BaseException)
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOptions:
+    """How hard and how politely to fetch."""
+
+    #: Requests in flight at once, over all hosts.
+    concurrency: int = 16
+    #: Requests in flight at once to one host name.
+    per_host: int = 4
+    #: Seconds one attempt may take, connect to last body byte (redirects included).
+    timeout: float = 20.0
+    #: Further attempts after a timeout, connection error, 5xx or 429.
+    retries: int = 2
+    #: Largest decoded body accepted, in bytes.
+    max_bytes: int = 20 * _MB
+    max_redirects: int = 5
+    #: Seconds before the first retry; doubles for each further one.
+    backoff: float = 0.5
+    #: Longest wait a server's Retry-After may impose.
+    max_retry_after: float = 60.0
+    user_agent: str = f"rsspage/{__version__} (+https://github.com/rsspage/rsspage)"
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1 or self.per_host < 1:
+            raise ValueError("concurrency and per_host must be at least 1")
+        if self.timeout <= 0 or self.max_bytes <= 0:
+            raise ValueError("timeout and max_bytes must be positive")
+        if min(self.retries, self.max_redirects, self.backoff, self.max_retry_after) < 0:
+            raise ValueError("retries, max_redirects, backoff and max_retry_after must be >= 0")
+
+
+def fetch_feeds(
+    specs: Sequence[FeedSpec],
+    states: Mapping[str, FeedState],
+    options: FetchOptions,
+    on_result: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Fetch every feed; results in the order of ``specs``. Not callable from a running loop."""
+    return asyncio.run(fetch_all(specs, states, options, on_result))
+
+
+async def fetch_all(
+    specs: Sequence[FeedSpec],
+    states: Mapping[str, FeedState],
+    options: FetchOptions,
+    on_result: Callable[[FetchResult], None] | None = None,
+) -> list[FetchResult]:
+    """Fetch every feed concurrently; ``on_result`` sees each result as its feed completes.
+
+    ``states`` maps feed keys to their validators for conditional GET (missing: none). An
+    exception raised by ``on_result`` cancels the remaining fetches and propagates.
+    """
+    async with _client(options) as client:
+        fetcher = _Fetcher(client, options)
+        tasks = [
+            asyncio.create_task(fetcher.feed(i, spec, states.get(spec.key, FeedState())))
+            for i, spec in enumerate(specs)
+        ]
+        results: dict[int, FetchResult] = {}
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                index, result = await next_done
+                results[index] = result
+                if on_result is not None:
+                    on_result(result)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return [results[i] for i in range(len(specs))]
+
+
+def _client(options: FetchOptions) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        http1=True,
+        http2=False,
+        trust_env=False,  # an environment proxy must never see (or redirect) our traffic
+        follow_redirects=False,  # followed by hand: count them and refuse non-http schemes
+        timeout=httpx.Timeout(options.timeout),
+        # Our semaphores bound the connections; an httpx pool limit would only add waits.
+        limits=httpx.Limits(max_connections=None,
+                            max_keepalive_connections=options.concurrency),
+    )
+
+
+class _Failure(FetchError):
+    """One failed try at one URL, and whether trying the same URL again could help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, http_status: int = 0,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.http_status = http_status
+        #: Seconds the server asked us to wait (Retry-After), if it did.
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A final response: a feed body (2xx) or a 304."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    content: bytes
+
+
+class _Budget:
+    """Seconds left for one URL: attempts and retry waits both spend from it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.left = seconds
+
+    def spend(self, seconds: float) -> None:
+        self.left -= seconds
+
+
+class _Fetcher:
+    """Fetches feeds over one client, within the global and per-host limits."""
+
+    def __init__(self, client: httpx.AsyncClient, options: FetchOptions) -> None:
+        self._client = client
+        self._options = options
+        self._all = asyncio.Semaphore(options.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def feed(self, index: int, spec: FeedSpec, state: FeedState) -> tuple[int, FetchResult]:
+        """Fetch one feed; never raises, so one feed's bug cannot cost the others."""
+        try:
+            return index, await self._feed(spec, state)
+        except Exception as e:  # a bug becomes a value too, as the design requires
+            url = str(spec.urls[-1]) if spec.urls else ""
+            message = f"unexpected {type(e).__name__}: {e}"
+            return index, FetchResult(spec.key, FetchStatus.FAILED, url, error=message)
+
+    async def _feed(self, spec: FeedSpec, state: FeedState) -> FetchResult:
+        if not spec.urls:
+            return FetchResult(spec.key, FetchStatus.FAILED, "", error="no URL to fetch")
+        headers = _request_headers(self._options, state)
+        failures: list[tuple[str, _Failure]] = []
+        for url in spec.urls:  # RSSHub instances, in order of preference
+            try:
+                answer = await self._with_retries(url, headers)
+            except _Failure as failure:
+                failures.append((url, failure))
+                continue
+            return _success(spec.key, answer, state)
+        return _failed(spec.key, failures)
+
+    async def _with_retries(self, url: str, headers: dict[str, str]) -> _Answer:
+        options = self._options
+        budget = _Budget(options.timeout * (options.retries + 1))
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(url, headers, budget)
+            except _Failure as failure:
+                if not failure.retryable or attempt >= options.retries:
+                    raise
+                delay = self._delay(failure, attempt)
+                if delay >= budget.left:  # waiting would leave no time to try again
+                    raise
+            await asyncio.sleep(delay)
+            budget.spend(delay)
+            attempt += 1
+
+    def _delay(self, failure: _Failure, attempt: int) -> float:
+        if failure.retry_after is not None:
+            return min(failure.retry_after, self._options.max_retry_after)
+        return float(self._options.backoff * 2**attempt)
+
+    async def _attempt(self, url: str, headers: dict[str, str], budget: _Budget) -> _Answer:
+        """One request and its redirects, holding a slot of the first URL's host throughout."""
+        async with self._slot(url):
+            # The clock starts once we hold a slot: queueing behind other feeds is not slowness.
+            limit = min(self._options.timeout, budget.left)
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(limit):  # total deadline: a drip cannot stretch it
+                    return await self._follow(url, headers)
+            except (TimeoutError, httpx.TimeoutException) as e:
+                raise _Failure(self._timed_out(limit), retryable=True) from e
+            except (httpx.HTTPError, httpx.InvalidURL) as e:
+                raise _translate(e) from e
+            finally:
+                budget.spend(time.monotonic() - started)
+
+    def _timed_out(self, limit: float) -> str:
+        if limit < self._options.timeout:  # the last attempt only had what the budget left
+            budget = self._options.timeout * (self._options.retries + 1)
+            return f"timed out: the {_seconds(budget)} allowed for this URL ran out"
+        return f"timed out after {_seconds(limit)}"
+
+    @asynccontextmanager
+    async def _slot(self, url: str) -> AsyncIterator[None]:
+        host = self._hosts.setdefault(_host(url), asyncio.Semaphore(self._options.per_host))
+        # Host first: a feed queued behind a busy host must not hold a global slot meanwhile.
+        async with host, self._all:
+            yield
+
+    async def _follow(self, url: str, headers: dict[str, str]) -> _Answer:
+        current = url
+        for _ in range(self._options.max_redirects + 1):
+            async with self._client.stream("GET", current, headers=headers) as response:
+                target = _redirect_target(response)
+                if target is None:
+                    return await self._answer(current, response)
+            current = target
+        raise _Failure("too many redirects", http_status=response.status_code)
+
+    async def _answer(self, url: str, response: httpx.Response) -> _Answer:
+        status = response.status_code
+        headers = _response_headers(response)
+        if status == 304:
+            return _Answer(url, status, headers, b"")
+        if not 200 <= status < 300:
+            raise _status_failure(response)
+        content = await _read_capped(response, self._options.max_bytes)
+        problem = _not_a_feed(headers.get("content-type", ""), content)
+        if problem is not None:
+            raise _Failure(problem, http_status=status)
+        return _Answer(url, status, headers, content)
+
+
+def _request_headers(options: FetchOptions, state: FeedState) -> dict[str, str]:
+    headers = {
+        "User-Agent": options.user_agent,
+        "Accept": _ACCEPT,
+        "Accept-Encoding": _ACCEPT_ENCODING,
+    }
+    if state.etag:
+        headers["If-None-Match"] = state.etag
+    if state.last_modified:
+        headers["If-Modified-Since"] = state.last_modified
+    return headers
+
+
+def _response_headers(response: httpx.Response) -> dict[str, str]:
+    # The content is handed on decoded, so its transfer headers would only mislead the parser.
+    hidden = {"content-encoding", "content-length", "transfer-encoding"}
+    return {k: v for k, v in response.headers.items() if k not in hidden}
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:  # malformed (e.g. an unclosed IPv6 bracket); httpx will say why
+        return ""
+
+
+def _redirect_target(response: httpx.Response) -> str | None:
+    """The absolute http(s) URL a redirect points to; None when the response is no redirect."""
+    if response.status_code not in _REDIRECTS:
+        return None
+    location = response.headers.get("location")
+    status = response.status_code
+    if not location:
+        raise _Failure(f"{_http_status(response)} without a Location header", http_status=status)
+    try:
+        target = response.url.join(location)
+    except httpx.InvalidURL as e:
+        raise _Failure(f"redirect to an invalid URL {location[:80]!r}", http_status=status) from e
+    if target.scheme not in ("http", "https"):
+        raise _Failure(f"redirect to unsupported scheme {target.scheme}:", http_status=status)
+    return str(target)
+
+
+def _status_failure(response: httpx.Response) -> _Failure:
+    status = response.status_code
+    retry_after = None
+    if status in (429, 503):
+        retry_after = _retry_after(response.headers.get("retry-after"))
+    message = _http_status(response)
+    if retry_after is not None:
+        message += f" (retry after {_seconds(retry_after)})"
+    retryable = status >= 500 or status == 429
+    return _Failure(message, retryable=retryable, http_status=status, retry_after=retry_after)
+
+
+def _http_status(response: httpx.Response) -> str:
+    reason = response.reason_phrase
+    if not reason:
+        try:
+            reason = HTTPStatus(response.status_code).phrase
+        except ValueError:
+            reason = ""
+    return f"HTTP {response.status_code} {reason}".rstrip()
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body, refused as soon as it (or its declared length) exceeds ``limit``."""
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _Failure(f"response larger than {_size(limit)}", http_status=response.status_code)
+    decoder = _Decoder(response.headers.get("content-encoding", ""), limit, response.status_code)
+    body = bytearray()
+    async for chunk in response.aiter_raw():
+        body += decoder.feed(chunk)
+    body += decoder.finish()
+    return bytes(body)
+
+
+class _Decoder:
+    """Undoes a Content-Encoding chunk by chunk, never producing more than ``limit`` bytes.
+
+    Inflating with ``max_length`` is what bounds memory for a gzip bomb: httpx's own decoder
+    would expand a whole network chunk at once (up to ~1000× its size).
+    """
+
+    def __init__(self, encoding: str, limit: int, http_status: int) -> None:
+        self._name = encoding.strip().lower() or "identity"
+        self._limit = limit
+        self._status = http_status
+        self._total = 0
+        self._zlib: Any = None
+        self._brotli: Any = None
+        if self._name in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self._name == "deflate":
+            self._zlib = zlib.decompressobj()
+        elif self._name == "br" and _BROTLI is not None:
+            self._brotli = _BROTLI.Decompressor()
+        elif self._name != "identity":
+            raise _Failure(f"unsupported Content-Encoding {encoding!r}", http_status=http_status)
+
+    def feed(self, data: bytes) -> bytes:
+        if self._zlib is not None:
+            return self._count(self._inflate(data))
+        if self._brotli is not None:
+            return self._count(bytes(self._brotli.process(data)))
+        return self._count(data)
+
+    def finish(self) -> bytes:
+        if self._zlib is None:
+            return b""
+        tail = self._count(bytes(self._zlib.flush()))
+        if not self._zlib.eof and self._total:
+            raise _Failure(f"{self._name} body is truncated", retryable=True,
+                           http_status=self._status)
+        return tail
+
+    def _inflate(self, data: bytes) -> bytes:
+        # One byte more than the room left: getting it proves the body too large. Getting less
+        # means zlib consumed all the input, so no unconsumed_tail is left behind.
+        room = self._limit - self._total + 1
+        try:
+            return bytes(self._zlib.decompress(data, room))
+        except zlib.error as e:
+            if self._name == "deflate" and self._total == 0:
+                # Some servers send raw deflate without the zlib wrapper the RFC asks for.
+                self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+                self._name = "raw deflate"
+                return self._inflate(data)
+            raise _Failure(f"cannot decode {self._name} body: {e}",
+                           http_status=self._status) from e
+
+    def _count(self, out: bytes) -> bytes:
+        self._total += len(out)
+        if self._total > self._limit:
+            raise _Failure(f"response larger than {_size(self._limit)}", http_status=self._status)
+        return out
+
+
+def _not_a_feed(content_type: str, body: bytes) -> str | None:
+    """Why ``body`` cannot be a feed (an RSSHub HTML error page, say), or None if it may be one.
+
+    A cheap sniff, not a parse: feeds are XML (``<``) or JSON (``{``).
+    """
+    text = _head_text(body).lstrip()
+    if not text:
+        return "not a feed: empty response"
+    if text[0] not in "<{":
+        return f"not a feed: body starts with {text[:20]!r}"
+    if _HTML_START.match(text):
+        mime = content_type.split(";")[0].strip().lower() or "no content type"
+        return f"not a feed: an HTML page ({mime})"
+    return None
+
+
+def _head_text(body: bytes) -> str:
+    head = body[:2048]
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return head[len(bom):].decode(encoding, "ignore")
+    return head.decode("latin-1")  # only ASCII matters to the sniff
+
+
+def _translate(e: httpx.HTTPError | httpx.InvalidURL) -> _Failure:
+    """A short readable failure for an httpx error; retryable when the network may recover."""
+    cert = _cause(e, ssl.SSLCertVerificationError)
+    if cert is not None:
+        return _Failure(f"TLS certificate verify failed: {cert.verify_message}")
+    tls = _cause(e, ssl.SSLError)
+    if tls is not None:
+        return _Failure(f"TLS error: {tls.reason or tls}")
+    if isinstance(e, httpx.InvalidURL):
+        return _Failure(f"invalid URL: {e}")
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return _Failure(f"unsupported URL: {e}")
+    text = str(e) or type(e).__name__
+    if isinstance(e, httpx.ConnectError):
+        return _Failure(_connect_problem(e, text), retryable=True)
+    if isinstance(e, httpx.RemoteProtocolError):
+        if "complete message body" in text:
+            counts = _BODY_COUNTS.search(text)
+            detail = f" ({counts[1]} of {counts[2]} bytes)" if counts else ""
+            text = f"connection closed before the whole body arrived{detail}"
+        return _Failure(text, retryable=True)
+    if _cause(e, ConnectionResetError) is not None:
+        return _Failure("connection reset by the server", retryable=True)
+    return _Failure(f"network error: {text}", retryable=isinstance(e, httpx.TransportError))
+
+
+def _connect_problem(e: httpx.ConnectError, text: str) -> str:
+    if _cause(e, ConnectionRefusedError) is not None or "refused" in text.lower():
+        return "connection refused"
+    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
+        return "host name not found"
+    return f"cannot connect: {text}"
+
+
+def _cause(e: BaseException, kind: type[_E]) -> _E | None:
+    """The first exception of ``kind`` in the chain of causes of ``e`` (``e`` included)."""
+    seen: set[int] = set()
+    current: BaseException | None = e
+    while current is not None and id(current) not in seen:
+        if isinstance(current, kind):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
+    etag = answer.headers.get("etag")
+    last_modified = answer.headers.get("last-modified")
+    if answer.status == 304:  # a 304 may omit validators; the old ones still hold then
+        return FetchResult(key, FetchStatus.NOT_MODIFIED, answer.url, headers=answer.headers,
+                           http_status=304, etag=etag or state.etag,
+                           last_modified=last_modified or state.last_modified)
+    return FetchResult(key, FetchStatus.OK, answer.url, content=answer.content,
+                       headers=answer.headers, http_status=answer.status, etag=etag,
+                       last_modified=last_modified)
+
+
+def _failed(key: str, failures: list[tuple[str, _Failure]]) -> FetchResult:
+    """The result when every URL failed; GONE only if every one of them said 410."""
+    url, last = failures[-1]
+    if len(failures) == 1:
+        error = str(last)
+    else:
+        parts = "; ".join(f"{urlsplit(u).netloc or u}: {f}" for u, f in failures)
+        error = f"all {len(failures)} instances failed: {parts}"
+    gone = all(f.http_status == 410 for _, f in failures)
+    status = FetchStatus.GONE if gone else FetchStatus.FAILED
+    return FetchResult(key, status, url, http_status=last.http_status, error=error)
+
+
+def _seconds(value: float) -> str:
+    return f"{round(value, 1):g} s"
+
+
+def _size(n: int) -> str:
+    if n >= _MB:
+        return f"{n / _MB:.4g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.4g} KB"
+    return f"{n} bytes"
