@@ -1,0 +1,549 @@
+"""Feeds rsspage publishes: Atom 1.0, RSS 2.0, JSON Feed 1.1, OPML 2.0, sitemap.xml, robots.txt.
+
+Pure functions from records to bytes; no I/O (the build hands the bytes to the safe writer).
+Output is deterministic — no clock is read — so an unchanged feed is byte-identical between
+builds and the writer leaves its file alone.
+
+Decisions every format shares:
+
+- **Text is cleaned once**: characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone
+  surrogates, U+FFFE/U+FFFF) and C1 controls (which feedparser rewrites as cp1252) are
+  dropped from every text field; titles also get their white space collapsed to single spaces
+  and trimmed (:func:`feed_title`), the form readers would show anyway.
+- **XML is built with lxml**, never by concatenating strings, so every ``<``, ``&`` and ``]]>``
+  is escaped by the serialiser. HTML (already sanitised by normalise) travels as escaped text:
+  Atom ``type="html"``, RSS ``content:encoded``, JSON ``content_html``.
+- **RSS titles and descriptions are HTML-escaped before XML-escaping** (the RSS Best Practices
+  Profile's rule): RSS cannot say whether a title is text or HTML, and feedparser guesses
+  "HTML" for a title such as ``a &amp; b`` or ``<b>x</b>``; escaped once more, the guess is
+  harmless and ``html.unescape`` gives the exact title back.
+- **Links**: an entry's main link (Atom ``rel="alternate"``, RSS ``<link>``, JSON ``url``) is the
+  original article, the thing a reader wants to open; the copy on our site, when the site URL
+  is known, is Atom ``rel="related"``, RSS ``atom:link rel="related"`` and JSON
+  ``_rsspage.page_url``. An article without an original link points at the site copy instead.
+  Only ``http(s)`` links are published.
+- **Without a site URL** (``site.url: ""``) a feed has no absolute address of its own: the
+  self/home links are left out, ids fall back to ``urn:uuid`` names, entries link only to the
+  originals, and the sitemap is not produced (the protocol requires absolute URLs).
+- **Ids** are ``urn:uuid:`` UUIDv5 names of the article id: stable across builds, machines and
+  site URLs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import quote, urljoin, urlsplit
+
+from lxml import etree
+
+from rsspage.publish.names import clash_key, safe_segment
+from rsspage.types import Article, FeedSpec
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+MEDIA_NS = "http://search.yahoo.com/mrss/"
+CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+GENERATOR = "rsspage"
+
+#: How many entries each feed of :func:`feed_set` holds.
+FEED_LIMIT = 50
+#: The sitemap protocol's limit of URLs per file.
+SITEMAP_LIMIT = 50_000
+#: Characters of ``Article.text`` kept as an entry's summary.
+SUMMARY_CHARS = 200
+#: ``updated`` of a feed with no entries: fixed, so that an empty feed never changes either.
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: Not allowed in XML 1.0, plus C1 controls (allowed but never meant, and feedparser maps them
+#: to cp1252 letters).
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_XML_SPACE = re.compile(r"[ \t\r\n]+")
+_UUID_NS = uuid.uuid5(uuid.NAMESPACE_URL, "https://rsspage.invalid/ids")
+#: Characters a URL may keep as they are; everything else (CJK, spaces …) is percent-encoded.
+_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedMeta:
+    """What a feed says about itself. URLs are paths relative to the site root."""
+
+    title: str
+    #: Absolute base URL of the site (``https://news.example.com/``), or ``""`` when unknown.
+    site_url: str
+    #: Where this feed file is published, relative to the site root (``feeds/atom.xml``).
+    feed_url: str
+    #: The HTML page the feed mirrors, relative to the site root (``""`` for the home page).
+    page_url: str
+    #: BCP 47 language tag of the site (``zh-CN``).
+    language: str
+    #: Newest change of any entry (see :func:`newest`).
+    updated: datetime
+    #: Relative URL of an article's page on the site; ``None`` when the site has none.
+    article_page: Callable[[Article], str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpmlFeed:
+    """One followed feed in the OPML file, filed under category → source."""
+
+    title: str
+    xml_url: str
+    html_url: str
+    category: str
+    source: str
+
+    @classmethod
+    def from_spec(cls, spec: FeedSpec, html_url: str = "") -> OpmlFeed:
+        """The feed as followed: its first URL (the first RSSHub instance for a route)."""
+        url = spec.urls[0] if spec.urls else spec.key
+        return cls(spec.channel, url, html_url, spec.category, spec.source)
+
+
+# --------------------------------------------------------------------------- text and dates
+
+
+def xml_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (and C1 controls)."""
+    return _ILLEGAL.sub("", text)
+
+
+def feed_title(title: str) -> str:
+    """The title as every feed publishes it: cleaned, white space collapsed, trimmed."""
+    # str.strip() also trims Unicode spaces (U+3000 …), as feedparser does on reading.
+    return _XML_SPACE.sub(" ", xml_text(title)).strip()
+
+
+def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
+    """The first ``limit`` characters of the plain text, on one line, ``…`` when cut."""
+    flat = feed_title(text)
+    return flat if len(flat) <= limit else flat[:limit].rstrip() + "…"
+
+
+def rfc3339(when: datetime) -> str:
+    """``2024-05-01T08:30:00Z`` (UTC, whole seconds)."""
+    return _utc(when).replace(tzinfo=None).isoformat() + "Z"
+
+
+def rfc822(when: datetime) -> str:
+    """``Wed, 01 May 2024 08:30:00 GMT``."""
+    return format_datetime(_utc(when), usegmt=True)
+
+
+def newest(articles: Iterable[Article]) -> datetime:
+    """The latest ``updated``/``published`` of the articles, :data:`EPOCH` when there are none."""
+    return max((_changed(a) for a in articles), default=EPOCH)
+
+
+def _utc(when: datetime) -> datetime:
+    # Article dates are aware UTC; a naive one is taken as UTC rather than local time.
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).replace(microsecond=0)
+
+
+def _changed(article: Article) -> datetime:
+    return max(_utc(article.published), _utc(article.updated or article.published))
+
+
+# --------------------------------------------------------------------------- URLs and ids
+
+
+def absolute(site_url: str, relpath: str) -> str:
+    """``relpath`` on the site as an absolute, percent-encoded URL; ``""`` without a site URL."""
+    if not site_url:
+        return ""
+    return quote(urljoin(site_url.rstrip("/") + "/", relpath.lstrip("/")), safe=_URL_SAFE)
+
+
+def entry_id(article: Article) -> str:
+    """Stable id of an article's entry in every feed."""
+    return f"urn:uuid:{uuid.uuid5(_UUID_NS, 'article:' + article.id)}"
+
+
+def _feed_id(meta: FeedMeta) -> str:
+    own = absolute(meta.site_url, meta.feed_url)
+    return own or f"urn:uuid:{uuid.uuid5(_UUID_NS, 'feed:' + meta.feed_url)}"
+
+
+def _web(url: str) -> str:
+    """``url`` when it is an http(s) URL (feed text is untrusted), else ``""``."""
+    url = xml_text(url).strip()
+    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
+
+
+@dataclass(frozen=True, slots=True)
+class _Links:
+    main: str
+    page: str
+
+
+def _links(meta: FeedMeta, article: Article) -> _Links:
+    page = ""
+    if meta.site_url and meta.article_page is not None:
+        page = absolute(meta.site_url, meta.article_page(article))
+    original = _web(article.link)
+    if not original:
+        return _Links(main=page, page="")
+    return _Links(main=original, page=page)
+
+
+def _categories(article: Article) -> list[str]:
+    names = (feed_title(n) for n in (article.category, article.source, article.channel))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _author(article: Article) -> str:
+    return feed_title(article.author) or feed_title(article.source)
+
+
+# --------------------------------------------------------------------------- Atom
+
+
+def atom_feed(meta: FeedMeta, articles: Sequence[Article]) -> bytes:
+    """Atom 1.0 (RFC 4287) of ``articles``, in the order given."""
+    root = _root(_atom("feed"), {None: ATOM_NS, "media": MEDIA_NS})
+    if meta.language:
+        root.set("{http://www.w3.org/XML/1998/namespace}lang", xml_text(meta.language))
+    _sub(root, _atom("id"), _feed_id(meta))
+    _sub(root, _atom("title"), feed_title(meta.title), type="text")
+    _sub(root, _atom("updated"), rfc3339(meta.updated))
+    if meta.site_url:
+        _sub(root, _atom("link"), rel="self", type="application/atom+xml",
+             href=absolute(meta.site_url, meta.feed_url))
+        _sub(root, _atom("link"), rel="alternate", type="text/html",
+             href=absolute(meta.site_url, meta.page_url))
+    # A feed-level author makes <author> optional in every entry (RFC 4287 §4.1.1).
+    author = _sub(root, _atom("author"))
+    _sub(author, _atom("name"), feed_title(meta.title) or GENERATOR)
+    _sub(root, _atom("generator"), GENERATOR)
+    for article in articles:
+        _atom_entry(root, meta, article)
+    return _xml_bytes(root)
+
+
+def _atom_entry(root: etree._Element, meta: FeedMeta, article: Article) -> None:
+    entry = _sub(root, _atom("entry"))
+    _sub(entry, _atom("id"), entry_id(article))
+    _sub(entry, _atom("title"), feed_title(article.title), type="text")
+    links = _links(meta, article)
+    if links.main:
+        _sub(entry, _atom("link"), rel="alternate", type="text/html", href=links.main)
+    if links.page:
+        _sub(entry, _atom("link"), rel="related", type="text/html", href=links.page)
+    _sub(entry, _atom("published"), rfc3339(article.published))
+    _sub(entry, _atom("updated"), rfc3339(_changed(article)))
+    if name := _author(article):
+        _sub(_sub(entry, _atom("author")), _atom("name"), name)
+    for term in _categories(article):
+        _sub(entry, _atom("category"), term=term)
+    if text := summary(article.text):
+        _sub(entry, _atom("summary"), text, type="text")
+    _sub(entry, _atom("content"), xml_text(article.content_html), type="html")
+    if image := _web(article.image):
+        _sub(entry, f"{{{MEDIA_NS}}}thumbnail", url=image)
+
+
+def _atom(tag: str) -> str:
+    return f"{{{ATOM_NS}}}{tag}"
+
+
+# --------------------------------------------------------------------------- RSS
+
+
+def rss_feed(meta: FeedMeta, articles: Sequence[Article]) -> bytes:
+    """RSS 2.0 of ``articles``, in the order given (full HTML in ``content:encoded``)."""
+    nsmap: dict[str | None, str] = {
+        "atom": ATOM_NS, "content": CONTENT_NS, "dc": DC_NS, "media": MEDIA_NS
+    }
+    root = _root("rss", nsmap)
+    root.set("version", "2.0")
+    channel = _sub(root, "channel")
+    _sub(channel, "title", _html_text(feed_title(meta.title)))
+    if meta.site_url:
+        _sub(channel, "link", absolute(meta.site_url, meta.page_url))
+        _sub(channel, _atom("link"), rel="self", type="application/rss+xml",
+             href=absolute(meta.site_url, meta.feed_url))
+    _sub(channel, "description", _html_text(feed_title(meta.title)))
+    if meta.language:
+        _sub(channel, "language", xml_text(meta.language))
+    _sub(channel, "lastBuildDate", rfc822(meta.updated))
+    _sub(channel, "generator", GENERATOR)
+    for article in articles:
+        _rss_item(channel, meta, article)
+    return _xml_bytes(root)
+
+
+def _rss_item(channel: etree._Element, meta: FeedMeta, article: Article) -> None:
+    item = _sub(channel, "item")
+    _sub(item, "title", _html_text(feed_title(article.title)))
+    links = _links(meta, article)
+    if links.main:
+        _sub(item, "link", links.main)
+    _sub(item, "guid", entry_id(article), isPermaLink="false")
+    _sub(item, "pubDate", rfc822(article.published))
+    if name := _author(article):
+        # <author> must be an e-mail address in RSS 2.0; dc:creator takes a name.
+        _sub(item, f"{{{DC_NS}}}creator", name)
+    for term in _categories(article):
+        _sub(item, "category", term)
+    if text := summary(article.text):
+        _sub(item, "description", _html_text(text))
+    _sub(item, f"{{{CONTENT_NS}}}encoded", xml_text(article.content_html))
+    if links.page:
+        _sub(item, _atom("link"), rel="related", type="text/html", href=links.page)
+    if image := _web(article.image):
+        _sub(item, f"{{{MEDIA_NS}}}thumbnail", url=image)
+
+
+def _html_text(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+# --------------------------------------------------------------------------- JSON Feed
+
+
+def json_feed(meta: FeedMeta, articles: Sequence[Article]) -> bytes:
+    """JSON Feed 1.1 of ``articles``, in the order given (UTF-8, not ASCII-escaped)."""
+    doc: dict[str, Any] = {"version": JSON_FEED_VERSION, "title": feed_title(meta.title)}
+    if meta.site_url:
+        doc["home_page_url"] = absolute(meta.site_url, meta.page_url)
+        doc["feed_url"] = absolute(meta.site_url, meta.feed_url)
+    if meta.language:
+        doc["language"] = xml_text(meta.language)
+    doc["authors"] = [{"name": feed_title(meta.title) or GENERATOR}]
+    doc["items"] = [_json_item(meta, a) for a in articles]
+    return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+
+
+def _json_item(meta: FeedMeta, article: Article) -> dict[str, Any]:
+    item: dict[str, Any] = {"id": entry_id(article)}
+    links = _links(meta, article)
+    if links.main:
+        item["url"] = links.main
+    item["title"] = feed_title(article.title)
+    item["content_html"] = xml_text(article.content_html)
+    if text := summary(article.text):
+        item["summary"] = text
+    if image := _web(article.image):
+        item["image"] = image
+    item["date_published"] = rfc3339(article.published)
+    item["date_modified"] = rfc3339(_changed(article))
+    if name := _author(article):
+        item["authors"] = [{"name": name}]
+    if tags := _categories(article):
+        item["tags"] = tags
+    if links.page:
+        item["_rsspage"] = {"page_url": links.page}
+    return item
+
+
+# --------------------------------------------------------------------------- OPML
+
+
+def opml(title: str, feeds: Sequence[OpmlFeed]) -> bytes:
+    """OPML 2.0 of the followed feeds, nested category → source → feed (first-seen order)."""
+    root = etree.Element("opml", version="2.0")
+    _sub(_sub(root, "head"), "title", feed_title(title))
+    body = _sub(root, "body")
+    groups: dict[str, dict[str, list[OpmlFeed]]] = {}
+    for feed in feeds:
+        groups.setdefault(feed.category, {}).setdefault(feed.source, []).append(feed)
+    for category, sources in groups.items():
+        cat = _sub(body, "outline", text=feed_title(category), title=feed_title(category))
+        for source, members in sources.items():
+            src = _sub(cat, "outline", text=feed_title(source), title=feed_title(source))
+            for feed in members:
+                _opml_outline(src, feed)
+    return _xml_bytes(root)
+
+
+def _opml_outline(parent: etree._Element, feed: OpmlFeed) -> None:
+    name = feed_title(feed.title) or feed_title(feed.source)
+    outline = _sub(parent, "outline", type="rss", text=name, title=name,
+                   xmlUrl=xml_text(feed.xml_url))
+    if feed.html_url:
+        outline.set("htmlUrl", xml_text(feed.html_url))
+
+
+# --------------------------------------------------------------------------- sitemap, robots
+
+
+def sitemaps(
+    site_url: str, pages: Iterable[tuple[str, datetime | None]], *, limit: int = SITEMAP_LIMIT
+) -> dict[str, bytes]:
+    """``{relpath: bytes}``: ``sitemap.xml`` alone, or an index plus ``sitemap-N.xml`` parts.
+
+    ``pages`` are (URL relative to the site root, or absolute; last modification or None).
+    Parts sit in the site root because a sitemap may only list URLs below its own folder.
+    Returns ``{}`` without a site URL: sitemaps must hold absolute URLs.
+    """
+    if not site_url:
+        return {}
+    entries = [(absolute(site_url, path), when) for path, when in pages]
+    if len(entries) <= limit:
+        return {"sitemap.xml": _urlset(entries)}
+    files: dict[str, bytes] = {}
+    index = _root(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
+    for number, start in enumerate(range(0, len(entries), limit), 1):
+        part = entries[start:start + limit]
+        name = f"sitemap-{number}.xml"
+        files[name] = _urlset(part)
+        node = _sub(index, f"{{{SITEMAP_NS}}}sitemap")
+        _sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
+        if stamps := [when for _, when in part if when is not None]:
+            _sub(node, f"{{{SITEMAP_NS}}}lastmod", rfc3339(max(stamps, key=_utc)))
+    return {"sitemap.xml": _xml_bytes(index), **files}
+
+
+def _urlset(entries: Sequence[tuple[str, datetime | None]]) -> bytes:
+    root = _root(f"{{{SITEMAP_NS}}}urlset", {None: SITEMAP_NS})
+    for loc, when in entries:
+        url = _sub(root, f"{{{SITEMAP_NS}}}url")
+        _sub(url, f"{{{SITEMAP_NS}}}loc", loc)
+        if when is not None:
+            _sub(url, f"{{{SITEMAP_NS}}}lastmod", rfc3339(when))
+    return _xml_bytes(root)
+
+
+def robots(site_url: str) -> bytes:
+    """``robots.txt`` allowing everything and naming the sitemap (when the site URL is known)."""
+    lines = ["User-agent: *", "Disallow:"]
+    if site_url:
+        lines.append(f"Sitemap: {absolute(site_url, 'sitemap.xml')}")
+    return ("\n".join(lines) + "\n").encode("ascii")
+
+
+# --------------------------------------------------------------------------- the site's feeds
+
+#: File name → format, in each feed folder.
+FORMATS: Mapping[str, Callable[[FeedMeta, Sequence[Article]], bytes]] = {
+    "atom.xml": atom_feed,
+    "rss.xml": rss_feed,
+    "feed.json": json_feed,
+}
+#: Bytes of UTF-8 for one category or source folder name.
+SEGMENT_BYTES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFeeds:
+    """What :func:`feed_set` needs to know of the site."""
+
+    title: str
+    #: Absolute base URL, ``""`` when unknown.
+    url: str
+    language: str
+    article_page: Callable[[Article], str] | None = None
+    #: Relative URL of a category's page / a (category, source) page; home when None.
+    category_page: Callable[[str], str] | None = None
+    source_page: Callable[[str, str], str] | None = None
+
+
+def feed_set(
+    articles_newest_first: Iterable[Article], site: SiteFeeds, *, limit: int = FEED_LIMIT
+) -> dict[str, bytes]:
+    """Every feed of the site, ``{relpath: bytes}``, each with the ``limit`` newest articles.
+
+    Layout (three files per folder: ``atom.xml``, ``rss.xml``, ``feed.json``)::
+
+        feeds/                       the whole site
+        feeds/<category>/            one category
+        feeds/<category>/<source>/   one source of that category
+    """
+    whole, by_cat, by_src = _latest(articles_newest_first, limit)
+    cat_dirs = folder_names(by_cat)
+    out = _formats(site, "feeds/", site.title, "", whole)
+    for category, items in by_cat.items():
+        folder = f"feeds/{cat_dirs[category]}/"
+        page = site.category_page(category) if site.category_page else ""
+        out.update(_formats(site, folder, f"{category} · {site.title}", page, items))
+        sources = by_src[category]
+        for source, src_dir in folder_names(sources).items():
+            page = site.source_page(category, source) if site.source_page else ""
+            title = f"{source} · {category} · {site.title}"
+            out.update(_formats(site, f"{folder}{src_dir}/", title, page, sources[source]))
+    return out
+
+
+def _latest(
+    articles: Iterable[Article], limit: int
+) -> tuple[list[Article], dict[str, list[Article]], dict[str, dict[str, list[Article]]]]:
+    """The newest ``limit`` articles overall, per category and per (category, source)."""
+    whole: list[Article] = []
+    by_cat: dict[str, list[Article]] = {}
+    by_src: dict[str, dict[str, list[Article]]] = {}
+    for article in articles:
+        if len(whole) < limit:
+            whole.append(article)
+        cat = by_cat.setdefault(article.category, [])
+        if len(cat) < limit:
+            cat.append(article)
+        src = by_src.setdefault(article.category, {}).setdefault(article.source, [])
+        if len(src) < limit:
+            src.append(article)
+    return whole, by_cat, by_src
+
+
+def _formats(
+    site: SiteFeeds, folder: str, title: str, page: str, articles: Sequence[Article]
+) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    for name, render in FORMATS.items():
+        meta = FeedMeta(title, site.url, folder + name, page, site.language, newest(articles),
+                        site.article_page)
+        out[folder + name] = render(meta, articles)
+    return out
+
+
+def folder_names(names: Iterable[str]) -> dict[str, str]:
+    """A distinct, safe, stable folder name for each name.
+
+    A name that is already safe keeps itself; one that had to change gets ``-`` and a short
+    hash of the original, so two names never share a folder (nor with a feed file name) and
+    no name's folder depends on which other names exist. Names differing only in case (which
+    a case-insensitive disk cannot tell apart) are the one remaining clash: the first in sorted
+    order keeps the plain name.
+    """
+    taken = {clash_key(n) for n in FORMATS}
+    result: dict[str, str] = {}
+    for name in sorted(set(names)):
+        segment = safe_segment(name, SEGMENT_BYTES)
+        if segment != name or clash_key(segment) in taken:
+            digest = uuid.uuid5(_UUID_NS, "name:" + name).hex[:8]
+            segment = safe_segment(name, SEGMENT_BYTES - 9) + "-" + digest
+        taken.add(clash_key(segment))
+        result[name] = segment
+    return result
+
+
+# --------------------------------------------------------------------------- XML plumbing
+
+
+def _root(tag: str, nsmap: Mapping[str | None, str]) -> etree._Element:
+    # lxml-stubs do not admit the None key that declares a default namespace.
+    return etree.Element(tag, nsmap=nsmap)  # type: ignore[arg-type]
+
+
+def _sub(
+    parent: etree._Element, tag: str, text: str | None = None, /, **attrs: str
+) -> etree._Element:
+    # Positional-only text, so that an attribute may be called "text" (OPML's is).
+    node = etree.SubElement(parent, tag)
+    for key, value in attrs.items():
+        node.set(key, value)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _xml_bytes(root: etree._Element) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)

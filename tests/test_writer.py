@@ -1,0 +1,315 @@
+"""OutputWriter: paths stay inside the root, only our files are touched, writes are atomic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from rsspage.errors import PublishError
+from rsspage.publish.writer import OutputWriter, WriteStats
+
+
+def make(tmp_path: Path) -> OutputWriter:
+    return OutputWriter(tmp_path / "out", tmp_path / "state" / "manifest.json")
+
+
+def listing(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "relpath",
+    ["../x", "a/../../x", "/etc/passwd", "", "a//b", "./a", "a/.", "a\\..\\x", "a\0b", "..", "a/"],
+)
+def test_paths_that_could_escape_are_refused(tmp_path: Path, relpath: str) -> None:
+    writer = make(tmp_path)
+    with pytest.raises(PublishError):
+        writer.write(relpath, b"x")
+    with pytest.raises(PublishError):
+        writer.is_free(relpath)
+    assert not (tmp_path / "x").exists()
+
+
+def test_symlinks_pointing_outside_are_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim.md").write_text("theirs")
+    writer = make(tmp_path)
+    (writer.root / "link").symlink_to(outside, target_is_directory=True)
+    (writer.root / "evil.md").symlink_to(outside / "victim.md")
+    for relpath in ("link/new.md", "link/victim.md", "evil.md"):
+        with pytest.raises(PublishError, match="outside"):
+            writer.write(relpath, b"ours")
+    assert (outside / "victim.md").read_text() == "theirs"
+    assert [p.name for p in outside.iterdir()] == ["victim.md"]
+
+
+def test_the_same_path_twice_in_one_build_is_refused(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    assert writer.write("a/b.md", b"1")
+    with pytest.raises(PublishError, match="twice"):
+        writer.write("a/b.md", b"2")
+    # A case-insensitive or NFD twin would be the same file on Windows or macOS.
+    with pytest.raises(PublishError, match="twice"):
+        writer.write("A/B.md", b"3")
+    writer.write("e\u0301.md", b"nfd")
+    with pytest.raises(PublishError, match="twice"):
+        writer.write("\u00e9.md", b"nfc")
+    assert (writer.root / "a" / "b.md").read_bytes() == b"1"
+
+
+def test_is_free_sees_claimed_owned_and_foreign_paths(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    (writer.root / "theirs.md").write_text("user file")
+    writer.write("ours.md", b"x")
+    writer.finish()
+    writer = make(tmp_path)
+    assert not writer.is_free("theirs.md")  # exists, not ours
+    assert writer.is_free("ours.md")  # ours, not yet written in this build
+    assert not writer.is_free("OURS.md")  # another spelling of an owned file
+    assert writer.is_free("new/新闻.md")
+    writer.write("new/新闻.md", b"y")
+    assert not writer.is_free("new/新闻.md")
+    assert not writer.is_free("NEW/新闻.md")
+
+
+def test_a_file_we_did_not_write_is_never_overwritten_or_deleted(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    (writer.root / "sub").mkdir()
+    (writer.root / "sub" / "user.md").write_text("user file")
+    with pytest.raises(PublishError, match="did not write"):
+        writer.write("sub/user.md", b"ours")
+    writer.write("sub/ours.md", b"ours")
+    assert writer.finish() == WriteStats(written=1, unchanged=0, removed=0)
+    stats = make(tmp_path).finish()  # nothing written: only our file goes
+    assert stats.removed == 1
+    assert listing(writer.root) == {"sub/user.md"}
+    assert (writer.root / "sub" / "user.md").read_text() == "user file"
+
+
+def test_unchanged_content_is_not_rewritten(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    assert writer.write("a/b.md", b"same")
+    writer.finish()
+    target = writer.root / "a" / "b.md"
+    os.utime(target, ns=(1_000_000_000, 1_000_000_000))
+    writer = make(tmp_path)
+    assert writer.write("a/b.md", b"same") is False
+    assert writer.write("a/c.md", b"new") is True
+    assert writer.finish() == WriteStats(written=1, unchanged=1, removed=0)
+    assert target.stat().st_mtime_ns == 1_000_000_000
+    writer = make(tmp_path)
+    assert writer.write("a/b.md", b"changed") is True
+    writer.finish()
+    assert target.read_bytes() == b"changed"
+
+
+def test_a_missing_or_resized_owned_file_is_rewritten(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("a.md", b"content")
+    writer.write("b.md", b"content")
+    writer.finish()
+    (writer.root / "a.md").unlink()
+    (writer.root / "b.md").write_bytes(b"edited by hand")
+    writer = make(tmp_path)
+    assert writer.write("a.md", b"content") is True
+    assert writer.write("b.md", b"content") is True
+    writer.finish()
+    assert (writer.root / "a.md").read_bytes() == (writer.root / "b.md").read_bytes() == b"content"
+
+
+def test_stale_owned_files_are_removed_and_empty_folders_pruned(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    for rel in ("keep/a.md", "gone/deep/b.md", "gone/c.md", "mixed/d.md"):
+        writer.write(rel, rel.encode())
+    writer.finish()
+    (writer.root / "mixed" / "user.txt").write_text("user")
+    writer = make(tmp_path)
+    writer.write("keep/a.md", b"keep/a.md")
+    assert writer.finish() == WriteStats(written=0, unchanged=1, removed=3)
+    assert listing(writer.root) == {"keep/a.md", "mixed/user.txt"}
+    assert not (writer.root / "gone").exists()
+    assert writer.root.exists()
+    manifest = json.loads((tmp_path / "state" / "manifest.json").read_text())
+    assert list(manifest["files"]) == ["keep/a.md"]
+
+
+def test_a_stale_spelling_twin_is_removed_unless_it_is_the_same_file(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("a.md", b"old")
+    writer.write("b.md", b"old")
+    writer.finish()
+    writer = make(tmp_path)
+    writer.write("A.md", b"new")  # a distinct file here (case-sensitive), the same on macOS
+    writer.write("B.md", b"new")
+    (writer.root / "b.md").unlink()
+    os.link(writer.root / "B.md", writer.root / "b.md")  # what a case-insensitive disk shows
+    assert writer.finish().removed == 1
+    assert listing(writer.root) == {"A.md", "B.md", "b.md"}
+    assert (writer.root / "B.md").read_bytes() == b"new"
+    assert not make(tmp_path).owns("b.md")
+
+
+def test_finish_without_removal_keeps_stale_files_owned(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("old.md", b"x")
+    writer.finish()
+    assert make(tmp_path).finish(remove_stale=False).removed == 0
+    writer = make(tmp_path)
+    assert writer.owns("old.md")
+    assert writer.finish().removed == 1
+
+
+def test_journal_recovers_files_of_an_interrupted_build(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("done.md", b"1")
+    writer.finish()
+    crashed = make(tmp_path)
+    crashed.write("new/a.md", b"a")
+    crashed.write("new/b.md", b"b")
+    # No finish(): as if the process was killed. A temporary file may be left behind too.
+    (crashed.root / "new" / ".a.md.x1y2.rsspage-tmp").write_bytes(b"partial")
+    journal = tmp_path / "state" / "manifest.json.journal"
+    assert journal.exists()
+    with journal.open("a") as f:
+        f.write('"new/cut-off')  # an entry the kill cut in half is ignored
+    recovered = make(tmp_path)
+    assert recovered.owns("new/a.md") and recovered.owns("new/b.md") and recovered.owns("done.md")
+    assert not recovered.owns("new/cut-off")
+    assert recovered.is_free("new/a.md")
+    assert recovered.write("new/a.md", b"a") is True  # digest unknown: rewritten once
+    assert recovered.finish().removed == 2  # done.md and new/b.md were not written this time
+    assert listing(recovered.root) == {"new/a.md"}
+    assert not journal.exists()
+    assert make(tmp_path).owns("new/a.md")
+
+
+def test_a_killed_build_leaves_a_consistent_state(tmp_path: Path) -> None:
+    """SIGKILL a real process mid-build; the next build completes the job."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from rsspage.publish.writer import OutputWriter
+        w = OutputWriter(Path({str(tmp_path / 'out')!r}), Path({str(tmp_path / 'm.json')!r}))
+        for i in range(50):
+            w.write(f"d/{{i}}.md", b"x" * 1000)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == -9
+    writer = OutputWriter(tmp_path / "out", tmp_path / "m.json")
+    assert all(writer.owns(f"d/{i}.md") for i in range(50))
+    for i in range(25):
+        writer.write(f"d/{i}.md", b"x" * 1000)
+    assert writer.finish().removed == 25
+    assert len(listing(tmp_path / "out")) == 25
+
+
+def test_write_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    """A real write error (the file size limit, as root-proof as ENOSPC) → PublishError."""
+    writer = make(tmp_path)
+    writer.write("post.md", b"old")
+    writer.finish()
+    script = textwrap.dedent(
+        f"""
+        import resource, signal
+        from pathlib import Path
+        from rsspage.errors import PublishError
+        from rsspage.publish.writer import OutputWriter
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
+        w = OutputWriter(Path({str(tmp_path / 'out')!r}),
+                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+        try:
+            w.write("post.md", b"n" * 100_000)
+        except PublishError as e:
+            print("PublishError:", e)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert "PublishError: cannot write post.md" in proc.stdout, proc.stderr
+    assert (writer.root / "post.md").read_bytes() == b"old"
+    assert listing(writer.root) == {"post.md"}
+
+
+def test_os_error_becomes_publish_error(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("a.md", b"x")
+    writer.finish()
+    (writer.root / "a.md").unlink()
+    (writer.root / "a.md").mkdir()  # our path is now a folder: replacing it fails
+    (writer.root / "blocker").write_text("a file where a folder is needed")
+    writer = make(tmp_path)
+    with pytest.raises(PublishError, match=r"cannot write a\.md") as info:
+        writer.write("a.md", b"y")
+    assert isinstance(info.value.__cause__, OSError)
+    with pytest.raises(PublishError, match="did not write"):
+        writer.write("blocker", b"y")
+    with pytest.raises(PublishError, match=r"cannot write blocker/x\.md"):
+        writer.write("blocker/x.md", b"y")
+    assert listing(writer.root) == {"blocker"}
+    assert not any(p.name.endswith(".rsspage-tmp") for p in writer.root.rglob("*"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_gives_publish_error(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("ro/a.md", b"old")
+    writer.finish()
+    (writer.root / "ro").chmod(0o555)
+    try:
+        with pytest.raises(PublishError, match="cannot write"):
+            make(tmp_path).write("ro/a.md", b"new")
+        assert (writer.root / "ro" / "a.md").read_bytes() == b"old"
+    finally:
+        (writer.root / "ro").chmod(0o755)
+
+
+def test_damaged_manifest_stops_instead_of_guessing(tmp_path: Path) -> None:
+    manifest = tmp_path / "state" / "manifest.json"
+    manifest.parent.mkdir()
+    manifest.write_text("{not json")
+    with pytest.raises(PublishError, match="damaged"):
+        make(tmp_path)
+
+
+def test_a_finished_writer_refuses_more_work(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.finish()
+    with pytest.raises(PublishError, match="finished"):
+        writer.write("a.md", b"x")
+
+
+def test_files_are_readable_by_others(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("a.md", b"x")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (writer.root / "a.md").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_keep_counts_an_unchanged_file_without_rewriting_it(tmp_path: Path) -> None:
+    root, manifest = tmp_path / "out", tmp_path / "state" / "m.json"
+    first = OutputWriter(root, manifest)
+    first.write("a/page.html", b"<p>1</p>")
+    first.write("b.html", b"b")
+    first.finish()
+    mtime = (root / "a" / "page.html").stat().st_mtime_ns
+    second = OutputWriter(root, manifest)
+    assert second.keep("a/page.html")
+    assert not second.keep("never-written.html")
+    stats = second.finish()
+    assert (stats.written, stats.unchanged, stats.removed) == (0, 1, 1)
+    assert (root / "a" / "page.html").stat().st_mtime_ns == mtime
+    assert not (root / "b.html").exists()
+    (root / "a" / "page.html").unlink()
+    assert not OutputWriter(root, manifest).keep("a/page.html")  # gone: caller must write it
