@@ -1,0 +1,218 @@
+"""`rsspage serve`: a local preview server for the built site that rebuilds when the store changes.
+
+Static files are served by the standard library (``ThreadingHTTPServer`` with a
+``SimpleHTTPRequestHandler`` rooted at the site folder) on 127.0.0.1 by default, with content
+types a static host would send (``application/wasm`` for Pagefind's engine, UTF-8 text types),
+the site's own ``404.html`` for missing paths, no directory listings, and ``no-cache`` so that a
+rebuilt page shows on reload.
+
+A watcher thread polls the state database file and its ``-wal`` (mtime and size, about once a
+second). When they changed and then stayed still for one poll — an ``update`` run writes for a
+while — it calls ``rebuild()``. Rebuilds run one at a time on that thread; an error is printed
+and the server carries on. The signature is taken again after each rebuild, so writes the
+rebuild itself makes to the store (page hashes) do not trigger another one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from rsspage.errors import RsspageError
+
+#: Seconds between two looks at the watched files.
+POLL_SECONDS = 1.0
+
+_UTF8 = "; charset=utf-8"
+#: Content types by suffix; the rest come from :mod:`mimetypes`.
+CONTENT_TYPES = {
+    ".html": "text/html" + _UTF8,
+    ".htm": "text/html" + _UTF8,
+    ".css": "text/css" + _UTF8,
+    ".js": "text/javascript" + _UTF8,
+    ".mjs": "text/javascript" + _UTF8,
+    ".json": "application/json" + _UTF8,
+    ".xml": "application/xml" + _UTF8,
+    ".txt": "text/plain" + _UTF8,
+    ".svg": "image/svg+xml",
+    ".wasm": "application/wasm",
+    ".webp": "image/webp",
+    # Pagefind's index files: gzip data that its own script inflates.
+    ".pf_meta": "application/octet-stream",
+    ".pf_index": "application/octet-stream",
+    ".pf_fragment": "application/octet-stream",
+    ".pf_filter": "application/octet-stream",
+}
+
+Log = Callable[[str], None]
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    """Serves one built site folder; set up through :func:`_handler_class`."""
+
+    #: Where lines about requests go; None keeps the server quiet.
+    log: Log | None = None
+
+    def guess_type(self, path: str | os.PathLike[str]) -> str:
+        suffix = Path(str(path)).suffix.lower()
+        return CONTENT_TYPES.get(suffix) or super().guess_type(path)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def list_directory(self, path: str | os.PathLike[str]) -> None:
+        # A folder without index.html is "not found" on a static host too.
+        self.send_error(HTTPStatus.NOT_FOUND)
+        return None
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        page = Path(self.directory) / "404.html"
+        if code != HTTPStatus.NOT_FOUND or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(code, message)
+        self.send_header("Content-Type", CONTENT_TYPES[".html"])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.log is not None:
+            self.log(f"{self.address_string()} {format % args}")
+
+
+def _handler_class(site_dir: Path, log: Log | None) -> Callable[..., SiteHandler]:
+    handler = type("BoundSiteHandler", (SiteHandler,), {"log": staticmethod(log) if log else None})
+    return functools.partial(handler, directory=str(site_dir))
+
+
+# --------------------------------------------------------------------------- watching
+
+
+Signature = tuple[tuple[int, int] | None, ...]
+
+
+def signature(paths: tuple[Path, ...]) -> Signature:
+    """(mtime_ns, size) of each path, None for a missing one."""
+    marks: list[tuple[int, int] | None] = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            marks.append(None)
+        else:
+            marks.append((stat.st_mtime_ns, stat.st_size))
+    return tuple(marks)
+
+
+class Watcher(threading.Thread):
+    """Calls ``rebuild`` when the watched database changed and then settled for one poll."""
+
+    def __init__(self, db: Path, rebuild: Callable[[], None], interval: float,
+                 log: Log) -> None:
+        super().__init__(name="rsspage-watch", daemon=True)
+        self._paths = (db, db.with_name(db.name + "-wal"))
+        self._rebuild, self._interval, self._log = rebuild, interval, log
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        built = last = signature(self._paths)
+        while not self._halt.wait(self._interval):
+            now = signature(self._paths)
+            if now != built and now == last:
+                self._run_rebuild()
+                # Whatever the rebuild wrote to the store is not a change to react to.
+                now = signature(self._paths)
+                built = now
+            last = now
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    def _run_rebuild(self) -> None:
+        try:
+            self._rebuild()
+        except RsspageError as e:
+            self._log(f"rebuild failed: {e}")
+        except Exception:  # a bug in a rebuild must not take the preview down
+            self._log("rebuild failed (internal error):\n" + traceback.format_exc())
+
+
+# --------------------------------------------------------------------------- serving
+
+
+@contextlib.contextmanager
+def serving(
+    site_dir: Path,
+    port: int = 0,
+    *,
+    rebuild: Callable[[], None] | None = None,
+    watch: Path | None = None,
+    host: str = "127.0.0.1",
+    interval: float = POLL_SECONDS,
+    log: Log | None = None,
+) -> Iterator[str]:
+    """Serve ``site_dir`` in background threads; yields the base URL (``http://127.0.0.1:N/``).
+
+    ``port=0`` picks a free port. With ``rebuild`` and ``watch``, changes to the ``watch`` file
+    (or its ``-wal``) call ``rebuild()``. Request lines go to ``log`` (none when None); rebuild
+    errors go to ``log`` or, without one, to stderr.
+    """
+    try:
+        server = ThreadingHTTPServer((host, port), _handler_class(site_dir, log))
+    except OSError as e:
+        raise RsspageError(f"cannot serve on {host}:{port}: {e.strerror or e}") from e
+    server.daemon_threads = True
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="rsspage-serve",
+        daemon=True,
+    )
+    watcher = None
+    if rebuild is not None and watch is not None:
+        watcher = Watcher(watch, rebuild, interval, log or _stderr)
+        watcher.start()
+    thread.start()
+    try:
+        yield f"http://{_url_host(host)}:{server.server_address[1]}/"
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+        if watcher is not None:
+            watcher.join()
+
+
+def serve(
+    site_dir: Path,
+    port: int,
+    rebuild: Callable[[], None] | None,
+    watch: Path | None,
+    host: str = "127.0.0.1",
+) -> None:
+    """Serve until Ctrl+C, one line per request on stderr."""
+    with serving(site_dir, port, rebuild=rebuild, watch=watch, host=host, log=_stderr) as url:
+        print(f"Serving {site_dir} at {url}  (Ctrl+C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
