@@ -18,11 +18,12 @@ from pathlib import Path
 
 from rsspage import __version__
 from rsspage.catalog import Catalog, load_catalog
-from rsspage.config import DEFAULT_NAME, Config, load_config
+from rsspage.config import DEFAULT_NAME, load_config
 from rsspage.console import Console
-from rsspage.errors import ConfigError, RsspageError
+from rsspage.errors import ConfigError, PublishError, RsspageError
 from rsspage.pipeline import Hooks, build, update
 from rsspage.store import Store
+from rsspage.store.db import DB_NAME
 from rsspage.types import RunReport
 
 EXIT_OK, EXIT_FEEDS_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -46,6 +47,8 @@ def _parser() -> argparse.ArgumentParser:
 
     with_config("update", "fetch every feed, store new articles, publish the outputs")
     with_config("build", "publish the outputs from the stored articles (no fetching)")
+    serve = with_config("serve", "serve the site on 127.0.0.1, rebuilding when the store changes")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
     with_config("status", "show each feed's health: last success, last error, articles")
     search = with_config("search", "search stored articles (Chinese and English)")
     search.add_argument("query", nargs="+", help="words to find (all must match)")
@@ -84,6 +87,22 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     return _report(build(config), console)
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.serve import serve  # http.server is only needed here
+
+    config = load_config(args.config)
+    if config.output.site is None:
+        raise ConfigError(str(config.path), None, "output.site", "no site to serve (it is null)")
+    build(config)
+
+    def rebuild() -> None:
+        console.start("the store changed: rebuilding the site")
+        build(config)
+
+    serve(config.output.site, args.port, rebuild=rebuild, watch=config.output.state / DB_NAME)
+    return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
@@ -132,8 +151,8 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
 
 
 COMMANDS: dict[str, Command] = {
-    "update": cmd_update, "build": cmd_build, "status": cmd_status, "search": cmd_search,
-    "catalog": cmd_catalog, "demo": cmd_demo,
+    "update": cmd_update, "build": cmd_build, "serve": cmd_serve, "status": cmd_status,
+    "search": cmd_search, "catalog": cmd_catalog, "demo": cmd_demo,
 }
 
 
@@ -144,16 +163,25 @@ def _log_file() -> Path:
     return Path(tempfile.gettempdir()) / "rsspage-error.log"
 
 
+def _setup_logging() -> None:
+    """Tracebacks of unexpected per-feed errors go to the log file, never to the terminal."""
+    handler = logging.FileHandler(_log_file(), encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger = logging.getLogger("rsspage")
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     console = Console(sys.stderr, sys.stdout)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    _setup_logging()
     try:
         return COMMANDS[args.command](args, console)
-    except ConfigError as e:
-        console.error(str(e))
-        return EXIT_USAGE
+    except PublishError as e:  # the run went on as far as it could; the old output is intact
+        console.error(f"could not write the output: {e}")
+        return EXIT_FEEDS_FAILED
     except RsspageError as e:
         console.error(str(e))
         return EXIT_USAGE
