@@ -33,13 +33,13 @@ def test_demo_runs_offline_fast_and_says_where_the_output_is(demo: tuple[Path, C
     assert seconds < 15
     assert "Traceback" not in run.err + run.out
     assert str(target / "rsspage.yml") in run.out
-    assert str(target / "hexo") in run.out
+    assert str(target / "hexo" / "source" / "_posts") in run.out
     assert "new articles" in run.out
 
 
 def test_demo_posts_cover_sources_categories_and_pictures(demo: tuple[Path, CliRun, float]) -> None:
     target, _, _ = demo
-    posts = sorted((target / "hexo").rglob("*.md"))
+    posts = sorted((target / "hexo" / "source" / "_posts").rglob("*.md"))
     assert len(posts) >= 160
     metas = [front_matter(p) for p in posts]
     chains = {tuple(m["categories"]) for m in metas}  # type: ignore[arg-type]
@@ -47,7 +47,7 @@ def test_demo_posts_cover_sources_categories_and_pictures(demo: tuple[Path, CliR
     assert len({c[1] for c in chains}) >= 8
     assert sum(1 for m in metas if m["headimg"]) >= 150
     for post, meta in zip(posts, metas, strict=True):
-        assert post.relative_to(target / "hexo").parts[:3] == tuple(meta["categories"])  # type: ignore[arg-type]
+        assert post.relative_to(target / "hexo" / "source" / "_posts").parts[:3] == tuple(meta["categories"])  # type: ignore[arg-type]
         body = post.read_text(encoding="utf-8").split("\n---\n", 1)[1]
         assert "<script" not in body.lower() and "onclick" not in body.lower()
         assert "{" not in body and "}" not in body
@@ -55,11 +55,11 @@ def test_demo_posts_cover_sources_categories_and_pictures(demo: tuple[Path, CliR
 
 def test_second_demo_run_changes_nothing(demo: tuple[Path, CliRun, float]) -> None:
     target, _, _ = demo
-    before = {p: p.stat().st_mtime_ns for p in (target / "hexo").rglob("*.md")}
+    before = {p: p.stat().st_mtime_ns for p in (target / "hexo" / "source" / "_posts").rglob("*.md")}
     again = run_cli("demo", str(target), timeout=60)
     assert again.code == 0, again.err + again.out
     assert "new articles" in again.out
-    after = {p: p.stat().st_mtime_ns for p in (target / "hexo").rglob("*.md")}
+    after = {p: p.stat().st_mtime_ns for p in (target / "hexo" / "source" / "_posts").rglob("*.md")}
     assert after == before
 
 
@@ -67,14 +67,14 @@ def test_second_demo_run_changes_nothing(demo: tuple[Path, CliRun, float]) -> No
 @pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not on PATH: cannot install Hexo")
 def test_real_hexo_reads_every_demo_post(demo: tuple[Path, CliRun, float], tmp_path: Path) -> None:
     target, _, _ = demo
-    result = hexo_generate(target / "hexo", tmp_path / "site")
+    result = hexo_generate(target / "hexo" / "source" / "_posts", tmp_path / "site")
     assert result.returncode == 0, result.output
     assert result.problem_lines() == []
-    posts = sorted((target / "hexo").rglob("*.md"))
+    posts = sorted((target / "hexo" / "source" / "_posts").rglob("*.md"))
     assert len(result.posts) == len(posts)
     for post in posts:
         meta = front_matter(post)
-        seen = result.posts[post.relative_to(target / "hexo").as_posix()]
+        seen = result.posts[post.relative_to(target / "hexo" / "source" / "_posts").as_posix()]
         assert seen.title == meta["title"]
         assert list(seen.categories) == meta["categories"]
         assert seen.date.strftime("%a, %d %b %Y %H:%M:%S GMT") == meta["date"]

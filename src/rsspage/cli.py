@@ -65,6 +65,9 @@ def _parser() -> argparse.ArgumentParser:
                           description="Serve bundled sample feeds on 127.0.0.1, write a "
                           "config into DIR and run a full update over real HTTP.")
     demo.add_argument("dir", nargs="?", type=Path, default=Path("rsspage-demo"))
+    demo.add_argument("--serve", action="store_true",
+                      help="then keep serving the feeds and the site until Ctrl+C")
+    demo.add_argument("--port", type=int, default=8000, help="site port with --serve")
     return p
 
 
@@ -144,7 +147,9 @@ def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
     from rsspage.demo.run import run_demo  # the demo's data is only loaded when asked for
 
-    report, config = run_demo(args.dir, console)
+    report, config = run_demo(args.dir, console, args.port if args.serve else None)
+    if args.serve:
+        return EXIT_FEEDS_FAILED if report.failed else EXIT_OK
     code = _report(report, console)
     console.demo_done(config)
     return code

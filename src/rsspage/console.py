@@ -134,3 +134,9 @@ class Console:
         print(f"state:       {config.output.state}", file=self.out)
         if config.output.hexo:
             print(f"hexo posts:  {config.output.hexo}", file=self.out)
+        if config.output.site:
+            print(f"site:        {config.output.site}/index.html", file=self.out)
+            print("\nopen the site (with pictures, served on 127.0.0.1):\n"
+                  f"  rsspage demo --serve {config.folder}\n"
+                  f"or search it from the terminal:\n"
+                  f"  rsspage search -c {config.path} 芯片", file=self.out)

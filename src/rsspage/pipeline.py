@@ -10,7 +10,7 @@
          normalise  → Articles (ids, UTC dates, sanitised HTML)
          store      articles + feed state in one transaction
     4. prune     articles older than ``limits.keep_days``
-    5. publish   from the store: Hexo posts (and the site) through the safe writer
+    5. publish   from the store: Hexo posts, the site and its feeds, through the safe writer
 
 A feed that fails at any step is a FeedOutcome with an error, never an exception that stops the
 run. Everything is committed per feed, and publishing reads only the store, so a run killed at
@@ -32,8 +32,7 @@ from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.plan import make_plan
-from rsspage.publish.hexo import publish_hexo
-from rsspage.publish.writer import OutputWriter
+from rsspage.publish.outputs import publish_all
 from rsspage.store import Store
 from rsspage.store.db import run_lock
 from rsspage.types import FeedOutcome, FeedSpec, FetchResult, FetchStatus, RunReport
@@ -78,15 +77,16 @@ def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None) 
             outcomes.append(outcome)
         if config.limits.keep_days:
             store.prune(now - timedelta(days=config.limits.keep_days))
-        published = publish(config, store)
+        published = publish_all(config, store, now)
     return RunReport(tuple(outcomes), time.monotonic() - started, published)
 
 
-def build(config: Config) -> RunReport:
+def build(config: Config, now: datetime | None = None) -> RunReport:
     """Publish from the store only (no fetching)."""
     started = time.monotonic()
+    now = now or datetime.now(UTC)
     with run_lock(config.output.state), Store.open(config.output.state) as store:
-        published = publish(config, store)
+        published = publish_all(config, store, now)
     return RunReport((), time.monotonic() - started, published)
 
 
@@ -121,16 +121,4 @@ def _failed(
 ) -> FeedOutcome:
     store.save_feed(spec, result, (), error, now)
     return FeedOutcome(key=spec.key, status=FetchStatus.FAILED, error=error)
-
-
-def publish(config: Config, store: Store) -> dict[str, tuple[int, int]]:
-    """Write every configured output from the store; returns (written, removed) per output."""
-    published: dict[str, tuple[int, int]] = {}
-    if config.output.hexo is not None:
-        writer = OutputWriter(config.output.hexo, config.output.state / "hexo-manifest.json")
-        assigned = publish_hexo(store.articles(), writer, store.published_names("hexo"))
-        store.save_names("hexo", assigned)
-        stats = writer.finish()
-        published["hexo"] = (stats.written, stats.removed)
-    return published
 

@@ -14,6 +14,10 @@ class FeedHealth:
     """One feed's health, as `rsspage status` and the site's health page show it."""
 
     key: str
+    #: The URL that answered last (for a route: on the RSSHub instance that served it).
+    url: str
+    #: The feed's own title, as it last said.
+    title: str
     category: str
     source: str
     channel: str
@@ -74,7 +78,7 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
     )
     return [
         FeedHealth(
-            key=r["key"], category=r["category"], source=r["source"], channel=r["channel"],
+            key=r["key"], url=r["url"], title=r["title"], category=r["category"], source=r["source"], channel=r["channel"],
             last_success=r["last_success"], last_error=r["last_error"],
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
             articles=r["articles"], recent=r["recent"],

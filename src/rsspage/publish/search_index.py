@@ -1,0 +1,313 @@
+"""Site search: Pagefind indexes of the articles, in shards so a rebuild re-indexes little.
+
+Pagefind (the PyPI package ``pagefind[extended]``; the extended binary segments Chinese and
+Japanese) cannot update an index, only build one, and building costs about 1.5 ms per article.
+So the articles, oldest first, are cut into shards of :data:`SHARD_SIZE`, each its own Pagefind
+bundle in ``pagefind/<k>/``; the search page loads shard 1 and merges the others
+(``mergeIndex``). New articles land in the newest shard, so a rebuild re-indexes only that one.
+
+Articles go in as *records* (URL, title + plain text, meta), not as HTML pages: nothing is read
+back from disk, and the index holds exactly the current articles even before the writer has
+removed the pages of deleted ones.
+
+We talk to ``pagefind --service`` directly (base64 JSON messages, each followed by a comma: the
+protocol of Pagefind's Node and Python APIs). The Python API waits 0.1 s between two answers,
+which would make 20,000 records take half an hour.
+
+The ``pagefind/`` folder is not managed by the output writer: a shard is built in
+``pagefind/.tmp-<k>`` and swapped in whole; shard folders past the last one are removed. Only
+folders that hold a ``pagefind-entry.json`` (Pagefind's own) are ever replaced or deleted.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from rsspage.errors import PublishError
+from rsspage.publish.site_model import ArticleView, href
+from rsspage.publish.site_pages import digest
+
+log = logging.getLogger("rsspage")
+
+#: Folder of the search bundles, relative to the site root.
+FOLDER = "pagefind"
+#: Articles per shard: about 2-3 s to index, so a rebuild that touches one shard stays short.
+SHARD_SIZE = 2000
+#: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
+TEXT_CHARS = 10_000
+#: Bump when the records change shape, to re-index every shard.
+SEARCH_FORMAT = "search-1"
+_ENTRY = "pagefind-entry.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    number: int
+    digest: str
+    views: Sequence[ArticleView]
+
+    @property
+    def key(self) -> str:
+        """Its key among the page hashes (a folder, so it never names a page)."""
+        return f"{FOLDER}/{self.number}/"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexResult:
+    #: Shard key → digest, for the shards now on disk.
+    hashes: dict[str, str] = field(default_factory=dict)
+    rebuilt: int = 0
+    records: int = 0
+    seconds: float = 0.0
+    #: False when no Pagefind binary is installed (the site is built without search).
+    available: bool = True
+
+
+def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
+    """Cut ``views`` (oldest first) into shards; each digest covers what its records hold."""
+    shards = []
+    for number, start in enumerate(range(0, len(views), SHARD_SIZE), 1):
+        part = views[start:start + SHARD_SIZE]
+        keys = (v.card_key for v in part)
+        shards.append(Shard(number, digest(SEARCH_FORMAT, language, *keys), part))
+    return shards
+
+
+def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str],
+                 language: str) -> IndexResult:
+    """Re-index the shards whose digest changed (or whose folder is missing); drop the rest."""
+    started = time.monotonic()
+    folder = root / FOLDER
+    stale = [s for s in shards
+             if previous.get(s.key) != s.digest or not (folder / str(s.number) / _ENTRY).is_file()]
+    if stale:
+        binary = find_binary()
+        if binary is None:
+            log.warning("pagefind is not installed: the site is built without search "
+                        "(pip install 'pagefind[extended]')")
+            return IndexResult(available=False)
+        try:
+            _build_shards(binary, folder, stale, _pagefind_language(language))
+        except PublishError as e:
+            # The pages are written; a search index that could not be refreshed must not cost
+            # the run. Stale shards keep no hash, so the next build tries them again.
+            log.error("the search index was not updated: %s", e)
+            retry = {s.key for s in stale}
+            kept = {s.key: s.digest for s in shards if s.key not in retry}
+            return IndexResult(hashes=kept, seconds=time.monotonic() - started,
+                               available=False)
+    _remove_leftovers(folder, len(shards))
+    return IndexResult(
+        hashes={s.key: s.digest for s in shards}, rebuilt=len(stale),
+        records=sum(len(s.views) for s in stale), seconds=time.monotonic() - started,
+    )
+
+
+def find_binary() -> str | None:
+    """The Pagefind binary: ``$PAGEFIND_BINARY_PATH``, the extended PyPI build, or PATH."""
+    try:
+        from pagefind.service import get_executable
+    except ImportError:
+        return shutil.which("pagefind_extended") or shutil.which("pagefind")
+    try:
+        path = get_executable()
+    except (OSError, FileNotFoundError):
+        return None
+    if path is None or not os.access(path, os.X_OK):
+        return None
+    if "extended" not in path.name:
+        log.warning("pagefind without the extended build: Chinese text is not segmented "
+                    "(pip install 'pagefind[extended]')")
+    return str(path)
+
+
+def _pagefind_language(language: str) -> str:
+    # Pagefind keys its stemmers and segmenters by the primary subtag (zh, ja, en).
+    return (language.split("-")[0] or "en").lower()
+
+
+def _build_shards(binary: str, folder: Path, shards: Sequence[Shard], language: str) -> None:
+    if not shards:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise PublishError(f"cannot create {folder}: {e.strerror}") from e
+    # One process, one shard after another: Pagefind peaks near 0.5 GB while writing a shard,
+    # and starting it costs most of a second.
+    with PagefindService(binary) as service:
+        for shard in shards:
+            _build_shard(service, folder, shard, language)
+
+
+def _build_shard(service: PagefindService, folder: Path, shard: Shard, language: str) -> None:
+    tmp = folder / f".tmp-{shard.number}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    index_id = service.call({"type": "NewIndex", "config": {"force_language": language}})[
+        "index_id"]
+    for view in shard.views:
+        service.send(_record(index_id, view, language))
+    service.call({"type": "WriteFiles", "index_id": index_id, "output_path": str(tmp)})
+    service.call({"type": "DeleteIndex", "index_id": index_id})
+    if not (tmp / _ENTRY).is_file():
+        raise PublishError(f"pagefind wrote no index into {tmp}")
+    _swap(tmp, folder / str(shard.number))
+
+
+def _record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
+    a = view.article
+    return {
+        "type": "AddRecord", "index_id": index_id, "url": href(view.path),
+        "content": f"{a.title}\n{a.text[:TEXT_CHARS]}", "language": language,
+        "meta": {"title": a.title, "source": f"{a.source} › {a.channel}", "date": view.when},
+        "filters": None, "sort": None,
+    }
+
+
+def _swap(tmp: Path, final: Path) -> None:
+    """Put the new shard in place; the old one is renamed away first, then deleted."""
+    old = final.with_name(f".old-{final.name}")
+    try:
+        if final.exists():
+            if not (final / _ENTRY).is_file():
+                raise PublishError(f"{final} is not a Pagefind index; refusing to replace it")
+            shutil.rmtree(old, ignore_errors=True)
+            final.rename(old)
+        tmp.rename(final)
+    except OSError as e:
+        raise PublishError(f"cannot put search index {final} in place: {e.strerror}") from e
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _leftovers(folder: Path, count: int) -> list[Path]:
+    """Shard folders past ``count`` and temporaries of an interrupted build."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        numbered = name.isdigit() and int(name) > count and (entry / _ENTRY).is_file()
+        if numbered or name.startswith((".tmp-", ".old-")):
+            found.append(entry)
+    return found
+
+
+def _remove_leftovers(folder: Path, count: int) -> None:
+    for entry in _leftovers(folder, count):
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+class PagefindService:
+    """One ``pagefind --service`` process.
+
+    Requests are written as they come; a reader thread collects the answers, so the two pipes
+    never fill up against each other. :meth:`call` waits for every request sent so far and
+    raises the first error any of them got.
+    """
+
+    def __init__(self, binary: str) -> None:
+        # Pagefind's own messages, for error reports; closed in close().
+        self._log: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        try:
+            self._proc = subprocess.Popen(
+                [binary, "--service"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=self._log,
+            )
+        except OSError as e:
+            self._log.close()
+            raise PublishError(f"cannot start pagefind ({binary}): {e.strerror}") from e
+        self._cond = threading.Condition()
+        self._sent = self._answered = 0
+        self._answers: dict[int, dict[str, Any]] = {}
+        self._errors: list[str] = []
+        self._eof = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def __enter__(self) -> PagefindService:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, payload: Mapping[str, Any]) -> int:
+        self._sent += 1
+        message = json.dumps({"message_id": self._sent, "payload": payload}).encode("utf-8")
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(base64.b64encode(message) + b",")
+        except OSError as e:
+            raise self._failure(f"pagefind stopped reading ({e.strerror})") from e
+        return self._sent
+
+    def call(self, payload: Mapping[str, Any]) -> dict[str, Any]:
+        message_id = self.send(payload)
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.flush()
+        except OSError as e:
+            raise self._failure(f"pagefind stopped reading ({e.strerror})") from e
+        with self._cond:
+            self._cond.wait_for(lambda: self._answered >= self._sent or self._eof)
+            if self._errors:
+                raise self._failure(self._errors[0])
+            if message_id not in self._answers:
+                raise self._failure("pagefind stopped before answering")
+            return self._answers.pop(message_id)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=5)
+        self._log.close()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        pending = b""
+        while chunk := os.read(fd, 1 << 16):
+            *messages, pending = (pending + chunk).split(b",")
+            with self._cond:
+                for message in messages:
+                    self._answer(message)
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    def _answer(self, message: bytes) -> None:
+        try:
+            answer = json.loads(base64.b64decode(message))
+            payload = answer["payload"]
+        except (ValueError, KeyError, TypeError):
+            self._errors.append(f"unreadable answer from pagefind: {message[:80]!r}")
+            return
+        self._answered += 1
+        if payload.get("type") == "Error":
+            self._errors.append(str(payload.get("message")))
+        elif payload.get("type") != "IndexedFile":  # 20,000 of those need not be kept
+            self._answers[int(answer.get("message_id") or 0)] = payload
+
+    def _failure(self, message: str) -> PublishError:
+        self._log.seek(0)
+        detail = self._log.read()[-500:].decode("utf-8", "replace").strip()
+        return PublishError(f"search index: {message}" + (f" ({detail})" if detail else ""))

@@ -1,0 +1,236 @@
+"""The built-in static news site: Jinja2 pages from the store's articles, incrementally.
+
+One build::
+
+    articles ─► SiteModel (sorted, grouped, URLs, times: once)          site_model.py
+             ─► Pages, each with a digest of what it shows              site_pages.py
+             ─► for each page: digest unchanged and file ours → writer.keep(path)
+                                otherwise render and writer.write(path)
+             ─► static assets; Pagefind search index of changed shards  search_index.py
+
+A page's stored hash combines its own digest with the *site version*: the template sources
+(package and user overrides), the static assets, the config values pages show, and
+:data:`SITE_FORMAT`. Changing any of them re-renders every page; adding an article re-renders
+only the pages that show it or link to it.
+
+Templates are autoescaped; only ``Article.content_html`` (sanitised in normalise) is inserted as
+markup, through the ``content`` filter. A user overrides any template by putting a file with the
+same name in ``templates/`` next to the config. Every link is relative, so the site works under
+any base path and (search aside) from ``file://``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from markupsafe import Markup
+
+from rsspage.config import Config
+from rsspage.errors import PublishError
+from rsspage.publish import search_index
+from rsspage.publish.site_model import (
+    SiteLinks,
+    build_model,
+    local_time,
+    site_links,
+    with_image_attributes,
+)
+from rsspage.publish.site_pages import Page, all_pages, digest
+from rsspage.publish.writer import OutputWriter
+from rsspage.store import FeedHealth
+from rsspage.types import Article
+
+__all__ = ["SiteLinks", "SiteResult", "build_site", "site_links"]
+
+log = logging.getLogger("rsspage")
+
+TEMPLATES = Path(__file__).parent / "templates"
+STATIC = Path(__file__).parent / "static"
+#: Bump when the code that fills the pages changes what they show.
+SITE_FORMAT = "site-1"
+
+_BASE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src * data:; "
+             "media-src *; connect-src 'self'; base-uri 'none'; form-action 'self'; "
+             "object-src 'none'")
+#: Pagefind compiles WebAssembly and runs it in a worker; only the search page allows that.
+_SEARCH_CSP = _BASE_CSP.replace("script-src 'self'", "script-src 'self' 'wasm-unsafe-eval'") + (
+    "; worker-src 'self'")
+
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "zh": {
+        "home": "首页", "latest": "最新文章", "categories": "分类", "archive": "归档",
+        "search": "搜索", "health": "订阅状态", "read_original": "阅读原文",
+        "older_article": "上一篇（较早）", "newer_article": "下一篇（较新）",
+        "newer": "较新", "older": "较早", "newest": "最新", "oldest": "最早",
+        "page": "第 {} 页", "articles": "篇", "source": "来源", "channels": "频道",
+        "count": "文章数", "last_update": "最近更新", "not_found": "页面不存在",
+        "not_found_text": "您要找的页面不存在，可能已被删除。", "feed": "订阅",
+        "last_success": "上次成功", "last_error": "上次错误", "streak": "连续失败",
+        "recent": "近 7 天", "total": "共", "search_placeholder": "搜索文章…",
+        "searching": "正在搜索…", "no_results": "没有找到相关文章", "found": "找到 {} 篇文章",
+        "search_unavailable": "搜索索引尚未生成", "more": "更多结果", "ok": "正常",
+        "failing": "失败", "feeds": "个订阅", "by_day": "按日归档",
+    },
+    "en": {
+        "home": "Home", "latest": "Latest", "categories": "Categories", "archive": "Archive",
+        "search": "Search", "health": "Feed status", "read_original": "Read the original",
+        "older_article": "Previous (older)", "newer_article": "Next (newer)",
+        "newer": "Newer", "older": "Older", "newest": "Newest", "oldest": "Oldest",
+        "page": "Page {}", "articles": "articles", "source": "Source", "channels": "Channels",
+        "count": "Articles", "last_update": "Last update", "not_found": "Page not found",
+        "not_found_text": "The page you are looking for does not exist.", "feed": "Feed",
+        "last_success": "Last success", "last_error": "Last error", "streak": "Failures",
+        "recent": "Last 7 days", "total": "Total", "search_placeholder": "Search articles…",
+        "searching": "Searching…", "no_results": "No articles found", "found": "{} articles",
+        "search_unavailable": "The search index has not been built yet", "more": "More",
+        "ok": "OK", "failing": "failing", "feeds": "feeds", "by_day": "By day",
+    },
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SiteResult:
+    """What one site build did."""
+
+    #: Output path → input hash of every page of this build (and ``pagefind/<k>/`` → hash of
+    #: each search shard); the store keeps it for the next build.
+    page_hashes: dict[str, str]
+    #: Pages rendered (their file was rewritten only when the bytes changed).
+    rendered: int
+    #: Pages whose inputs were unchanged: not rendered, file kept as it was.
+    skipped: int
+    #: Search shards re-indexed, and whether a Pagefind binary was found at all.
+    search_shards_rebuilt: int = 0
+    search_available: bool = True
+
+
+def build_site(
+    articles: Sequence[Article],
+    health: Sequence[FeedHealth],
+    config: Config,
+    writer: OutputWriter,
+    page_hashes: Mapping[str, str],
+) -> SiteResult:
+    """Write the site for ``articles`` through ``writer``; render only pages that changed.
+
+    A page is kept as it is when its input hash equals ``page_hashes[path]`` and the writer
+    can keep the file (it is ours and still on disk); otherwise it is rendered and written.
+
+    ``page_hashes`` is the previous build's :attr:`SiteResult.page_hashes`. The caller calls
+    ``writer.finish()`` afterwards. The ``pagefind/`` folder is not the writer's: it is
+    rewritten here, shard by shard, and only where a shard's articles changed.
+    """
+    zone = ZoneInfo(config.site.timezone)
+    model = build_model(articles, zone)
+    env = make_environment(config.folder / "templates", zone)
+    assets = _write_assets(writer)
+    version = _site_version(env, assets, config)
+    language = config.site.language
+    shards = search_index.plan_shards(model.views, language)
+    # Without Pagefind the search page says so instead of loading bundles that are not there.
+    searchable = len(shards) if search_index.find_binary() else 0
+    _set_globals(env, config, assets)
+    hashes: dict[str, str] = {}
+    rendered = skipped = 0
+    for page in all_pages(model, health, config.output.page_size, searchable):
+        key = digest(version, page.template, page.path, page.digest)
+        hashes[page.path] = key
+        if page_hashes.get(page.path) == key and writer.keep(page.path):
+            skipped += 1
+            continue
+        writer.write(page.path, _render(env, page).encode("utf-8"))
+        rendered += 1
+    search = search_index.update_index(writer.root, shards, page_hashes, language)
+    hashes.update(search.hashes)
+    log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
+              rendered, skipped, search.rebuilt)
+    return SiteResult(hashes, rendered, skipped, search.rebuilt, search.available)
+
+
+def make_environment(user_templates: Path, zone: ZoneInfo) -> jinja2.Environment:
+    """One environment per build: user templates first, then the package's."""
+    loaders: list[jinja2.BaseLoader] = []
+    if user_templates.is_dir():
+        loaders.append(jinja2.FileSystemLoader(user_templates))
+    loaders.append(jinja2.FileSystemLoader(TEMPLATES))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # no stat() per render: templates cannot change during a build
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["content"] = _content
+    env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
+    return env
+
+
+def _content(html: str) -> Markup:
+    """The one place feed HTML becomes markup: it was sanitised in normalise."""
+    return Markup(with_image_attributes(html))
+
+
+def _render(env: jinja2.Environment, page: Page) -> str:
+    try:
+        template = env.get_template(page.template)
+        return template.render(page.context, root=_root_of(env, page.path))
+    except jinja2.TemplateError as e:
+        where = f" (line {e.lineno})" if isinstance(e, jinja2.TemplateSyntaxError) else ""
+        raise PublishError(f"template {page.template}{where}: {e}") from e
+
+
+def _root_of(env: jinja2.Environment, path: str) -> str:
+    """Relative prefix from ``path`` back to the site root (``../../`` for ``a/3f/x.html``)."""
+    if path == "404.html":
+        # Hosts serve 404.html for a missing path at any depth: it needs root-based links.
+        return str(env.globals["absolute_root"])
+    return "../" * path.count("/")
+
+
+def _set_globals(env: jinja2.Environment, config: Config, assets: Mapping[str, str]) -> None:
+    lang = "zh" if config.site.language.lower().startswith("zh") else "en"
+    site_path = urlsplit(config.site.url).path if config.site.url else ""
+    env.globals.update(
+        site=config.site,
+        t=LABELS[lang],
+        assets=assets,
+        csp=_BASE_CSP,
+        search_csp=_SEARCH_CSP,
+        absolute_root=(site_path.rstrip("/") + "/") if site_path else "",
+    )
+
+
+def _write_assets(writer: OutputWriter) -> dict[str, str]:
+    """Write ``static/*``; returns name → URL path with a content version for caches."""
+    urls: dict[str, str] = {}
+    for file in sorted(STATIC.iterdir()):
+        if file.is_file() and not file.name.startswith("."):
+            data = file.read_bytes()
+            writer.write(f"static/{file.name}", data)
+            urls[file.name] = f"static/{file.name}?v={hashlib.sha256(data).hexdigest()[:10]}"
+    return urls
+
+
+def _site_version(env: jinja2.Environment, assets: Mapping[str, str], config: Config) -> str:
+    """Hash of everything every page depends on."""
+    loader = env.loader
+    assert loader is not None
+    sources = []
+    try:
+        for name in sorted(loader.list_templates()):
+            sources.append(name + "\x1d" + loader.get_source(env, name)[0])
+    except (jinja2.TemplateError, OSError) as e:
+        raise PublishError(f"cannot read the site templates: {e}") from e
+    site = config.site
+    values: list[Any] = [SITE_FORMAT, site.title, site.url, site.language, site.timezone,
+                         config.output.page_size, *sorted(assets.values())]
+    return digest(*(str(v) for v in values), *sources)

@@ -1,0 +1,252 @@
+"""The static site's data, computed once per build: article views, the category tree, URLs.
+
+Everything a page shows is prepared here, before any page is rendered, so that rendering is
+only template work and a page's input hash can be taken from plain strings.
+
+URL layout (paths relative to the site root; every folder name made by
+:func:`~rsspage.publish.names.safe_segment`)::
+
+    index.html, page/<k>.html          home: newest articles, then numbered older pages
+    c/index.html                       category index
+    c/<cat>/[<source>/[<channel>/]]    listing folders: index.html + page/<k>.html
+    a/<id[:2]>/<id>.html               one page per article (few hundred folders, not 20,000)
+    archive/index.html, archive/<day>.html
+    search.html, health.html, 404.html, static/*
+
+Listing pages are numbered from the *oldest* end (page 1 holds the oldest articles), so a new
+article only changes the newest numbered page and the listing's ``index.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from rsspage.publish.names import clash_key, safe_segment
+from rsspage.types import Article
+
+#: Bytes of UTF-8 for one category, source or channel folder name.
+SEGMENT_BYTES = 96
+#: Names a listing folder already uses for itself; a child folder must not take them.
+RESERVED = frozenset({"index.html", "page"})
+#: Characters of ``Article.text`` shown as a card's summary (CSS clamps it to two lines).
+SUMMARY_CHARS = 140
+_PLAIN_ID = re.compile(r"[0-9A-Za-z_-]{4,64}")
+_IMG_TAG = re.compile(r"<img\b([^>]*?)(/?)>", re.IGNORECASE)
+
+
+def href(path: str) -> str:
+    """A site-relative path as a percent-encoded URL path (CJK and all)."""
+    return quote(path, safe="/")
+
+
+def article_path(article_id: str) -> str:
+    """``a/<id[:2]>/<id>.html``; an id that is not a plain token is hashed first."""
+    token = article_id if _PLAIN_ID.fullmatch(article_id) else _digest(article_id)[:20]
+    return f"a/{token[:2].lower()}/{token}.html"
+
+
+def child_segments(names: Iterable[str]) -> dict[str, str]:
+    """A distinct, safe, stable folder name for each name, never one of :data:`RESERVED`.
+
+    A name that is safe as it stands keeps itself; one that had to change (or clashes with a
+    reserved name) gets ``-`` and a short hash of the original, so its folder does not depend
+    on which other names exist. Names equal but for case share a disk folder on macOS and
+    Windows: the first in sorted order keeps the plain name.
+    """
+    taken = {clash_key(n) for n in RESERVED}
+    result: dict[str, str] = {}
+    for name in sorted(set(names)):
+        segment = safe_segment(name, SEGMENT_BYTES)
+        if segment != name or clash_key(segment) in taken:
+            segment = safe_segment(name, SEGMENT_BYTES - 9) + "-" + _digest(name)[:8]
+        taken.add(clash_key(segment))
+        result[name] = segment
+    return result
+
+
+def with_image_attributes(html: str) -> str:
+    """Make sure every ``<img>`` has ``referrerpolicy`` and ``loading`` (normalise adds them;
+    this keeps a page correct even for content stored by an older rsspage)."""
+    if html.count("<img") == html.count('referrerpolicy="no-referrer"'):
+        return html
+    return _IMG_TAG.sub(_fix_img, html)
+
+
+def _fix_img(match: re.Match[str]) -> str:
+    attrs, slash = match.group(1), match.group(2)
+    if "referrerpolicy=" not in attrs.lower():
+        attrs += ' referrerpolicy="no-referrer"'
+    if "loading=" not in attrs.lower():
+        attrs += ' loading="lazy"'
+    return f"<img{attrs}{slash}>"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(eq=False, slots=True)
+class Node:
+    """A category, source or channel: a listing folder and the articles under it."""
+
+    #: "category", "source" or "channel".
+    kind: str
+    name: str
+    #: Folder relative to the site root, with a trailing slash (``c/新媒体/``), not encoded.
+    folder: str
+    parent: Node | None
+    #: Oldest first.
+    articles: list[ArticleView] = field(default_factory=list)
+    children: dict[str, Node] = field(default_factory=dict)
+    #: Percent-encoded URL path of the listing's first view (every card links to it).
+    index: str = ""
+
+    def __post_init__(self) -> None:
+        self.index = href(self.folder + "index.html")
+
+    @property
+    def trail(self) -> list[Node]:
+        """This node and its ancestors, outermost first (for breadcrumbs)."""
+        nodes: list[Node] = []
+        node: Node | None = self
+        while node is not None:
+            nodes.append(node)
+            node = node.parent
+        return nodes[::-1]
+
+    @property
+    def newest(self) -> ArticleView | None:
+        return self.articles[-1] if self.articles else None
+
+
+@dataclass(eq=False, slots=True)
+class ArticleView:
+    """An article as the pages show it (times in the site's zone, URLs ready to use)."""
+
+    article: Article
+    #: Output path of its page (``a/3f/3f9c….html``), not encoded (ids are plain ASCII).
+    path: str
+    #: Published time in the site's zone: ``2022-07-21 17:22`` and ISO 8601 for ``<time>``.
+    when: str
+    iso: str
+    #: Day in the site's zone (``2022-07-21``).
+    day: str
+    summary: str
+    channel: Node
+    #: What a card of this article shows, as one string for page hashes.
+    card_key: str = ""
+
+    def head_image(self) -> str:
+        """The head image, unless the content already shows it (then it would appear twice)."""
+        image, content = self.article.image, self.article.content_html
+        if not image or image in content or image.replace("&", "&amp;") in content:
+            return ""
+        return image
+
+    @property
+    def source(self) -> Node:
+        assert self.channel.parent is not None
+        return self.channel.parent
+
+    @property
+    def category(self) -> Node:
+        assert self.source.parent is not None
+        return self.source.parent
+
+
+@dataclass(slots=True)
+class SiteLinks:
+    """Percent-encoded URLs (relative to the site root) of the site's pages, for feeds_out
+    (``SiteFeeds.article_page`` / ``category_page`` / ``source_page``) and the sitemap."""
+
+    #: Categories by name, in name order.
+    categories: dict[str, Node]
+
+    def article_page(self, article: Article) -> str:
+        return href(article_path(article.id))
+
+    def category_page(self, category: str) -> str:
+        return self.categories[category].index
+
+    def source_page(self, category: str, source: str) -> str:
+        return self.categories[category].children[source].index
+
+
+@dataclass(slots=True)
+class SiteModel(SiteLinks):
+    """All shared data of one build."""
+
+    #: Every article, oldest first (by published time, then id: a stable total order).
+    views: list[ArticleView]
+    #: Day → that day's articles, oldest first; days in ascending order.
+    days: dict[str, list[ArticleView]]
+
+
+def site_links(articles: Iterable[Article]) -> SiteLinks:
+    """The page URLs :func:`build_model` gives the same articles, without preparing pages."""
+    return SiteLinks(_tree(list(articles)))
+
+
+def build_model(articles: Sequence[Article], zone: ZoneInfo) -> SiteModel:
+    """Sort, group and prepare every article once."""
+    unique = {a.id: a for a in articles}  # the store never repeats an id; be safe anyway
+    ordered = sorted(unique.values(), key=lambda a: (a.published, a.id))
+    categories = _tree(ordered)
+    views: list[ArticleView] = []
+    days: dict[str, list[ArticleView]] = {}
+    for article in ordered:
+        channel = categories[article.category].children[article.source].children[article.channel]
+        view = _view(article, channel, zone)
+        views.append(view)
+        days.setdefault(view.day, []).append(view)
+        for node in channel.trail:
+            node.articles.append(view)
+    return SiteModel(categories, views, dict(sorted(days.items())))
+
+
+def _tree(ordered: Sequence[Article]) -> dict[str, Node]:
+    names: dict[str, dict[str, set[str]]] = {}
+    for a in ordered:
+        names.setdefault(a.category, {}).setdefault(a.source, set()).add(a.channel)
+    categories: dict[str, Node] = {}
+    for cat_name, cat_seg in sorted(child_segments(names).items()):
+        cat = Node("category", cat_name, f"c/{cat_seg}/", None)
+        categories[cat_name] = cat
+        for src_name, src_seg in sorted(child_segments(names[cat_name]).items()):
+            src = Node("source", src_name, f"{cat.folder}{src_seg}/", cat)
+            cat.children[src_name] = src
+            for ch_name, ch_seg in sorted(child_segments(names[cat_name][src_name]).items()):
+                src.children[ch_name] = Node("channel", ch_name, f"{src.folder}{ch_seg}/", src)
+    return categories
+
+
+def _view(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
+    local = article.published.astimezone(zone)
+    summary = article.text[:SUMMARY_CHARS]
+    if len(article.text) > SUMMARY_CHARS:
+        summary = summary.rstrip() + "…"
+    view = ArticleView(
+        article=article, path=article_path(article.id), when=local.strftime("%Y-%m-%d %H:%M"),
+        iso=local.isoformat(), day=local.strftime("%Y-%m-%d"), summary=summary, channel=channel,
+    )
+    # content_hash covers title, text and image; the time and the channel folder it links to
+    # are added because they can change without it (estimated dates, renamed folders).
+    view.card_key = f"{article.id}:{article.content_hash}:{view.iso}:{channel.folder}"
+    return view
+
+
+def local_time(stamp: str | None, zone: ZoneInfo) -> str:
+    """An ISO 8601 timestamp from the store as ``YYYY-MM-DD HH:MM`` in ``zone`` (or ``""``)."""
+    if not stamp:
+        return ""
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M") if when.tzinfo else stamp
