@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import CliRun, run_cli
 from hexo_harness import hexo_generate
 

@@ -22,7 +22,7 @@ UNCATEGORISED = "未分类"
 class Route:
     """One route of an RSSHub catalog, with where it sits in category → source → channel."""
 
-    #: Path pattern with RSSHub parameters, always with a leading slash: ``/mydrivers/rank/:range?``.
+    #: Path pattern with RSSHub parameters, with a leading slash: ``/mydrivers/rank/:range?``.
     path: str
     #: A concrete example path (``/mydrivers/rank/24h``); ``""`` when the catalog gives none.
     example: str

@@ -78,7 +78,8 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
     )
     return [
         FeedHealth(
-            key=r["key"], url=r["url"], title=r["title"], category=r["category"], source=r["source"], channel=r["channel"],
+            key=r["key"], url=r["url"], title=r["title"], category=r["category"],
+            source=r["source"], channel=r["channel"],
             last_success=r["last_success"], last_error=r["last_error"],
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
             articles=r["articles"], recent=r["recent"],

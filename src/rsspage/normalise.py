@@ -1,0 +1,149 @@
+"""Normalising: the entries of one parsed feed → clean Articles.
+
+Here, and only here, feed HTML is sanitised. Each Article gets a stable id, a plain-text title
+that is never empty, an absolute http(s) link, aware UTC dates (estimated or clamped when the
+feed's are missing or in the future), the names it is filed under and a hash of everything
+publishing depends on.
+
+Names: a spec with ``names_from_feed`` (no catalog entry, no configured names) is filed under
+the feed's own title as its source — or the host of the feed's site when the feed has no
+title — and under the spec's channel, or that same name again when the spec has none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urljoin, urlsplit
+
+from .sanitise import first_image, html_to_text, sanitise_html, sanitised_html_to_text
+from .types import Article, FeedSpec, ParsedFeed, RawEntry
+
+__all__ = ["UNTITLED", "normalise_feed"]
+
+#: Title of an entry that has neither a title nor any text to make one from.
+UNTITLED = "无标题"
+#: How many characters of the text make a title when the entry has none.
+_TITLE_FROM_TEXT = 40
+#: Dates further ahead than this are treated as wrong and replaced by the time of the run.
+_FUTURE_SLACK = timedelta(days=1)
+_ID_HEX = 20
+
+
+def normalise_feed(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> list[Article]:
+    """The first ``spec.items_per_feed`` entries of ``parsed`` as Articles, in document order.
+
+    ``now`` is the time of the run (a naive one is taken as UTC); ``items_per_feed`` ≤ 0 keeps
+    every entry. An entry whose id repeats an earlier one in the same document is dropped.
+    """
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    limit = spec.items_per_feed if spec.items_per_feed > 0 else None
+    source, channel = _names(spec, parsed)
+    articles: dict[str, Article] = {}
+    for entry in parsed.entries[:limit]:
+        article = _article(spec, entry, source, channel, now)
+        articles.setdefault(article.id, article)
+    return list(articles.values())
+
+
+def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
+    if not spec.names_from_feed:
+        return spec.source, spec.channel
+    title = html_to_text(parsed.title or "")
+    source = title or urlsplit(parsed.link or "").hostname or spec.source
+    return source, spec.channel or source
+
+
+def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str, now: datetime) -> Article:
+    base = entry.base_url
+    content = sanitise_html(entry.content_html or entry.summary_html or "", base)
+    text = sanitised_html_to_text(content)
+    title = _title(entry, text)
+    link = _absolute_http(entry.link, base)
+    published, estimated, clamped = _published(entry, now)
+    image = _image(content, entry, base)
+    author = " ".join((entry.author or "").split())
+    fields = (
+        title, link, "" if estimated else published.isoformat(), author,
+        spec.category, source, channel, content, image,
+    )  # fmt: skip
+    return Article(
+        id=_article_id(spec.key, entry),
+        feed_key=spec.key,
+        title=title,
+        link=link,
+        published=published,
+        date_estimated=estimated,
+        date_clamped=clamped,
+        updated=entry.updated,
+        author=author,
+        category=spec.category,
+        source=source,
+        channel=channel,
+        content_html=content,
+        text=text,
+        image=image,
+        content_hash=hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest(),
+    )
+
+
+def _article_id(feed_key: str, entry: RawEntry) -> str:
+    """Hash of the feed key and the entry's identity as the feed states it.
+
+    Raw values, not resolved ones, so that the id survives a switch of RSSHub instance.
+    """
+    if entry.guid and entry.guid.strip():
+        identity = "guid\x00" + entry.guid.strip()
+    elif entry.link and entry.link.strip():
+        identity = "link\x00" + entry.link.strip()
+    else:
+        # Without a date the title alone must do: "now" would give a new id on every run.
+        date = entry.published or entry.updated
+        identity = f"title\x00{entry.title or ''}\x00{date.isoformat() if date else ''}"
+    digest = hashlib.sha256(f"{feed_key}\x00{identity}".encode()).hexdigest()
+    return digest[:_ID_HEX]
+
+
+def _title(entry: RawEntry, text: str) -> str:
+    raw = entry.title or ""
+    title = html_to_text(raw) if entry.title_is_html else " ".join(raw.split())
+    if title:
+        return title
+    if len(text) <= _TITLE_FROM_TEXT:
+        return text or UNTITLED
+    cut = text[:_TITLE_FROM_TEXT]
+    if " " in cut and cut.isascii():  # cut Latin text at a word boundary, CJK anywhere
+        cut = cut.rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def _absolute_http(url: str | None, base: str | None) -> str:
+    url = (url or "").strip()
+    if url.startswith(("http://", "https://")):
+        return url  # already absolute: urljoin would only cost time
+    if not url:
+        return ""
+    try:
+        absolute = urljoin(base, url) if base else url
+    except ValueError:
+        return ""
+    return absolute if absolute.startswith(("http://", "https://")) else ""
+
+
+def _published(entry: RawEntry, now: datetime) -> tuple[datetime, bool, bool]:
+    """(published, date_estimated, date_clamped)."""
+    date = entry.published or entry.updated
+    if date is None:
+        return now, True, False
+    if date > now + _FUTURE_SLACK:
+        return now, False, True
+    return date, False, False
+
+
+def _image(content: str, entry: RawEntry, base: str | None) -> str:
+    candidates = [first_image(content), *entry.images]
+    for candidate in candidates:
+        url = _absolute_http(candidate, base)
+        if url:
+            return url
+    return ""
