@@ -108,10 +108,11 @@ class Console:
 
     def health(self, rows: Sequence[FeedHealth]) -> None:
         print(table(
-            ["feed", "category / source / channel", "last success", "failures", "articles",
-             "last error"],
-            [[h.key, f"{h.category} / {h.source} / {h.channel}", (h.last_success or "never")[:19],
-              str(h.consecutive_failures), str(h.articles),
+            ["feed", "category / source / channel", "state", "last success", "failures",
+             "articles", "7 days", "last error"],
+            [[h.key, f"{h.category} / {h.source or h.title} / {h.channel or h.title}",
+              h.last_status or "never fetched", (h.last_success or "never")[:19],
+              str(h.consecutive_failures), str(h.articles), str(h.recent),
               (h.last_error or "") if h.consecutive_failures else ""] for h in rows],
         ), file=self.out)
 
