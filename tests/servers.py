@@ -10,7 +10,8 @@ Usage::
 
 A handler is a function of an :class:`Exchange` (the request plus ways to answer it). Factories
 here build the usual ones: fixed responses, conditional GET, sequences, slow, drip, hang, reset
-mid-body, wrong Content-Length, redirects, 429 with Retry-After, gzip bomb, huge streamed bodies.
+mid-body, wrong Content-Length, redirects (endless too), 429 with Retry-After, gzip bomb, huge
+streamed bodies.
 The server counts requests and concurrent requests per path, and keeps their headers.
 """
 
@@ -61,12 +62,17 @@ class Recorded:
     path: str
     #: Header names lower-cased.
     headers: dict[str, str]
+    #: The client's (address, port): the same for requests over one kept-alive connection.
+    peer: tuple[str, int] = ("", 0)
 
 
 class Exchange(http.server.BaseHTTPRequestHandler):
     """One request as a handler sees it, with helpers to answer (or misbehave)."""
 
     protocol_version = "HTTP/1.1"  # keep-alive, like real servers
+    # Headers and body leave in separate writes: with Nagle on, the body waits for the client's
+    # delayed ACK (~40 ms) on every reused connection, which throttled the load tests.
+    disable_nagle_algorithm = True
     server: _HTTPServer
 
     def do_GET(self) -> None:
@@ -221,7 +227,8 @@ class LocalServer:
         headers = {k.lower(): v for k, v in exchange.headers.items()}
         with self._lock:
             self._hits[path] = self._hits.get(path, 0) + 1
-            self._requests.setdefault(path, []).append(Recorded(exchange.command, path, headers))
+            self._requests.setdefault(path, []).append(Recorded(
+                exchange.command, path, headers, tuple(exchange.client_address)))
             for key in (path, "*"):
                 self._inflight[key] = self._inflight.get(key, 0) + 1
                 self._max_inflight[key] = max(self._max_inflight.get(key, 0),
@@ -349,6 +356,16 @@ def redirect(location: str, status: int = 302) -> Handler:
     return respond(status, b"", {"Location": location})
 
 
+def endless_redirects(status: int = 302) -> Handler:
+    """Redirect to the same path with a new query each time: never a loop, never an end."""
+    counter = itertools.count(1)
+
+    def handler(exchange: Exchange) -> None:
+        exchange.respond(status, b"", {"Location": f"{exchange.route_path}?hop={next(counter)}"})
+
+    return handler
+
+
 def too_many_requests(retry_after: str | None = "1") -> Handler:
     """429 with a Retry-After (seconds or HTTP-date) unless None."""
     return respond(429, b"slow down", {"Retry-After": retry_after} if retry_after else {})
@@ -356,9 +373,9 @@ def too_many_requests(retry_after: str | None = "1") -> Handler:
 
 def gzip_bomb(size: int = 1 << 30) -> Handler:
     """``size`` zero bytes, gzip-encoded (1 GB → ~1 MB on the wire), streamed."""
+    body = gzip_zeros(size)  # now, not in the first requests' threads all at once
 
     def handler(exchange: Exchange) -> None:
-        body = gzip_zeros(size)
         exchange.head(200, {"Content-Type": "application/rss+xml", "Content-Encoding": "gzip",
                             "Content-Length": str(len(body))})
         for start in range(0, len(body), _CHUNK):

@@ -412,3 +412,32 @@ def test_200_feeds_with_20_percent_misbehaving_finish_within_the_budget() -> Non
     assert statuses.count(FetchStatus.OK) == 160
     assert statuses.count(FetchStatus.FAILED) == 40
     assert elapsed < options.timeout * (options.retries + 1) + 2.0
+
+
+def test_high_concurrency_costs_no_time_per_request() -> None:
+    """500 healthy feeds at concurrency 128 on one host: all fetched, well within the budget.
+
+    With one shared httpx pool of 128 connections, httpcore scanned the whole pool on every
+    request and release: this took ~13 s and half of the feeds timed out.
+    """
+    options = FetchOptions(concurrency=128, per_host=128, timeout=2.0, retries=1, backoff=0.05)
+    with LocalServer() as server:
+        good = server.route("/good", feed())
+        specs = [spec(f"{good}?n={i}", key=str(i)) for i in range(500)]
+        started = time.monotonic()
+        results = fetch_feeds(specs, {}, options)
+        elapsed = time.monotonic() - started
+    assert [r.error for r in results if r.error] == []
+    assert elapsed < options.timeout * (options.retries + 1) + 2.0  # ~1.5 s on 2 idle cores
+
+
+def test_a_slot_keeps_its_connection_alive_but_not_after_a_timeout(server: LocalServer) -> None:
+    options = FetchOptions(concurrency=1, timeout=0.5, retries=0)
+    good, stuck = server.route("/feed", feed()), server.route("/hang", hang())
+    specs = [spec(f"{good}?n=1", key="1"), spec(stuck, key="hang"),
+             spec(f"{good}?n=2", key="2"), spec(f"{good}?n=3", key="3")]
+    statuses = [r.status for r in fetch_feeds(specs, {}, options)]
+    assert statuses == [FetchStatus.OK, FetchStatus.FAILED, FetchStatus.OK, FetchStatus.OK]
+    first, second, third = (r.peer for r in server.requests("/feed"))
+    assert server.requests("/hang")[0].peer == first  # the warm connection was reused...
+    assert second != first and third == second  # ...but dropped once it timed out
