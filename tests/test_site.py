@@ -23,6 +23,7 @@ import pytest
 from rsspage.config import Config, parse_config
 from rsspage.publish import search_index
 from rsspage.publish.names import clash_key
+from rsspage.publish.outputs import site_extras
 from rsspage.publish.site import SiteResult, build_site, site_links
 from rsspage.publish.site_model import RESERVED, article_path, child_segments
 from rsspage.publish.writer import OutputWriter, WriteStats
@@ -91,6 +92,10 @@ class Site:
               health: Sequence[FeedHealth] = HEALTH) -> tuple[SiteResult, WriteStats]:
         writer = OutputWriter(self.root, self.folder / "state" / "site-manifest.json")
         result = build_site(articles, health, self.config, writer, self.hashes)
+        pages = [p for p in result.page_hashes if p.endswith(".html")]
+        extras = site_extras(self.config, articles, site_links(articles), health, pages)
+        for relpath, data in extras.items():  # feeds, OPML, robots: as publish_site writes them
+            writer.write(relpath, data)
         stats = writer.finish()
         self.hashes = result.page_hashes
         return result, stats
@@ -374,7 +379,12 @@ def test_new_articles_touch_few_pages(tmp_path: Path) -> None:
     # two channels, sources and categories, the category index, the archive and its day.
     assert result.rendered <= 22, result.rendered
     changed = {p for p, t in mtimes(site.root).items() if before.get(p) != t}
-    assert len(changed) <= result.rendered
+    pages = {p for p in changed if p.endswith(".html")}
+    assert len(pages) <= result.rendered
+    # Besides pages, only the feeds that list the new articles change: site, category, source.
+    others = changed - pages
+    assert all(p.startswith("feeds/") for p in others), others
+    assert len(others) <= 3 * 5, others
     assert not any(p.startswith("a/") for p in changed - {
         article_path(make_article(n).id) for n in (35, 36, 40, 41)})
     # Home had numbered pages 1-7; page 8 is new and page 7 now links "newer" to it.

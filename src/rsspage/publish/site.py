@@ -55,7 +55,7 @@ log = logging.getLogger("rsspage")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
-SITE_FORMAT = "site-1"
+SITE_FORMAT = "site-2"
 
 _BASE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src * data:; "
              "media-src *; connect-src 'self'; base-uri 'none'; form-action 'self'; "
@@ -77,7 +77,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "recent": "近 7 天", "total": "共", "search_placeholder": "搜索文章…",
         "searching": "正在搜索…", "no_results": "没有找到相关文章", "found": "找到 {} 篇文章",
         "search_unavailable": "搜索索引尚未生成", "more": "更多结果", "ok": "正常",
-        "failing": "失败", "feeds": "个订阅", "by_day": "按日归档",
+        "failing": "失败", "feeds": "个订阅", "by_day": "按日归档", "subscribe": "订阅",
     },
     "en": {
         "home": "Home", "latest": "Latest", "categories": "Categories", "archive": "Archive",
@@ -92,6 +92,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "searching": "Searching…", "no_results": "No articles found", "found": "{} articles",
         "search_unavailable": "The search index has not been built yet", "more": "More",
         "ok": "OK", "failing": "failing", "feeds": "feeds", "by_day": "By day",
+        "subscribe": "Subscribe",
     },
 }
 

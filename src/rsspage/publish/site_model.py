@@ -13,6 +13,10 @@ URL layout (paths relative to the site root; every folder name made by
     archive/index.html, archive/<day>.html
     search.html, health.html, 404.html, static/*
 
+Feeds (written by :mod:`~rsspage.publish.feeds_out`, folders named by its ``folder_names``):
+``feeds/`` for the site, ``feeds/<cat>/`` per category and ``feeds/<cat>/<source>/`` per source;
+a channel's pages offer its source's feeds.
+
 Listing pages are numbered from the *oldest* end (page 1 holds the oldest articles), so a new
 article only changes the newest numbered page and the listing's ``index.html``.
 """
@@ -27,6 +31,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
+from rsspage.publish.feeds_out import folder_names
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.types import Article
 
@@ -106,6 +111,8 @@ class Node:
     children: dict[str, Node] = field(default_factory=dict)
     #: Percent-encoded URL path of the listing's first view (every card links to it).
     index: str = ""
+    #: Folder of the feeds that cover this node (a channel: its source's), not encoded.
+    feeds: str = ""
 
     def __post_init__(self) -> None:
         self.index = href(self.folder + "index.html")
@@ -119,6 +126,17 @@ class Node:
             nodes.append(node)
             node = node.parent
         return nodes[::-1]
+
+    @property
+    def feeds_url(self) -> str:
+        """Percent-encoded URL of :attr:`feeds` (``feeds/%E6%96%B0/``)."""
+        return href(self.feeds)
+
+    @property
+    def feeds_name(self) -> str:
+        """Whose feeds they are, innermost first, as feeds_out titles them (``源 · 分类``)."""
+        owner = self.parent if self.kind == "channel" and self.parent else self
+        return " · ".join(n.name for n in reversed(owner.trail))
 
     @property
     def newest(self) -> ArticleView | None:
@@ -215,14 +233,19 @@ def _tree(ordered: Sequence[Article]) -> dict[str, Node]:
     for a in ordered:
         names.setdefault(a.category, {}).setdefault(a.source, set()).add(a.channel)
     categories: dict[str, Node] = {}
+    cat_feeds = folder_names(names)
     for cat_name, cat_seg in sorted(child_segments(names).items()):
-        cat = Node("category", cat_name, f"c/{cat_seg}/", None)
+        cat_feed = f"feeds/{cat_feeds[cat_name]}/"
+        cat = Node("category", cat_name, f"c/{cat_seg}/", None, feeds=cat_feed)
         categories[cat_name] = cat
+        src_feeds = folder_names(names[cat_name])
         for src_name, src_seg in sorted(child_segments(names[cat_name]).items()):
-            src = Node("source", src_name, f"{cat.folder}{src_seg}/", cat)
+            feeds = f"{cat.feeds}{src_feeds[src_name]}/"
+            src = Node("source", src_name, f"{cat.folder}{src_seg}/", cat, feeds=feeds)
             cat.children[src_name] = src
             for ch_name, ch_seg in sorted(child_segments(names[cat_name][src_name]).items()):
-                src.children[ch_name] = Node("channel", ch_name, f"{src.folder}{ch_seg}/", src)
+                src.children[ch_name] = Node("channel", ch_name, f"{src.folder}{ch_seg}/", src,
+                                             feeds=feeds)
     return categories
 
 

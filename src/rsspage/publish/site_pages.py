@@ -77,7 +77,7 @@ def listing_pages(items: Sequence[ArticleView], folder: str, node: Node | None, 
     count = (len(items) + size - 1) // size  # numbered pages, the last one partial or full
     trail = crumbs(node)
     base = {"node": node, "crumbs": trail, "total": len(items)}
-    nav_key = folder + "|" + "|".join(c.name for c in trail)
+    nav_key = "|".join([folder, node.feeds if node else "", *(c.name for c in trail)])
     index_items = items[-size:][::-1]
     older = href(f"{folder}page/{count - 1}.html") if count > 1 else ""
     kids = "\x1e".join(f"{c.name}:{c.folder}" for c in children)
@@ -120,7 +120,7 @@ def _channel_articles(channel: Node) -> Iterator[Page]:
 def _article_page(view: ArticleView, older: ArticleView | None,
                   newer: ArticleView | None) -> Page:
     a = view.article
-    parts = (view.card_key, a.category, a.source, a.channel,
+    parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
              older.card_key if older else "", newer.card_key if newer else "")
     return Page(view.path, "article.html",
                 {"view": view, "older": older, "newer": newer, "crumbs": crumbs(view.channel)},

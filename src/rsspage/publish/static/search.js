@@ -1,16 +1,30 @@
 // Site search with Pagefind: loads shard 1's bundle and merges the others, then shows
 // results with highlighted excerpts. Pagefind's excerpts are escaped text plus <mark>;
 // they are still rebuilt node by node so that nothing else from the index becomes markup.
+//
+// Why the query is split here and not by Pagefind: the index splits Chinese and Japanese into
+// words with jieba, but Pagefind splits a query with the browser's Intl.Segmenter, whose
+// dictionary lacks many common words (Chromium: 芯片 → 芯|片, 涨停 → 涨|停), and a query
+// whose pieces are not words of the index finds nothing. So Pagefind is started with a language
+// that turns its own splitting off, and the query is tried a few ways (see variants()); a page
+// found by any of them is a result.
 const status = document.getElementById("search-status");
 const list = document.getElementById("search-results");
 const input = document.getElementById("search-input");
 const more = document.getElementById("search-more");
 const PAGE = 20;
+// Results examined in a row without a relevant one, after which the rest count as stand-ins.
+const GIVE_UP = 3 * PAGE;
 const shards = Number(status.dataset.shards || 0);
 const root = new URL(status.dataset.root || "./", location.href);
+const language = document.documentElement.lang || "en";
+const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/gu;
 let pagefind = null;
-let current = [];
-let shown = 0;
+let current = [];   // candidates, best first
+let checked = 0;    // candidates examined so far
+let kept = 0;       // of those, shown
+let misses = 0;     // examined in a row and dropped
+let terms = [];
 let generation = 0;
 
 function say(text) { status.textContent = text; }
@@ -19,6 +33,17 @@ async function load() {
   if (pagefind) return pagefind;
   const pf = await import(new URL("pagefind/1/pagefind.js", root).href);
   await pf.options({ excerptLength: 40 });
+  // Pagefind reads its language from <html lang> once, when it starts (synchronously, inside
+  // init); "zxx" (no linguistic content) makes it keep a query's words as they are.
+  const html = document.documentElement;
+  html.lang = "zxx";
+  let started;
+  try {
+    started = pf.init();
+  } finally {
+    html.lang = language;
+  }
+  await started;
   for (let k = 2; k <= shards; k++) {
     try {
       await pf.mergeIndex(new URL(`pagefind/${k}/`, root).pathname);
@@ -26,9 +51,78 @@ async function load() {
       console.warn(`search shard ${k} is missing`, e);  // search the rest
     }
   }
-  await pf.init();
   pagefind = pf;
   return pf;
+}
+
+// The query as typed (a Chinese word matches a whole word of the index or its start), split by
+// the browser, and with each Chinese or Japanese run cut into two-character words (the most
+// common word length: 芯片板块 → 芯片 板块). "Quoted" queries are Pagefind's exact phrases.
+function variants(query) {
+  if (/^\s*".+"\s*$/.test(query)) return [query];
+  const words = browserWords(query);
+  const pairs = query.replace(CJK, (run) => run.match(/.{1,2}/gu).join(" "));
+  return [...new Set([query, words.join(" "), pairs])];
+}
+
+function browserWords(query) {
+  if (typeof Intl.Segmenter === "undefined") return query.split(/\s+/);  // older browsers
+  let segmenter;
+  try {
+    segmenter = new Intl.Segmenter(language, { granularity: "word" });
+  } catch (e) {
+    segmenter = new Intl.Segmenter(undefined, { granularity: "word" });  // unknown language tag
+  }
+  return [...segmenter.segment(query)].map((s) => s.segment.trim()).filter(Boolean);
+}
+
+// Every page any variant finds, once, best score first; its excerpt from the variant that
+// matched the most words in it (that one highlights best).
+async function find(pf, query) {
+  const found = new Map();
+  for (const variant of variants(query)) {
+    const response = await pf.search(variant);
+    for (const r of response.results) {
+      const seen = found.get(r.id);
+      if (!seen) {
+        found.set(r.id, { result: r, score: r.score });
+        continue;
+      }
+      seen.score = Math.max(seen.score, r.score);
+      if (r.words.length > seen.result.words.length) seen.result = r;
+    }
+  }
+  return [...found.values()].sort((a, b) => b.score - a.score).map((f) => f.result);
+}
+
+// Pagefind answers a word missing from an index with the longest prefix that is in it (Aurora →
+// "a"), and with several shards each shard without the word adds such stand-ins. A result is
+// kept only when its excerpt marks a word that shares most of its start with a query word.
+function normal(word) {
+  return word.toLocaleLowerCase().replace(/[^\p{L}\p{N}]/gu, "");
+}
+
+function queryTerms(query) {
+  const typed = query.split(/\s+/).map(normal).filter(Boolean);
+  // One character cut out of a longer word would let every stand-in through.
+  const pieces = variants(query).flatMap((v) => v.split(/\s+/)).map(normal)
+    .filter((w) => [...w].length > 1);
+  return [...new Set([...typed, ...pieces])].map((w) => [...w]);
+}
+
+function close(mark, term) {
+  const chars = [...mark];
+  let same = 0;
+  while (same < chars.length && same < term.length && chars[same] === term[same]) same++;
+  return same >= Math.min(term.length, Math.max(term.length - 3, 3));
+}
+
+function relevant(html) {
+  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
+  return [...doc.querySelectorAll("mark")].some((m) => {
+    const mark = normal(m.textContent);
+    return mark && terms.some((term) => close(mark, term));
+  });
 }
 
 function excerpt(html) {
@@ -60,13 +154,29 @@ function item(data) {
   return li;
 }
 
+// Shows up to PAGE more relevant results, then the count: exact once all were examined.
 async function showMore(run) {
-  const batch = current.slice(shown, shown + PAGE);
-  const items = await Promise.all(batch.map((r) => r.data()));
-  if (run !== generation) return;
-  for (const data of items) list.append(item(data));
-  shown += batch.length;
-  more.hidden = shown >= current.length;
+  let added = 0;
+  while (added < PAGE && checked < current.length && misses < GIVE_UP) {
+    const batch = current.slice(checked, checked + PAGE - added);
+    const items = await Promise.all(batch.map((r) => r.data()));
+    if (run !== generation) return;
+    checked += batch.length;
+    for (const data of items) {
+      if (!relevant(data.excerpt || "")) {
+        misses++;
+        continue;
+      }
+      misses = 0;
+      list.append(item(data));
+      added++;
+      kept++;
+    }
+  }
+  if (misses >= GIVE_UP) checked = current.length;  // the rest rank lower still
+  more.hidden = checked >= current.length;
+  const total = kept + current.length - checked;
+  say(total ? status.dataset.found.replace("{}", total) : status.dataset.none);
 }
 
 async function search(query) {
@@ -74,7 +184,7 @@ async function search(query) {
   list.replaceChildren();
   more.hidden = true;
   current = [];
-  shown = 0;
+  checked = kept = misses = 0;
   if (!query.trim()) { say(""); return; }
   if (!shards) { say(status.dataset.unavailable); return; }
   say(status.dataset.searching);
@@ -85,10 +195,10 @@ async function search(query) {
     say(status.dataset.unavailable);
     return;
   }
-  const response = await pf.search(query);
+  const results = await find(pf, query);
   if (run !== generation) return;
-  current = response.results;
-  say(current.length ? status.dataset.found.replace("{}", current.length) : status.dataset.none);
+  current = results;
+  terms = queryTerms(query);
   await showMore(run);
 }
 
