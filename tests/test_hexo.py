@@ -16,7 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rsspage.errors import PublishError
-from rsspage.publish.hexo import post_path, publish_hexo, quote_yaml, render_post
+from rsspage.publish.hexo import (
+    hexo_text,
+    hexo_url,
+    post_path,
+    publish_hexo,
+    quote_yaml,
+    render_post,
+)
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.writer import OutputWriter
 from rsspage.types import Article
@@ -293,10 +300,11 @@ def check_path(root: Path, relpath: str) -> None:
 def check_post(text: str, source: Article) -> None:
     data, body = split_post(text)
     assert list(data) == KEYS
-    assert data["title"] == source.title
-    assert data["categories"] == [source.category, source.source, source.channel]
-    assert data["author"] == source.source
-    assert data["headimg"] == data["thumbnail"] == source.image
+    assert data["title"] == hexo_text(source.title)
+    assert data["categories"] == [hexo_text(n) for n in (source.category, source.source, source.channel)]
+    assert data["author"] == hexo_text(source.source)
+    assert data["headimg"] == data["thumbnail"] == hexo_url(source.image)
+    assert not any(ch in data["title"] + data["author"] for ch in "<>")
     assert "{" not in body and "}" not in body and "\n\n" not in body.strip("\n")
 
 

@@ -12,7 +12,7 @@ import lxml.html
 import pytest
 
 from hexo_harness import HexoResult, hexo_generate
-from rsspage.publish.hexo import publish_hexo
+from rsspage.publish.hexo import hexo_text, publish_hexo
 from rsspage.publish.writer import OutputWriter
 from rsspage.types import Article
 
@@ -103,8 +103,9 @@ def test_every_post_reads_back_exactly(built: tuple[list[Article], dict[str, str
     assert set(result.posts) == set(names.values())
     for post in posts:
         seen = result.posts[names[post.id]]
-        assert seen.title == post.title, names[post.id]
-        assert seen.categories == (post.category, post.source, post.channel), names[post.id]
+        assert seen.title == hexo_text(post.title), names[post.id]
+        assert seen.categories == tuple(
+            hexo_text(n) for n in (post.category, post.source, post.channel)), names[post.id]
         assert seen.date == post.published.replace(microsecond=0)
         assert seen.html is not None, names[post.id]
 

@@ -432,6 +432,9 @@ FORMATS: Mapping[str, Callable[[FeedMeta, Sequence[Article]], bytes]] = {
 }
 #: Bytes of UTF-8 for one category or source folder name.
 SEGMENT_BYTES = 100
+#: Names a feed folder's child must not take: its own files, and ``index.html`` (a folder of
+#: that name would stop static hosts from serving the folder's URL).
+_RESERVED_IN_FEED_FOLDER = (*FORMATS, "index.html")
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,12 +511,12 @@ def folder_names(names: Iterable[str]) -> dict[str, str]:
     """A distinct, safe, stable folder name for each name.
 
     A name that is already safe keeps itself; one that had to change gets ``-`` and a short
-    hash of the original, so two names never share a folder (nor with a feed file name) and
-    no name's folder depends on which other names exist. Names differing only in case (which
-    a case-insensitive disk cannot tell apart) are the one remaining clash: the first in sorted
-    order keeps the plain name.
+    hash of the original, so two names never share a folder (nor with a feed file name or
+    ``index.html``) and no name's folder depends on which other names exist. Names differing
+    only in case (which a case-insensitive disk cannot tell apart) are the one remaining clash:
+    the first in sorted order keeps the plain name.
     """
-    taken = {clash_key(n) for n in FORMATS}
+    taken = {clash_key(n) for n in _RESERVED_IN_FEED_FOLDER}
     result: dict[str, str] = {}
     for name in sorted(set(names)):
         segment = safe_segment(name, SEGMENT_BYTES)

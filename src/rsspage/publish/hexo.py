@@ -10,6 +10,13 @@ Front matter, seven keys in this order and nothing else::
     date: Thu, 21 Jul 2022 17:22:55 GMT
     thumbnail: '…'      same as headimg
 
+Values are the article's strings with one change, :func:`hexo_text`: ``<`` and ``>`` become the
+full-width ``＜`` ``＞`` (they read the same). Hexo and its themes print title, categories and
+author as raw HTML (core ``list_categories``, volantis' ``<%- post.title %>``), so a feed title
+such as ``<img src=x onerror=…>`` (plain text to us) would run in every page of the blog.
+``headimg``/``thumbnail`` are URLs: quotes, angle brackets, backticks and spaces in them are
+percent-encoded (volantis prints headimg raw inside ``data-bg='…'``).
+
 Single quotes cannot carry every string: a line break would fold into a space, and YAML forbids
 control characters, U+FFFE/U+FFFF and lone surrogates outright. A value holding any of those
 (or a tab, U+0085, U+2028, U+2029 or U+FEFF, which YAML 1.1 and 1.2 parsers read differently)
@@ -123,19 +130,34 @@ def publish_hexo(
 # -- front matter -----------------------------------------------------------------------------
 
 
+_INERT = str.maketrans({"<": "＜", ">": "＞"})
+_URL_UNSAFE = {ch: quote(ch) for ch in "'\"<>` "}
+
+
+def hexo_text(text: str) -> str:
+    """A title or name as written for Hexo: no ``<``/``>`` that a theme could print as a tag."""
+    return text.translate(_INERT)
+
+
+def hexo_url(url: str) -> str:
+    """An image URL as written for Hexo: nothing that can leave a quoted HTML attribute."""
+    return "".join(_URL_UNSAFE.get(ch, ch) for ch in url)
+
+
 def _front_matter(article: Article) -> str:
     published = article.published
     if published.tzinfo is None:  # Article promises aware UTC; never guess another zone
         published = published.replace(tzinfo=UTC)
-    image = quote_yaml(article.image)
+    image = quote_yaml(hexo_url(article.image))
+    source = hexo_text(article.source)
     lines = [
         "---",
-        f"title: {quote_yaml(article.title)}",
+        f"title: {quote_yaml(hexo_text(article.title))}",
         "categories: ",
-        *(f" - {plain_or_quoted_yaml(name)}"
+        *(f" - {plain_or_quoted_yaml(hexo_text(name))}"
           for name in (article.category, article.source, article.channel)),
         f"headimg: {image}",
-        f"author: {plain_or_quoted_yaml(article.source)}",
+        f"author: {plain_or_quoted_yaml(source)}",
         "comments: false",
         f"date: {format_datetime(published.astimezone(UTC), usegmt=True)}",
         f"thumbnail: {image}",
