@@ -191,3 +191,24 @@ def test_rebuild_writing_the_store_does_not_loop(site: Path, tmp_path: Path) -> 
         touch(db, b"new articles")
         time.sleep(1.0)
     assert len(calls) == 1
+
+
+def test_a_client_that_resets_mid_response_leaves_no_traceback(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import struct
+    import time
+
+    (tmp_path / "big.html").write_bytes(b"<p>x</p>" * 2_000_000)
+    with serving(tmp_path) as url:
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        for _ in range(3):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"GET /big.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(1024)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # RST: the server's next write fails
+        time.sleep(0.5)
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err

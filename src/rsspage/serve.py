@@ -153,6 +153,17 @@ class Watcher(threading.Thread):
 # --------------------------------------------------------------------------- serving
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A browser that leaves a page mid-load resets its connections: that is no error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def serving(
     site_dir: Path,
@@ -171,10 +182,9 @@ def serving(
     errors go to ``log`` or, without one, to stderr.
     """
     try:
-        server = ThreadingHTTPServer((host, port), _handler_class(site_dir, log))
+        server = _QuietServer((host, port), _handler_class(site_dir, log))
     except OSError as e:
         raise RsspageError(f"cannot serve on {host}:{port}: {e.strerror or e}") from e
-    server.daemon_threads = True
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="rsspage-serve",
         daemon=True,
