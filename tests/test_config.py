@@ -60,6 +60,7 @@ def test_design_example_loads_with_paths_relative_to_the_config(tmp_path: Path) 
         (("timezone: Asia/Shanghai", "timezone: Mars/Base"), ":1: site.timezone: unknown time zone"),
         (("catalog: []", "catalog: [nowhere.json]"), ":4: rsshub.catalog: no such file or folder"),
         (("output: {", "output: ["), ":12: invalid YAML"),
+        (("channel: 快讯", "channel: " + "快" * 70), ":7: routes[1].channel: longer than 200 bytes"),
         (("site: {title", "sites: {title"), ":1: sites: unknown key"),
     ],
 )

@@ -18,6 +18,8 @@ import yaml
 from rsspage.errors import ConfigError
 
 DEFAULT_NAME = "rsspage.yml"
+#: Longest category / source / channel name accepted, in bytes of UTF-8.
+MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +226,12 @@ def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("category", "source", "channel"):
         if name in items:
-            out[name] = r.text(items[name], f"{key}.{name}")
+            value = r.text(items[name], f"{key}.{name}") or ""
+            if len(value.encode("utf-8")) > MAX_NAME_BYTES:
+                # Hexo makes a folder of each name; file systems stop at 255 bytes.
+                raise r.fail(items[name], f"{key}.{name}",
+                             f"longer than {MAX_NAME_BYTES} bytes of UTF-8")
+            out[name] = value
     if "items_per_feed" in items:
         out["items_per_feed"] = r.number(items["items_per_feed"], f"{key}.items_per_feed", int, 1)
     return out
