@@ -82,34 +82,35 @@ class Measured:
     peak_rss: int
 
 
+#: Forks the CLI from a small fresh process: a child forked straight from pytest would start
+#: with pytest's own peak RSS (Linux carries the high-water mark across fork and exec).
+_LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.executable, [sys.executable, "-m", "rsspage.cli", *sys.argv[1:]])
+_, status, usage = os.wait4(pid, 0)
+with open(os.environ["RSSPAGE_TEST_MAXRSS"], "w") as f:
+    f.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_measured(*args: str, timeout: float = 120) -> Measured:
     """Like conftest.run_cli, but also measures that one child's wall time and peak RSS."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp:
+        maxrss = Path(tmp) / "maxrss"
+        env = {**os.environ, "PYTHONWARNINGS": "ignore", "RSSPAGE_TEST_MAXRSS": str(maxrss)}
         started = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "rsspage.cli", *args],
-                                stdout=out, stderr=err, env=env)
-        status, usage = _wait4(proc, started + timeout)
+        try:
+            proc = subprocess.run([sys.executable, "-c", _LAUNCHER, *args], env=env,
+                                  capture_output=True, timeout=timeout, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"rsspage did not finish within {timeout:.0f} s")
         seconds = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        run = CliRun(proc.returncode, out.read().decode(), err.read().decode())
-    return Measured(run, seconds, usage.ru_maxrss * 1024)  # Linux reports kilobytes
-
-
-def _wait4(proc: subprocess.Popen[bytes], deadline: float) -> tuple[int, os.struct_rusage]:
-    # os.wait4 rather than RUSAGE_CHILDREN: the latter is the max over every child ever reaped.
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            return status, usage
-        if time.monotonic() > deadline:
-            proc.kill()
-            os.wait4(proc.pid, 0)
-            proc.returncode = -9
-            pytest.fail(f"rsspage did not finish within {deadline - time.monotonic():.0f} s")
-        time.sleep(0.02)
+        run = CliRun(proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+        peak = int(maxrss.read_text()) * 1024  # Linux reports kilobytes
+    return Measured(run, seconds, peak)
 
 
 # --- reading what the CLI printed --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from rsspage.errors import PublishError
+from rsspage.publish import writer as writer_module
 from rsspage.publish.writer import OutputWriter, WriteStats
 
 
@@ -313,3 +315,138 @@ def test_keep_counts_an_unchanged_file_without_rewriting_it(tmp_path: Path) -> N
     assert not (root / "b.html").exists()
     (root / "a" / "page.html").unlink()
     assert not OutputWriter(root, manifest).keep("a/page.html")  # gone: caller must write it
+
+
+# -- open folders: checked once per build, never followed out of the root ----------------------
+
+
+def open_fds() -> set[str]:
+    gc.collect()  # writers other tests dropped close their descriptors now, not mid-test
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_a_folder_swapped_for_a_symlink_mid_build_is_not_followed(tmp_path: Path) -> None:
+    """A folder checked and opened earlier in the build stays the folder that was checked."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    writer = make(tmp_path)
+    writer.write("moved/a.html", b"a")
+    writer.write("gone/a.html", b"a")
+    # Swap both folders for links to outside: one renamed away, one deleted.
+    (writer.root / "moved").rename(writer.root / "elsewhere")
+    (writer.root / "moved").symlink_to(outside, target_is_directory=True)
+    (writer.root / "gone" / "a.html").unlink()
+    (writer.root / "gone").rmdir()
+    (writer.root / "gone").symlink_to(outside, target_is_directory=True)
+    writer.write("moved/b.html", b"b")  # lands in the folder that was checked
+    with pytest.raises(PublishError, match=r"cannot write gone/b\.html"):
+        writer.write("gone/b.html", b"b")  # its folder no longer exists
+    assert list(outside.iterdir()) == []
+    assert (writer.root / "elsewhere" / "b.html").read_bytes() == b"b"
+    writer.finish()
+    # The next build checks afresh: the links lead outside, for writing and for removing.
+    (outside / "a.html").write_text("theirs")
+    again = make(tmp_path)
+    with pytest.raises(PublishError, match="outside"):
+        again.write("moved/c.html", b"c")
+    with pytest.raises(PublishError, match=r"could not remove: gone/a\.html: .*outside"):
+        again.finish()
+    assert [p.name for p in outside.iterdir()] == ["a.html"]
+    assert (outside / "a.html").read_text() == "theirs"
+
+
+def test_a_symlinked_folder_inside_the_root_is_followed(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    (writer.root / "real").mkdir()
+    (writer.root / "alias").symlink_to(writer.root / "real", target_is_directory=True)
+    (writer.root / "page.html").symlink_to(writer.root / "real")  # a link we may not replace
+    assert writer.write("alias/x.html", b"x")
+    with pytest.raises(PublishError, match="did not write"):
+        writer.write("page.html", b"p")
+    writer.finish()
+    assert (writer.root / "real" / "x.html").read_bytes() == b"x"
+    assert (writer.root / "alias").is_symlink()
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_many_folders_are_written_without_leaking_descriptors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer_module, "_OPEN_FOLDERS", 64)  # fewer than the folders below
+    before = open_fds()
+    writer = make(tmp_path)
+    paths = [f"f{i % 150}/s{i % 4}/{i}.html" for i in range(600)]  # 450 folders, interleaved
+    for path in paths:
+        writer.write(path, path.encode())
+    assert len(open_fds() - before) <= 64 + 1  # the folders kept open, and the journal
+    assert writer.finish().written == 600
+    assert open_fds() == before
+    assert all((writer.root / p).read_bytes() == p.encode() for p in paths)
+    abandoned = make(tmp_path)  # a build that failed half-way is dropped without finish()
+    abandoned.write("f1/s1/1.html", b"new")
+    del abandoned
+    assert open_fds() == before
+
+
+def test_the_journal_entry_is_written_before_the_file(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    journal = tmp_path / "state" / "manifest.json.journal"
+    writer.write("a/新.html", b"x")
+    # Unbuffered: another process (the next build after a kill) already sees it.
+    assert journal.read_text("utf-8") == '"a/新.html"\n'
+    writer.write("a/新.html".replace("新", "旧"), b"y")
+    assert journal.read_text("utf-8").splitlines() == ['"a/新.html"', '"a/旧.html"']
+
+
+def test_a_cut_off_journal_entry_does_not_swallow_the_next(tmp_path: Path) -> None:
+    journal = tmp_path / "state" / "manifest.json.journal"
+    journal.parent.mkdir()
+    journal.write_text('"first.html"\n"cut-o')  # a kill in the middle of an entry
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "first.html").write_text("from the killed build")
+    writer = make(tmp_path)
+    writer.write("second.html", b"2")
+    del writer  # killed again, before finish()
+    recovered = make(tmp_path)
+    assert recovered.owns("first.html") and recovered.owns("second.html")
+    assert not recovered.owns("cut-o")
+    assert recovered.finish().removed == 2
+
+
+def test_long_cjk_names_fit_their_temporary_files(tmp_path: Path) -> None:
+    """A 250-byte name is legal; its temporary file must not exceed NAME_MAX (255) either."""
+    name = "新" * 82 + ".html"  # 246 + 5 bytes
+    writer = make(tmp_path)
+    assert writer.write(f"c/{name}", b"x")
+    writer.finish()
+    writer = make(tmp_path)
+    assert writer.write(f"c/{name}", b"changed")
+    writer.finish()
+    assert listing(writer.root) == {f"c/{name}"}
+    assert (writer.root / "c" / name).read_bytes() == b"changed"
+
+
+def test_durable_writes_and_rewrites(tmp_path: Path) -> None:
+    root, manifest = tmp_path / "out", tmp_path / "state" / "m.json"
+    writer = OutputWriter(root, manifest, durable=True)
+    assert writer.write("a/b.html", b"1") and writer.write("c.html", b"2")
+    writer.finish()
+    writer = OutputWriter(root, manifest, durable=True)
+    assert writer.write("a/b.html", b"changed")
+    assert writer.finish() == WriteStats(written=1, unchanged=0, removed=1)
+    assert listing(root) == {"a/b.html"}
+    assert (root / "a" / "b.html").read_bytes() == b"changed"
+
+
+def test_a_manifest_copy_left_by_a_kill_is_swept(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    leftovers = [state / ".manifest.json.k1ll3d_x", state / ".manifest.json.123.rsspage-tmp"]
+    for leftover in leftovers:
+        leftover.write_text('{"version": 1, "files": {"a')  # cut off while being saved
+    (state / "other.json").write_text("{}")
+    writer = make(tmp_path)
+    writer.write("a.html", b"a")
+    writer.finish()
+    assert sorted(p.name for p in state.iterdir()) == ["manifest.json", "other.json"]
+    assert make(tmp_path).owns("a.html")

@@ -11,24 +11,37 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
 - ``finish()`` deletes the files of earlier builds that this build did not write, prunes the
   folders that became empty, and saves the manifest.
 
-Crash safety: before a *new* file is created its path is appended to ``<manifest>.journal``, so a
-build killed at any moment leaves every file it created known as rsspage's to the next run
-(loading reads manifest ∪ journal); ``finish()`` folds the journal into the manifest. Files are
-not fsync'ed unless ``durable=True``: a killed process loses nothing that ``os.replace`` made
-visible, and only a power cut could leave a zero-length file, which the next build rewrites
-because its size no longer matches the manifest.
+Crash safety: before a *new* file is created its path is appended to ``<manifest>.journal``
+(one ``os.write`` to an ``O_APPEND`` descriptor: in the page cache before the file exists, so a
+killed process loses nothing), and a build killed at any moment leaves every file it created
+known as rsspage's to the next run (loading reads manifest ∪ journal); ``finish()`` folds the
+journal into the manifest. Files are not fsync'ed unless ``durable=True``: a killed process loses
+nothing that ``os.replace`` made visible, and only a power cut could leave a zero-length file,
+which the next build rewrites because its size no longer matches the manifest.
+
+Speed and symlinks: files are written relative to open descriptors of their folders
+(``openat``), kept for the build (the most recently used :data:`_OPEN_FOLDERS`). A folder is
+checked when it is first opened: each component is opened with ``O_NOFOLLOW``, and a symlink is
+followed only after its resolved target is found inside the root. A folder rsspage creates is
+opened the same way right after ``mkdir``, so a symlink raced in is caught. Once open, a folder
+stays the folder that was checked: if it is later swapped for a symlink, writes do not follow
+the symlink; they go into the checked folder (still inside the root) or fail if it was deleted.
+POSIX only (``dir_fd`` support), like the rest of rsspage.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import itertools
 import json
 import os
-import tempfile
+import resource
+import stat
+from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO
+from pathlib import Path
 
 from rsspage.errors import PublishError
 from rsspage.publish.names import clash_key
@@ -36,6 +49,11 @@ from rsspage.publish.names import clash_key
 _MANIFEST_VERSION = 1
 #: Suffix of in-flight temporary files; a leftover one (after a kill) is swept by finish().
 _TMP_SUFFIX = ".rsspage-tmp"
+#: Folder descriptors kept open per writer (least recently used closed first): enough for the
+#: few hundred folders of a site, well under the process's limit.
+_OPEN_FOLDERS = max(16, min(1024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,22 +77,25 @@ class OutputWriter:
             self._root = root.resolve(strict=True)
         except OSError as e:
             raise PublishError(f"cannot create output folder {root}: {e.strerror}") from e
+        self._root_prefix = str(self._root) + os.sep
         self._manifest_path = manifest_path
         self._journal_path = manifest_path.with_name(manifest_path.name + ".journal")
         self._durable = durable
         self._owned: dict[str, str] = _load_manifest(manifest_path)  # relpath → sha256
         # A journal left behind means the last build was killed: it may have left temporaries.
         self._recovering = self._journal_path.exists()
-        for rel in _load_journal(self._journal_path):
+        journaled, self._journal_cut = _load_journal(self._journal_path)
+        for rel in journaled:
             self._owned.setdefault(rel, "")  # digest unknown: the next write rewrites it
         self._owned_keys: dict[str, set[str]] = {}
         for rel in self._owned:
             self._owned_keys.setdefault(clash_key(rel), set()).add(rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
-        self._journal: IO[str] | None = None
+        self._journal_fd: int | None = None
+        self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
+        self._temp_names = itertools.count()
         self._written = self._unchanged = 0
         self._finished = False
-        self._file_mode = _default_file_mode()
 
     @property
     def root(self) -> Path:
@@ -89,37 +110,36 @@ class OutputWriter:
 
         Free means: no path of this build clashes with it (case- and normalisation-insensitively),
         no owned path clashes with it under another spelling, and it is either ours or absent.
+        (Where a free path leads is checked by :meth:`write`.)
         """
-        target = self._target(relpath)
+        _split(relpath)
         key = clash_key(relpath)
         if key in self._claimed:
             return False
         owned = self._owned_keys.get(key)
         if owned:
             return relpath in owned
-        return not os.path.lexists(target)
+        return self._lstat(relpath) is None
 
     def write(self, relpath: str, data: bytes) -> bool:
         """Write ``data`` at ``relpath``; True when the file was (re)written, False if unchanged."""
         self._check_open()
-        target = self._target(relpath)
-        key = clash_key(relpath)
-        if key in self._claimed:
-            raise PublishError(f"{relpath}: written twice in one build (first as "
-                               f"{self._claimed[key]})")
+        folder, name = _split(relpath)
+        key = self._unclaimed(relpath)
         digest = hashlib.sha256(data).hexdigest()
+        dir_fd, st = self._locate(relpath, folder, name)
         if relpath in self._owned:
-            if self._owned[relpath] == digest and _same_size(target, len(data)):
+            if self._owned[relpath] == digest and _is_file(st, len(data)):
                 self._claim(relpath, key, digest)
                 self._unchanged += 1
                 return False
-        elif os.path.lexists(target):
+        elif st is not None:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
         else:
             self._journal_new(relpath)
         self._open_journal()  # its existence marks a build in progress, even with no new file
-        self._replace(relpath, target, data)
+        self._replace(relpath, dir_fd, name, data)
         self._claim(relpath, key, digest)
         self._written += 1
         return True
@@ -131,11 +151,11 @@ class OutputWriter:
         the caller must then render and :meth:`write` it.
         """
         self._check_open()
-        key = clash_key(relpath)
-        if key in self._claimed:
-            raise PublishError(f"{relpath}: written twice in one build")
+        _split(relpath)
+        key = self._unclaimed(relpath)
         digest = self._owned.get(relpath)
-        if not digest or not os.path.isfile(self._target(relpath)):
+        # Nothing is written here, so where a folder link leads does not matter.
+        if not digest or not _is_file(self._lstat(relpath)):
             return False
         self._claim(relpath, key, digest)
         self._unchanged += 1
@@ -145,6 +165,7 @@ class OutputWriter:
         """Remove owned files not written in this build, save the manifest, drop the journal."""
         self._check_open()
         self._finished = True
+        self._close_folders()
         failures: list[str] = []
         removed = self._remove_stale(failures) if remove_stale else 0
         if self._recovering:
@@ -154,23 +175,95 @@ class OutputWriter:
             raise PublishError("could not remove: " + "; ".join(failures))
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed)
 
+    def close(self) -> None:
+        """Release the open descriptors (finish() does; also safe on an abandoned build)."""
+        self._close_folders()
+        self._close_journal()
+
+    def __del__(self) -> None:
+        # A build that failed half-way is dropped without finish(): do not leak descriptors
+        # (``rsspage serve`` rebuilds in one long-lived process).
+        with contextlib.suppress(Exception):
+            self.close()
+
     # -- paths ------------------------------------------------------------------------------
 
-    def _target(self, relpath: str) -> Path:
-        """The absolute path for ``relpath``, refusing anything that could leave the root."""
-        pure = PurePosixPath(relpath)
-        parts = relpath.split("/")
-        if (not relpath or pure.is_absolute() or "\\" in relpath or "\0" in relpath
-                or any(part in ("", ".", "..") for part in parts)):
-            raise PublishError(f"{relpath!r}: not a plain relative POSIX path")
-        target = self._root.joinpath(*parts)
+    def _unclaimed(self, relpath: str) -> str:
+        """The clash key of ``relpath``, refusing a path (or a twin) written in this build."""
+        key = clash_key(relpath)
+        if key in self._claimed:
+            raise PublishError(f"{relpath}: written twice in one build (first as "
+                               f"{self._claimed[key]})")
+        return key
+
+    def _locate(self, relpath: str, folder: str, name: str) -> tuple[int, os.stat_result | None]:
+        """The open, checked folder of ``relpath`` and what is at ``name`` in it (if anything)."""
         try:
-            resolved = target.resolve()
+            dir_fd = self._folder(folder, relpath)
+            st = _lstat_at(name, dir_fd)
+        except OSError as e:
+            raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
+        if st is not None and stat.S_ISLNK(st.st_mode):
+            self._check_inside(relpath)  # a link inside the root may be replaced by our file
+        return dir_fd, st
+
+    def _folder(self, folder: str, relpath: str) -> int:
+        """An open descriptor of ``folder`` (``""`` is the root), checked and created if needed."""
+        fd = self._folders.get(folder)
+        if fd is not None:
+            self._folders.move_to_end(folder)
+            return fd
+        if not folder:
+            fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        else:
+            parent, _, name = folder.rpartition("/")
+            fd = self._open_child(self._folder(parent, relpath), folder, name, relpath)
+        self._folders[folder] = fd
+        if len(self._folders) > _OPEN_FOLDERS:
+            os.close(self._folders.popitem(last=False)[1])
+        return fd
+
+    def _open_child(self, parent_fd: int, folder: str, name: str, relpath: str) -> int:
+        try:
+            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
+        except FileNotFoundError:
+            with contextlib.suppress(FileExistsError):  # made meanwhile: the open checks it
+                os.mkdir(name, dir_fd=parent_fd)
+            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
+        except OSError as e:
+            st = _lstat_at(name, parent_fd)
+            # ELOOP is O_NOFOLLOW's answer (EMLINK on FreeBSD); anything else, e.g. a file where
+            # a folder is needed, is a plain error.
+            if (e.errno not in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR) or st is None
+                    or not stat.S_ISLNK(st.st_mode)):
+                raise
+        # A symlink: follow it only to a folder inside the root.
+        target = self._check_inside(relpath, folder)
+        return os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def _check_inside(self, relpath: str, part: str | None = None) -> Path:
+        """The resolved path of ``part`` (default ``relpath``); refuses one outside the root."""
+        try:
+            resolved = (self._root / (part or relpath)).resolve()
         except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop on Python < 3.13
             raise PublishError(f"{relpath}: cannot resolve path: {e}") from e
         if not resolved.is_relative_to(self._root):
             raise PublishError(f"{relpath}: leads outside the output folder {self._root}")
-        return target
+        return resolved
+
+    def _target(self, relpath: str) -> Path:
+        """The absolute path for ``relpath``, checked to stay inside the root (for removals)."""
+        _split(relpath)
+        self._check_inside(relpath)
+        return self._root.joinpath(*relpath.split("/"))
+
+    def _lstat(self, relpath: str) -> os.stat_result | None:
+        try:
+            return os.lstat(self._root_prefix + relpath)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as e:
+            raise PublishError(f"cannot read {relpath}: {e.strerror or e}") from e
 
     def _claim(self, relpath: str, key: str, digest: str) -> None:
         self._claimed[key] = relpath
@@ -179,46 +272,59 @@ class OutputWriter:
 
     # -- file operations --------------------------------------------------------------------
 
-    def _open_journal(self) -> IO[str]:
-        if self._journal is None:
+    def _open_journal(self) -> int:
+        if self._journal_fd is None:
             try:
                 self._journal_path.parent.mkdir(parents=True, exist_ok=True)
-                self._journal = self._journal_path.open("a", encoding="utf-8")
+                fd = os.open(self._journal_path,
+                             os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+                self._journal_fd = fd
+                if self._journal_cut:  # end the cut-off entry, or it would swallow the next
+                    _write_all(fd, b"\n")
+                    self._journal_cut = False
             except OSError as e:
                 raise PublishError(f"cannot open journal {self._journal_path}: {e.strerror}") from e
-        return self._journal
+        return self._journal_fd
 
     def _journal_new(self, relpath: str) -> None:
         """Record ``relpath`` as ours before the file exists (crash safety)."""
-        journal = self._open_journal()
+        fd = self._open_journal()
+        # JSON keeps any character of a path on one line; one write per entry, no buffering.
+        line = (json.dumps(relpath, ensure_ascii=False) + "\n").encode("utf-8")
         try:
-            # JSON keeps any character of a path on one line; one write call per entry.
-            journal.write(json.dumps(relpath, ensure_ascii=False) + "\n")
-            journal.flush()
+            _write_all(fd, line)
             if self._durable:
-                os.fsync(journal.fileno())
+                os.fsync(fd)
         except OSError as e:
             raise PublishError(f"cannot write journal {self._journal_path}: {e.strerror}") from e
 
-    def _replace(self, relpath: str, target: Path, data: bytes) -> None:
-        """Atomically put ``data`` at ``target``; on failure the old file stays as it was."""
+    def _replace(self, relpath: str, dir_fd: int, name: str, data: bytes) -> None:
+        """Atomically put ``data`` at ``name`` in ``dir_fd``; on failure the old file stays."""
         tmp: str | None = None
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:80]}.", suffix=_TMP_SUFFIX,
-                                       dir=target.parent)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
+            tmp, fd = self._create_temporary(dir_fd)
+            try:
+                _write_all(fd, data)
                 if self._durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.chmod(tmp, self._file_mode)  # mkstemp makes 0600; web servers need to read it
-            os.replace(tmp, target)
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except OSError as e:
             if tmp is not None:
                 with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+                    os.unlink(tmp, dir_fd=dir_fd)
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
+
+    def _create_temporary(self, dir_fd: int) -> tuple[str, int]:
+        # Short names (a long title would overflow NAME_MAX); O_EXCL never reuses a file.
+        while True:
+            name = f".{os.getpid()}-{next(self._temp_names)}{_TMP_SUFFIX}"
+            try:
+                # Mode 0666 less the umask, as any new file: web servers need to read it.
+                return name, os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
+            except FileExistsError:
+                continue
 
     def _remove_stale(self, failures: list[str]) -> int:
         removed = 0
@@ -266,39 +372,79 @@ class OutputWriter:
                     leftover.unlink(missing_ok=True)
 
     def _save_manifest(self) -> None:
-        if self._journal is not None:
-            with contextlib.suppress(OSError):
-                self._journal.close()
+        self._close_journal()
         body = {"version": _MANIFEST_VERSION, "files": dict(sorted(self._owned.items()))}
         data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
         folder = self._manifest_path.parent
-        tmp: str | None = None
+        tmp = folder / f".{self._manifest_path.name}.{os.getpid()}{_TMP_SUFFIX}"
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{self._manifest_path.name}.", dir=folder)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())  # one fsync per build: the manifest is what must survive
+            self._sweep_manifest_temporaries()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o666)
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)  # one fsync per build: the manifest is what must survive
+            finally:
+                os.close(fd)
             os.replace(tmp, self._manifest_path)
             self._journal_path.unlink(missing_ok=True)
         except OSError as e:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
             raise PublishError(f"cannot save manifest {self._manifest_path}: {e.strerror}") from e
+
+    def _sweep_manifest_temporaries(self) -> None:
+        """Delete copies of the manifest a build killed while saving it left behind (also the
+        ``.<manifest>.XXXXXXXX`` of earlier versions); the state folder is rsspage's own."""
+        for leftover in self._manifest_path.parent.glob(f".{self._manifest_path.name}.*"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+    def _close_folders(self) -> None:
+        while self._folders:
+            with contextlib.suppress(OSError):
+                os.close(self._folders.popitem()[1])
+
+    def _close_journal(self) -> None:
+        if self._journal_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._journal_fd)
+            self._journal_fd = None
 
     def _check_open(self) -> None:
         if self._finished:
             raise PublishError("this build is finished; start a new OutputWriter")
 
 
-def _same_size(target: Path, size: int) -> bool:
+def _split(relpath: str) -> tuple[str, str]:
+    """(folder, file name) of a plain relative POSIX path; anything else is refused."""
+    # String tests instead of splitting: this runs for every file of every build.
+    wrapped = f"/{relpath}/"
+    if ("//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\\" in relpath
+            or "\0" in relpath):
+        raise PublishError(f"{relpath!r}: not a plain relative POSIX path")
+    folder, _, name = relpath.rpartition("/")
+    return folder, name
+
+
+def _is_file(st: os.stat_result | None, size: int | None = None) -> bool:
+    """Whether ``st`` is a regular file (not a link), of ``size`` bytes when given."""
+    return (st is not None and stat.S_ISREG(st.st_mode)
+            and (size is None or st.st_size == size))
+
+
+def _lstat_at(name: str, dir_fd: int) -> os.stat_result | None:
     try:
-        st = target.lstat()
-    except OSError:
-        return False
-    return target.is_file() and not target.is_symlink() and st.st_size == size
+        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def _load_manifest(path: Path) -> dict[str, str]:
@@ -320,26 +466,21 @@ def _load_manifest(path: Path) -> dict[str, str]:
         raise PublishError(f"manifest {path} is damaged ({e}); move it away to start over") from e
 
 
-def _load_journal(path: Path) -> list[str]:
+def _load_journal(path: Path) -> tuple[list[str], bool]:
+    """The paths in the journal, and whether it ends in a cut-off entry (no newline)."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return []
+        return [], False
     except OSError as e:
         raise PublishError(f"cannot read journal {path}: {e.strerror}") from e
     paths: list[str] = []
-    for line in text.split("\n")[:-1]:  # the last piece has no newline: a cut-off entry
+    lines = text.split("\n")
+    for line in lines[:-1]:  # the last piece has no newline: a cut-off entry
         try:
             rel = json.loads(line)
         except ValueError:
             continue
         if isinstance(rel, str):
             paths.append(rel)
-    return paths
-
-
-def _default_file_mode() -> int:
-    # os.umask can only be read by setting it; done once per writer, before any thread writes.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
+    return paths, lines[-1] != ""

@@ -68,7 +68,7 @@ def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:
     if not article.link:
         return None
     row = conn.execute(
-        "SELECT id FROM articles WHERE link=? AND feed_key!=? LIMIT 1",
+        "SELECT id FROM articles WHERE link=? AND link != '' AND feed_key!=? LIMIT 1",
         (article.link, article.feed_key),
     ).fetchone()
     if row is None:

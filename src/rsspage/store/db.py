@@ -89,11 +89,23 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
             raise StoreError(
-                f"another rsspage run is already using {state_dir} (lock: {LOCK_NAME}); "
-                "wait for it to finish"
+                f"another rsspage run{_holder(fd)} is already using {state_dir} "
+                f"(lock: {LOCK_NAME}); wait for it to finish"
             ) from e
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         os.close(fd)  # closing releases the flock; the kernel also drops it if we are killed
+
+
+def _holder(fd: int) -> str:
+    """`` (pid N)`` for the run holding the lock, as it wrote itself into the file; else ``""``.
+
+    The holder may not have written its pid yet (or be writing it): then we say nothing.
+    """
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {text})" if text.isdigit() else ""

@@ -1,0 +1,448 @@
+"""Benchmark: the built-in static site against Hexo 8, for the same articles.
+
+Method (one command: ``.venv/bin/python benchmarks/bench_site.py``; ``--articles 2000`` for a
+quick run; ``--no-hexo`` skips Hexo and its targets; ``--profile`` prints where the site build
+without search spends its time):
+
+1. *setup* — generates N articles (default 20,000) across 30 channels (6 categories, 12
+   sources): Chinese news, 4–8 paragraphs with inline styling, 1–3 pictures (absolute, relative
+   and lazy-loaded), a table in a quarter of them, about 3.5 KB of feed HTML each, RSSHub-like.
+   Channels get different volumes (flash news far more than columns) and interleave in time, one
+   article every 3 minutes. Each channel's entries go through the real ``normalise_feed``
+   (sanitising) into a real SQLite store with ``Store.save_feed``.
+2. *site, no search* — ``publish_site`` into a fresh folder, Pagefind hidden
+   (``PAGEFIND_BINARY_PATH`` points nowhere), on a copy of the store.
+3. *site, full* — ``publish_site`` into a fresh folder: pages, feeds, OPML, sitemap and the
+   Pagefind index; the time spent in ``search_index.update_index`` is measured around it.
+4. *no-change rebuild* and *incremental* — the same build again, then 10 new articles stored in
+   10 channels and the site rebuilt.
+5. *hexo posts* — ``publish_hexo`` writes the same N articles as Hexo posts into a Hexo site (Hexo
+   8, theme landscape and the plugins of a fresh ``hexo init``, installed from npm once into the
+   test cache by ``tests/hexo_harness.py``); *hexo generate* then builds it from scratch with
+   ``NODE_OPTIONS=--max-old-space-size=8192``.
+
+Every phase runs in its own child process, so its peak memory is its own: the parent reads the
+child's ``ru_maxrss`` from ``os.wait4``. A site build's peak memory is counted as Python's peak
+plus Pagefind's peak (the child reports both), an upper bound since Pagefind runs while Python
+holds the articles. Times are the child's wall time, interpreter start and imports included,
+as ``hexo generate``'s are.
+
+Targets: full site build ≥ 20× faster than ``hexo generate`` with < 1/10 of its peak memory;
+incremental rebuild < 5 % of the full build. Exit status 1 when one is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from rsspage.config import Config, parse_config
+from rsspage.normalise import normalise_feed
+from rsspage.publish import search_index
+from rsspage.publish.outputs import publish_hexo_posts, publish_site
+from rsspage.store import Store
+from rsspage.types import FeedSpec, FetchResult, FetchStatus, ParsedFeed, RawEntry
+
+REPO = Path(__file__).resolve().parents[1]
+#: The newest article of the corpus; builds run an hour later.
+START = datetime(2024, 7, 21, 9, 0, tzinfo=UTC)
+NOW = START + timedelta(hours=1)
+STEP = timedelta(minutes=3)
+NEW_ARTICLES = 10
+SPEED_TARGET = 20.0
+MEMORY_TARGET = 10.0
+INCREMENTAL_TARGET = 0.05
+HEXO_TIMEOUT = 1800
+
+#: category → source → channels; 30 channels.
+CHANNELS = {
+    "新媒体": {"快科技": ("最新新闻", "排行榜", "评测"), "36氪": ("快讯", "最新", "深度")},
+    "科技": {"IT之家": ("最新", "手机", "电脑"), "少数派": ("首页", "派早报")},
+    "财经": {"华尔街见闻": ("快讯", "文章", "市场"), "第一财经": ("快讯", "头条")},
+    "国际": {"联合早报": ("中国", "国际", "东南亚"), "BBC 中文": ("首页", "国际")},
+    "社会": {"澎湃新闻": ("精选", "时事", "思想"), "新京报": ("要闻", "社会")},
+    "学术": {"中国科学院": ("科研进展", "院内要闻"), "NASA 中文": ("每日一图", "新闻")},
+}  # fmt: skip
+_PHRASES = (
+    "国家统计局今天发布数据显示", "上半年国内生产总值同比增长百分之五点五", "经济运行总体平稳",
+    "记者从相关部门获悉", "新能源汽车销量再创新高", "多地出台政策支持消费", "科技企业加大研发投入",
+    "专家表示", "这一趋势预计将持续", "市场人士普遍认为", "据新华社报道", "业内人士分析称",
+    "相关负责人介绍", "截至目前", "下一步将继续推进", "人工智能产业快速发展", "芯片国产化进程加快",
+    "消费者反响热烈", "该项目总投资超过百亿元", "城市更新行动稳步实施", "居民收入稳定增长",
+)  # fmt: skip
+_TITLES = (
+    "小米汽车再揽大将", "国产大飞机完成首次商业飞行", "一图看懂最新政策", "暑期档电影票房破百亿",
+    "高铁新线路今日开通", "多家银行下调存款利率", "世界人工智能大会开幕", "夏粮再获丰收",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Channel:
+    spec: FeedSpec
+    #: Relative share of the articles (flash-news channels publish far more than columns).
+    weight: float
+
+
+def channels() -> list[Channel]:
+    rng = random.Random(7)
+    out = []
+    for category, sources in CHANNELS.items():
+        for source, names in sources.items():
+            for name in names:
+                url = f"https://rsshub.example.cn/{len(out)}"
+                spec = FeedSpec(key=url, urls=(url,), category=category, source=source,
+                                channel=name, items_per_feed=0)
+                out.append(Channel(spec, 5.0 if name == "快讯" else rng.uniform(0.3, 2.0)))
+    return out
+
+
+# -- the corpus ---------------------------------------------------------------------------------
+
+
+def _sentence(rng: random.Random) -> str:
+    text = "，".join(rng.choice(_PHRASES) for _ in range(rng.randint(3, 5))) + "。"
+    roll = rng.random()
+    if roll < 0.15:
+        return f"<strong>{text}</strong>"
+    if roll < 0.3:
+        return f'<span style="color: #333333; font-size: 16px;">{text}</span>'
+    return text
+
+
+def _paragraph(rng: random.Random) -> str:
+    style = ' style="text-indent: 2em; text-align: justify;"' if rng.random() < 0.5 else ""
+    return f"<p{style}>{''.join(_sentence(rng) for _ in range(rng.randint(2, 3)))}</p>"
+
+
+def _picture(rng: random.Random, n: int) -> str:
+    day = f"2024{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
+    name = f"{rng.getrandbits(64):016x}.jpg"
+    kind = rng.random()
+    if kind < 0.6:  # a thumbnail linking to the full picture, as portal sites do
+        src = f"https://img.example.cn/{day}/{name}"
+        return (f'<p style="text-align: center;"><a href="{src.replace("/img.", "/big.")}">'
+                f'<img src="{src}" alt="图{n}" width="600" height="400"></a></p>')
+    if kind < 0.8:  # site-relative, with a caption
+        return (f'<p style="text-align: center;"><img src="/uploads/{day}/{name}" alt="图{n}">'
+                f'</p><p style="text-align: center; color: #999;">图{n}：资料图</p>')
+    return (f'<p><img class="rich_pages" data-src="https://mmbiz.example.cn/{name}" '
+            'src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"'
+            ' style="width: 100%;"></p>')  # lazy-loaded: the real URL is in data-src
+
+
+def _body(rng: random.Random, link: str) -> str:
+    parts = [_paragraph(rng) for _ in range(rng.randint(4, 8))]
+    for n in range(rng.randint(1, 3)):
+        parts.insert(rng.randint(0, len(parts)), _picture(rng, n))
+    if rng.random() < 0.25:
+        rows = "".join(f"<tr><td>指标{i}</td><td>{rng.uniform(0, 100):.1f}%</td></tr>"
+                       for i in range(3))
+        parts.append(f"<table><tbody>{rows}</tbody></table>")
+    parts.append(f'<p style="text-align: right;">（责任编辑：编辑{rng.randint(1, 20)}）</p>'
+                 f'<p>原文链接：<a href="{link}">{link}</a></p>')
+    return "".join(parts)
+
+
+def _entry(rng: random.Random, number: int, when: datetime) -> RawEntry:
+    link = f"https://news.example.cn/{when:%Y%m%d}/{number}.html"
+    return RawEntry(
+        guid=link, link=link, title=f"{rng.choice(_TITLES)}：{rng.choice(_PHRASES)}（{number}）",
+        title_is_html=False, published=when, updated=None, author=f"记者{rng.randint(1, 50)}",
+        content_html=_body(rng, link), summary_html=None, base_url="https://news.example.cn/",
+    )
+
+
+def corpus(count: int, first: int, newest: datetime) -> dict[int, list[RawEntry]]:
+    """Entries ``first`` … ``first + count - 1``, newest first, by channel index."""
+    chans = channels()
+    rng = random.Random(20240721 + first)
+    weights = [c.weight for c in chans]
+    by_channel: dict[int, list[RawEntry]] = {}
+    for i in range(count):
+        index = rng.choices(range(len(chans)), weights)[0] if first == 0 else i % len(chans)
+        by_channel.setdefault(index, []).append(_entry(rng, first + i, newest - STEP * i))
+    return by_channel
+
+
+def store_articles(store: Store, by_channel: dict[int, list[RawEntry]], now: datetime) -> int:
+    chans = channels()
+    stored = 0
+    for index, entries in sorted(by_channel.items()):
+        spec = chans[index].spec
+        parsed = ParsedFeed(title=spec.source, link=spec.key, entries=tuple(entries),
+                            parser="bench")
+        articles = normalise_feed(spec, parsed, now)
+        result = FetchResult(key=spec.key, status=FetchStatus.OK, url=spec.key, http_status=200)
+        stored += store.save_feed(spec, result, articles, None, now).new
+    return stored
+
+
+def write_config(folder: Path) -> Config:
+    feeds = "".join(
+        f"  - {{url: '{c.spec.key}', category: {c.spec.category}, source: '{c.spec.source}', "
+        f"channel: {c.spec.channel}}}\n" for c in channels()
+    )
+    text = ("site: {title: 新闻聚合, url: 'https://news.example.cn/', language: zh-CN, "
+            "timezone: Asia/Shanghai}\n"
+            f"feeds:\n{feeds}"
+            "output: {state: state, site: site, hexo: hexo-site/source/_posts}\n")
+    path = folder / "rsspage.yml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+# -- phases (each in its own process) ---------------------------------------------------------
+
+
+def timed_search() -> dict[str, float]:
+    """Count the time spent in the search indexing step of the site build."""
+    spent = {"search": 0.0}
+    original = search_index.update_index
+
+    def wrapper(*args: Any, **kwargs: Any) -> search_index.IndexResult:
+        began = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            spent["search"] += time.perf_counter() - began
+
+    search_index.update_index = wrapper  # type: ignore[assignment]
+    return spent
+
+
+def phase_setup(folder: Path, articles: int) -> dict[str, Any]:
+    config = write_config(folder)
+    with Store.open(config.output.state) as store:
+        stored = store_articles(store, corpus(articles, 0, START), NOW)
+        size = sum(len(a.content_html.encode()) for a in store.articles())
+    return {"stored": stored, "html_mb": size / 1e6}
+
+
+def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
+    config = parse_config((folder / "rsspage.yml").read_text("utf-8"), folder / "rsspage.yml")
+    spent = timed_search()
+    with Store.open(config.output.state) as store:
+        began = time.perf_counter()
+        profiler = cProfile.Profile() if profile else None
+        if profiler:
+            profiler.enable()
+        stats = publish_site(config, store, NOW)
+        if profiler:
+            profiler.disable()
+            pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        seconds = time.perf_counter() - began
+    files = sum(len(names) for _, _, names in os.walk(config.output.site or folder))
+    return {"publish": seconds, "search": spent["search"], "written": stats.written,
+            "unchanged": stats.unchanged, "removed": stats.removed, "files": files}
+
+
+def phase_add(folder: Path) -> dict[str, Any]:
+    config = parse_config((folder / "rsspage.yml").read_text("utf-8"), folder / "rsspage.yml")
+    with Store.open(config.output.state) as store:
+        began = time.perf_counter()
+        stored = store_articles(store, corpus(NEW_ARTICLES, 10**6, NOW), NOW)
+    result = phase_site(folder, profile=False)
+    return {**result, "stored": stored, "store": time.perf_counter() - began - result["publish"]}
+
+
+def phase_hexo_posts(folder: Path) -> dict[str, Any]:
+    config = parse_config((folder / "rsspage.yml").read_text("utf-8"), folder / "rsspage.yml")
+    with Store.open(config.output.state) as store:
+        began = time.perf_counter()
+        stats = publish_hexo_posts(config, store)
+    return {"publish": time.perf_counter() - began, "written": stats.written}
+
+
+def run_phase(args: argparse.Namespace) -> int:
+    folder = Path(args.work)
+    phases: dict[str, Callable[[], dict[str, Any]]] = {
+        "setup": lambda: phase_setup(folder, args.articles),
+        "site": lambda: phase_site(folder, args.profile),
+        "add": lambda: phase_add(folder),
+        "hexo-posts": lambda: phase_hexo_posts(folder),
+    }
+    result = phases[args.phase]()
+    result["py_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps(result))
+    return 0
+
+
+# -- the parent: runs the phases and compares --------------------------------------------------
+
+
+@dataclass
+class Measured:
+    label: str
+    seconds: float
+    #: Peak RSS in MB of the process tree (Python + Pagefind for the site).
+    peak_mb: float
+    details: dict[str, Any]
+
+
+def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
+          timeout: float = HEXO_TIMEOUT) -> Measured:
+    """Run ``argv``, timing it and reading its peak memory from ``wait4``."""
+    log = cwd / f"{label.replace(' ', '-')}.log"
+    errors = log.with_suffix(".err")
+    with log.open("wb") as out, errors.open("wb") as err:
+        began = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+                                stderr=err)
+        status, usage = _wait(proc, timeout)
+        seconds = time.perf_counter() - began
+    if status != 0:
+        tail = (log.read_text("utf-8", errors="replace")[-2000:]
+                + errors.read_text("utf-8", errors="replace")[-2000:])
+        raise SystemExit(f"{label} failed (status {status}):\n{tail}")
+    details = _last_json(log) if not label.startswith("hexo generate") else {}
+    peak = usage.ru_maxrss / 1024
+    if "py_rss_mb" in details:  # Python and Pagefind overlap: count both peaks
+        peak = details["py_rss_mb"] + details["child_rss_mb"]
+    return Measured(label, seconds, peak, details)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise SystemExit(f"{proc.args!r} took longer than {timeout:.0f} s")
+        time.sleep(0.05)
+
+
+def _last_json(log: Path) -> dict[str, Any]:
+    lines = log.read_text("utf-8").strip().splitlines()
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def child(phase: str, work: Path, args: argparse.Namespace, profile: bool = False) -> list[str]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--phase", phase, "--work", str(work),
+            "--articles", str(args.articles)]
+    return argv + (["--profile"] if profile else [])
+
+
+def prepare_hexo(site: Path) -> None:
+    """A Hexo site folder using the cached Hexo install (``hexo init`` clones from GitHub)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    import hexo_harness
+
+    install = hexo_harness.install_hexo()
+    (site / "source").mkdir(parents=True, exist_ok=True)
+    version = json.loads((install / "node_modules" / "hexo" / "package.json").read_text())
+    package = {"private": True, "hexo": {"version": version["version"]},
+               "dependencies": hexo_harness.DEPENDENCIES}
+    (site / "package.json").write_text(json.dumps(package, indent=2))
+    (site / "_config.yml").write_text(hexo_harness.CONFIG)
+    (site / "node_modules").symlink_to(install / "node_modules", target_is_directory=True)
+
+
+def run_site_phases(work: Path, args: argparse.Namespace) -> dict[str, Measured]:
+    out: dict[str, Measured] = {}
+    out["setup"] = spawn("setup", child("setup", work, args), work)
+    plain = work / "no-search"
+    shutil.copytree(work, plain, ignore=shutil.ignore_patterns("*.log"))
+    out["plain"] = spawn("site without search", child("site", plain, args, args.profile), plain,
+                         env={"PAGEFIND_BINARY_PATH": str(work / "no-pagefind")})
+    if args.profile:
+        print((plain / "site-without-search.err").read_text("utf-8"))
+    out["full"] = spawn("site full", child("site", work, args), work)
+    out["again"] = spawn("site no change", child("site", work, args), work)
+    out["add"] = spawn("site incremental", child("add", work, args), work)
+    return out
+
+
+def run_hexo_phases(work: Path, args: argparse.Namespace) -> dict[str, Measured]:
+    """Hexo posts of the N articles (the no-search copy of the store never gets the new ones)."""
+    work = work / "no-search"
+    site = work / "hexo-site"
+    prepare_hexo(site)
+    out = {"posts": spawn("hexo posts", child("hexo-posts", work, args), work)}
+    env = {"NODE_OPTIONS": "--max-old-space-size=8192", "TZ": "UTC", "NO_COLOR": "1"}
+    out["generate"] = spawn("hexo generate", [str(site / "node_modules/.bin/hexo"), "generate"],
+                            site, env=env)
+    return out
+
+
+def report(site: dict[str, Measured], hexo: dict[str, Measured]) -> bool:
+    setup, full, plain = site["setup"], site["full"], site["plain"]
+    print(f"articles: {setup.details['stored']:,} in {len(channels())} channels "
+          f"({setup.details['html_mb']:.1f} MB of sanitised HTML), +{NEW_ARTICLES} new; "
+          f"site files: {full.details['files']:,}")
+    print(f"{'phase':38s} {'wall s':>8s} {'peak MB':>8s}  notes")
+    for m in [*site.values(), *hexo.values()]:
+        print(f"{m.label:38s} {m.seconds:8.2f} {m.peak_mb:8.0f}  {_notes(m)}")
+    checks = [(f"incremental {site['add'].seconds:.2f} s < 5 % of full {full.seconds:.2f} s",
+               site["add"].seconds < INCREMENTAL_TARGET * full.seconds)]
+    if hexo:
+        gen = hexo["generate"]
+        speed, memory = gen.seconds / full.seconds, gen.peak_mb / full.peak_mb
+        print(f"ratio vs hexo generate: {speed:.1f}x faster (without search "
+              f"{gen.seconds / plain.seconds:.1f}x), {memory:.1f}x less peak memory")
+        checks += [(f"full build {speed:.1f}x faster than Hexo (>= {SPEED_TARGET:.0f}x)",
+                    speed >= SPEED_TARGET),
+                   (f"peak memory 1/{memory:.1f} of Hexo's (< 1/{MEMORY_TARGET:.0f})",
+                    memory > MEMORY_TARGET)]
+    for text, ok in checks:
+        print(f"target: {text}: {'met' if ok else 'MISSED'}")
+    return all(ok for _, ok in checks)
+
+
+def _notes(m: Measured) -> str:
+    d = m.details
+    if "search" in d:
+        return (f"publish_site {d['publish']:.2f} s (search index {d['search']:.2f} s); "
+                f"python {d['py_rss_mb']:.0f} MB + pagefind {d['child_rss_mb']:.0f} MB; "
+                f"files written {d['written']:,}, unchanged {d['unchanged']:,}")
+    if "publish" in d:
+        return f"publish_hexo {d['publish']:.2f} s, {d['written']:,} posts"
+    return ""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--articles", type=int, default=20_000)
+    parser.add_argument("--no-hexo", action="store_true", help="skip Hexo and its targets")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a profile of the site build without search (stderr)")
+    parser.add_argument("--work", help="work folder (default: a temporary one, removed after)")
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        return run_phase(args)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="rsspage-bench-site-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    try:
+        site = run_site_phases(work, args)
+        hexo = {} if args.no_hexo else run_hexo_phases(work, args)
+        print(f"load average after: {os.getloadavg()[0]:.1f} (other work on the machine "
+              "slows file creation and Pagefind most)")
+        return 0 if report(site, hexo) else 1
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
