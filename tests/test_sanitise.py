@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -255,3 +256,42 @@ def test_output_is_the_same_in_every_process() -> None:
         for _ in range(4)
     }
     assert len(outputs) == 1
+
+
+# --- hostile sizes and shapes: each once took seconds to hours -----------------------------------
+
+
+def _timed(run: Any) -> float:
+    began = time.perf_counter()
+    run()
+    return time.perf_counter() - began
+
+
+@pytest.mark.parametrize("depth", [10_000, 100_000])
+def test_deep_nesting_is_cut_and_stays_fast(depth: int) -> None:
+    """html5ever's time grows with the square of the depth: 100,000 nested <div> took ~50 s."""
+    nested = "<div>" * depth + "深处" + "</div>" * depth
+    assert _timed(lambda: sanitise_html(nested, BASE)) < 2
+    assert _timed(lambda: html_to_text(nested)) < 2
+    clean = sanitise_html(nested, BASE)
+    assert html_to_text(clean) == "深处" and clean.count("<div>") == 256
+    assert sanitise_html("<div>" * depth, BASE).count("<div>") == 256  # never closed
+
+
+def test_long_shallow_articles_keep_every_tag() -> None:
+    article = "<p>段落<b>加粗</b><br><img src='/i.png'></p>" * 5_000  # 25,000 tags, depth 2
+    assert sanitise_html(article, BASE).count("<p>") == 5_000
+    paragraphs = "<p>未闭合的段落" * 5_000  # each <p> closes the one before
+    assert sanitise_html(paragraphs, BASE).count("<p>") == 5_000
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "<a" * 200_000,  # tags that never end
+        '<p><img data-src=#/a.jpg" src="data:image/gif;base64,R0"><script>x</script>' * 200,
+        '<img data-src="/a.jpg" src="/' + "blank" * 40_000 + '.gif">',  # a placeholder name
+    ],
+)  # fmt: skip
+def test_pathological_markup_is_linear(hostile: str) -> None:
+    assert _timed(lambda: sanitise_html(hostile, BASE)) < 2

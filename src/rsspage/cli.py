@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import tempfile
 import traceback
@@ -190,6 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RsspageError as e:
         console.error(str(e))
         return EXIT_USAGE
+    except BrokenPipeError:  # `rsspage status | head`: the reader has gone, nothing to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         console.error("interrupted")
         return 130

@@ -78,7 +78,7 @@ class FetchResult:
     #: The URL that answered (after redirects), or the last one tried.
     url: str
     #: Response body (decompressed, size-capped); ``b""`` unless status is OK.
-    content: bytes = b""
+    content: bytes = field(default=b"", repr=False)  # a repr of megabytes helps no one
     #: Response headers, lower-case names.
     headers: Mapping[str, str] = field(default_factory=dict)
     #: HTTP status code of the final response, 0 when none arrived.

@@ -59,7 +59,7 @@ def record(
                    consecutive_failures=consecutive_failures+1,
                    etag=CASE WHEN ? THEN NULL ELSE etag END,
                    last_modified=CASE WHEN ? THEN NULL ELSE last_modified END WHERE key=?""",
-            (stamp, error or result.error, result.status.value,
+            (stamp, error or result.error, _failed_status(result),
              result.status is FetchStatus.OK, result.status is FetchStatus.OK, spec.key),
         )
 
@@ -86,3 +86,8 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
         )
         for r in rows
     ]
+
+
+def _failed_status(result: FetchResult) -> str:
+    """A good fetch whose bytes failed to parse is a failed feed, not an "ok" one."""
+    return FetchStatus.FAILED.value if result.status is FetchStatus.OK else result.status.value
