@@ -34,7 +34,7 @@ ROUNDS = 5
 TARGET = 10.0
 HEADERS = {"content-type": "application/rss+xml; charset=utf-8"}
 
-_PHRASES = (
+PHRASES = (
     "国家统计局今天发布数据显示", "上半年国内生产总值同比增长百分之五点五", "经济运行总体平稳",
     "记者从相关部门获悉", "新能源汽车销量再创新高", "多地出台政策支持消费", "科技企业加大研发投入",
     "专家表示", "这一趋势预计将持续", "市场人士普遍认为", "据新华社报道", "业内人士分析称",
@@ -48,7 +48,7 @@ _TITLES = (
 
 
 def _sentence(rng: random.Random) -> str:
-    text = "，".join(rng.choice(_PHRASES) for _ in range(rng.randint(3, 5))) + "。"
+    text = "，".join(rng.choice(PHRASES) for _ in range(rng.randint(3, 5))) + "。"
     roll = rng.random()
     if roll < 0.15:
         return f"<strong>{text}</strong>"
@@ -95,7 +95,7 @@ def _table(rng: random.Random) -> str:
     return f"<table><thead><tr><th>项目</th><th>数值</th></tr></thead><tbody>{rows}</tbody></table>"
 
 
-def _article_html(rng: random.Random, link: str) -> str:
+def article_html(rng: random.Random, link: str) -> str:
     parts = [_paragraph(rng) for _ in range(rng.randint(4, 8))]
     for n in range(rng.randint(1, 3)):
         parts.insert(rng.randint(0, len(parts)), _picture(rng, n))
@@ -135,8 +135,8 @@ def _wechat_html(rng: random.Random) -> str:
 
 def _item(rng: random.Random, feed: int, n: int, when: datetime) -> str:
     link = f"https://news.example.cn/{feed}/{when:%Y%m%d}/{feed * 1000 + n}.html"
-    title = f"{rng.choice(_TITLES)}：{rng.choice(_PHRASES)}"
-    body = _wechat_html(rng) if n % 5 == 4 else _article_html(rng, link)
+    title = f"{rng.choice(_TITLES)}：{rng.choice(PHRASES)}"
+    body = _wechat_html(rng) if n % 5 == 4 else article_html(rng, link)
     return (
         f"<item><title><![CDATA[{title}]]></title>"
         f"<description><![CDATA[{body}]]></description>"

@@ -51,6 +51,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench_parse import PHRASES, article_html  # one generator of RSSHub-like news HTML
 from rsspage.config import Config, parse_config
 from rsspage.normalise import normalise_feed
 from rsspage.publish import search_index
@@ -78,13 +79,6 @@ CHANNELS = {
     "社会": {"澎湃新闻": ("精选", "时事", "思想"), "新京报": ("要闻", "社会")},
     "学术": {"中国科学院": ("科研进展", "院内要闻"), "NASA 中文": ("每日一图", "新闻")},
 }  # fmt: skip
-_PHRASES = (
-    "国家统计局今天发布数据显示", "上半年国内生产总值同比增长百分之五点五", "经济运行总体平稳",
-    "记者从相关部门获悉", "新能源汽车销量再创新高", "多地出台政策支持消费", "科技企业加大研发投入",
-    "专家表示", "这一趋势预计将持续", "市场人士普遍认为", "据新华社报道", "业内人士分析称",
-    "相关负责人介绍", "截至目前", "下一步将继续推进", "人工智能产业快速发展", "芯片国产化进程加快",
-    "消费者反响热烈", "该项目总投资超过百亿元", "城市更新行动稳步实施", "居民收入稳定增长",
-)  # fmt: skip
 _TITLES = (
     "小米汽车再揽大将", "国产大飞机完成首次商业飞行", "一图看懂最新政策", "暑期档电影票房破百亿",
     "高铁新线路今日开通", "多家银行下调存款利率", "世界人工智能大会开幕", "夏粮再获丰收",
@@ -114,56 +108,12 @@ def channels() -> list[Channel]:
 # -- the corpus ---------------------------------------------------------------------------------
 
 
-def _sentence(rng: random.Random) -> str:
-    text = "，".join(rng.choice(_PHRASES) for _ in range(rng.randint(3, 5))) + "。"
-    roll = rng.random()
-    if roll < 0.15:
-        return f"<strong>{text}</strong>"
-    if roll < 0.3:
-        return f'<span style="color: #333333; font-size: 16px;">{text}</span>'
-    return text
-
-
-def _paragraph(rng: random.Random) -> str:
-    style = ' style="text-indent: 2em; text-align: justify;"' if rng.random() < 0.5 else ""
-    return f"<p{style}>{''.join(_sentence(rng) for _ in range(rng.randint(2, 3)))}</p>"
-
-
-def _picture(rng: random.Random, n: int) -> str:
-    day = f"2024{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-    name = f"{rng.getrandbits(64):016x}.jpg"
-    kind = rng.random()
-    if kind < 0.6:  # a thumbnail linking to the full picture, as portal sites do
-        src = f"https://img.example.cn/{day}/{name}"
-        return (f'<p style="text-align: center;"><a href="{src.replace("/img.", "/big.")}">'
-                f'<img src="{src}" alt="图{n}" width="600" height="400"></a></p>')
-    if kind < 0.8:  # site-relative, with a caption
-        return (f'<p style="text-align: center;"><img src="/uploads/{day}/{name}" alt="图{n}">'
-                f'</p><p style="text-align: center; color: #999;">图{n}：资料图</p>')
-    return (f'<p><img class="rich_pages" data-src="https://mmbiz.example.cn/{name}" '
-            'src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"'
-            ' style="width: 100%;"></p>')  # lazy-loaded: the real URL is in data-src
-
-
-def _body(rng: random.Random, link: str) -> str:
-    parts = [_paragraph(rng) for _ in range(rng.randint(4, 8))]
-    for n in range(rng.randint(1, 3)):
-        parts.insert(rng.randint(0, len(parts)), _picture(rng, n))
-    if rng.random() < 0.25:
-        rows = "".join(f"<tr><td>指标{i}</td><td>{rng.uniform(0, 100):.1f}%</td></tr>"
-                       for i in range(3))
-        parts.append(f"<table><tbody>{rows}</tbody></table>")
-    parts.append(f'<p style="text-align: right;">（责任编辑：编辑{rng.randint(1, 20)}）</p>'
-                 f'<p>原文链接：<a href="{link}">{link}</a></p>')
-    return "".join(parts)
-
-
 def _entry(rng: random.Random, number: int, when: datetime) -> RawEntry:
     link = f"https://news.example.cn/{when:%Y%m%d}/{number}.html"
     return RawEntry(
-        guid=link, link=link, title=f"{rng.choice(_TITLES)}：{rng.choice(_PHRASES)}（{number}）",
+        guid=link, link=link, title=f"{rng.choice(_TITLES)}：{rng.choice(PHRASES)}（{number}）",
         title_is_html=False, published=when, updated=None, author=f"记者{rng.randint(1, 50)}",
-        content_html=_body(rng, link), summary_html=None, base_url="https://news.example.cn/",
+        content_html=article_html(rng, link), summary_html=None, base_url="https://news.example.cn/",
     )
 
 
