@@ -714,16 +714,10 @@ def test_dompurify_safe_markup_survives(harmless: HarmlessRun) -> None:
     assert checked >= 80  # the fixtures do hold ordinary markup (89 elements)
 
 
-#: Payloads with a ``<root>`` element (see the xfail below).
+#: Payloads with a ``<root>`` element, which html5ever drops with its content.
 _ROOT_CASES = (125,)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (sanitise.py sanitise_html, nh3 0.3.8/ammonia): an element named <root> is dropped "
-    "with all its content, and an unclosed one takes the rest of the article with it "
-    "('<root/>after <b>bold</b>' → ''). Fix: rename it before cleaning, e.g. "
-    "re.sub(r'<(/?)root\\b', r'<\\1rsspage-root', html, flags=re.I), so it is unwrapped "
-    "like any unknown tag"))
 def test_an_unknown_root_element_keeps_its_content(harmless: HarmlessRun) -> None:
     for n in _ROOT_CASES:
         case = harmless.expectations[n]

@@ -16,10 +16,9 @@ from typing import Any
 import yaml
 
 from rsspage.errors import ConfigError
+from rsspage.types import MAX_NAME_BYTES
 
 DEFAULT_NAME = "rsspage.yml"
-#: Longest category / source / channel name accepted, in bytes of UTF-8.
-MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True, slots=True)

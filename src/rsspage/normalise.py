@@ -6,8 +6,9 @@ feed's are missing or in the future), the names it is filed under and a hash of 
 publishing depends on.
 
 Names: a spec with ``names_from_feed`` (no catalog entry, no configured names) is filed under
-the feed's own title as its source — or the host of the feed's site when the feed has no
-title — and under the spec's channel, or that same name again when the spec has none.
+the feed's own title as its source (cut to MAX_NAME_BYTES) — or the host of the feed's site,
+or of the feed's own URL, when the feed has no title — and under the spec's channel, or that
+same name again when the spec has none.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
 from .sanitise import first_image, html_to_text, sanitise_html, sanitised_html_to_text
-from .types import Article, FeedSpec, ParsedFeed, RawEntry
+from .types import MAX_NAME_BYTES, Article, FeedSpec, ParsedFeed, RawEntry
 
 __all__ = ["UNTITLED", "normalise_feed"]
 
@@ -49,9 +50,32 @@ def normalise_feed(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> list[Ar
 def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
     if not spec.names_from_feed:
         return spec.source, spec.channel
-    title = html_to_text(parsed.title or "")
-    source = title or urlsplit(parsed.link or "").hostname or spec.source
+    source = (
+        _cut_utf8(html_to_text(parsed.title or ""), MAX_NAME_BYTES)
+        or _host(parsed.link)
+        or spec.source
+        or _host(spec.urls[0] if spec.urls else None)
+        or spec.key
+    )
     return source, spec.channel or source
+
+
+def _host(url: str | None) -> str:
+    try:
+        return urlsplit(url or "").hostname or ""
+    except ValueError:  # a malformed IPv6 host in a feed's <link>
+        return ""
+
+
+def _cut_utf8(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary.
+
+    Names become folders (Hexo makes one of each category), and a file name over 255 bytes
+    fails with ENAMETOOLONG; config names are held to the same limit.
+    """
+    if len(text) * 4 <= limit:
+        return text
+    return text.encode("utf-8")[:limit].decode("utf-8", "ignore").rstrip()
 
 
 def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str, now: datetime) -> Article:

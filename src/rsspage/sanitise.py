@@ -96,6 +96,9 @@ _TEXT_CLEANER = nh3.Cleaner(
 )  # fmt: skip
 # Ammonia's output escapes "<" and ">" inside attribute values, so a plain pattern finds tags.
 _ANY_TAG = re.compile(r"<[^>]*>")
+#: html5ever drops an element named <root> with all it holds (an unclosed one takes the rest
+#: of the article); under another name it is unwrapped like any unknown tag.
+_ROOT_TAG = re.compile(r"<(/?)([rR][oO][oO][tT])(?=[\s/>])")
 
 
 def _alternation(words: list[str]) -> str:
@@ -149,7 +152,7 @@ def sanitise_html(html: str, base_url: str | None) -> str:
     """Return ``html`` with only safe markup left and relative URLs resolved against base_url."""
     if not html:
         return ""
-    html = _bounded_depth(html)
+    html = _renamed_root(_bounded_depth(html))
     # One regex scan, no `"data" in html` first: on CJK text a substring test is ~2× slower
     # than a regex search with a literal prefix.
     hits = list(_DATA_HINT.finditer(html))
@@ -169,7 +172,7 @@ def sanitise_html(html: str, base_url: str | None) -> str:
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
     if "<" in html:
-        html = _ANY_TAG.sub(" ", _TEXT_CLEANER.clean(_bounded_depth(html)))
+        html = _ANY_TAG.sub(" ", _TEXT_CLEANER.clean(_renamed_root(_bounded_depth(html))))
     if "&" in html:
         html = htmllib.unescape(html)
     return " ".join(html.split())
@@ -193,6 +196,10 @@ def first_image(html: str) -> str | None:
     start = html.find("<img ")  # a plain find first: ~2× faster than the regex's own scan
     match = _FIRST_IMG_SRC.search(html, start) if start >= 0 else None
     return htmllib.unescape(match.group(1)) if match else None
+
+
+def _renamed_root(html: str) -> str:
+    return _ROOT_TAG.sub(r"<\1rsspage-\2", html)
 
 
 def _bounded_depth(html: str) -> str:

@@ -16,6 +16,9 @@ from enum import Enum
 
 #: Category used when a route has neither a catalog entry nor an override.
 UNCATEGORISED = "未分类"
+#: Longest category / source / channel name, in bytes of UTF-8: each becomes a folder of Hexo's
+#: (``public/categories/<name>/``), and a file name over 255 bytes fails with ENAMETOOLONG.
+MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,7 +62,7 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.types import UNCATEGORISED, Article
 
 #: Longest file name, in bytes of UTF-8, including the suffix and ".md".
-MAX_NAME_BYTES = 200
+MAX_FILE_NAME_BYTES = 200
 _SUFFIX = ".md"
 #: Hex digits of the id-derived suffix tried in turn when a name is taken.
 _SUFFIX_LENGTHS = (6, 10, 16, 64)
@@ -87,13 +87,13 @@ def post_path(article: Article, is_free: Callable[[str], bool]) -> str:
     """A new relpath ``<category>/<source>/<channel>/<name>.md`` for which ``is_free`` holds."""
     folder = "/".join(
         (
-            safe_segment(article.category, MAX_NAME_BYTES, fallback=UNCATEGORISED),
-            safe_segment(article.source, MAX_NAME_BYTES),
-            safe_segment(article.channel, MAX_NAME_BYTES),
+            safe_segment(article.category, MAX_FILE_NAME_BYTES, fallback=UNCATEGORISED),
+            safe_segment(article.source, MAX_FILE_NAME_BYTES),
+            safe_segment(article.channel, MAX_FILE_NAME_BYTES),
         )
     )
     for suffix in _suffixes(article.id):
-        stem = safe_segment(article.title, MAX_NAME_BYTES - len(suffix) - len(_SUFFIX))
+        stem = safe_segment(article.title, MAX_FILE_NAME_BYTES - len(suffix) - len(_SUFFIX))
         candidate = f"{folder}/{stem}{suffix}{_SUFFIX}"
         if is_free(candidate):
             return candidate
