@@ -31,9 +31,7 @@ from rsspage.config import load_config
 from rsspage.demo.server import serve_demo, write_demo_config
 from rsspage.pipeline import build
 from rsspage.publish import search_index
-from rsspage.publish.outputs import site_extras
-from rsspage.publish.site import build_site, site_links
-from rsspage.publish.writer import OutputWriter
+from rsspage.publish.outputs import write_site
 from rsspage.serve import serving
 
 pytestmark = pytest.mark.slow
@@ -198,13 +196,8 @@ def test_feed_links_resolve_for_awkward_names(tmp_path: Path) -> None:
 
     articles = [*ARTICLES, make_article(40, source="rss.xml"), make_article(41, category="Feeds")]
     site = make_site(tmp_path)
-    writer = OutputWriter(site.root, tmp_path / "state" / "site-manifest.json")
-    result = build_site(articles, HEALTH, site.config, writer, {})
+    result, _ = write_site(site.config, articles, HEALTH, {})
     pages = sorted(p for p in result.page_hashes if p.endswith(".html"))
-    extras = site_extras(site.config, articles, site_links(articles), HEALTH, pages)
-    for relpath, data in extras.items():
-        writer.write(relpath, data)
-    writer.finish()
     folders = set()
     for page in pages:
         if page == "404.html":

@@ -23,10 +23,10 @@ import pytest
 from rsspage.config import Config, parse_config
 from rsspage.publish import search_index
 from rsspage.publish.names import clash_key
-from rsspage.publish.outputs import site_extras
-from rsspage.publish.site import SiteResult, build_site, site_links
+from rsspage.publish.outputs import write_site
+from rsspage.publish.site import SiteResult, site_links
 from rsspage.publish.site_model import RESERVED, article_path, child_segments
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.writer import WriteStats
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 
@@ -90,13 +90,7 @@ class Site:
 
     def build(self, articles: Sequence[Article] = ARTICLES,
               health: Sequence[FeedHealth] = HEALTH) -> tuple[SiteResult, WriteStats]:
-        writer = OutputWriter(self.root, self.folder / "state" / "site-manifest.json")
-        result = build_site(articles, health, self.config, writer, self.hashes)
-        pages = [p for p in result.page_hashes if p.endswith(".html")]
-        extras = site_extras(self.config, articles, site_links(articles), health, pages)
-        for relpath, data in extras.items():  # feeds, OPML, robots: as publish_site writes them
-            writer.write(relpath, data)
-        stats = writer.finish()
+        result, stats = write_site(self.config, articles, health, self.hashes)
         self.hashes = result.page_hashes
         return result, stats
 

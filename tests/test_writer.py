@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -63,6 +64,7 @@ def test_the_same_path_twice_in_one_build_is_refused(tmp_path: Path) -> None:
     writer.write("e\u0301.md", b"nfd")
     with pytest.raises(PublishError, match="twice"):
         writer.write("\u00e9.md", b"nfc")
+    writer.finish()
     assert (writer.root / "a" / "b.md").read_bytes() == b"1"
 
 
@@ -142,7 +144,9 @@ def test_stale_owned_files_are_removed_and_empty_folders_pruned(tmp_path: Path) 
     assert list(manifest["files"]) == ["keep/a.md"]
 
 
-def test_a_stale_spelling_twin_is_removed_unless_it_is_the_same_file(tmp_path: Path) -> None:
+def test_a_stale_spelling_twin_is_removed_unless_it_is_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writer = make(tmp_path)
     writer.write("a.md", b"old")
     writer.write("b.md", b"old")
@@ -150,8 +154,14 @@ def test_a_stale_spelling_twin_is_removed_unless_it_is_the_same_file(tmp_path: P
     writer = make(tmp_path)
     writer.write("A.md", b"new")  # a distinct file here (case-sensitive), the same on macOS
     writer.write("B.md", b"new")
-    (writer.root / "b.md").unlink()
-    os.link(writer.root / "B.md", writer.root / "b.md")  # what a case-insensitive disk shows
+    commit = writer._commit_staged
+
+    def commit_on_a_case_insensitive_disk() -> None:
+        commit()
+        (writer.root / "b.md").unlink()
+        os.link(writer.root / "B.md", writer.root / "b.md")  # what such a disk shows
+
+    monkeypatch.setattr(writer, "_commit_staged", commit_on_a_case_insensitive_disk)
     assert writer.finish().removed == 1
     assert listing(writer.root) == {"A.md", "B.md", "b.md"}
     assert (writer.root / "B.md").read_bytes() == b"new"
@@ -213,6 +223,40 @@ def test_a_killed_build_leaves_a_consistent_state(tmp_path: Path) -> None:
         writer.write(f"d/{i}.md", b"x" * 1000)
     assert writer.finish().removed == 25
     assert len(listing(tmp_path / "out")) == 25
+
+
+def test_an_aborted_build_leaves_the_previous_output_as_it_was(tmp_path: Path) -> None:
+    """Writes are staged: a build that fails half way changes no file."""
+    writer = make(tmp_path)
+    writer.write("a.md", b"old a")
+    writer.write("b.md", b"old b")
+    writer.finish()
+    writer = make(tmp_path)
+    assert writer.write("a.md", b"new a")
+    assert writer.write("sub/c.md", b"new c")
+    assert (writer.root / "a.md").read_bytes() == b"old a"  # staged, not yet in place
+    writer.abort()
+    assert listing(writer.root) == {"a.md", "b.md"}  # the empty folder sub/ aside
+    assert (writer.root / "a.md").read_bytes() == b"old a"
+    with pytest.raises(PublishError, match="finished"):
+        writer.write("d.md", b"d")
+    again = make(tmp_path)
+    assert again.owns("sub/c.md")  # journaled: the next build knows it as ours
+    again.write("a.md", b"new a")
+    again.finish()
+    assert listing(again.root) == {"a.md"}
+    assert (again.root / "a.md").read_bytes() == b"new a"
+
+
+def test_a_dropped_writer_changes_nothing(tmp_path: Path) -> None:
+    writer = make(tmp_path)
+    writer.write("a.md", b"old")
+    writer.finish()
+    writer = make(tmp_path)
+    writer.write("a.md", b"new")
+    del writer
+    assert listing(tmp_path / "out") == {"a.md"}
+    assert (tmp_path / "out" / "a.md").read_bytes() == b"old"
 
 
 def test_write_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
@@ -294,6 +338,7 @@ def test_a_finished_writer_refuses_more_work(tmp_path: Path) -> None:
 def test_files_are_readable_by_others(tmp_path: Path) -> None:
     writer = make(tmp_path)
     writer.write("a.md", b"x")
+    writer.finish()
     mask = os.umask(0o022)
     os.umask(mask)
     assert (writer.root / "a.md").stat().st_mode & 0o777 == 0o666 & ~mask
@@ -332,18 +377,21 @@ def test_a_folder_swapped_for_a_symlink_mid_build_is_not_followed(tmp_path: Path
     writer = make(tmp_path)
     writer.write("moved/a.html", b"a")
     writer.write("gone/a.html", b"a")
-    # Swap both folders for links to outside: one renamed away, one deleted.
+    # Swap both folders for links to outside: one renamed away, one deleted (with the file
+    # staged in it).
     (writer.root / "moved").rename(writer.root / "elsewhere")
     (writer.root / "moved").symlink_to(outside, target_is_directory=True)
-    (writer.root / "gone" / "a.html").unlink()
-    (writer.root / "gone").rmdir()
+    shutil.rmtree(writer.root / "gone")
     (writer.root / "gone").symlink_to(outside, target_is_directory=True)
-    writer.write("moved/b.html", b"b")  # lands in the folder that was checked
+    writer.write("moved/b.html", b"b")  # staged in the folder that was checked
     with pytest.raises(PublishError, match=r"cannot write gone/b\.html"):
         writer.write("gone/b.html", b"b")  # its folder no longer exists
+    with pytest.raises(PublishError, match=r"cannot write gone/a\.html"):
+        writer.finish()  # the staged file went with its folder: the build fails whole
     assert list(outside.iterdir()) == []
-    assert (writer.root / "elsewhere" / "b.html").read_bytes() == b"b"
-    writer.finish()
+    # Files are put in place in the order written: a.html was, before the failure; the rest
+    # were dropped, and no temporary is left.
+    assert listing(writer.root / "elsewhere") == {"a.html"}
     # The next build checks afresh: the links lead outside, for writing and for removing.
     (outside / "a.html").write_text("theirs")
     again = make(tmp_path)

@@ -9,13 +9,13 @@ the next one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from rsspage.config import Config
 from rsspage.publish import feeds_out
 from rsspage.publish.hexo import publish_hexo
-from rsspage.publish.site import SiteLinks, build_site, site_links
+from rsspage.publish.site import SiteLinks, SiteResult, build_site, site_links
 from rsspage.publish.writer import OutputWriter, WriteStats
 from rsspage.store import FeedHealth, Store
 from rsspage.types import Article
@@ -40,23 +40,46 @@ def _counts(stats: WriteStats) -> tuple[int, int]:
 def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
     assert config.output.hexo is not None
     writer = OutputWriter(config.output.hexo, config.output.state / "hexo-manifest.json")
-    assigned = publish_hexo(store.articles(), writer, store.published_names("hexo"))
-    store.save_names("hexo", assigned)
-    return writer.finish()
+    try:
+        assigned = publish_hexo(store.articles(), writer, store.published_names("hexo"))
+        # Names first: a post put in place must never lose the name it was written under.
+        store.save_names("hexo", assigned)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
 
 
 def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
-    assert config.output.site is not None
     articles = list(store.articles())
     health = store.health(now - timedelta(days=7))
-    writer = OutputWriter(config.output.site, config.output.state / "site-manifest.json")
-    result = build_site(articles, health, config, writer, store.page_hashes("site"))
-    pages = [path for path in result.page_hashes if path.endswith(".html")]
-    for relpath, data in site_extras(config, articles, site_links(articles), health, pages).items():
-        writer.write(relpath, data)
-    stats = writer.finish()
+    result, stats = write_site(config, articles, health, store.page_hashes("site"))
     store.save_page_hashes("site", result.page_hashes)
     return stats
+
+
+def write_site(
+    config: Config,
+    articles: Sequence[Article],
+    health: Sequence[FeedHealth],
+    page_hashes: Mapping[str, str],
+) -> tuple[SiteResult, WriteStats]:
+    """The whole site, all or nothing: pages and feeds are staged and put in place together,
+    then the search shards; a failure before that leaves the previous site as it was."""
+    assert config.output.site is not None
+    writer = OutputWriter(config.output.site, config.output.state / "site-manifest.json")
+    try:
+        result = build_site(articles, health, config, writer, page_hashes)
+        pages = [path for path in result.page_hashes if path.endswith(".html")]
+        links = site_links(articles)
+        for relpath, data in site_extras(config, articles, links, health, pages).items():
+            writer.write(relpath, data)
+        stats = writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    result.search.put_in_place()
+    return result, stats
 
 
 def site_extras(

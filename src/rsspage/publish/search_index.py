@@ -14,9 +14,21 @@ We talk to ``pagefind --service`` directly (base64 JSON messages, each followed 
 protocol of Pagefind's Node and Python APIs). The Python API waits 0.1 s between two answers,
 which would make 20,000 records take half an hour.
 
+The files of a shard are asked for with ``GetFiles`` and written by rsspage, not by Pagefind's
+``WriteFiles``: that answers before its background writes are done, and a shard could be left
+with empty files when the service exited (about one build in 30), or on a full disk without any
+error. So a bundle is checked (entry readable, every language's metadata there, no empty file)
+before it is written, and a failed write is a real error.
+
 The ``pagefind/`` folder is not managed by the output writer: a shard is built in
-``pagefind/.tmp-<k>`` and swapped in whole; shard folders past the last one are removed. Only
-folders that hold a ``pagefind-entry.json`` (Pagefind's own) are ever replaced or deleted.
+``pagefind/.tmp-<k>`` and swapped in whole by :meth:`IndexResult.put_in_place`, which the
+publish stage calls only after the pages are in place; shard folders past the last one are
+removed then. Only folders that hold a ``pagefind-entry.json`` (Pagefind's own) are ever
+replaced or deleted.
+
+Failures: a Pagefind failure (:class:`SearchIndexError`) is logged and the site is built without
+a fresh index; a file that cannot be written is a :class:`~rsspage.errors.PublishError` that fails
+the build, like any other output file.
 """
 
 from __future__ import annotations
@@ -51,6 +63,12 @@ TEXT_CHARS = 10_000
 #: Bump when the records change shape, to re-index every shard.
 SEARCH_FORMAT = "search-1"
 _ENTRY = "pagefind-entry.json"
+#: Pagefind's ready-made search interfaces: the search page has its own (static/search.js).
+_UNUSED_FILES = ("pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.")
+
+
+class SearchIndexError(PublishError):
+    """Pagefind failed or gave an incomplete bundle (the pages can still be published)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +92,18 @@ class IndexResult:
     seconds: float = 0.0
     #: False when no Pagefind binary is installed (the site is built without search).
     available: bool = True
+    #: (built folder, final folder) of each rebuilt shard, for :meth:`put_in_place`.
+    staged: tuple[tuple[Path, Path], ...] = ()
+    #: The ``pagefind/`` folder and the number of shards, or None to leave it as it is.
+    folder: Path | None = None
+    shards: int = 0
+
+    def put_in_place(self) -> None:
+        """Swap the rebuilt shards in, remove shards past the last one (after the pages)."""
+        for built, final in self.staged:
+            _swap(built, final)
+        if self.folder is not None:
+            _remove_leftovers(self.folder, self.shards)
 
 
 def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
@@ -87,12 +117,16 @@ def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
 
 
 def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str],
-                 language: str) -> IndexResult:
-    """Re-index the shards whose digest changed (or whose folder is missing); drop the rest."""
+                 language: str, stop: threading.Event | None = None) -> IndexResult:
+    """Build the shards whose digest changed (or whose folder is missing) beside the live ones;
+    :meth:`IndexResult.put_in_place` swaps them in and drops shards no longer needed.
+
+    ``stop``, when set (the pages failed), ends the work at the next shard."""
     started = time.monotonic()
     folder = root / FOLDER
     stale = [s for s in shards
              if previous.get(s.key) != s.digest or not (folder / str(s.number) / _ENTRY).is_file()]
+    staged: list[tuple[Path, Path]] = []
     if stale:
         binary = find_binary()
         if binary is None:
@@ -100,19 +134,21 @@ def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str
                         "(pip install 'pagefind[extended]')")
             return IndexResult(available=False)
         try:
-            _build_shards(binary, folder, stale, _pagefind_language(language))
-        except PublishError as e:
+            staged = _build_shards(binary, folder, stale, _pagefind_language(language),
+                                   stop or threading.Event())
+        except SearchIndexError as e:
             # The pages are written; a search index that could not be refreshed must not cost
             # the run. Stale shards keep no hash, so the next build tries them again.
-            log.error("the search index was not updated: %s", e)
+            if not (stop and stop.is_set()):  # stopped: the pages' error is the one to report
+                log.error("the search index was not updated: %s", e)
             retry = {s.key for s in stale}
             kept = {s.key: s.digest for s in shards if s.key not in retry}
             return IndexResult(hashes=kept, seconds=time.monotonic() - started,
                                available=False)
-    _remove_leftovers(folder, len(shards))
     return IndexResult(
         hashes={s.key: s.digest for s in shards}, rebuilt=len(stale),
         records=sum(len(s.views) for s in stale), seconds=time.monotonic() - started,
+        staged=tuple(staged), folder=folder, shards=len(shards),
     )
 
 
@@ -139,32 +175,82 @@ def _pagefind_language(language: str) -> str:
     return (language.split("-")[0] or "en").lower()
 
 
-def _build_shards(binary: str, folder: Path, shards: Sequence[Shard], language: str) -> None:
-    if not shards:
-        return
+def _build_shards(binary: str, folder: Path, shards: Sequence[Shard], language: str,
+                  stop: threading.Event) -> list[tuple[Path, Path]]:
+    """Each shard built in ``.tmp-<k>``; on any failure none is left behind."""
+    staged: list[tuple[Path, Path]] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        # One process, one shard after another: starting Pagefind costs most of a second.
+        with PagefindService(binary) as service:
+            for shard in shards:
+                if stop.is_set():
+                    raise SearchIndexError("search index: stopped, the pages failed")
+                built = folder / f".tmp-{shard.number}"
+                staged.append((built, folder / str(shard.number)))
+                _write_bundle(built, _bundle(service, shard, language))
     except OSError as e:
-        raise PublishError(f"cannot create {folder}: {e.strerror}") from e
-    # One process, one shard after another: Pagefind peaks near 0.5 GB while writing a shard,
-    # and starting it costs most of a second.
-    with PagefindService(binary) as service:
-        for shard in shards:
-            _build_shard(service, folder, shard, language)
+        _discard(staged)
+        raise PublishError(f"cannot write the search index: {e.strerror or e}") from e
+    except BaseException:
+        _discard(staged)
+        raise
+    return staged
 
 
-def _build_shard(service: PagefindService, folder: Path, shard: Shard, language: str) -> None:
-    tmp = folder / f".tmp-{shard.number}"
-    shutil.rmtree(tmp, ignore_errors=True)
+def _bundle(service: PagefindService, shard: Shard, language: str) -> dict[str, bytes]:
+    """The files of one shard's Pagefind bundle (path → content), checked to be whole."""
     index_id = service.call({"type": "NewIndex", "config": {"force_language": language}})[
         "index_id"]
     for view in shard.views:
         service.send(_record(index_id, view, language))
-    service.call({"type": "WriteFiles", "index_id": index_id, "output_path": str(tmp)})
+    answer = service.call({"type": "GetFiles", "index_id": index_id})
     service.call({"type": "DeleteIndex", "index_id": index_id})
-    if not (tmp / _ENTRY).is_file():
-        raise PublishError(f"pagefind wrote no index into {tmp}")
-    _swap(tmp, folder / str(shard.number))
+    try:
+        files = {str(f["path"]): base64.b64decode(f["content"]) for f in answer["files"]
+                 if not str(f["path"]).startswith(_UNUSED_FILES)}
+    except (KeyError, TypeError, ValueError) as e:
+        raise SearchIndexError(f"search index: unreadable files from pagefind ({e})") from e
+    _check_bundle(files)
+    return files
+
+
+def _check_bundle(files: Mapping[str, bytes]) -> None:
+    """Refuse a bundle a browser could not load: no entry, a missing metadata file, an empty
+    file, or a path that is not a plain relative one."""
+    try:
+        entry = json.loads(files[_ENTRY])
+        metas = [f"pagefind.{lang['hash']}.pf_meta" for lang in entry["languages"].values()]
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SearchIndexError(f"search index: pagefind gave no readable entry ({e})") from e
+    empty = [path for path, data in files.items() if not data]
+    missing = [meta for meta in metas if meta not in files]
+    odd = [path for path in files
+           if path.startswith("/") or ".." in path.split("/") or "\\" in path]
+    if empty or missing or odd:
+        raise SearchIndexError(f"search index: incomplete bundle from pagefind (empty: "
+                               f"{empty[:3]}, missing: {missing[:3]}, odd paths: {odd[:3]})")
+
+
+def _write_bundle(built: Path, files: Mapping[str, bytes]) -> None:
+    shutil.rmtree(built, ignore_errors=True)
+    built.mkdir()
+    for path, data in files.items():
+        target = built / path
+        if target.parent != built:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+        finally:
+            os.close(fd)
+
+
+def _discard(staged: Sequence[tuple[Path, Path]]) -> None:
+    for built, _final in staged:
+        shutil.rmtree(built, ignore_errors=True)
 
 
 def _record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
@@ -228,7 +314,7 @@ class PagefindService:
             )
         except OSError as e:
             self._log.close()
-            raise PublishError(f"cannot start pagefind ({binary}): {e.strerror}") from e
+            raise SearchIndexError(f"cannot start pagefind ({binary}): {e.strerror}") from e
         self._cond = threading.Condition()
         self._sent = self._answered = 0
         self._answers: dict[int, dict[str, Any]] = {}
@@ -307,7 +393,7 @@ class PagefindService:
         elif payload.get("type") != "IndexedFile":  # 20,000 of those need not be kept
             self._answers[int(answer.get("message_id") or 0)] = payload
 
-    def _failure(self, message: str) -> PublishError:
+    def _failure(self, message: str) -> SearchIndexError:
         self._log.seek(0)
         detail = self._log.read()[-500:].decode("utf-8", "replace").strip()
-        return PublishError(f"search index: {message}" + (f" ({detail})" if detail else ""))
+        return SearchIndexError(f"search index: {message}" + (f" ({detail})" if detail else ""))

@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,9 +110,18 @@ class SiteResult:
     rendered: int
     #: Pages whose inputs were unchanged: not rendered, file kept as it was.
     skipped: int
-    #: Search shards re-indexed, and whether a Pagefind binary was found at all.
-    search_shards_rebuilt: int = 0
-    search_available: bool = True
+    #: The search shards built beside the live ones: the caller puts them in place
+    #: (:meth:`~rsspage.publish.search_index.IndexResult.put_in_place`) after the pages.
+    search: search_index.IndexResult
+
+    @property
+    def search_shards_rebuilt(self) -> int:
+        return self.search.rebuilt
+
+    @property
+    def search_available(self) -> bool:
+        """Whether a Pagefind binary was found and the index is up to date."""
+        return self.search.available
 
 
 def build_site(
@@ -126,8 +137,9 @@ def build_site(
     can keep the file (it is ours and still on disk); otherwise it is rendered and written.
 
     ``page_hashes`` is the previous build's :attr:`SiteResult.page_hashes`. The caller calls
-    ``writer.finish()`` afterwards. The ``pagefind/`` folder is not the writer's: it is
-    rewritten here, shard by shard, and only where a shard's articles changed.
+    ``writer.finish()`` afterwards, then ``result.search.put_in_place()``. The ``pagefind/``
+    folder is not the writer's: its shards are rebuilt here (beside the live ones), and only
+    where a shard's articles changed.
     """
     zone = ZoneInfo(config.site.timezone)
     model = build_model(articles, zone)
@@ -139,9 +151,32 @@ def build_site(
     # Without Pagefind the search page says so instead of loading bundles that are not there.
     searchable = len(shards) if search_index.find_binary() else 0
     _set_globals(env, config, assets)
+    pages = all_pages(model, health, config.output.page_size, searchable)
+    stop = threading.Event()
+    with ThreadPoolExecutor(1, thread_name_prefix="rsspage-search") as pool:
+        # Pagefind indexes in its own process, on another core, while the pages render here;
+        # this thread only feeds it records and writes the bundles it returns.
+        indexing = pool.submit(search_index.update_index, writer.root, shards, page_hashes,
+                               language, stop)
+        try:
+            hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes)
+        except BaseException:
+            stop.set()
+            raise
+        search = indexing.result()
+    hashes.update(search.hashes)
+    log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
+              rendered, skipped, search.rebuilt)
+    return SiteResult(hashes, rendered, skipped, search)
+
+
+def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
+                 writer: OutputWriter, page_hashes: Mapping[str, str],
+                 ) -> tuple[dict[str, str], int, int]:
+    """Render and write the pages whose input hash changed; (hashes, rendered, skipped)."""
     hashes: dict[str, str] = {}
     rendered = skipped = 0
-    for page in all_pages(model, health, config.output.page_size, searchable):
+    for page in pages:
         key = digest(version, page.template, page.path, page.digest)
         hashes[page.path] = key
         if page_hashes.get(page.path) == key and writer.keep(page.path):
@@ -149,11 +184,7 @@ def build_site(
             continue
         writer.write(page.path, _render(env, page).encode("utf-8"))
         rendered += 1
-    search = search_index.update_index(writer.root, shards, page_hashes, language)
-    hashes.update(search.hashes)
-    log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
-              rendered, skipped, search.rebuilt)
-    return SiteResult(hashes, rendered, skipped, search.rebuilt, search.available)
+    return hashes, rendered, skipped
 
 
 def make_environment(user_templates: Path, zone: ZoneInfo) -> jinja2.Environment:

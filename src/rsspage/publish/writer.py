@@ -6,18 +6,24 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
   output root, and no path may be written twice in one build;
 - rsspage never overwrites or deletes a file it did not write: what it wrote is recorded in a
   *manifest* (relpath → sha256, JSON in the state folder);
-- a file is replaced atomically (temporary file in the same folder, then ``os.replace``) and only
-  when its content changed, so unchanged files keep their mtime;
-- ``finish()`` deletes the files of earlier builds that this build did not write, prunes the
-  folders that became empty, and saves the manifest.
+- a build is all or nothing: :meth:`~OutputWriter.write` only *stages* a file (a temporary file
+  in the same folder), and ``finish()`` puts every staged file in place (``os.replace``); a build
+  that fails half way (a full disk, a template error) is dropped with :meth:`~OutputWriter.abort`
+  and leaves the previous output as it was, not a mix of old and new pages;
+- a file is rewritten only when its content changed, so unchanged files keep their mtime;
+- ``finish()`` then deletes the files of earlier builds that this build did not write, prunes
+  the folders that became empty, and saves the manifest.
 
 Crash safety: before a *new* file is created its path is appended to ``<manifest>.journal``
 (one ``os.write`` to an ``O_APPEND`` descriptor: in the page cache before the file exists, so a
 killed process loses nothing), and a build killed at any moment leaves every file it created
-known as rsspage's to the next run (loading reads manifest ∪ journal); ``finish()`` folds the
-journal into the manifest. Files are not fsync'ed unless ``durable=True``: a killed process loses
-nothing that ``os.replace`` made visible, and only a power cut could leave a zero-length file,
-which the next build rewrites because its size no longer matches the manifest.
+known as rsspage's to the next run (loading reads manifest ∪ journal), and the temporaries it
+staged are swept by the next build; ``finish()`` folds the journal into the manifest. A kill
+while ``finish()`` puts the staged files in place leaves each file whole, old or new; the next
+build compares against the last finished one and completes the rest. Files are not fsync'ed
+unless ``durable=True``: a killed process loses nothing that ``os.replace`` made visible, and
+only a power cut could leave a zero-length file, which the next build rewrites because its size
+no longer matches the manifest.
 
 Speed and symlinks: files are written relative to open descriptors of their folders
 (``openat``), kept for the build (the most recently used :data:`_OPEN_FOLDERS`). A folder is
@@ -42,6 +48,7 @@ import stat
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rsspage.errors import PublishError
 from rsspage.publish.names import clash_key
@@ -66,6 +73,15 @@ class WriteStats:
     unchanged: int
     #: Files of earlier builds removed because this build did not write them.
     removed: int
+
+
+class _Staged(NamedTuple):
+    """A file written as a temporary, waiting for ``finish()`` to put it in place."""
+
+    relpath: str
+    folder: str
+    name: str
+    temporary: str
 
 
 class OutputWriter:
@@ -94,6 +110,7 @@ class OutputWriter:
         self._journal_fd: int | None = None
         self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
         self._temp_names = itertools.count()
+        self._staged: list[_Staged] = []
         self._written = self._unchanged = 0
         self._finished = False
 
@@ -122,7 +139,8 @@ class OutputWriter:
         return self._lstat(relpath) is None
 
     def write(self, relpath: str, data: bytes) -> bool:
-        """Write ``data`` at ``relpath``; True when the file was (re)written, False if unchanged."""
+        """Stage ``data`` for ``relpath``; True when the file will be (re)written by ``finish()``,
+        False when it is unchanged on disk."""
         self._check_open()
         folder, name = _split(relpath)
         key = self._unclaimed(relpath)
@@ -139,7 +157,8 @@ class OutputWriter:
         else:
             self._journal_new(relpath)
         self._open_journal()  # its existence marks a build in progress, even with no new file
-        self._replace(relpath, dir_fd, name, data)
+        temporary = self._stage(relpath, dir_fd, data)
+        self._staged.append(_Staged(relpath, folder, name, temporary))
         self._claim(relpath, key, digest)
         self._written += 1
         return True
@@ -162,10 +181,14 @@ class OutputWriter:
         return True
 
     def finish(self, remove_stale: bool = True) -> WriteStats:
-        """Remove owned files not written in this build, save the manifest, drop the journal."""
+        """Put the staged files in place, remove owned files not written in this build, save
+        the manifest, drop the journal."""
         self._check_open()
         self._finished = True
-        self._close_folders()
+        try:
+            self._commit_staged()
+        finally:
+            self._close_folders()
         failures: list[str] = []
         removed = self._remove_stale(failures) if remove_stale else 0
         if self._recovering:
@@ -175,16 +198,29 @@ class OutputWriter:
             raise PublishError("could not remove: " + "; ".join(failures))
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed)
 
+    def abort(self) -> None:
+        """Drop this build: delete its staged files, leave the output as it was.
+
+        Files it would have created stay in the journal, so the next build still knows them as
+        rsspage's (and sweeps any temporary this one could not delete).
+        """
+        self._finished = True
+        for staged in self._staged:
+            with contextlib.suppress(OSError, PublishError):
+                os.unlink(staged.temporary, dir_fd=self._folder(staged.folder, staged.relpath))
+        self._staged.clear()
+        self.close()
+
     def close(self) -> None:
-        """Release the open descriptors (finish() does; also safe on an abandoned build)."""
+        """Release the open descriptors (finish() and abort() do)."""
         self._close_folders()
         self._close_journal()
 
     def __del__(self) -> None:
-        # A build that failed half-way is dropped without finish(): do not leak descriptors
-        # (``rsspage serve`` rebuilds in one long-lived process).
+        # A build that failed half-way and was dropped without finish() changes nothing, and
+        # leaks no descriptors (``rsspage serve`` rebuilds in one long-lived process).
         with contextlib.suppress(Exception):
-            self.close()
+            self.abort()
 
     # -- paths ------------------------------------------------------------------------------
 
@@ -205,6 +241,10 @@ class OutputWriter:
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         if st is not None and stat.S_ISLNK(st.st_mode):
             self._check_inside(relpath)  # a link inside the root may be replaced by our file
+        elif st is not None and stat.S_ISDIR(st.st_mode):
+            # Found now rather than when finish() puts the files in place.
+            cause = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
+            raise PublishError(f"cannot write {relpath}: {cause.strerror}") from cause
         return dir_fd, st
 
     def _folder(self, folder: str, relpath: str) -> int:
@@ -298,8 +338,8 @@ class OutputWriter:
         except OSError as e:
             raise PublishError(f"cannot write journal {self._journal_path}: {e.strerror}") from e
 
-    def _replace(self, relpath: str, dir_fd: int, name: str, data: bytes) -> None:
-        """Atomically put ``data`` at ``name`` in ``dir_fd``; on failure the old file stays."""
+    def _stage(self, relpath: str, dir_fd: int, data: bytes) -> str:
+        """``data`` in a new temporary file in ``dir_fd``; its name. On failure none is left."""
         tmp: str | None = None
         try:
             tmp, fd = self._create_temporary(dir_fd)
@@ -309,12 +349,24 @@ class OutputWriter:
                     os.fsync(fd)
             finally:
                 os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except OSError as e:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp, dir_fd=dir_fd)
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
+        return tmp
+
+    def _commit_staged(self) -> None:
+        """Put every staged file in place; on a failure the rest are dropped (abort())."""
+        for i, staged in enumerate(self._staged):
+            try:
+                dir_fd = self._folder(staged.folder, staged.relpath)
+                os.replace(staged.temporary, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except OSError as e:
+                del self._staged[:i]
+                self.abort()
+                raise PublishError(f"cannot write {staged.relpath}: {e.strerror or e}") from e
+        self._staged.clear()
 
     def _create_temporary(self, dir_fd: int) -> tuple[str, int]:
         # Short names (a long title would overflow NAME_MAX); O_EXCL never reuses a file.
