@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import feedparser
 import pytest
@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
+from rsspage.publish import feeds_out
 from rsspage.publish.feeds_out import (
     ATOM_NS,
     CONTENT_NS,
@@ -318,6 +319,16 @@ def test_opml_lists_every_feed_grouped_by_category_and_source() -> None:
 
 def locs(data: bytes) -> list[str]:
     return [str(e.text) for e in etree.fromstring(data).iter(f"{{{SITEMAP_NS}}}loc")]
+
+
+@given(st.sampled_from(["https://news.example.cn", "https://x.example/blog/", "http://h:8080/a/b",
+                        "https://x.example/?q=1", "https://x.example/p#f"]),
+       st.text(st.sampled_from("a/.:?#% \t\n\u3000新-_~@"), max_size=12))
+def test_absolute_urls_equal_urljoin(site: str, relpath: str) -> None:
+    """The fast path for plain paths gives exactly what urljoin gives."""
+    expected = quote(urljoin(site.rstrip("/") + "/", relpath.lstrip("/")),
+                     safe=":/?#[]@!$&'()*+,;=%~-._")
+    assert feeds_out.absolute(site, relpath) == expected
 
 
 def test_sitemap_lists_absolute_encoded_urls() -> None:

@@ -15,13 +15,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import lxml.html
 import pytest
 
 from rsspage.config import Config, parse_config
-from rsspage.publish import search_index
+from rsspage.publish import feeds_out, search_index
 from rsspage.publish.names import clash_key
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site import SiteResult, site_links
@@ -564,3 +565,42 @@ def test_without_pagefind_the_search_page_says_so(
     status = site.page("search.html").get_element_by_id("search-status")
     assert status.get("data-shards") == "0"
     assert not (site.root / "pagefind").exists()
+
+
+def test_unchanged_feed_folders_and_sitemap_are_not_rendered_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site(tmp_path)
+    site.config = replace(site.config, site=replace(site.config.site, url="https://n.example/"))
+    rendered: list[str] = []
+    render_group, sitemaps = feeds_out.render_group, feeds_out.sitemaps
+
+    def counting_render(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup
+                        ) -> dict[str, bytes]:
+        rendered.append(group.folder)
+        return render_group(feeds, group)
+
+    def counting_sitemaps(*args: Any, **kwargs: Any) -> dict[str, bytes]:
+        rendered.append("sitemap")
+        return sitemaps(*args, **kwargs)
+
+    monkeypatch.setattr(feeds_out, "render_group", counting_render)
+    monkeypatch.setattr(feeds_out, "sitemaps", counting_sitemaps)
+    site.build()
+    folders = {f for f in rendered if f != "sitemap"}
+    assert "sitemap" in rendered and len(folders) == 1 + 2 + 4  # site, categories, sources
+    rendered.clear()
+    site.build()
+    assert rendered == []
+    # One new article: the site's feeds, its category's and its source's, and the sitemap.
+    newest = make_article(40)
+    site.build([*ARTICLES, newest])
+    cat, src = site.root / "feeds" / newest.category, newest.source
+    assert sorted(rendered) == sorted(["feeds/", f"feeds/{newest.category}/",
+                                       f"feeds/{newest.category}/{src}/", "sitemap"])
+    assert (cat / src / "atom.xml").read_bytes().count(newest.title.encode()) == 1
+    # A feed file deleted by hand is written again, from its folder alone.
+    rendered.clear()
+    (cat / "rss.xml").unlink()
+    site.build([*ARTICLES, newest])
+    assert rendered == [f"feeds/{newest.category}/"] and (cat / "rss.xml").is_file()

@@ -9,17 +9,21 @@ the next one.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 
 from rsspage.config import Config
 from rsspage.publish import feeds_out
 from rsspage.publish.hexo import publish_hexo
-from rsspage.publish.site import SiteLinks, SiteResult, build_site, site_links
+from rsspage.publish.site import SiteResult, build_site, site_links
+from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter, WriteStats
 from rsspage.store import FeedHealth, Store
 from rsspage.types import Article
 
+#: Bump when the feeds, OPML or sitemap change form, to render them all again.
+EXTRAS_FORMAT = "extras-1"
 #: A (written, removed) pair per output name.
 PublishStats = dict[str, tuple[int, int]]
 
@@ -71,9 +75,8 @@ def write_site(
     try:
         result = build_site(articles, health, config, writer, page_hashes)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
-        links = site_links(articles)
-        for relpath, data in site_extras(config, articles, links, health, pages).items():
-            writer.write(relpath, data)
+        result.page_hashes.update(
+            write_extras(config, articles, health, pages, writer, page_hashes))
         stats = writer.finish()
     except BaseException:
         writer.abort()
@@ -82,24 +85,60 @@ def write_site(
     return result, stats
 
 
-def site_extras(
+def write_extras(
     config: Config,
     articles: Sequence[Article],
-    links: SiteLinks,
     health: Sequence[FeedHealth],
     pages: Sequence[str],
-) -> dict[str, bytes]:
-    """The site's machine-readable files: feeds, OPML, sitemap, robots.txt."""
+    writer: OutputWriter,
+    previous: Mapping[str, str],
+) -> dict[str, str]:
+    """The site's machine-readable files: feeds, OPML, sitemap, robots.txt; returns their input
+    hashes. A feed folder or sitemap whose inputs did not change (``previous``) is not rendered
+    again: a few new articles touch a few of the feed folders."""
     site = config.site
-    newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
-    files = feeds_out.feed_set(newest_first, feeds_out.SiteFeeds(
+    links = site_links(articles)
+    feeds = feeds_out.SiteFeeds(
         title=site.title, url=site.url, language=site.language,
         article_page=links.article_page, category_page=links.category_page,
         source_page=links.source_page,
-    ))
+    )
+    newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+    hashes: dict[str, str] = {}
+    for group in feeds_out.feed_groups(newest_first, feeds):
+        key = digest(EXTRAS_FORMAT, site.title, site.url, site.language, group.folder,
+                     group.title, group.page, *map(_feed_entry_key, group.articles))
+        hashes |= _write_unless_kept(writer, previous, key, group.files,
+                                     partial(feeds_out.render_group, feeds, group))
+    if site.url:
+        ordered = sorted(pages)
+        key = digest(EXTRAS_FORMAT, site.url, *ordered)
+        hashes |= _write_unless_kept(
+            writer, previous, key, feeds_out.sitemap_names(len(ordered)),
+            partial(feeds_out.sitemaps, site.url, [(p, None) for p in ordered]))
     followed = [feeds_out.OpmlFeed(h.channel or h.title or h.key, h.url or h.key, "",
                                    h.category, h.source or h.title) for h in health]
-    files["feeds/subscriptions.opml"] = feeds_out.opml(site.title, followed)
-    files.update(feeds_out.sitemaps(site.url, [(p, None) for p in sorted(pages)]))
-    files["robots.txt"] = feeds_out.robots(site.url)
-    return files
+    writer.write("feeds/subscriptions.opml", feeds_out.opml(site.title, followed))
+    writer.write("robots.txt", feeds_out.robots(site.url))
+    return hashes
+
+
+def _feed_entry_key(article: Article) -> str:
+    """Everything of an article that its feed entries show (content_hash covers the title, text,
+    content and image)."""
+    return "\x1e".join((article.id, article.content_hash, article.link, article.author,
+                        article.category, article.source, article.channel,
+                        article.published.isoformat(),
+                        article.updated.isoformat() if article.updated else ""))
+
+
+def _write_unless_kept(writer: OutputWriter, previous: Mapping[str, str], key: str,
+                       files: Sequence[str], render: Callable[[], dict[str, bytes]],
+                       ) -> dict[str, str]:
+    """Keep each of ``files`` whose input hash is ``key`` still; render and write the others."""
+    missing = [f for f in files if previous.get(f) != key or not writer.keep(f)]
+    if missing:
+        rendered = render()
+        for relpath in missing:
+            writer.write(relpath, rendered[relpath])
+    return dict.fromkeys(files, key)

@@ -104,7 +104,8 @@ class SiteResult:
     """What one site build did."""
 
     #: Output path → input hash of every page of this build (and ``pagefind/<k>/`` → hash of
-    #: each search shard); the store keeps it for the next build.
+    #: each search shard; ``write_site`` adds the feeds' and sitemap's); the store keeps it for
+    #: the next build.
     page_hashes: dict[str, str]
     #: Pages rendered (their file was rewritten only when the bytes changed).
     rendered: int

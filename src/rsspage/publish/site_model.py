@@ -250,13 +250,13 @@ def _tree(ordered: Sequence[Article]) -> dict[str, Node]:
 
 
 def _view(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
-    local = article.published.astimezone(zone)
+    iso = article.published.astimezone(zone).isoformat()  # 2022-07-21T17:22:55+08:00
     summary = article.text[:SUMMARY_CHARS]
     if len(article.text) > SUMMARY_CHARS:
         summary = summary.rstrip() + "…"
     view = ArticleView(
-        article=article, path=article_path(article.id), when=local.strftime("%Y-%m-%d %H:%M"),
-        iso=local.isoformat(), day=local.strftime("%Y-%m-%d"), summary=summary, channel=channel,
+        article=article, path=article_path(article.id), when=f"{iso[:10]} {iso[11:16]}",
+        iso=iso, day=iso[:10], summary=summary, channel=channel,
     )
     # content_hash covers title, text and image; the time and the channel folder it links to
     # are added because they can change without it (estimated dates, renamed folders).
