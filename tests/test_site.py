@@ -11,7 +11,7 @@ import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -604,3 +604,32 @@ def test_unchanged_feed_folders_and_sitemap_are_not_rendered_again(
     (cat / "rss.xml").unlink()
     site.build([*ARTICLES, newest])
     assert rendered == [f"feeds/{newest.category}/"] and (cat / "rss.xml").is_file()
+
+
+def test_content_loaded_on_demand_gives_the_same_site(tmp_path: Path) -> None:
+    """``publish_site`` reads articles without their content and loads it for the pages and
+    feeds it renders: the site is the same, and a rebuild with no change loads nothing."""
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "lazy").mkdir()
+    whole = make_site(tmp_path / "whole")
+    whole.build()
+    asked: list[str] = []
+
+    def load(ids: Iterable[str]) -> dict[str, str]:
+        wanted = set(ids)
+        asked.extend(wanted)
+        return {a.id: a.content_html for a in ARTICLES if a.id in wanted}
+
+    lazy = make_site(tmp_path / "lazy")
+    bare = [replace(a, content_html="") for a in ARTICLES]
+    result, _ = write_site(lazy.config, bare, HEALTH, {}, load)
+    assert set(asked) == {a.id for a in ARTICLES}
+    files = sorted(p.relative_to(whole.root) for p in whole.root.rglob("*")
+                   if p.is_file() and "pagefind" not in p.parts)
+    assert files == sorted(p.relative_to(lazy.root) for p in lazy.root.rglob("*")
+                           if p.is_file() and "pagefind" not in p.parts)
+    different = [f for f in files if (whole.root / f).read_bytes() != (lazy.root / f).read_bytes()]
+    assert different == []
+    asked.clear()
+    write_site(lazy.config, bare, HEALTH, result.page_hashes, load)
+    assert asked == []

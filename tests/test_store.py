@@ -133,3 +133,22 @@ def test_run_lock_is_exclusive(tmp_path: Path) -> None:
         pass
     with run_lock(tmp_path):  # released after use
         pass
+
+
+def test_articles_without_content_and_contents_by_id(store: Store) -> None:
+    saved = [article(n) for n in range(1200)]  # more ids than one IN (…) query takes
+    store.save_feed(SPEC, OK, saved, None, NOW)
+    whole = list(store.articles())
+    bare = list(store.articles(content=False))
+    assert [replace(a, content_html="") for a in whole] == bare
+    assert all(a.content_html for a in whole)
+    contents = store.contents([a.id for a in bare] + ["no-such-id"])
+    assert contents == {a.id: a.content_html for a in saved}
+
+
+def test_page_hashes_are_replaced_by_the_new_set(store: Store) -> None:
+    store.save_page_hashes("site", {"a.html": "1", "b.html": "2", "c.html": "3"})
+    store.save_page_hashes("hexo", {"a.html": "x"})
+    store.save_page_hashes("site", {"a.html": "1", "b.html": "22", "d.html": "4"})
+    assert store.page_hashes("site") == {"a.html": "1", "b.html": "22", "d.html": "4"}
+    assert store.page_hashes("hexo") == {"a.html": "x"}

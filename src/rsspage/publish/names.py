@@ -70,6 +70,8 @@ def safe_segment(text: str, max_bytes: int = 200, *, fallback: str = DEFAULT_FAL
 
 def clash_key(relpath: str) -> str:
     """The key under which case- or normalisation-insensitive file systems see ``relpath``."""
+    if relpath.isascii():  # most site paths (a/3f/….html); casefold is lower() on ASCII
+        return relpath.lower()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", relpath).casefold())
 
 

@@ -10,13 +10,14 @@ the next one.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
 
 from rsspage.config import Config
 from rsspage.publish import feeds_out
 from rsspage.publish.hexo import publish_hexo
-from rsspage.publish.site import SiteResult, build_site, site_links
+from rsspage.publish.site import ContentLoader, SiteResult, build_site, site_links
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter, WriteStats
 from rsspage.store import FeedHealth, Store
@@ -55,9 +56,11 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
 
 
 def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
-    articles = list(store.articles())
+    # Without their content: only the pages and feeds rendered again load it (store.contents).
+    articles = list(store.articles(content=False))
     health = store.health(now - timedelta(days=7))
-    result, stats = write_site(config, articles, health, store.page_hashes("site"))
+    result, stats = write_site(config, articles, health, store.page_hashes("site"),
+                               store.contents)
     store.save_page_hashes("site", result.page_hashes)
     return stats
 
@@ -67,16 +70,19 @@ def write_site(
     articles: Sequence[Article],
     health: Sequence[FeedHealth],
     page_hashes: Mapping[str, str],
+    load_content: ContentLoader | None = None,
 ) -> tuple[SiteResult, WriteStats]:
     """The whole site, all or nothing: pages and feeds are staged and put in place together,
-    then the search shards; a failure before that leaves the previous site as it was."""
+    then the search shards; a failure before that leaves the previous site as it was.
+
+    ``load_content``: see :func:`~rsspage.publish.site.build_site`."""
     assert config.output.site is not None
     writer = OutputWriter(config.output.site, config.output.state / "site-manifest.json")
     try:
-        result = build_site(articles, health, config, writer, page_hashes)
+        result = build_site(articles, health, config, writer, page_hashes, load_content)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
         result.page_hashes.update(
-            write_extras(config, articles, health, pages, writer, page_hashes))
+            write_extras(config, articles, health, pages, writer, page_hashes, load_content))
         stats = writer.finish()
     except BaseException:
         writer.abort()
@@ -92,6 +98,7 @@ def write_extras(
     pages: Sequence[str],
     writer: OutputWriter,
     previous: Mapping[str, str],
+    load_content: ContentLoader | None = None,
 ) -> dict[str, str]:
     """The site's machine-readable files: feeds, OPML, sitemap, robots.txt; returns their input
     hashes. A feed folder or sitemap whose inputs did not change (``previous``) is not rendered
@@ -109,7 +116,7 @@ def write_extras(
         key = digest(EXTRAS_FORMAT, site.title, site.url, site.language, group.folder,
                      group.title, group.page, *map(_feed_entry_key, group.articles))
         hashes |= _write_unless_kept(writer, previous, key, group.files,
-                                     partial(feeds_out.render_group, feeds, group))
+                                     partial(_render_group, feeds, group, load_content))
     if site.url:
         ordered = sorted(pages)
         key = digest(EXTRAS_FORMAT, site.url, *ordered)
@@ -121,6 +128,15 @@ def write_extras(
     writer.write("feeds/subscriptions.opml", feeds_out.opml(site.title, followed))
     writer.write("robots.txt", feeds_out.robots(site.url))
     return hashes
+
+
+def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,
+                  load_content: ContentLoader | None) -> dict[str, bytes]:
+    if load_content is not None:
+        found = load_content([a.id for a in group.articles])
+        group = replace(group, articles=[replace(a, content_html=found.get(a.id, ""))
+                                         for a in group.articles])
+    return feeds_out.render_group(feeds, group)
 
 
 def _feed_entry_key(article: Article) -> str:

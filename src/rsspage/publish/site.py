@@ -24,9 +24,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +51,7 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 
-__all__ = ["SiteLinks", "SiteResult", "build_site", "site_links"]
+__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_links"]
 
 log = logging.getLogger("rsspage")
 
@@ -58,6 +59,11 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
 SITE_FORMAT = "site-2"
+#: Pages rendered per batch; their articles' content is loaded for the batch.
+_RENDER_BATCH = 500
+
+#: ``content_html`` of articles by id (``Store.contents``).
+ContentLoader = Callable[[Iterable[str]], Mapping[str, str]]
 
 _BASE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src * data:; "
              "media-src *; connect-src 'self'; base-uri 'none'; form-action 'self'; "
@@ -131,11 +137,15 @@ def build_site(
     config: Config,
     writer: OutputWriter,
     page_hashes: Mapping[str, str],
+    load_content: ContentLoader | None = None,
 ) -> SiteResult:
     """Write the site for ``articles`` through ``writer``; render only pages that changed.
 
     A page is kept as it is when its input hash equals ``page_hashes[path]`` and the writer
     can keep the file (it is ours and still on disk); otherwise it is rendered and written.
+
+    ``load_content`` gives the ``content_html`` of articles by id when ``articles`` come without
+    it (``Store.articles(content=False)``): only pages that are rendered need it.
 
     ``page_hashes`` is the previous build's :attr:`SiteResult.page_hashes`. The caller calls
     ``writer.finish()`` afterwards, then ``result.search.put_in_place()``. The ``pagefind/``
@@ -160,7 +170,8 @@ def build_site(
         indexing = pool.submit(search_index.update_index, writer.root, shards, page_hashes,
                                language, stop)
         try:
-            hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes)
+            hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
+                                                     load_content)
         except BaseException:
             stop.set()
             raise
@@ -173,19 +184,40 @@ def build_site(
 
 def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
                  writer: OutputWriter, page_hashes: Mapping[str, str],
-                 ) -> tuple[dict[str, str], int, int]:
+                 load_content: ContentLoader | None) -> tuple[dict[str, str], int, int]:
     """Render and write the pages whose input hash changed; (hashes, rendered, skipped)."""
     hashes: dict[str, str] = {}
-    rendered = skipped = 0
+    stale: list[Page] = []
     for page in pages:
-        key = digest(version, page.template, page.path, page.digest)
+        key = f"{version}:{page.template}:{page.digest}"  # no second hash: 20,000 pages
         hashes[page.path] = key
-        if page_hashes.get(page.path) == key and writer.keep(page.path):
-            skipped += 1
-            continue
-        writer.write(page.path, _render(env, page).encode("utf-8"))
-        rendered += 1
-    return hashes, rendered, skipped
+        if page_hashes.get(page.path) != key or not writer.keep(page.path):
+            stale.append(page)
+    for start in range(0, len(stale), _RENDER_BATCH):
+        batch = stale[start:start + _RENDER_BATCH]
+        with _contents_loaded(batch, load_content):
+            for page in batch:
+                writer.write(page.path, _render(env, page).encode("utf-8"))
+    return hashes, len(stale), len(hashes) - len(stale)
+
+
+@contextmanager
+def _contents_loaded(pages: Sequence[Page], load: ContentLoader | None) -> Iterator[None]:
+    """Give the articles of ``pages`` their content while they render, then drop it again (a
+    full build would otherwise hold all 50 MB of it)."""
+    views = [p.article for p in pages if p.article is not None]
+    if load is None or not views:
+        yield
+        return
+    found = load([v.article.id for v in views])
+    originals = [v.article for v in views]
+    for view in views:
+        view.article = replace(view.article, content_html=found.get(view.article.id, ""))
+    try:
+        yield
+    finally:
+        for view, original in zip(views, originals, strict=True):
+            view.article = original
 
 
 def make_environment(user_templates: Path, zone: ZoneInfo) -> jinja2.Environment:

@@ -26,6 +26,8 @@ class Page:
     context: dict[str, Any]
     #: Hash of the page's own inputs (the build adds the template set and the config).
     digest: str
+    #: The article whose whole content the page shows (an article page), else None.
+    article: ArticleView | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +126,7 @@ def _article_page(view: ArticleView, older: ArticleView | None,
              older.card_key if older else "", newer.card_key if newer else "")
     return Page(view.path, "article.html",
                 {"view": view, "older": older, "newer": newer, "crumbs": crumbs(view.channel)},
-                digest(*parts))
+                digest(*parts), article=view)
 
 
 def category_index(model: SiteModel) -> Page:

@@ -61,8 +61,13 @@ class Store:
         with db.transaction(self._conn):
             return articles.prune(self._conn, before)
 
-    def articles(self) -> Iterator[Article]:
-        return articles.iter_all(self._conn)
+    def articles(self, *, content: bool = True) -> Iterator[Article]:
+        """Every article, oldest first; ``content=False``: without ``content_html``."""
+        return articles.iter_all(self._conn, content=content)
+
+    def contents(self, ids: Iterable[str]) -> dict[str, str]:
+        """``content_html`` of the articles ``ids``, by id."""
+        return articles.contents(self._conn, ids)
 
     def article_count(self) -> int:
         return articles.count(self._conn)
