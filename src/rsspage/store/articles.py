@@ -154,8 +154,9 @@ def save_names(conn: sqlite3.Connection, output: str, assigned: Mapping[str, str
 
 
 def page_hashes(conn: sqlite3.Connection, output: str) -> dict[str, str]:
-    rows = conn.execute("SELECT path, hash FROM pages WHERE output=?", (output,))
-    return {r["path"]: r["hash"] for r in rows}
+    cursor = conn.cursor()
+    cursor.row_factory = None  # (path, hash) tuples straight into the dict: 20,000 rows
+    return dict(cursor.execute("SELECT path, hash FROM pages WHERE output=?", (output,)))
 
 
 def save_page_hashes(conn: sqlite3.Connection, output: str, hashes: Mapping[str, str]) -> None:
