@@ -322,8 +322,11 @@ def locs(data: bytes) -> list[str]:
 
 
 @given(st.sampled_from(["https://news.example.cn", "https://x.example/blog/", "http://h:8080/a/b",
-                        "https://x.example/?q=1", "https://x.example/p#f"]),
-       st.text(st.sampled_from("a/.:?#% \t\n\u3000新-_~@"), max_size=12))
+                        "https://x.example/?q=1", "https://x.example/p#f", "HTTPS://x.example/",
+                        " https://x.example/", "https://x.example/a//b/",
+                        "https://x.example/blog/./", "https://x.example/blog/../",
+                        "ipfs://cid/"]),
+       st.text(st.sampled_from("a/.:?#% \t\n\x01\u3000新-_~@"), max_size=12))
 def test_absolute_urls_equal_urljoin(site: str, relpath: str) -> None:
     """The fast path for plain paths gives exactly what urljoin gives."""
     expected = quote(urljoin(site.rstrip("/") + "/", relpath.lstrip("/")),

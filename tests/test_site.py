@@ -17,16 +17,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
 
 import lxml.html
 import pytest
 
 from rsspage.config import Config, parse_config
+from rsspage.errors import PublishError
 from rsspage.publish import feeds_out, search_index
 from rsspage.publish.names import clash_key
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site import SiteResult, site_links
-from rsspage.publish.site_model import RESERVED, article_path, child_segments
+from rsspage.publish.site_model import RESERVED, article_path, build_model, child_segments
 from rsspage.publish.writer import WriteStats
 from rsspage.store import FeedHealth
 from rsspage.types import Article
@@ -412,8 +414,6 @@ def test_user_template_overrides_and_rerenders(tmp_path: Path) -> None:
 
 
 def test_broken_user_template_is_a_publish_error(tmp_path: Path) -> None:
-    from rsspage.errors import PublishError
-
     site = make_site(tmp_path)
     (tmp_path / "templates").mkdir()
     (tmp_path / "templates" / "health.html").write_text("{% block x %}", encoding="utf-8")
@@ -492,6 +492,28 @@ def run_queries(root: Path, shards: int, *queries: str) -> dict[str, list[dict[s
                          capture_output=True, text=True, timeout=60, check=True)
     result: dict[str, list[dict[str, str]]] = json.loads(out.stdout)
     return result
+
+
+def test_shards_are_full_but_for_a_tail_of_small_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Full shards from the oldest article; the newest few in small shards, so that a new
+    article re-indexes a small shard and leaves every other one as it was."""
+    monkeypatch.setattr(search_index, "SHARD_SIZE", 10)
+    monkeypatch.setattr(search_index, "TAIL_SIZE", 4)
+    model = build_model([make_article(n) for n in range(31)], ZoneInfo("Asia/Shanghai"))
+
+    def sizes(count: int) -> list[int]:
+        return [len(s.views) for s in search_index.plan_shards(model.views[:count], "zh")]
+
+    assert sizes(27) == [10, 10, 4, 3]
+    assert sizes(28) == [10, 10, 4, 4]
+    assert sizes(30) == [10, 10, 10]
+    assert sizes(31) == [10, 10, 10, 1]
+    assert sizes(0) == []
+    before = search_index.plan_shards(model.views[:27], "zh")
+    after = search_index.plan_shards(model.views[:28], "zh")
+    assert [s.digest for s in before[:3]] == [s.digest for s in after[:3]]
+    assert before[3].digest != after[3].digest
+    assert [s.number for s in after] == [1, 2, 3, 4]
 
 
 def test_search_finds_chinese_and_english_across_shards(
@@ -633,3 +655,43 @@ def test_content_loaded_on_demand_gives_the_same_site(tmp_path: Path) -> None:
     asked.clear()
     write_site(lazy.config, bare, HEALTH, result.page_hashes, load)
     assert asked == []
+
+
+def test_a_failed_build_leaves_the_site_and_its_search_index_as_they_were(
+    tmp_path: Path,
+) -> None:
+    site = make_site(tmp_path)
+    site.build(ARTICLES[:30])
+    before = {p: p.read_bytes() for p in site.root.rglob("*") if p.is_file()}
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "article.html").write_text("{{ no_such_value }}", "utf-8")
+    with pytest.raises(PublishError, match=r"article\.html"):
+        site.build(ARTICLES)  # new articles: the search thread rebuilds a shard meanwhile
+    after = {p: p.read_bytes() for p in site.root.rglob("*") if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in (site.root / "pagefind").iterdir()) == ["1"]
+
+
+def test_a_search_folder_leading_outside_is_refused(tmp_path: Path) -> None:
+    site = make_site(tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    site.root.mkdir()
+    (site.root / "pagefind").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(PublishError, match="outside"):
+        site.build(ARTICLES[:5])
+    assert list(outside.iterdir()) == []
+    assert not (site.root / "index.html").exists()  # the build failed whole
+
+
+@pytest.mark.parametrize("files", [
+    {},  # no entry
+    {"pagefind-entry.json": b"{not json"},
+    {"pagefind-entry.json": b'{"languages": {"zh": {"hash": "zh_1"}}}'},  # its metadata missing
+    {"pagefind-entry.json": b'{"languages": {}}', "pagefind.js": b""},  # an empty file
+    {"pagefind-entry.json": b'{"languages": {}}', "../escape.js": b"x"},
+    {"pagefind-entry.json": b'{"languages": {}}', "fragment//x": b"x"},
+])
+def test_an_incomplete_search_bundle_is_refused(files: dict[str, bytes]) -> None:
+    with pytest.raises(search_index.SearchIndexError):
+        search_index._check_bundle(files)

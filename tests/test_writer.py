@@ -241,7 +241,7 @@ def test_an_aborted_build_leaves_the_previous_output_as_it_was(tmp_path: Path) -
     with pytest.raises(PublishError, match="finished"):
         writer.write("d.md", b"d")
     again = make(tmp_path)
-    assert again.owns("sub/c.md")  # journaled: the next build knows it as ours
+    assert not again.owns("sub/c.md")  # never created: a file put there later is not ours
     again.write("a.md", b"new a")
     again.finish()
     assert listing(again.root) == {"a.md"}
@@ -392,14 +392,29 @@ def test_a_folder_swapped_for_a_symlink_mid_build_is_not_followed(tmp_path: Path
     # Files are put in place in the order written: a.html was, before the failure; the rest
     # were dropped, and no temporary is left.
     assert listing(writer.root / "elsewhere") == {"a.html"}
-    # The next build checks afresh: the links lead outside, for writing and for removing.
+    # The next build checks afresh: the links lead outside. (The files the failed build never
+    # created are not rsspage's: a.html put outside later is neither written nor removed.)
     (outside / "a.html").write_text("theirs")
     again = make(tmp_path)
+    assert not again.owns("gone/a.html")
     with pytest.raises(PublishError, match="outside"):
         again.write("moved/c.html", b"c")
-    with pytest.raises(PublishError, match=r"could not remove: gone/a\.html: .*outside"):
-        again.finish()
+    again.finish()
     assert [p.name for p in outside.iterdir()] == ["a.html"]
+    assert (outside / "a.html").read_text() == "theirs"
+
+
+def test_a_stale_file_behind_a_link_to_outside_is_not_removed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    writer = make(tmp_path)
+    writer.write("d/a.html", b"ours")
+    writer.finish()
+    shutil.rmtree(writer.root / "d")
+    (writer.root / "d").symlink_to(outside, target_is_directory=True)
+    (outside / "a.html").write_text("theirs")
+    with pytest.raises(PublishError, match=r"could not remove: d/a\.html: .*outside"):
+        make(tmp_path).finish()
     assert (outside / "a.html").read_text() == "theirs"
 
 
@@ -452,9 +467,19 @@ def test_a_cut_off_journal_entry_does_not_swallow_the_next(tmp_path: Path) -> No
     journal.write_text('"first.html"\n"cut-o')  # a kill in the middle of an entry
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "first.html").write_text("from the killed build")
-    writer = make(tmp_path)
-    writer.write("second.html", b"2")
-    del writer  # killed again, before finish()
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from rsspage.publish.writer import OutputWriter
+        w = OutputWriter(Path({str(tmp_path / 'out')!r}),
+                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+        w.write("second.html", b"2")
+        os.kill(os.getpid(), signal.SIGKILL)  # killed again, before finish()
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
     recovered = make(tmp_path)
     assert recovered.owns("first.html") and recovered.owns("second.html")
     assert not recovered.owns("cut-o")
@@ -498,3 +523,66 @@ def test_a_manifest_copy_left_by_a_kill_is_swept(tmp_path: Path) -> None:
     writer.finish()
     assert sorted(p.name for p in state.iterdir()) == ["manifest.json", "other.json"]
     assert make(tmp_path).owns("a.html")
+
+
+def run_killed(tmp_path: Path, body: str) -> None:
+    """Run ``body`` with a writer ``w`` on the test's folders in a process that SIGKILLs
+    itself (``body`` decides when)."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from rsspage.publish.writer import OutputWriter
+        def die():
+            os.kill(os.getpid(), signal.SIGKILL)
+        w = OutputWriter(Path({str(tmp_path / 'out')!r}),
+                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+        """
+    ) + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr
+
+
+def test_a_kill_while_files_are_put_in_place_is_completed_by_the_next_build(
+    tmp_path: Path,
+) -> None:
+    """Killed after the first of two files was replaced: the manifest still vouches for the old
+    content of both, but the journal marks them unknown, so a build that wants the old content
+    back rewrites them (it would otherwise keep the killed build's version)."""
+    writer = make(tmp_path)
+    writer.write("a.html", b"v0")
+    writer.write("b.html", b"v0")
+    writer.finish()
+    run_killed(tmp_path, """
+        w.write("a.html", b"v1")
+        w.write("b.html", b"v1")
+        replace = os.replace
+        def replace_then_die(*args, **kwargs):
+            replace(*args, **kwargs)
+            die()
+        os.replace = replace_then_die
+        w.finish()
+        """)
+    assert (tmp_path / "out" / "a.html").read_bytes() == b"v1"
+    assert (tmp_path / "out" / "b.html").read_bytes() == b"v0"
+    recovered = make(tmp_path)
+    assert not recovered.keep("a.html")
+    assert recovered.write("a.html", b"v0") and recovered.write("b.html", b"v0")
+    recovered.finish()
+    assert listing(tmp_path / "out") == {"a.html", "b.html"}
+    assert (tmp_path / "out" / "a.html").read_bytes() == b"v0"
+
+
+def test_temporaries_of_a_killed_build_are_swept_where_nothing_is_written_now(
+    tmp_path: Path,
+) -> None:
+    run_killed(tmp_path, """
+        w.write("gone/y.html", b"y")
+        die()
+        """)
+    assert any(p.name.endswith(".rsspage-tmp") for p in (tmp_path / "out" / "gone").iterdir())
+    recovered = make(tmp_path)
+    recovered.write("x.html", b"x")
+    recovered.finish()
+    assert not (tmp_path / "out" / "gone").exists()
+    assert listing(tmp_path / "out") == {"x.html"}

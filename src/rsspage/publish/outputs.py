@@ -2,9 +2,10 @@
 
 Hexo posts (``output.hexo``) and the built-in site (``output.site``: pages, search index, the
 site's feeds, OPML, sitemap, robots.txt) each go through their own :class:`OutputWriter`, whose
-manifest lives in the state folder. Names assigned to Hexo posts and the hashes of site pages
-are saved in the store after the files are written, so an interrupted build is completed by
-the next one.
+manifest lives in the state folder. Each output is staged and put in place at the end: a
+failure before that leaves the previous files as they were. Names assigned to Hexo posts are
+saved before their files are put in place (a post never loses the name it was written under);
+the hashes of site pages after, so an interrupted build is completed by the next one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from functools import partial
 from rsspage.config import Config
 from rsspage.publish import feeds_out
 from rsspage.publish.hexo import publish_hexo
-from rsspage.publish.site import ContentLoader, SiteResult, build_site, site_links
+from rsspage.publish.site import (
+    ContentLoader,
+    SiteResult,
+    build_site,
+    site_links,
+    with_content,
+)
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter, WriteStats
 from rsspage.store import FeedHealth, Store
@@ -78,6 +85,7 @@ def write_site(
     ``load_content``: see :func:`~rsspage.publish.site.build_site`."""
     assert config.output.site is not None
     writer = OutputWriter(config.output.site, config.output.state / "site-manifest.json")
+    result = None
     try:
         result = build_site(articles, health, config, writer, page_hashes, load_content)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
@@ -86,6 +94,8 @@ def write_site(
         stats = writer.finish()
     except BaseException:
         writer.abort()
+        if result is not None:
+            result.search.discard()
         raise
     result.search.put_in_place()
     return result, stats
@@ -133,9 +143,7 @@ def write_extras(
 def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,
                   load_content: ContentLoader | None) -> dict[str, bytes]:
     if load_content is not None:
-        found = load_content([a.id for a in group.articles])
-        group = replace(group, articles=[replace(a, content_html=found.get(a.id, ""))
-                                         for a in group.articles])
+        group = replace(group, articles=with_content(group.articles, load_content))
     return feeds_out.render_group(feeds, group)
 
 

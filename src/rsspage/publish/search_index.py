@@ -2,9 +2,11 @@
 
 Pagefind (the PyPI package ``pagefind[extended]``; the extended binary segments Chinese and
 Japanese) cannot update an index, only build one, and building costs about 1.5 ms per article.
-So the articles, oldest first, are cut into shards of :data:`SHARD_SIZE`, each its own Pagefind
+So the articles, oldest first, are cut into shards of :data:`SHARD_SIZE`, and the newest ones
+that do not fill a shard yet into shards of :data:`TAIL_SIZE`; each shard is its own Pagefind
 bundle in ``pagefind/<k>/``; the search page loads shard 1 and merges the others
-(``mergeIndex``). New articles land in the newest shard, so a rebuild re-indexes only that one.
+(``mergeIndex``). New articles land in the newest shard, so a rebuild re-indexes only that one,
+and never more than :data:`TAIL_SIZE` articles but when the tail fills a whole shard.
 
 Articles go in as *records* (URL, title + plain text, meta), not as HTML pages: nothing is read
 back from disk, and the index holds exactly the current articles even before the writer has
@@ -51,6 +53,7 @@ from typing import IO, Any
 from rsspage.errors import PublishError
 from rsspage.publish.site_model import ArticleView, href
 from rsspage.publish.site_pages import digest
+from rsspage.publish.writer import write_all
 
 log = logging.getLogger("rsspage")
 
@@ -59,11 +62,17 @@ FOLDER = "pagefind"
 #: Articles per shard: about 1.5 s to index, so a rebuild that touches one shard stays short,
 #: and Pagefind's peak memory (~70 MB + 0.12 MB per record held) stays near 200 MB.
 SHARD_SIZE = 1000
+#: Articles per shard among the newest (fewer than SHARD_SIZE) ones: a rebuild after a few new
+#: articles re-indexes at most this many (~0.4 s, beside the pages), at the cost of at most
+#: SHARD_SIZE / TAIL_SIZE - 1 more bundles for the search page to merge.
+TAIL_SIZE = 250
 #: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
 TEXT_CHARS = 10_000
 #: Bump when the records change shape, to re-index every shard.
 SEARCH_FORMAT = "search-1"
 _ENTRY = "pagefind-entry.json"
+#: Longest wait for one answer of Pagefind's (a shard of 1,000 records takes ~1.5 s).
+CALL_TIMEOUT = 600
 #: Pagefind's ready-made search interfaces: the search page has its own (static/search.js).
 _UNUSED_FILES = ("pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.")
 
@@ -106,40 +115,48 @@ class IndexResult:
         if self.folder is not None:
             _remove_leftovers(self.folder, self.shards)
 
+    def discard(self) -> None:
+        """Delete the rebuilt shards (the build failed): the live ones stay as they are."""
+        _discard(self.staged)
+
 
 def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
     """Cut ``views`` (oldest first) into shards; each digest covers what its records hold."""
+    full = len(views) // SHARD_SIZE * SHARD_SIZE
+    starts = [*range(0, full, SHARD_SIZE), *range(full, len(views), TAIL_SIZE)]
+    ends = [*starts[1:], len(views)] if starts else []
     shards = []
-    for number, start in enumerate(range(0, len(views), SHARD_SIZE), 1):
-        part = views[start:start + SHARD_SIZE]
+    for number, (start, end) in enumerate(zip(starts, ends, strict=True), 1):
+        part = views[start:end]
         keys = (v.card_key for v in part)
         shards.append(Shard(number, digest(SEARCH_FORMAT, language, *keys), part))
     return shards
 
 
 def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str],
-                 language: str, stop: threading.Event | None = None) -> IndexResult:
+                 language: str, binary: str | None,
+                 stop: threading.Event | None = None) -> IndexResult:
     """Build the shards whose digest changed (or whose folder is missing) beside the live ones;
     :meth:`IndexResult.put_in_place` swaps them in and drops shards no longer needed.
 
-    ``stop``, when set (the pages failed), ends the work at the next shard."""
+    ``binary`` is :func:`find_binary`'s answer (None: no search). ``stop``, when set (the pages
+    failed), ends the work at the next shard."""
     started = time.monotonic()
     folder = root / FOLDER
     stale = [s for s in shards
              if previous.get(s.key) != s.digest or not (folder / str(s.number) / _ENTRY).is_file()]
     staged: list[tuple[Path, Path]] = []
     if stale:
-        binary = find_binary()
         if binary is None:
             log.warning("pagefind is not installed: the site is built without search "
                         "(pip install 'pagefind[extended]')")
             return IndexResult(available=False)
         try:
-            staged = _build_shards(binary, folder, stale, _pagefind_language(language),
+            staged = _build_shards(binary, root, stale, _pagefind_language(language),
                                    stop or threading.Event())
         except SearchIndexError as e:
-            # The pages are written; a search index that could not be refreshed must not cost
-            # the run. Stale shards keep no hash, so the next build tries them again.
+            # A search index that could not be refreshed must not cost the pages (rendered
+            # meanwhile). Stale shards keep no hash, so the next build tries them again.
             if not (stop and stop.is_set()):  # stopped: the pages' error is the one to report
                 log.error("the search index was not updated: %s", e)
             retry = {s.key for s in stale}
@@ -176,20 +193,24 @@ def _pagefind_language(language: str) -> str:
     return (language.split("-")[0] or "en").lower()
 
 
-def _build_shards(binary: str, folder: Path, shards: Sequence[Shard], language: str,
+def _build_shards(binary: str, root: Path, shards: Sequence[Shard], language: str,
                   stop: threading.Event) -> list[tuple[Path, Path]]:
-    """Each shard built in ``.tmp-<k>``; on any failure none is left behind."""
+    """Each shard built in ``pagefind/.tmp-<k>``; on any failure none is left behind."""
     staged: list[tuple[Path, Path]] = []
+    folder = root / FOLDER
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=True)
+        # The bundles are not written through the output writer: check the folder here.
+        if folder.is_symlink() or not folder.resolve().is_relative_to(root):
+            raise PublishError(f"{folder} leads outside the output folder {root}")
         # One process, one shard after another: starting Pagefind costs most of a second.
         with PagefindService(binary) as service:
             for shard in shards:
-                if stop.is_set():
-                    raise SearchIndexError("search index: stopped, the pages failed")
+                _check_not_stopped(stop)
                 built = folder / f".tmp-{shard.number}"
                 staged.append((built, folder / str(shard.number)))
                 _write_bundle(built, _bundle(service, shard, language))
+        _check_not_stopped(stop)
     except OSError as e:
         _discard(staged)
         raise PublishError(f"cannot write the search index: {e.strerror or e}") from e
@@ -199,10 +220,17 @@ def _build_shards(binary: str, folder: Path, shards: Sequence[Shard], language: 
     return staged
 
 
+def _check_not_stopped(stop: threading.Event) -> None:
+    if stop.is_set():
+        raise SearchIndexError("search index: stopped, the pages failed")
+
+
 def _bundle(service: PagefindService, shard: Shard, language: str) -> dict[str, bytes]:
     """The files of one shard's Pagefind bundle (path → content), checked to be whole."""
-    index_id = service.call({"type": "NewIndex", "config": {"force_language": language}})[
-        "index_id"]
+    index_id = service.call({"type": "NewIndex", "config": {"force_language": language}}).get(
+        "index_id")
+    if not isinstance(index_id, int):
+        raise SearchIndexError(f"search index: pagefind gave no index ({index_id!r})")
     for view in shard.views:
         service.send(_record(index_id, view, language))
     answer = service.call({"type": "GetFiles", "index_id": index_id})
@@ -226,8 +254,8 @@ def _check_bundle(files: Mapping[str, bytes]) -> None:
         raise SearchIndexError(f"search index: pagefind gave no readable entry ({e})") from e
     empty = [path for path, data in files.items() if not data]
     missing = [meta for meta in metas if meta not in files]
-    odd = [path for path in files
-           if path.startswith("/") or ".." in path.split("/") or "\\" in path]
+    odd = [path for path in files if "\\" in path or "\0" in path
+           or any(part in ("", ".", "..") for part in path.split("/"))]
     if empty or missing or odd:
         raise SearchIndexError(f"search index: incomplete bundle from pagefind (empty: "
                                f"{empty[:3]}, missing: {missing[:3]}, odd paths: {odd[:3]})")
@@ -242,9 +270,7 @@ def _write_bundle(built: Path, files: Mapping[str, bytes]) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
 
@@ -348,7 +374,9 @@ class PagefindService:
         except OSError as e:
             raise self._failure(f"pagefind stopped reading ({e.strerror})") from e
         with self._cond:
-            self._cond.wait_for(lambda: self._answered >= self._sent or self._eof)
+            if not self._cond.wait_for(lambda: self._answered >= self._sent or self._eof,
+                                       timeout=CALL_TIMEOUT):
+                raise self._failure(f"pagefind did not answer within {CALL_TIMEOUT} s")
             if self._errors:
                 raise self._failure(self._errors[0])
             if message_id not in self._answers:
@@ -370,9 +398,14 @@ class PagefindService:
     def _read(self) -> None:
         assert self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
-        pending = b""
+        pending = bytearray()  # a GetFiles answer is megabytes: append, never re-concatenate
         while chunk := os.read(fd, 1 << 16):
-            *messages, pending = (pending + chunk).split(b",")
+            end = chunk.rfind(b",")
+            if end < 0:
+                pending += chunk
+                continue
+            messages = bytes(pending + chunk[:end]).split(b",")
+            pending = bytearray(chunk[end + 1:])
             with self._cond:
                 for message in messages:
                     self._answer(message)

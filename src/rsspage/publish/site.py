@@ -25,7 +25,7 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,7 +51,7 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 
-__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_links"]
+__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_links", "with_content"]
 
 log = logging.getLogger("rsspage")
 
@@ -160,7 +160,8 @@ def build_site(
     language = config.site.language
     shards = search_index.plan_shards(model.views, language)
     # Without Pagefind the search page says so instead of loading bundles that are not there.
-    searchable = len(shards) if search_index.find_binary() else 0
+    binary = search_index.find_binary()
+    searchable = len(shards) if binary else 0
     _set_globals(env, config, assets)
     pages = all_pages(model, health, config.output.page_size, searchable)
     stop = threading.Event()
@@ -168,18 +169,25 @@ def build_site(
         # Pagefind indexes in its own process, on another core, while the pages render here;
         # this thread only feeds it records and writes the bundles it returns.
         indexing = pool.submit(search_index.update_index, writer.root, shards, page_hashes,
-                               language, stop)
+                               language, binary, stop)
         try:
             hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
                                                      load_content)
+            search = indexing.result()
         except BaseException:
             stop.set()
+            indexing.add_done_callback(_discard_shards)
             raise
-        search = indexing.result()
     hashes.update(search.hashes)
     log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
               rendered, skipped, search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search)
+
+
+def _discard_shards(indexing: Future[search_index.IndexResult]) -> None:
+    """The shards the search thread built before the pages failed are not to be swapped in."""
+    if not indexing.cancelled() and indexing.exception() is None:
+        indexing.result().discard()
 
 
 def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
@@ -201,6 +209,17 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     return hashes, len(stale), len(hashes) - len(stale)
 
 
+def with_content(articles: Sequence[Article], load: ContentLoader) -> list[Article]:
+    """``articles`` with their ``content_html`` from ``load``; one that is gone is an error
+    (rendering it empty would record its page as up to date)."""
+    found = load([a.id for a in articles])
+    missing = [a.id for a in articles if a.id not in found]
+    if missing:
+        raise PublishError(f"{len(missing)} articles left the store during the build "
+                           f"(first: {missing[0]})")
+    return [replace(a, content_html=found[a.id]) for a in articles]
+
+
 @contextmanager
 def _contents_loaded(pages: Sequence[Page], load: ContentLoader | None) -> Iterator[None]:
     """Give the articles of ``pages`` their content while they render, then drop it again (a
@@ -209,10 +228,9 @@ def _contents_loaded(pages: Sequence[Page], load: ContentLoader | None) -> Itera
     if load is None or not views:
         yield
         return
-    found = load([v.article.id for v in views])
     originals = [v.article for v in views]
-    for view in views:
-        view.article = replace(view.article, content_html=found.get(view.article.id, ""))
+    for view, article in zip(views, with_content(originals, load), strict=True):
+        view.article = article
     try:
         yield
     finally:

@@ -113,19 +113,20 @@ def article_pages(model: SiteModel) -> Iterator[Page]:
 
 def _channel_articles(channel: Node) -> Iterator[Page]:
     items = channel.articles
+    trail = crumbs(channel)  # shared by the channel's pages (templates only read it)
     for i, view in enumerate(items):
         older = items[i - 1] if i > 0 else None
         newer = items[i + 1] if i + 1 < len(items) else None
-        yield _article_page(view, older, newer)
+        yield _article_page(view, older, newer, trail)
 
 
 def _article_page(view: ArticleView, older: ArticleView | None,
-                  newer: ArticleView | None) -> Page:
+                  newer: ArticleView | None, trail: list[Crumb]) -> Page:
     a = view.article
     parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
              older.card_key if older else "", newer.card_key if newer else "")
     return Page(view.path, "article.html",
-                {"view": view, "older": older, "newer": newer, "crumbs": crumbs(view.channel)},
+                {"view": view, "older": older, "newer": newer, "crumbs": trail},
                 digest(*parts), article=view)
 
 

@@ -6,24 +6,25 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
   output root, and no path may be written twice in one build;
 - rsspage never overwrites or deletes a file it did not write: what it wrote is recorded in a
   *manifest* (relpath → sha256, JSON in the state folder);
-- a build is all or nothing: :meth:`~OutputWriter.write` only *stages* a file (a temporary file
-  in the same folder), and ``finish()`` puts every staged file in place (``os.replace``); a build
-  that fails half way (a full disk, a template error) is dropped with :meth:`~OutputWriter.abort`
-  and leaves the previous output as it was, not a mix of old and new pages;
+- :meth:`~OutputWriter.write` only *stages* a file (a temporary file in the same folder), and
+  ``finish()`` puts every staged file in place (``os.replace``): a build that fails before that
+  (a full disk, a template error) is dropped with :meth:`~OutputWriter.abort` and leaves the
+  previous files as they were, not a mix of old and new pages (only a rename failing half way
+  through ``finish()``, e.g. a folder deleted meanwhile, leaves some files new);
 - a file is rewritten only when its content changed, so unchanged files keep their mtime;
 - ``finish()`` then deletes the files of earlier builds that this build did not write, prunes
   the folders that became empty, and saves the manifest.
 
-Crash safety: before a *new* file is created its path is appended to ``<manifest>.journal``
-(one ``os.write`` to an ``O_APPEND`` descriptor: in the page cache before the file exists, so a
-killed process loses nothing), and a build killed at any moment leaves every file it created
-known as rsspage's to the next run (loading reads manifest ∪ journal), and the temporaries it
-staged are swept by the next build; ``finish()`` folds the journal into the manifest. A kill
-while ``finish()`` puts the staged files in place leaves each file whole, old or new; the next
-build compares against the last finished one and completes the rest. Files are not fsync'ed
-unless ``durable=True``: a killed process loses nothing that ``os.replace`` made visible, and
-only a power cut could leave a zero-length file, which the next build rewrites because its size
-no longer matches the manifest.
+Crash safety: before a *new* file is staged, and before ``finish()`` replaces files, their paths
+are appended to ``<manifest>.journal`` (one ``os.write`` to an ``O_APPEND`` descriptor: in the
+page cache before any file changes, so a killed process loses nothing). A build killed at any
+moment leaves every file it created known as rsspage's to the next run, and every file it may
+have replaced with a digest unknown (loading reads the manifest, then the journal), so the next
+build rewrites those; it also sweeps the temporaries left behind. ``finish()`` folds the journal
+into the manifest; ``abort()`` takes the paths it never created out of it again. Files are not
+fsync'ed unless ``durable=True``: a killed process loses nothing that ``os.replace`` made
+visible, and only a power cut could leave a zero-length file, which the next build rewrites
+because its size no longer matches the manifest.
 
 Speed and symlinks: files are written relative to open descriptors of their folders
 (``openat``), kept for the build (the most recently used :data:`_OPEN_FOLDERS`). A folder is
@@ -46,6 +47,7 @@ import os
 import resource
 import stat
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -54,7 +56,8 @@ from rsspage.errors import PublishError
 from rsspage.publish.names import clash_key
 
 _MANIFEST_VERSION = 1
-#: Suffix of in-flight temporary files; a leftover one (after a kill) is swept by finish().
+#: Suffix of in-flight temporary files; a leftover one (after a kill) is swept by the next
+#: build's finish().
 _TMP_SUFFIX = ".rsspage-tmp"
 #: Folder descriptors kept open per writer (least recently used closed first): enough for the
 #: few hundred folders of a site, well under the process's limit.
@@ -102,7 +105,9 @@ class OutputWriter:
         self._recovering = self._journal_path.exists()
         journaled, self._journal_cut = _load_journal(self._journal_path)
         for rel in journaled:
-            self._owned.setdefault(rel, "")  # digest unknown: the next write rewrites it
+            # A new file, or one a killed build may have replaced: its digest is unknown, so
+            # the next write rewrites it and keep() refuses it.
+            self._owned[rel] = ""
         self._owned_keys: dict[str, set[str]] = {}
         for rel in self._owned:
             self._owned_keys.setdefault(clash_key(rel), set()).add(rel)
@@ -111,6 +116,7 @@ class OutputWriter:
         self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
         self._temp_names = itertools.count()
         self._staged: list[_Staged] = []
+        self._new: set[str] = set()  # staged paths that were not ours before this build
         self._written = self._unchanged = 0
         self._finished = False
 
@@ -155,7 +161,8 @@ class OutputWriter:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
         else:
-            self._journal_new(relpath)
+            self._journal([relpath])
+            self._new.add(relpath)
         self._open_journal()  # its existence marks a build in progress, even with no new file
         temporary = self._stage(relpath, dir_fd, data)
         self._staged.append(_Staged(relpath, folder, name, temporary))
@@ -190,9 +197,9 @@ class OutputWriter:
         finally:
             self._close_folders()
         failures: list[str] = []
+        if self._recovering:  # before stale files go: their folders may hold temporaries
+            self._sweep_temporaries(self._owned_folders())
         removed = self._remove_stale(failures) if remove_stale else 0
-        if self._recovering:
-            self._sweep_temporaries()
         self._save_manifest()
         if failures:
             raise PublishError("could not remove: " + "; ".join(failures))
@@ -201,15 +208,20 @@ class OutputWriter:
     def abort(self) -> None:
         """Drop this build: delete its staged files, leave the output as it was.
 
-        Files it would have created stay in the journal, so the next build still knows them as
-        rsspage's (and sweeps any temporary this one could not delete).
+        Paths it would have created are taken out of the journal again (a file someone puts
+        there later is not rsspage's); the journal stays, so the next build sweeps any
+        temporary this one could not delete.
         """
         self._finished = True
         for staged in self._staged:
             with contextlib.suppress(OSError, PublishError):
-                os.unlink(staged.temporary, dir_fd=self._folder(staged.folder, staged.relpath))
+                dir_fd = self._folder(staged.folder, staged.relpath, create=False)
+                os.unlink(staged.temporary, dir_fd=dir_fd)
         self._staged.clear()
         self.close()
+        with contextlib.suppress(OSError, PublishError):
+            self._unjournal({rel for rel in self._new if self._lstat(rel) is None})
+        self._new.clear()
 
     def close(self) -> None:
         """Release the open descriptors (finish() and abort() do)."""
@@ -247,8 +259,9 @@ class OutputWriter:
             raise PublishError(f"cannot write {relpath}: {cause.strerror}") from cause
         return dir_fd, st
 
-    def _folder(self, folder: str, relpath: str) -> int:
-        """An open descriptor of ``folder`` (``""`` is the root), checked and created if needed."""
+    def _folder(self, folder: str, relpath: str, *, create: bool = True) -> int:
+        """An open descriptor of ``folder`` (``""`` is the root), checked, and created if needed
+        (and ``create``; else a missing folder is FileNotFoundError)."""
         fd = self._folders.get(folder)
         if fd is not None:
             self._folders.move_to_end(folder)
@@ -257,16 +270,20 @@ class OutputWriter:
             fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         else:
             parent, _, name = folder.rpartition("/")
-            fd = self._open_child(self._folder(parent, relpath), folder, name, relpath)
+            parent_fd = self._folder(parent, relpath, create=create)
+            fd = self._open_child(parent_fd, folder, name, relpath, create)
         self._folders[folder] = fd
         if len(self._folders) > _OPEN_FOLDERS:
             os.close(self._folders.popitem(last=False)[1])
         return fd
 
-    def _open_child(self, parent_fd: int, folder: str, name: str, relpath: str) -> int:
+    def _open_child(self, parent_fd: int, folder: str, name: str, relpath: str,
+                    create: bool) -> int:
         try:
             return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
         except FileNotFoundError:
+            if not create:
+                raise
             with contextlib.suppress(FileExistsError):  # made meanwhile: the open checks it
                 os.mkdir(name, dir_fd=parent_fd)
             return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
@@ -320,23 +337,36 @@ class OutputWriter:
                              os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
                 self._journal_fd = fd
                 if self._journal_cut:  # end the cut-off entry, or it would swallow the next
-                    _write_all(fd, b"\n")
+                    write_all(fd, b"\n")
                     self._journal_cut = False
             except OSError as e:
                 raise PublishError(f"cannot open journal {self._journal_path}: {e.strerror}") from e
         return self._journal_fd
 
-    def _journal_new(self, relpath: str) -> None:
-        """Record ``relpath`` as ours before the file exists (crash safety)."""
+    def _journal(self, relpaths: Iterable[str]) -> None:
+        """Record ``relpaths`` as ours, digest unknown, before their files are created or
+        replaced (crash safety)."""
         fd = self._open_journal()
-        # JSON keeps any character of a path on one line; one write per entry, no buffering.
-        line = (json.dumps(relpath, ensure_ascii=False) + "\n").encode("utf-8")
+        # JSON keeps any character of a path on one line; one write, no buffering.
+        lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n" for rel in relpaths)
         try:
-            _write_all(fd, line)
+            write_all(fd, lines.encode("utf-8"))
             if self._durable:
                 os.fsync(fd)
         except OSError as e:
             raise PublishError(f"cannot write journal {self._journal_path}: {e.strerror}") from e
+
+    def _unjournal(self, relpaths: set[str]) -> None:
+        """Take ``relpaths`` out of the journal (rewritten atomically)."""
+        if not relpaths:
+            return
+        kept, _cut = _load_journal(self._journal_path)
+        lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n"
+                        for rel in kept if rel not in relpaths)
+        # Named like the manifest's own temporaries, so that a leftover one is swept with them.
+        tmp = self._manifest_path.with_name(f".{self._manifest_path.name}.journal{_TMP_SUFFIX}")
+        tmp.write_text(lines, encoding="utf-8")
+        os.replace(tmp, self._journal_path)
 
     def _stage(self, relpath: str, dir_fd: int, data: bytes) -> str:
         """``data`` in a new temporary file in ``dir_fd``; its name. On failure none is left."""
@@ -344,7 +374,7 @@ class OutputWriter:
         try:
             tmp, fd = self._create_temporary(dir_fd)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 if self._durable:
                     os.fsync(fd)
             finally:
@@ -357,15 +387,21 @@ class OutputWriter:
         return tmp
 
     def _commit_staged(self) -> None:
-        """Put every staged file in place; on a failure the rest are dropped (abort())."""
+        """Put every staged file in place; on a failure the rest are dropped (abort()).
+
+        Files about to be replaced are journaled first: after a kill half way, the manifest
+        would otherwise vouch for their old content.
+        """
+        self._journal(s.relpath for s in self._staged if s.relpath not in self._new)
         for i, staged in enumerate(self._staged):
             try:
-                dir_fd = self._folder(staged.folder, staged.relpath)
+                dir_fd = self._folder(staged.folder, staged.relpath, create=False)
                 os.replace(staged.temporary, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except OSError as e:
+            except (OSError, PublishError) as e:
                 del self._staged[:i]
                 self.abort()
-                raise PublishError(f"cannot write {staged.relpath}: {e.strerror or e}") from e
+                reason = getattr(e, "strerror", None) or e
+                raise PublishError(f"cannot write {staged.relpath}: {reason}") from e
         self._staged.clear()
 
     def _create_temporary(self, dir_fd: int) -> tuple[str, int]:
@@ -415,9 +451,11 @@ class OutputWriter:
                 return  # not empty (or not ours to remove): stop climbing
             folder = folder.parent
 
-    def _sweep_temporaries(self) -> None:
-        """Delete temporary files a killed build left in the folders we write to."""
-        folders = {(self._root / rel).parent for rel in self._owned}
+    def _owned_folders(self) -> set[Path]:
+        return {(self._root / rel).parent for rel in self._owned}
+
+    def _sweep_temporaries(self, folders: set[Path]) -> None:
+        """Delete temporary files a killed or failed build left in ``folders``."""
         for folder in folders:
             with contextlib.suppress(OSError):
                 for leftover in folder.glob(f".*{_TMP_SUFFIX}"):
@@ -435,7 +473,7 @@ class OutputWriter:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o666)
             try:
-                _write_all(fd, data)
+                write_all(fd, data)
                 os.fsync(fd)  # one fsync per build: the manifest is what must survive
             finally:
                 os.close(fd)
@@ -493,7 +531,8 @@ def _lstat_at(name: str, dir_fd: int) -> os.stat_result | None:
         return None
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to the descriptor ``fd``."""
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
