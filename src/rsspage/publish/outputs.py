@@ -56,10 +56,12 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
         assigned = publish_hexo(store.articles(), writer, store.published_names("hexo"))
         # Names first: a post put in place must never lose the name it was written under.
         store.save_names("hexo", assigned)
-        return writer.finish()
+        stats = writer.finish()
     except BaseException:
         writer.abort()
         raise
+    stats.check()
+    return stats
 
 
 def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
@@ -69,6 +71,7 @@ def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
     result, stats = write_site(config, articles, health, store.page_hashes("site"),
                                store.contents)
     store.save_page_hashes("site", result.page_hashes)
+    stats.check()  # after the bookkeeping: the new files are in place all the same
     return stats
 
 

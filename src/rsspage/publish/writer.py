@@ -76,6 +76,14 @@ class WriteStats:
     unchanged: int
     #: Files of earlier builds removed because this build did not write them.
     removed: int
+    #: Files of earlier builds that could not be removed, each with the reason (they stay
+    #: rsspage's, and the next build tries again).
+    not_removed: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Raise PublishError when some old files could not be removed."""
+        if self.not_removed:
+            raise PublishError("could not remove: " + "; ".join(self.not_removed))
 
 
 class _Staged(NamedTuple):
@@ -189,7 +197,8 @@ class OutputWriter:
 
     def finish(self, remove_stale: bool = True) -> WriteStats:
         """Put the staged files in place, remove owned files not written in this build, save
-        the manifest, drop the journal."""
+        the manifest, drop the journal. Old files that could not be removed do not make it
+        fail (the new ones are in place): see :meth:`WriteStats.check`."""
         self._check_open()
         self._finished = True
         try:
@@ -201,9 +210,8 @@ class OutputWriter:
             self._sweep_temporaries(self._owned_folders())
         removed = self._remove_stale(failures) if remove_stale else 0
         self._save_manifest()
-        if failures:
-            raise PublishError("could not remove: " + "; ".join(failures))
-        return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed)
+        return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed,
+                          not_removed=tuple(failures))
 
     def abort(self) -> None:
         """Drop this build: delete its staged files, leave the output as it was.
