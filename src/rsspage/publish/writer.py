@@ -125,6 +125,7 @@ class OutputWriter:
         self._temp_names = itertools.count()
         self._staged: list[_Staged] = []
         self._new: set[str] = set()  # staged paths that were not ours before this build
+        self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
         self._written = self._unchanged = 0
         self._finished = False
 
@@ -185,15 +186,30 @@ class OutputWriter:
         the caller must then render and :meth:`write` it.
         """
         self._check_open()
-        _split(relpath)
+        folder, name = _split(relpath)
         key = self._unclaimed(relpath)
         digest = self._owned.get(relpath)
-        # Nothing is written here, so where a folder link leads does not matter.
-        if not digest or not _is_file(self._lstat(relpath)):
+        if not digest or name not in self._files_in(folder):
             return False
         self._claim(relpath, key, digest)
         self._unchanged += 1
         return True
+
+    def _files_in(self, folder: str) -> frozenset[str]:
+        """Names of the regular files in ``folder``, read once per build: keep() asks for
+        every unchanged page (one directory read instead of 20,000 ``lstat``)."""
+        files = self._listings.get(folder)
+        if files is None:
+            # Nothing is written here, so where a folder link leads does not matter.
+            try:
+                with os.scandir(self._root_prefix + folder if folder else self._root) as it:
+                    files = frozenset(e.name for e in it if e.is_file(follow_symlinks=False))
+            except (FileNotFoundError, NotADirectoryError):
+                files = frozenset()
+            except OSError as e:
+                raise PublishError(f"cannot read {folder}: {e.strerror or e}") from e
+            self._listings[folder] = files
+        return files
 
     def finish(self, remove_stale: bool = True) -> WriteStats:
         """Put the staged files in place, remove owned files not written in this build, save
