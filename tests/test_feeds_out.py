@@ -420,3 +420,18 @@ def test_folder_names_are_safe_distinct_and_stable() -> None:
 def test_feed_set_limit(limit: int) -> None:
     files = feed_set([article(i) for i in range(10)], SiteFeeds("t", "", "en"), limit=limit)
     assert len(parse_ok(files["feeds/atom.xml"]).entries) == limit
+
+
+@pytest.mark.parametrize("count", [0, 1, 3])
+def test_sitemap_is_written_as_lxml_would(count: int) -> None:
+    """The urlset is built from strings for speed; it must be what lxml gave before."""
+    entries = [(f"https://n.example/a/{i}.html?x=1&y=<2>", T0 if i % 2 else None)
+               for i in range(count)]
+    root = etree.Element(f"{{{SITEMAP_NS}}}urlset", nsmap={None: SITEMAP_NS})
+    for loc, when in entries:
+        url = etree.SubElement(root, f"{{{SITEMAP_NS}}}url")
+        etree.SubElement(url, f"{{{SITEMAP_NS}}}loc").text = loc
+        if when is not None:
+            etree.SubElement(url, f"{{{SITEMAP_NS}}}lastmod").text = feeds_out.rfc3339(when)
+    expected = etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+    assert feeds_out._urlset(entries) == expected
