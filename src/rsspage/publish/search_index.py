@@ -53,7 +53,7 @@ from typing import IO, Any
 from rsspage.errors import PublishError
 from rsspage.publish.site_model import ArticleView, href
 from rsspage.publish.site_pages import digest
-from rsspage.publish.writer import write_all
+from rsspage.publish.writer import is_plain_relpath, write_all
 
 log = logging.getLogger("rsspage")
 
@@ -254,8 +254,7 @@ def _check_bundle(files: Mapping[str, bytes]) -> None:
         raise SearchIndexError(f"search index: pagefind gave no readable entry ({e})") from e
     empty = [path for path, data in files.items() if not data]
     missing = [meta for meta in metas if meta not in files]
-    odd = [path for path in files if "\\" in path or "\0" in path
-           or any(part in ("", ".", "..") for part in path.split("/"))]
+    odd = [path for path in files if not is_plain_relpath(path)]
     if empty or missing or odd:
         raise SearchIndexError(f"search index: incomplete bundle from pagefind (empty: "
                                f"{empty[:3]}, missing: {missing[:3]}, odd paths: {odd[:3]})")

@@ -223,7 +223,7 @@ class OutputWriter:
             self._close_folders()
         failures: list[str] = []
         if self._recovering:  # before stale files go: their folders may hold temporaries
-            self._sweep_temporaries(self._owned_folders())
+            self._sweep_temporaries()
         removed = self._remove_stale(failures) if remove_stale else 0
         self._save_manifest()
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed,
@@ -475,12 +475,9 @@ class OutputWriter:
                 return  # not empty (or not ours to remove): stop climbing
             folder = folder.parent
 
-    def _owned_folders(self) -> set[Path]:
-        return {(self._root / rel).parent for rel in self._owned}
-
-    def _sweep_temporaries(self, folders: set[Path]) -> None:
-        """Delete temporary files a killed or failed build left in ``folders``."""
-        for folder in folders:
+    def _sweep_temporaries(self) -> None:
+        """Delete temporary files a killed or failed build left in the folders of our files."""
+        for folder in {(self._root / rel).parent for rel in self._owned}:
             with contextlib.suppress(OSError):
                 for leftover in folder.glob(f".*{_TMP_SUFFIX}"):
                     leftover.unlink(missing_ok=True)
@@ -531,12 +528,18 @@ class OutputWriter:
             raise PublishError("this build is finished; start a new OutputWriter")
 
 
-def _split(relpath: str) -> tuple[str, str]:
-    """(folder, file name) of a plain relative POSIX path; anything else is refused."""
+def is_plain_relpath(relpath: str) -> bool:
+    """Whether ``relpath`` is a plain relative POSIX path: no empty, ``.`` or ``..`` part, no
+    leading ``/``, no backslash or NUL."""
     # String tests instead of splitting: this runs for every file of every build.
     wrapped = f"/{relpath}/"
-    if ("//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\\" in relpath
-            or "\0" in relpath):
+    return not ("//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\\" in relpath
+                or "\0" in relpath)
+
+
+def _split(relpath: str) -> tuple[str, str]:
+    """(folder, file name) of a plain relative POSIX path; anything else is refused."""
+    if not is_plain_relpath(relpath):
         raise PublishError(f"{relpath!r}: not a plain relative POSIX path")
     folder, _, name = relpath.rpartition("/")
     return folder, name
