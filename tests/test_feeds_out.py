@@ -34,7 +34,6 @@ from rsspage.publish.feeds_out import (
     SiteFeeds,
     atom_feed,
     entry_id,
-    feed_set,
     feed_title,
     folder_names,
     json_feed,
@@ -375,6 +374,15 @@ def test_no_sitemap_without_site_url_and_robots_follow() -> None:
 
 
 # --------------------------------------------------------------------------- the site's feeds
+
+
+def feed_set(articles_newest_first: Sequence[Article], site: SiteFeeds,
+             **limit: int) -> dict[str, bytes]:
+    """Every feed file of the site, as the publish stage renders its groups."""
+    files: dict[str, bytes] = {}
+    for group in feeds_out.feed_groups(articles_newest_first, site, **limit):
+        files.update(feeds_out.render_group(site, group))
+    return files
 
 
 def test_feed_set_covers_site_categories_and_sources() -> None:

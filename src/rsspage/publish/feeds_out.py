@@ -56,7 +56,7 @@ SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 GENERATOR = "rsspage"
 
-#: How many entries each feed of :func:`feed_set` holds.
+#: How many entries each feed of :func:`feed_groups` holds.
 FEED_LIMIT = 50
 #: What lxml writes first (``xml_declaration=True, encoding="utf-8"``).
 _XML_DECLARATION = "<?xml version='1.0' encoding='utf-8'?>"
@@ -409,9 +409,9 @@ def sitemaps(
         return {"sitemap.xml": _urlset(entries)}
     files: dict[str, bytes] = {}
     index = _root(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
-    for number, start in enumerate(range(0, len(entries), limit), 1):
+    parts = sitemap_names(len(entries), limit=limit)[1:]
+    for name, start in zip(parts, range(0, len(entries), limit), strict=True):
         part = entries[start:start + limit]
-        name = f"sitemap-{number}.xml"
         files[name] = _urlset(part)
         node = _sub(index, f"{{{SITEMAP_NS}}}sitemap")
         _sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
@@ -526,16 +526,6 @@ def feed_groups(
 def render_group(site: SiteFeeds, group: FeedGroup) -> dict[str, bytes]:
     """The files of one feed folder, ``{relpath: bytes}``."""
     return _formats(site, group.folder, group.title, group.page, group.articles)
-
-
-def feed_set(
-    articles_newest_first: Iterable[Article], site: SiteFeeds, *, limit: int = FEED_LIMIT
-) -> dict[str, bytes]:
-    """Every feed of the site, ``{relpath: bytes}`` (:func:`feed_groups`, rendered)."""
-    out: dict[str, bytes] = {}
-    for group in feed_groups(articles_newest_first, site, limit=limit):
-        out.update(render_group(site, group))
-    return out
 
 
 def _latest(

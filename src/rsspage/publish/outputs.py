@@ -20,9 +20,9 @@ from rsspage.publish import feeds_out
 from rsspage.publish.hexo import publish_hexo
 from rsspage.publish.site import (
     ContentLoader,
+    SiteLinks,
     SiteResult,
     build_site,
-    site_links,
     with_content,
 )
 from rsspage.publish.site_pages import digest
@@ -92,8 +92,8 @@ def write_site(
     try:
         result = build_site(articles, health, config, writer, page_hashes, load_content)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
-        result.page_hashes.update(
-            write_extras(config, articles, health, pages, writer, page_hashes, load_content))
+        result.page_hashes.update(write_extras(
+            config, articles, result.links, health, pages, writer, page_hashes, load_content))
         stats = writer.finish()
     except BaseException:
         writer.abort()
@@ -107,6 +107,7 @@ def write_site(
 def write_extras(
     config: Config,
     articles: Sequence[Article],
+    links: SiteLinks,
     health: Sequence[FeedHealth],
     pages: Sequence[str],
     writer: OutputWriter,
@@ -117,7 +118,6 @@ def write_extras(
     hashes. A feed folder or sitemap whose inputs did not change (``previous``) is not rendered
     again: a few new articles touch a few of the feed folders."""
     site = config.site
-    links = site_links(articles)
     feeds = feeds_out.SiteFeeds(
         title=site.title, url=site.url, language=site.language,
         article_page=links.article_page, category_page=links.category_page,

@@ -43,7 +43,6 @@ from rsspage.publish.site_model import (
     SiteLinks,
     build_model,
     local_time,
-    site_links,
     with_image_attributes,
 )
 from rsspage.publish.site_pages import Page, all_pages, digest
@@ -51,7 +50,7 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 
-__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_links", "with_content"]
+__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "with_content"]
 
 log = logging.getLogger("rsspage")
 
@@ -120,6 +119,8 @@ class SiteResult:
     #: The search shards built beside the live ones: the caller puts them in place
     #: (:meth:`~rsspage.publish.search_index.IndexResult.put_in_place`) after the pages.
     search: search_index.IndexResult
+    #: URLs of the pages, for the site's feeds and sitemap.
+    links: SiteLinks
 
     @property
     def search_shards_rebuilt(self) -> int:
@@ -181,7 +182,7 @@ def build_site(
     hashes.update(search.hashes)
     log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
               rendered, skipped, search.rebuilt)
-    return SiteResult(hashes, rendered, skipped, search)
+    return SiteResult(hashes, rendered, skipped, search, model)
 
 
 def _discard_shards(indexing: Future[search_index.IndexResult]) -> None:

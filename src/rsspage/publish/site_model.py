@@ -206,11 +206,6 @@ class SiteModel(SiteLinks):
     days: dict[str, list[ArticleView]]
 
 
-def site_links(articles: Iterable[Article]) -> SiteLinks:
-    """The page URLs :func:`build_model` gives the same articles, without preparing pages."""
-    return SiteLinks(_tree(list(articles)))
-
-
 def build_model(articles: Sequence[Article], zone: ZoneInfo) -> SiteModel:
     """Sort, group and prepare every article once."""
     unique = {a.id: a for a in articles}  # the store never repeats an id; be safe anyway
