@@ -17,7 +17,13 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
-from .sanitise import first_image, html_to_text, sanitise_html, sanitised_html_to_text
+from .sanitise import (
+    first_image,
+    html_to_text,
+    sanitise_html,
+    sanitised_html_to_text,
+    truncate_utf8,
+)
 from .types import MAX_NAME_BYTES, Article, FeedSpec, ParsedFeed, RawEntry
 
 __all__ = ["UNTITLED", "normalise_feed"]
@@ -51,7 +57,8 @@ def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
     if not spec.names_from_feed:
         return spec.source, spec.channel
     source = (
-        _cut_utf8(html_to_text(parsed.title or ""), MAX_NAME_BYTES)
+        # Names become folders (Hexo makes one of each category): held to the config's limit.
+        truncate_utf8(html_to_text(parsed.title or ""), MAX_NAME_BYTES).rstrip()
         or _host(parsed.link)
         or spec.source
         or _host(spec.urls[0] if spec.urls else None)
@@ -65,17 +72,6 @@ def _host(url: str | None) -> str:
         return urlsplit(url or "").hostname or ""
     except ValueError:  # a malformed IPv6 host in a feed's <link>
         return ""
-
-
-def _cut_utf8(text: str, limit: int) -> str:
-    """``text`` cut to at most ``limit`` bytes of UTF-8, at a character boundary.
-
-    Names become folders (Hexo makes one of each category), and a file name over 255 bytes
-    fails with ENAMETOOLONG; config names are held to the same limit.
-    """
-    if len(text) * 4 <= limit:
-        return text
-    return text.encode("utf-8")[:limit].decode("utf-8", "ignore").rstrip()
 
 
 def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str, now: datetime) -> Article:

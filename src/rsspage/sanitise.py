@@ -169,6 +169,13 @@ def sanitise_html(html: str, base_url: str | None) -> str:
     return _IMG_START.sub(_IMG_WITH_ATTRS, clean)
 
 
+def truncate_utf8(text: str, max_bytes: int) -> str:
+    """Cut ``text`` to at most ``max_bytes`` bytes of UTF-8 without splitting a character."""
+    if len(text) * 4 <= max_bytes:  # short enough whatever it holds: no encoding needed
+        return text
+    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+
+
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
     if "<" in html:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from rsspage.sanitise import truncate_utf8
+
 #: Characters that are unsafe in a path segment → readable full-width look-alikes.
 _LOOKALIKES = str.maketrans(
     {
@@ -73,11 +75,6 @@ def clash_key(relpath: str) -> str:
     if relpath.isascii():  # most site paths (a/3f/….html); casefold is lower() on ASCII
         return relpath.lower()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", relpath).casefold())
-
-
-def truncate_utf8(text: str, max_bytes: int) -> str:
-    """Cut ``text`` to at most ``max_bytes`` bytes of UTF-8 without splitting a character."""
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
 
 
 def _clean(text: str) -> str:
