@@ -84,4 +84,15 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (output, path)
     );
     """,
+    # 3: feeds that left the config are retired, not deleted; each feed's next due time; the ids
+    # of articles removed on purpose (pruned, forgotten), whose published files then go too
+    # (files of articles the store merely does not know, after a lost state, are kept).
+    """
+    ALTER TABLE feeds ADD COLUMN retired_at TEXT;
+    ALTER TABLE feeds ADD COLUMN next_check TEXT;
+    CREATE TABLE gone_articles (
+        id TEXT PRIMARY KEY,
+        at TEXT NOT NULL
+    );
+    """,
 )

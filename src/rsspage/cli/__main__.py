@@ -1,0 +1,5 @@
+import sys
+
+from rsspage.cli import main
+
+sys.exit(main())

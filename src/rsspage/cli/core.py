@@ -1,0 +1,128 @@
+"""The everyday commands: update, build, serve, status, search, catalog, demo."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from rsspage import __version__
+from rsspage.catalog import Catalog, load_catalog
+from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
+from rsspage.config import load_config
+from rsspage.console import Console
+from rsspage.errors import ConfigError
+from rsspage.pipeline import Hooks, build, update
+from rsspage.store import Store
+from rsspage.store.db import DB_NAME
+
+
+def register(sub: Commands) -> None:
+    add_command(sub, "update", "fetch every feed, store new articles, publish the outputs",
+                cmd_update)
+    add_command(sub, "build", "publish the outputs from the stored articles (no fetching)",
+                cmd_build)
+    serve = add_command(sub, "serve",
+                        "serve the site on 127.0.0.1, rebuilding when the store changes",
+                        cmd_serve)
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free)")
+    add_command(sub, "status", "show each feed's health: last success, last error, articles",
+                cmd_status)
+    search = add_command(sub, "search", "search stored articles (Chinese and English)",
+                         cmd_search)
+    search.add_argument("query", nargs="+", help="words to find (all must match)")
+    search.add_argument("-n", "--limit", type=int, default=20, help="at most this many results")
+    catalog = add_command(sub, "catalog", "list or search the RSSHub route catalog", cmd_catalog)
+    catalog.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
+                         default=[], help="catalog file or folder (instead of the config's)")
+    csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    clist = csub.add_parser("list", help="list routes")
+    clist.add_argument("--category", help="only this category (label or key)")
+    csearch = csub.add_parser("search", help="find routes by name, category or path")
+    csearch.add_argument("text", nargs="+")
+    demo = add_command(sub, "demo", "run the bundled offline demo into DIR", cmd_demo,
+                       config=False)
+    demo.description = ("Serve bundled sample feeds on 127.0.0.1, write a config into DIR and "
+                        "run a full update over real HTTP.")
+    demo.add_argument("dir", nargs="?", type=Path, default=Path("rsspage-demo"))
+    demo.add_argument("--serve", action="store_true",
+                      help="then keep serving the feeds and the site until Ctrl+C")
+    demo.add_argument("--port", type=int, default=8000, help="site port with --serve")
+
+
+def cmd_update(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    console.start(f"rsspage {__version__}: updating from {config.path}")
+    total = len(config.routes) + len(config.feeds)
+    hooks = Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
+    return report_exit(update(config, hooks), console)
+
+
+def cmd_build(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    return report_exit(build(config), console)
+
+
+def cmd_serve(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.serve import serve  # http.server is only needed here
+
+    config = load_config(args.config)
+    if config.output.site is None:
+        raise ConfigError(str(config.path), None, "output.site", "no site to serve (it is null)")
+    build(config)
+
+    def rebuild() -> None:
+        console.start("the store changed: rebuilding the site")
+        build(config)
+
+    serve(config.output.site, args.port, rebuild=rebuild, watch=config.output.state / DB_NAME)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        rows = store.health(datetime.now(UTC) - timedelta(days=7))
+    console.health(rows)
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        hits = store.search(" ".join(args.query), args.limit)
+    console.hits(hits)
+    return EXIT_OK
+
+
+def _catalog_for(args: argparse.Namespace) -> Catalog:
+    paths: list[Path] = list(args.catalog_paths)
+    if not paths:
+        paths = list(load_config(args.config).catalog)
+    if not paths:
+        raise ConfigError(str(args.config), None, "rsshub.catalog",
+                          "no catalog configured (add rsshub.catalog or pass --catalog)")
+    return load_catalog(paths)
+
+
+def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
+    catalog = _catalog_for(args)
+    if args.catalog_command == "list":
+        routes = catalog.list(args.category)
+    else:
+        routes = catalog.search(" ".join(args.text))
+    console.routes(routes)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.demo.run import run_demo  # the demo's data is only loaded when asked for
+
+    report, config = run_demo(args.dir, console, args.port if args.serve else None)
+    if args.serve:
+        return EXIT_FEEDS_FAILED if report.failed else EXIT_OK
+    code = report_exit(report, console)
+    console.demo_done(config)
+    return code
+
+
