@@ -45,6 +45,7 @@ BASE = 1_700_000_000  #: publication time of the first article (fixed dates: no 
 RUN_TIME_PAGES = frozenset({"health.html"})
 TEMP_MARKERS = (".rsspage-tmp",)  #: suffix of the writer's in-flight files
 MANIFEST_TEMP = re.compile(r"\.(hexo|site)-manifest\.json\..+")
+MANIFEST_NAME = ".rsspage-manifest.json"
 HEXO_KEYS = ["title", "categories", "headimg", "author", "comments", "date", "thumbnail"]
 
 
@@ -224,7 +225,7 @@ def tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     return {
         rel: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in root.rglob("*") if p.is_file() and (rel := p.relative_to(root).as_posix())
-        not in skip
+        not in skip and not p.name.startswith(MANIFEST_NAME)  # rsspage's record, not output
     }
 
 
@@ -544,7 +545,7 @@ def test_manifest_temporary_left_by_a_kill_is_swept(tmp_path: Path) -> None:
         assert Run.start("update", "-c", str(config), folder=tmp_path).wait()[0] == 0
         # What SIGKILL between mkstemp and os.replace in _save_manifest leaves (seen in the
         # random-kill test): a cut-off copy of the manifest under a temporary name.
-        left = tmp_path / "state" / ".hexo-manifest.json.k1ll3d_x"
+        left = tmp_path / "hexo" / f".{MANIFEST_NAME}.k1ll3d_x"
         left.write_text('{"version": 1, "files": {"a', encoding="utf-8")
         assert Run.start("update", "-c", str(config), folder=tmp_path).wait()[0] == 0
         assert not left.exists()
@@ -596,7 +597,7 @@ def test_second_update_and_build_during_an_update_exit_at_once(tmp_path: Path) -
             took = time.monotonic() - started
             assert first.alive(), "the first run ended too early for this test to mean anything"
             assert code == 2, out + err
-            assert f"another rsspage run (pid {first.proc.pid}) is already using" in err, err
+            assert f"another rsspage run (pid {first.proc.pid}) is already running" in err, err
             assert str(state) in err and "update.lock" in err and "Traceback" not in out + err
             assert took < 10, f"{command} waited {took:.1f} s instead of exiting at once"
             assert (state / "update.lock").read_text().strip() == str(first.proc.pid)

@@ -111,7 +111,7 @@ def test_feed_health_tracks_failures_and_validators(store: Store) -> None:
 def test_prune_and_names(store: Store) -> None:
     store.save_feed(SPEC, OK, [article(1), article(100)], None, NOW)
     store.save_names("hexo", {"id1": "a/b/c/one.md", "id100": "a/b/c/old.md"})
-    assert store.prune(NOW - timedelta(days=2)) == 1
+    assert store.prune(NOW - timedelta(days=2), NOW) == 1
     assert store.published_names("hexo") == {"id1": "a/b/c/one.md"}
 
 
@@ -127,7 +127,7 @@ def test_cjk_search_without_word_breaks(store: Store) -> None:
 def test_run_lock_is_exclusive(tmp_path: Path) -> None:
     with (
         run_lock(tmp_path),
-        pytest.raises(StoreError, match="already using"),
+        pytest.raises(StoreError, match="already running"),
         run_lock(tmp_path),
     ):
         pass

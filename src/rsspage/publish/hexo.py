@@ -103,10 +103,11 @@ def post_path(article: Article, is_free: Callable[[str], bool]) -> str:
 def publish_hexo(
     articles: Iterable[Article], writer: OutputWriter, names: Mapping[str, str]
 ) -> dict[str, str]:
-    """Write a post for every article; return the relpaths assigned in this run, by article id.
+    """Write a post for every article; return the relpath of each, by article id.
 
     ``names`` holds the relpaths assigned in earlier runs (article id → relpath); those are kept.
-    Give every article that should have a post: ``writer.finish()`` removes the others' posts.
+    Give every article that should have a post: ``writer.finish()`` removes the others' posts
+    (but for those it is told to keep).
     """
     # Every name the store holds stays reserved, also for articles not in this batch, so a name
     # never passes to another article; the order of the articles then only decides which of
@@ -116,15 +117,14 @@ def publish_hexo(
     def is_free(relpath: str) -> bool:
         return clash_key(relpath) not in reserved and writer.is_free(relpath)
 
-    assigned: dict[str, str] = {}
+    used: dict[str, str] = {}
     for article in articles:  # one pass: the articles may come straight from the store
-        relpath = names.get(article.id)
-        if article.id in assigned:
+        if article.id in used:
             raise PublishError(f"article {article.id} given twice")
-        if relpath is None:
-            relpath = assigned[article.id] = post_path(article, is_free)
-        writer.write(relpath, render_post(article).encode("utf-8"))
-    return assigned
+        relpath = names.get(article.id) or post_path(article, is_free)
+        used[article.id] = relpath
+        writer.write(relpath, render_post(article).encode("utf-8"), article=article.id)
+    return used
 
 
 # -- front matter -----------------------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 Hexo posts (``output.hexo``) and the built-in site (``output.site``: pages, search index, the
 site's feeds, OPML, sitemap, robots.txt) each go through their own :class:`OutputWriter`, whose
-manifest lives in the state folder. Each output is staged and put in place at the end: a
+manifest lives in the output folder itself: with a lost or younger state, a Hexo post keeps the
+name the manifest says it was written under, and the files of articles the store does not know
+are kept (counted as ``unknown``) until it knows them again. Only articles removed on purpose
+(pruned, forgotten) lose their files. Each output is staged and put in place at the end: a
 failure before that leaves the previous files as they were. Names assigned to Hexo posts are
 saved before their files are put in place (a post never loses the name it was written under);
 the hashes of site pages after, so an interrupted build is completed by the next one.
@@ -14,9 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 from rsspage.config import Config
-from rsspage.publish import feeds_out
+from rsspage.publish import feeds_out, manifest
 from rsspage.publish.hexo import publish_hexo
 from rsspage.publish.site import (
     ContentLoader,
@@ -28,12 +32,14 @@ from rsspage.publish.site import (
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter, WriteStats
 from rsspage.store import FeedHealth, Store
-from rsspage.types import Article
+from rsspage.types import Article, OutputCounts
 
 #: Bump when the feeds, OPML or sitemap change form, to render them all again.
 EXTRAS_FORMAT = "extras-1"
-#: A (written, removed) pair per output name.
-PublishStats = dict[str, tuple[int, int]]
+#: What publishing did, per output name.
+PublishStats = dict[str, OutputCounts]
+#: Manifests of earlier versions, in the state folder (read once, then moved into the output).
+_LEGACY_MANIFESTS = {"hexo": "hexo-manifest.json", "site": "site-manifest.json"}
 
 
 def publish_all(config: Config, store: Store, now: datetime) -> PublishStats:
@@ -45,18 +51,25 @@ def publish_all(config: Config, store: Store, now: datetime) -> PublishStats:
     return published
 
 
-def _counts(stats: WriteStats) -> tuple[int, int]:
-    return stats.written, stats.removed
+def _counts(stats: WriteStats) -> OutputCounts:
+    return OutputCounts(stats.written, stats.removed, stats.kept_unknown)
+
+
+def _writer(config: Config, output: str, root: Path) -> OutputWriter:
+    return OutputWriter(root, legacy_manifest=config.output.state / _LEGACY_MANIFESTS[output])
 
 
 def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
     assert config.output.hexo is not None
-    writer = OutputWriter(config.output.hexo, config.output.state / "hexo-manifest.json")
+    writer = _writer(config, "hexo", config.output.hexo)
     try:
-        assigned = publish_hexo(store.articles(), writer, store.published_names("hexo"))
+        stored = store.published_names("hexo")
+        # An article the state lost its name for gets the name its post was written under.
+        names = {**writer.article_paths(), **stored}
+        used = publish_hexo(store.articles(), writer, names)
         # Names first: a post put in place must never lose the name it was written under.
-        store.save_names("hexo", assigned)
-        stats = writer.finish()
+        store.save_names("hexo", {i: rel for i, rel in used.items() if stored.get(i) != rel})
+        stats = writer.finish(keep_article=store.is_unknown)
     except BaseException:
         writer.abort()
         raise
@@ -69,7 +82,7 @@ def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
     articles = list(store.articles(content=False))
     health = store.health(now - timedelta(days=7))
     result, stats = write_site(config, articles, health, store.page_hashes("site"),
-                               store.contents)
+                               store.contents, store.is_unknown)
     store.save_page_hashes("site", result.page_hashes)
     stats.check()  # after the bookkeeping: the new files are in place all the same
     return stats
@@ -81,20 +94,22 @@ def write_site(
     health: Sequence[FeedHealth],
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
+    keep_article: Callable[[str], bool] | None = None,
 ) -> tuple[SiteResult, WriteStats]:
     """The whole site, all or nothing: pages and feeds are staged and put in place together,
     then the search shards; a failure before that leaves the previous site as it was.
 
-    ``load_content``: see :func:`~rsspage.publish.site.build_site`."""
+    ``load_content``: see :func:`~rsspage.publish.site.build_site`; ``keep_article``: see
+    :meth:`~rsspage.publish.writer.OutputWriter.finish`."""
     assert config.output.site is not None
-    writer = OutputWriter(config.output.site, config.output.state / "site-manifest.json")
+    writer = _writer(config, "site", config.output.site)
     result = None
     try:
         result = build_site(articles, health, config, writer, page_hashes, load_content)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
         result.page_hashes.update(write_extras(
             config, articles, result.links, health, pages, writer, page_hashes, load_content))
-        stats = writer.finish()
+        stats = writer.finish(keep_article=keep_article)
     except BaseException:
         writer.abort()
         if result is not None:
@@ -169,3 +184,29 @@ def _write_unless_kept(writer: OutputWriter, previous: Mapping[str, str], key: s
         for relpath in missing:
             writer.write(relpath, rendered[relpath])
     return dict.fromkeys(files, key)
+
+
+def _roots(config: Config) -> dict[str, Path]:
+    roots = {"hexo": config.output.hexo, "site": config.output.site}
+    return {name: root for name, root in roots.items() if root is not None}
+
+
+def published_files(config: Config, store: Store, ids: set[str]) -> list[str]:
+    """The files the outputs' manifests say were written for the articles ``ids``."""
+    files: list[str] = []
+    for root in _roots(config).values():
+        written = manifest.load(root / manifest.NAME).articles
+        files += sorted(str(root / rel) for rel, article in written.items() if article in ids)
+    return files
+
+
+def unknown_articles(config: Config, store: Store) -> dict[str, int]:
+    """Per output: how many articles it holds files for that the archive does not know (a
+    younger state). Empty when the archive knows all of them."""
+    known = store.known_ids() | store.gone_ids()
+    counts = {}
+    for name, root in _roots(config).items():
+        written = set(manifest.load(root / manifest.NAME).articles.values())
+        if unknown := len(written - known):
+            counts[name] = unknown
+    return counts

@@ -200,14 +200,21 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     for page in pages:
         key = f"{version}:{page.template}:{page.digest}"  # no second hash: 20,000 pages
         hashes[page.path] = key
-        if page_hashes.get(page.path) != key or not writer.keep(page.path):
+        if page_hashes.get(page.path) != key or not writer.keep(page.path,
+                                                                article=_article_id(page)):
             stale.append(page)
     for start in range(0, len(stale), _RENDER_BATCH):
         batch = stale[start:start + _RENDER_BATCH]
         with _contents_loaded(batch, load_content):
             for page in batch:
-                writer.write(page.path, _render(env, page).encode("utf-8"))
+                writer.write(page.path, _render(env, page).encode("utf-8"),
+                             article=_article_id(page))
     return hashes, len(stale), len(hashes) - len(stale)
+
+
+def _article_id(page: Page) -> str | None:
+    """The id of the article an article page is for: its file is kept after a state loss."""
+    return page.article.article.id if page.article is not None else None
 
 
 def with_content(articles: Sequence[Article], load: ContentLoader) -> list[Article]:

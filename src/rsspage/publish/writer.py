@@ -5,7 +5,11 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
 - a path is POSIX and relative; its resolved target (symlinks followed) must stay inside the
   output root, and no path may be written twice in one build;
 - rsspage never overwrites or deletes a file it did not write: what it wrote is recorded in a
-  *manifest* (relpath → sha256, JSON in the state folder);
+  *manifest* inside the output folder (:mod:`rsspage.publish.manifest`), so ownership survives
+  a lost state folder;
+- a file written for an article (``article=`` id) is removed, once no build writes it, only
+  when the caller says the article is gone on purpose: the files of articles a younger state
+  does not know are kept (``kept_unknown``) until it knows them again;
 - :meth:`~OutputWriter.write` only *stages* a file (a temporary file in the same folder), and
   ``finish()`` puts every staged file in place (``os.replace``): a build that fails before that
   (a full disk, a template error) is dropped with :meth:`~OutputWriter.abort` and leaves the
@@ -47,15 +51,15 @@ import os
 import resource
 import stat
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from rsspage.errors import PublishError
+from rsspage.publish import manifest as manifests
 from rsspage.publish.names import clash_key
 
-_MANIFEST_VERSION = 1
 #: Suffix of in-flight temporary files; a leftover one (after a kill) is swept by the next
 #: build's finish().
 _TMP_SUFFIX = ".rsspage-tmp"
@@ -79,6 +83,9 @@ class WriteStats:
     #: Files of earlier builds that could not be removed, each with the reason (they stay
     #: rsspage's, and the next build tries again).
     not_removed: tuple[str, ...] = ()
+    #: Files of earlier builds kept although this build did not write them: their article is
+    #: not in the archive (a younger state), and only a known removal deletes an article's file.
+    kept_unknown: int = 0
 
     def check(self) -> None:
         """Raise PublishError when some old files could not be removed."""
@@ -98,20 +105,31 @@ class _Staged(NamedTuple):
 class OutputWriter:
     """Writes the files of one build into ``root``; call :meth:`finish` once at the end."""
 
-    def __init__(self, root: Path, manifest_path: Path, *, durable: bool = False) -> None:
+    def __init__(self, root: Path, manifest_path: Path | None = None, *,
+                 legacy_manifest: Path | None = None, durable: bool = False) -> None:
+        """``manifest_path`` defaults to ``<root>/.rsspage-manifest.json``; ``legacy_manifest``
+        is read when there is none yet (an earlier version's, in the state folder)."""
         try:
             root.mkdir(parents=True, exist_ok=True)
             self._root = root.resolve(strict=True)
         except OSError as e:
             raise PublishError(f"cannot create output folder {root}: {e.strerror}") from e
         self._root_prefix = str(self._root) + os.sep
-        self._manifest_path = manifest_path
-        self._journal_path = manifest_path.with_name(manifest_path.name + ".journal")
+        self._manifest_path = manifest_path or self._root / manifests.NAME
+        self._journal_path = manifests.journal_of(self._manifest_path)
+        self._legacy = legacy_manifest
         self._durable = durable
-        self._owned: dict[str, str] = _load_manifest(manifest_path)  # relpath → sha256
+        if legacy_manifest and not self._manifest_path.exists() \
+                and not self._journal_path.exists():
+            self._journal_path = manifests.journal_of(legacy_manifest)
+            loaded = manifests.load(legacy_manifest)
+        else:
+            loaded = manifests.load(self._manifest_path)
+        self._owned: dict[str, str] = loaded.files  # relpath → sha256
+        self._articles: dict[str, str] = loaded.articles  # relpath → article id
         # A journal left behind means the last build was killed: it may have left temporaries.
         self._recovering = self._journal_path.exists()
-        journaled, self._journal_cut = _load_journal(self._journal_path)
+        journaled, self._journal_cut = manifests.load_journal(self._journal_path)
         for rel in journaled:
             # A new file, or one a killed build may have replaced: its digest is unknown, so
             # the next write rewrites it and keep() refuses it.
@@ -133,6 +151,10 @@ class OutputWriter:
     def root(self) -> Path:
         return self._root
 
+    def article_paths(self) -> dict[str, str]:
+        """Article id → relpath of the files earlier builds wrote for articles."""
+        return {article: rel for rel, article in self._articles.items() if rel in self._owned}
+
     def owns(self, relpath: str) -> bool:
         """Whether rsspage wrote ``relpath`` (in an earlier build or this one)."""
         return relpath in self._owned
@@ -153,12 +175,12 @@ class OutputWriter:
             return relpath in owned
         return self._lstat(relpath) is None
 
-    def write(self, relpath: str, data: bytes) -> bool:
-        """Stage ``data`` for ``relpath``; True when the file will be (re)written by ``finish()``,
-        False when it is unchanged on disk."""
+    def write(self, relpath: str, data: bytes, *, article: str | None = None) -> bool:
+        """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one); True
+        when the file will be (re)written by ``finish()``, False when it is unchanged on disk."""
         self._check_open()
         folder, name = _split(relpath)
-        key = self._unclaimed(relpath)
+        key = self._unclaimed(relpath, article)
         digest = hashlib.sha256(data).hexdigest()
         dir_fd, st = self._locate(relpath, folder, name)
         if relpath in self._owned:
@@ -179,7 +201,7 @@ class OutputWriter:
         self._written += 1
         return True
 
-    def keep(self, relpath: str) -> bool:
+    def keep(self, relpath: str, *, article: str | None = None) -> bool:
         """Count an owned, unchanged file as produced by this build without rendering it again.
 
         Returns False when it cannot be kept (not ours, content unknown, or gone from disk):
@@ -187,7 +209,7 @@ class OutputWriter:
         """
         self._check_open()
         folder, name = _split(relpath)
-        key = self._unclaimed(relpath)
+        key = self._unclaimed(relpath, article)
         digest = self._owned.get(relpath)
         if not digest or name not in self._files_in(folder):
             return False
@@ -211,10 +233,14 @@ class OutputWriter:
             self._listings[folder] = files
         return files
 
-    def finish(self, remove_stale: bool = True) -> WriteStats:
+    def finish(self, remove_stale: bool = True,
+               keep_article: Callable[[str], bool] | None = None) -> WriteStats:
         """Put the staged files in place, remove owned files not written in this build, save
         the manifest, drop the journal. Old files that could not be removed do not make it
-        fail (the new ones are in place): see :meth:`WriteStats.check`."""
+        fail (the new ones are in place): see :meth:`WriteStats.check`.
+
+        ``keep_article(id)`` True: the file of that article stays although this build did not
+        write it (the archive does not know the article, and did not remove it on purpose)."""
         self._check_open()
         self._finished = True
         try:
@@ -224,27 +250,34 @@ class OutputWriter:
         failures: list[str] = []
         if self._recovering:  # before stale files go: their folders may hold temporaries
             self._sweep_temporaries()
-        removed = self._remove_stale(failures) if remove_stale else 0
+        kept = self._keep_unknown(keep_article) if keep_article else set()
+        removed = self._remove_stale(failures, kept) if remove_stale else 0
         self._save_manifest()
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed,
-                          not_removed=tuple(failures))
+                          not_removed=tuple(failures), kept_unknown=len(kept))
 
     def abort(self) -> None:
         """Drop this build: delete its staged files, leave the output as it was.
 
         Paths it would have created are taken out of the journal again (a file someone puts
-        there later is not rsspage's); the journal stays, so the next build sweeps any
-        temporary this one could not delete.
+        there later is not rsspage's); the journal stays if a temporary could not be deleted
+        (the next build sweeps it) or a file was replaced, and goes when it is left empty: it
+        lives in the output folder, which a failed build leaves as it was.
         """
         self._finished = True
+        dropped = 0
         for staged in self._staged:
             with contextlib.suppress(OSError, PublishError):
                 dir_fd = self._folder(staged.folder, staged.relpath, create=False)
                 os.unlink(staged.temporary, dir_fd=dir_fd)
+                dropped += 1
+        clean = dropped == len(self._staged) and not self._recovering
         self._staged.clear()
         self.close()
         with contextlib.suppress(OSError, PublishError):
             self._unjournal({rel for rel in self._new if self._lstat(rel) is None})
+            if clean and self._journal_path.stat().st_size == 0:
+                self._journal_path.unlink()
         self._new.clear()
 
     def close(self) -> None:
@@ -260,12 +293,19 @@ class OutputWriter:
 
     # -- paths ------------------------------------------------------------------------------
 
-    def _unclaimed(self, relpath: str) -> str:
-        """The clash key of ``relpath``, refusing a path (or a twin) written in this build."""
+    def _unclaimed(self, relpath: str, article: str | None) -> str:
+        """The clash key of ``relpath``, refusing a path (or a twin) written in this build and
+        the manifest's own names; records the file's article."""
         key = clash_key(relpath)
         if key in self._claimed:
             raise PublishError(f"{relpath}: written twice in one build (first as "
                                f"{self._claimed[key]})")
+        if relpath.startswith(manifests.NAME):
+            raise PublishError(f"{relpath}: reserved for rsspage's manifest")
+        if article is None:
+            self._articles.pop(relpath, None)
+        else:
+            self._articles[relpath] = article
         return key
 
     def _locate(self, relpath: str, folder: str, name: str) -> tuple[int, os.stat_result | None]:
@@ -384,7 +424,7 @@ class OutputWriter:
         """Take ``relpaths`` out of the journal (rewritten atomically)."""
         if not relpaths:
             return
-        kept, _cut = _load_journal(self._journal_path)
+        kept, _cut = manifests.load_journal(self._journal_path)
         lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n"
                         for rel in kept if rel not in relpaths)
         # Named like the manifest's own temporaries, so that a leftover one is swept with them.
@@ -438,10 +478,16 @@ class OutputWriter:
             except FileExistsError:
                 continue
 
-    def _remove_stale(self, failures: list[str]) -> int:
+    def _keep_unknown(self, keep_article: Callable[[str], bool]) -> set[str]:
+        """The owned files not written in this build whose article ``keep_article`` keeps."""
+        claimed = set(self._claimed.values())
+        return {rel for rel, article in self._articles.items()
+                if rel in self._owned and rel not in claimed and keep_article(article)}
+
+    def _remove_stale(self, failures: list[str], kept: set[str]) -> int:
         removed = 0
         claimed = set(self._claimed.values())
-        for relpath in sorted(set(self._owned) - claimed):
+        for relpath in sorted(set(self._owned) - claimed - kept):
             try:
                 target = self._target(relpath)
                 if self._is_claimed_file(relpath, target):
@@ -452,6 +498,7 @@ class OutputWriter:
                 failures.append(f"{relpath}: {getattr(e, 'strerror', None) or e}")
                 continue
             del self._owned[relpath]
+            self._articles.pop(relpath, None)
             removed += 1
             self._prune_dirs(target.parent)
         return removed
@@ -484,33 +531,11 @@ class OutputWriter:
 
     def _save_manifest(self) -> None:
         self._close_journal()
-        body = {"version": _MANIFEST_VERSION, "files": dict(sorted(self._owned.items()))}
-        data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
-        folder = self._manifest_path.parent
-        tmp = folder / f".{self._manifest_path.name}.{os.getpid()}{_TMP_SUFFIX}"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._sweep_manifest_temporaries()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                         | os.O_CLOEXEC, 0o666)
-            try:
-                write_all(fd, data)
-                os.fsync(fd)  # one fsync per build: the manifest is what must survive
-            finally:
-                os.close(fd)
-            os.replace(tmp, self._manifest_path)
-            self._journal_path.unlink(missing_ok=True)
-        except OSError as e:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            raise PublishError(f"cannot save manifest {self._manifest_path}: {e.strerror}") from e
-
-    def _sweep_manifest_temporaries(self) -> None:
-        """Delete copies of the manifest a build killed while saving it left behind (also the
-        ``.<manifest>.XXXXXXXX`` of earlier versions); the state folder is rsspage's own."""
-        for leftover in self._manifest_path.parent.glob(f".{self._manifest_path.name}.*"):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
+        articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
+        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles))
+        if self._legacy is not None:
+            self._journal_path.unlink(missing_ok=True)  # the legacy one, if it was read
+            manifests.remove_legacy(self._legacy)
 
     def _close_folders(self) -> None:
         while self._folders:
@@ -563,42 +588,3 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
-
-
-def _load_manifest(path: Path) -> dict[str, str]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as e:
-        raise PublishError(f"cannot read manifest {path}: {e.strerror}") from e
-    try:
-        body = json.loads(raw)
-        files = body["files"]
-        if body.get("version") != _MANIFEST_VERSION or not isinstance(files, dict):
-            raise ValueError("unknown layout")
-        return {str(k): str(v) for k, v in files.items()}
-    except (ValueError, KeyError, TypeError, AttributeError) as e:
-        # Forgetting what we own would only make us refuse to touch our own files, but guessing
-        # could make us delete someone else's: stop and let the user decide.
-        raise PublishError(f"manifest {path} is damaged ({e}); move it away to start over") from e
-
-
-def _load_journal(path: Path) -> tuple[list[str], bool]:
-    """The paths in the journal, and whether it ends in a cut-off entry (no newline)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return [], False
-    except OSError as e:
-        raise PublishError(f"cannot read journal {path}: {e.strerror}") from e
-    paths: list[str] = []
-    lines = text.split("\n")
-    for line in lines[:-1]:  # the last piece has no newline: a cut-off entry
-        try:
-            rel = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(rel, str):
-            paths.append(rel)
-    return paths, lines[-1] != ""

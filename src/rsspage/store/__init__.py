@@ -12,12 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 from rsspage.store import articles, db, feeds
+from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
+from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
 from rsspage.store.search import SearchHit, search
-from rsspage.types import Article, FeedSpec, FeedState, FetchResult
+from rsspage.types import Article, FeedSpec, FeedState, FeedTiming, FetchResult
 
-__all__ = ["FeedHealth", "SaveCounts", "SearchHit", "Store"]
+__all__ = ["ExportCounts", "FeedHealth", "RestoreCounts", "SaveCounts", "SearchHit", "Store"]
 
 
 class Store:
@@ -40,6 +42,10 @@ class Store:
     def feed_states(self) -> dict[str, FeedState]:
         return feeds.states(self._conn)
 
+    def feed_timings(self) -> dict[str, FeedTiming]:
+        """Each feed's schedule (next due time, failure streak), by key."""
+        return feeds.timings(self._conn)
+
     def save_feed(
         self,
         spec: FeedSpec,
@@ -48,18 +54,61 @@ class Store:
         error: str | None,
         now: datetime,
         title: str | None = None,
+        timing: FeedTiming | None = None,
     ) -> SaveCounts:
-        """Store one feed's outcome and its articles atomically: all of it or nothing."""
+        """Store one feed's outcome, its articles and when it is next due atomically: all of
+        it or nothing."""
         with db.transaction(self._conn):
             counts = articles.save(self._conn, entries, now)
-            feeds.record(self._conn, spec, result, error, now)
+            feeds.record(self._conn, spec, result, error, now, timing)
             if title:
                 feeds.set_title(self._conn, spec.key, title)
         return counts
 
-    def prune(self, before: datetime) -> int:
+    def prune(self, before: datetime, now: datetime) -> int:
         with db.transaction(self._conn):
-            return articles.prune(self._conn, before)
+            return articles.prune(self._conn, before, now)
+
+    def set_followed(self, keys: Iterable[str], now: datetime) -> int:
+        """Retire the feeds that left the config, follow the ones back in it again."""
+        with db.transaction(self._conn):
+            return feeds.set_followed(self._conn, keys, now)
+
+    def feed_articles(self, key: str) -> list[tuple[str, str]]:
+        """(id, title) of the articles the feed ``key`` brought."""
+        return articles.of_feed(self._conn, key)
+
+    def forget_feed(self, key: str, now: datetime) -> int:
+        """Delete a feed and its articles on purpose; returns the articles deleted."""
+        with db.transaction(self._conn):
+            removed = articles.remove_feed(self._conn, key, now)
+            self._conn.execute("DELETE FROM feeds WHERE key=?", (key,))
+        return removed
+
+    def gone_ids(self) -> set[str]:
+        """Ids of articles removed on purpose (pruned, forgotten): their files are deleted."""
+        return articles.gone_ids(self._conn)
+
+    def known_ids(self) -> set[str]:
+        return articles.known_ids(self._conn)
+
+    def is_unknown(self, article_id: str) -> bool:
+        """Neither in the archive nor removed from it on purpose (a younger state)."""
+        return articles.is_unknown(self._conn, article_id)
+
+    def export(self, path: Path) -> ExportCounts:
+        """The whole archive as one compressed JSON Lines file."""
+        return jsonl.export_file(self._conn, path)
+
+    def export_parts(self, folder: Path) -> ExportCounts:
+        """The archive as parts (feeds, one file per month); unchanged parts stay as they are."""
+        return jsonl.export_parts(self._conn, folder)
+
+    def restore(self, path: Path) -> RestoreCounts:
+        """Merge an export (a file or a folder of parts) into the store, all or nothing."""
+        files = jsonl.export_files(path)
+        with db.transaction(self._conn):
+            return jsonl.restore(self._conn, files)
 
     def articles(self, *, content: bool = True) -> Iterator[Article]:
         """Every article, oldest first; ``content=False``: without ``content_html``."""

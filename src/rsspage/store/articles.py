@@ -53,6 +53,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime) -
                 f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
                 (*_row(article), stamp, stamp),
             )
+            conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
             new += 1
         elif old["content_hash"] != article.content_hash:
             row = list(_row(article))
@@ -131,14 +132,53 @@ def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
 
-def prune(conn: sqlite3.Connection, before: datetime) -> int:
-    """Delete articles published before ``before`` (and their published names)."""
-    conn.execute(
-        "DELETE FROM published_names WHERE article_id IN "
-        "(SELECT id FROM articles WHERE published < ?)",
-        (before.isoformat(),),
-    )
-    return conn.execute("DELETE FROM articles WHERE published < ?", (before.isoformat(),)).rowcount
+def prune(conn: sqlite3.Connection, before: datetime, now: datetime) -> int:
+    """Delete articles published before ``before``, on purpose: their files go too."""
+    return _remove(conn, "published < ?", (before.isoformat(),), now)
+
+
+def of_feed(conn: sqlite3.Connection, feed_key: str) -> list[tuple[str, str]]:
+    """(id, title) of the articles ``feed_key`` brought, oldest first."""
+    rows = conn.execute("SELECT id, title FROM articles WHERE feed_key=? ORDER BY published, id",
+                        (feed_key,))
+    return [(r["id"], r["title"]) for r in rows]
+
+
+def remove_feed(conn: sqlite3.Connection, feed_key: str, now: datetime) -> int:
+    """Delete the articles of ``feed_key`` on purpose (``rsspage forget``)."""
+    conn.execute("DELETE FROM aliases WHERE feed_key=?", (feed_key,))
+    return _remove(conn, "feed_key = ?", (feed_key,), now)
+
+
+def _remove(conn: sqlite3.Connection, where: str, params: tuple[object, ...],
+            now: datetime) -> int:
+    """Delete the articles matching ``where`` and their names, remembering their ids as gone:
+    publishing then deletes their files (files of articles the store does not know are kept)."""
+    conn.execute(f"INSERT OR REPLACE INTO gone_articles (id, at) "
+                 f"SELECT id, ? FROM articles WHERE {where}", (now.isoformat(), *params))
+    conn.execute(f"DELETE FROM published_names WHERE article_id IN "
+                 f"(SELECT id FROM articles WHERE {where})", params)
+    return conn.execute(f"DELETE FROM articles WHERE {where}", params).rowcount
+
+
+def gone_ids(conn: sqlite3.Connection) -> set[str]:
+    """Ids of the articles removed on purpose."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return {row[0] for row in cursor.execute("SELECT id FROM gone_articles")}
+
+
+def is_unknown(conn: sqlite3.Connection, article_id: str) -> bool:
+    row = conn.execute("SELECT EXISTS(SELECT 1 FROM articles WHERE id=?) "
+                       "OR EXISTS(SELECT 1 FROM gone_articles WHERE id=?)",
+                       (article_id, article_id)).fetchone()
+    return not row[0]
+
+
+def known_ids(conn: sqlite3.Connection) -> set[str]:
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return {row[0] for row in cursor.execute("SELECT id FROM articles")}
 
 
 def names(conn: sqlite3.Connection, output: str) -> dict[str, str]:

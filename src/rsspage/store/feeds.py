@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus
+from rsspage.types import FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,12 @@ class FeedHealth:
     consecutive_failures: int
     articles: int
     recent: int  #: articles published in the last 7 days
+    #: When the feed left the config (it is kept, with its articles); None while followed.
+    retired_at: str | None = None
+    #: When the feed is next due (ISO UTC); None: never scheduled (due at the next update).
+    next_check: str | None = None
+    #: When the current failure streak began; None while the feed is fine.
+    failing_since: str | None = None
 
 
 def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
@@ -34,10 +41,29 @@ def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
     return {r["key"]: FeedState(etag=r["etag"], last_modified=r["last_modified"]) for r in rows}
 
 
+def timings(conn: sqlite3.Connection) -> dict[str, FeedTiming]:
+    rows = conn.execute(
+        "SELECT key, next_check, every_seconds, consecutive_failures, failing_since FROM feeds")
+    return {
+        r["key"]: FeedTiming(
+            next_check=_instant(r["next_check"]),
+            every=timedelta(seconds=r["every_seconds"]) if r["every_seconds"] else None,
+            failures=r["consecutive_failures"], failing_since=_instant(r["failing_since"]),
+        )
+        for r in rows
+    }
+
+
+def _instant(stamp: str | None) -> datetime | None:
+    return datetime.fromisoformat(stamp) if stamp else None
+
+
 def record(
-    conn: sqlite3.Connection, spec: FeedSpec, result: FetchResult, error: str | None, now: datetime
+    conn: sqlite3.Connection, spec: FeedSpec, result: FetchResult, error: str | None,
+    now: datetime, timing: FeedTiming | None = None,
 ) -> None:
-    """Remember the outcome of one fetch (validators only from a successful response)."""
+    """Remember the outcome of one fetch (validators only from a successful response), and
+    with ``timing`` when the feed is next due."""
     stamp = now.isoformat()
     ok = error is None and result.status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED)
     conn.execute(
@@ -62,6 +88,29 @@ def record(
             (stamp, error or result.error, _failed_status(result),
              result.status is FetchStatus.OK, result.status is FetchStatus.OK, spec.key),
         )
+    if timing is not None:
+        conn.execute(
+            "UPDATE feeds SET next_check=?, every_seconds=?, failing_since=? WHERE key=?",
+            (_stamp(timing.next_check), timing.every.total_seconds() if timing.every else None,
+             _stamp(timing.failing_since), spec.key),
+        )
+
+
+def _stamp(when: datetime | None) -> str | None:
+    return when.isoformat() if when else None
+
+
+def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -> int:
+    """Mark feeds not in ``keys`` retired (from ``now``), and those in it followed again;
+    returns how many were newly retired."""
+    followed = set(keys)
+    rows = conn.execute("SELECT key, retired_at FROM feeds").fetchall()
+    retire = [(now.isoformat(), r["key"]) for r in rows
+              if r["key"] not in followed and r["retired_at"] is None]
+    conn.executemany("UPDATE feeds SET retired_at=? WHERE key=?", retire)
+    conn.executemany("UPDATE feeds SET retired_at=NULL WHERE key=?",
+                     [(r["key"],) for r in rows if r["key"] in followed and r["retired_at"]])
+    return len(retire)
 
 
 def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
@@ -73,7 +122,8 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
         """SELECT f.*, COUNT(a.id) AS articles,
                   COALESCE(SUM(a.published >= ?), 0) AS recent
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
-           GROUP BY f.key ORDER BY f.category, f.source, f.channel, f.key""",
+           GROUP BY f.key
+           ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key""",
         (since.isoformat(),),
     )
     return [
@@ -82,7 +132,8 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
             source=r["source"], channel=r["channel"],
             last_success=r["last_success"], last_error=r["last_error"],
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
-            articles=r["articles"], recent=r["recent"],
+            articles=r["articles"], recent=r["recent"], retired_at=r["retired_at"],
+            next_check=r["next_check"], failing_since=r["failing_since"],
         )
         for r in rows
     ]

@@ -1,0 +1,103 @@
+"""Commands that move the archive as a whole: export, restore, forget."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rsspage.cli.common import EXIT_OK, Commands, add_command, report_exit
+from rsspage.config import load_config
+from rsspage.console import Console
+from rsspage.errors import StoreError
+from rsspage.pipeline import build
+from rsspage.publish.outputs import published_files
+from rsspage.store import Store
+from rsspage.store.db import run_lock
+
+
+def register(sub: Commands) -> None:
+    export = add_command(sub, "export", "write the whole archive as compressed JSON Lines",
+                         cmd_export)
+    export.add_argument("file", nargs="?", type=Path,
+                        help="file to write (default: rsspage-export-YYYY-MM-DD.jsonl.gz)")
+    export.add_argument("--parts", metavar="DIR", type=Path,
+                        help="write parts into DIR instead: feeds.jsonl.gz and one "
+                        "articles-YYYY-MM.jsonl.gz per month; unchanged parts are not rewritten")
+    restore = add_command(sub, "restore", "bring an export (file or folder of parts) back "
+                          "into the archive; restoring twice changes nothing", cmd_restore)
+    restore.add_argument("path", type=Path, help="an export file or a folder of parts")
+    forget = add_command(sub, "forget", "delete a feed, its articles and their files on purpose",
+                         cmd_forget)
+    forget.add_argument("feed", help="the feed's key: a route path (/kkj/news) or a feed URL")
+    forget.add_argument("--yes", action="store_true", help="delete (without it: only show)")
+
+
+def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        if args.parts is not None:
+            if args.file is not None:
+                raise StoreError("give either FILE or --parts DIR, not both")
+            counts = store.export_parts(args.parts)
+            where = f"{args.parts}/ ({counts.written} parts written, {counts.unchanged} "\
+                    f"unchanged, {counts.removed} removed)"
+        else:
+            path = args.file or Path(f"rsspage-export-{datetime.now(UTC):%Y-%m-%d}.jsonl.gz")
+            counts = store.export(path)
+            where = str(path)
+    print(f"exported {counts.feeds} feeds and {counts.articles} articles to {where}",
+          file=console.out)
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with run_lock(config.output.state), Store.open(config.output.state) as store:
+        counts = store.restore(args.path)
+    print(f"restored from {args.path}: {counts.feeds} feeds; articles: {counts.new} new, "
+          f"{counts.updated} updated, {counts.unchanged} already there; {counts.names} "
+          f"published names", file=console.out)
+    if counts.names_taken:
+        print(f"{counts.names_taken} published names were not restored: their paths belong to "
+              "other articles now", file=console.out)
+    print(f"publish them with: rsspage build -c {config.path}", file=console.err)
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    with Store.open(config.output.state) as store:
+        keys = {h.key for h in store.health(datetime.now(UTC))}
+        if args.feed not in keys:
+            close = difflib.get_close_matches(args.feed, sorted(keys), n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            raise StoreError(f"no feed {args.feed!r} in the archive{hint}")
+        articles = store.feed_articles(args.feed)
+        files = published_files(config, store, {article_id for article_id, _ in articles})
+    _show_forget(args.feed, articles, files, console)
+    configured = {r.path for r in config.routes} | {f.url for f in config.feeds}
+    if args.feed in configured:
+        print(f"note: {args.feed} is still in {config.path.name}: the next update follows it "
+              "again (remove it there to stop)", file=console.err)
+    if not args.yes:
+        print("nothing deleted; run again with --yes to delete all of this", file=console.out)
+        return EXIT_OK
+    with run_lock(config.output.state), Store.open(config.output.state) as store:
+        removed = store.forget_feed(args.feed, datetime.now(UTC))
+    print(f"forgot {args.feed}: {removed} articles deleted from the archive", file=console.out)
+    return report_exit(build(config), console)
+
+
+def _show_forget(key: str, articles: list[tuple[str, str]], files: list[str],
+                 console: Console) -> None:
+    print(f"feed {key}: {len(articles)} articles, {len(files)} published files", file=console.out)
+    for _, title in articles[:10]:
+        print(f"  article: {title}", file=console.out)
+    if len(articles) > 10:
+        print(f"  … and {len(articles) - 10} more articles", file=console.out)
+    for path in files[:10]:
+        print(f"  file: {path}", file=console.out)
+    if len(files) > 10:
+        print(f"  … and {len(files) - 10} more files", file=console.out)

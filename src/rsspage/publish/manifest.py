@@ -1,0 +1,137 @@
+"""The record of what rsspage wrote into an output folder, kept *inside* that folder.
+
+``<output>/.rsspage-manifest.json`` maps each file rsspage wrote (relpath) to its sha256, and
+each file that belongs to one article (a Hexo post, a site article page) to the article's id.
+It travels with the files it describes (a git checkout of Hexo posts, a cached site), so
+ownership survives a lost state folder: a new state adopts the files instead of refusing to
+touch them, and an article arriving again gets its old file name back.
+
+Hexo skips files whose name starts with ``.`` in ``source/_posts``, so the manifest is never
+published as a post.
+
+Beside it, ``.rsspage-manifest.json.journal`` lists (one JSON string per line) the paths a build
+is creating or replacing, written before the files change: see :mod:`rsspage.publish.writer`.
+
+Earlier versions kept a manifest of the same form (without article ids) in the state folder;
+it is read once when the output has none, and removed when the new one is saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rsspage.errors import PublishError
+
+NAME = ".rsspage-manifest.json"
+_VERSIONS = (1, 2)
+_TMP_SUFFIX = ".rsspage-tmp"
+
+
+@dataclass(slots=True)
+class Manifest:
+    #: relpath → sha256 of its content ("" when unknown: rewrite it before trusting it).
+    files: dict[str, str] = field(default_factory=dict)
+    #: relpath → id of the article the file is for.
+    articles: dict[str, str] = field(default_factory=dict)
+
+
+def journal_of(path: Path) -> Path:
+    return path.with_name(path.name + ".journal")
+
+
+def load(path: Path) -> Manifest:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Manifest()
+    except OSError as e:
+        raise PublishError(f"cannot read manifest {path}: {e.strerror}") from e
+    try:
+        body = json.loads(raw)
+        files, articles = body["files"], body.get("articles", {})
+        if body.get("version") not in _VERSIONS or not isinstance(files, dict) \
+                or not isinstance(articles, dict):
+            raise ValueError("unknown layout")
+        return Manifest({str(k): str(v) for k, v in files.items()},
+                        {str(k): str(v) for k, v in articles.items()})
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        # Forgetting what we own would only make us refuse to touch our own files, but guessing
+        # could make us delete someone else's: stop and let the user decide.
+        raise PublishError(f"manifest {path} is damaged ({e}); move it away to start over") from e
+
+
+def save(path: Path, manifest: Manifest) -> None:
+    """Write ``manifest`` atomically and durably (one fsync per build: it is what must survive)
+    unless the file already says the same, then drop the journal."""
+    body = {"version": 2, "files": dict(sorted(manifest.files.items())),
+            "articles": dict(sorted(manifest.articles.items()))}
+    data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
+    folder = path.parent
+    tmp = folder / f".{path.name}.{os.getpid()}{_TMP_SUFFIX}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        sweep_temporaries(path)
+        if _holds(path, data):  # unchanged: not rewritten, a git tree of posts shows no change
+            journal_of(path).unlink(missing_ok=True)
+            return
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o666)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+        journal_of(path).unlink(missing_ok=True)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PublishError(f"cannot save manifest {path}: {e.strerror}") from e
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
+
+
+def sweep_temporaries(path: Path) -> None:
+    """Delete copies of the manifest a build killed while saving it left behind (also the
+    ``.<manifest>.XXXXXXXX`` of earlier versions)."""
+    for leftover in path.parent.glob(f".{path.name}.*"):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+def remove_legacy(path: Path) -> None:
+    """Remove a manifest of an earlier version (in the state folder) and its journal."""
+    for old in (path, journal_of(path)):
+        with contextlib.suppress(FileNotFoundError):
+            old.unlink()
+
+
+def load_journal(path: Path) -> tuple[list[str], bool]:
+    """The paths in the journal, and whether it ends in a cut-off entry (no newline)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return [], False
+    except OSError as e:
+        raise PublishError(f"cannot read journal {path}: {e.strerror}") from e
+    paths: list[str] = []
+    lines = text.split("\n")
+    for line in lines[:-1]:  # the last piece has no newline: a cut-off entry
+        try:
+            rel = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(rel, str):
+            paths.append(rel)
+    return paths, lines[-1] != ""
