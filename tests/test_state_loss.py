@@ -1,0 +1,272 @@
+"""The archive survives a lost state folder, and moves whole: export, restore, retire, forget.
+
+Everything runs through the CLI against feeds served on 127.0.0.1, with real SQLite files.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run_cli
+from servers import LocalServer, feed
+
+from rsspage.store import Store
+from rsspage.store.db import DB_NAME
+
+BASE = 1_780_000_000  # 2026-05-28: fixed dates, so nothing depends on when the test runs
+MANIFEST = ".rsspage-manifest.json"
+
+
+def rss(feed_no: int, items: range, month_step: int = 0) -> bytes:
+    entries = []
+    for j in items:
+        stamp = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                              time.gmtime(BASE + j * 3600 + j * month_step * 86400 * 31))
+        entries.append(
+            f"<item><title>第{feed_no}源 文章{j}：同名</title>"
+            f"<link>http://example.com/{feed_no}/{j}</link><guid>g-{feed_no}-{j}</guid>"
+            f"<pubDate>{stamp}</pubDate><description><![CDATA[<p>正文 {feed_no}-{j}</p>]]>"
+            "</description></item>")
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>源 {feed_no}</title><link>http://example.com/{feed_no}</link>"
+            f"<description>d</description>{''.join(entries)}</channel></rss>").encode()
+
+
+def write_config(folder: Path, server: LocalServer, feeds: list[int], **output: object) -> Path:
+    config = {
+        "site": {"title": "归档", "url": "https://news.example.com/"},
+        "feeds": [{"url": server.url(f"/f/{i}"), "category": "分类", "source": f"来源{i}",
+                   "channel": "全部"} for i in feeds],
+        "fetch": {"retries": 0},
+        "output": {"state": "state", "hexo": "hexo", "site": "site", **output},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "rsspage.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def posts(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*.md")}
+
+
+def article_pages(site: Path) -> set[str]:
+    return {p.name.removesuffix(".html") for p in (site / "a").rglob("*.html")}
+
+
+def stored_ids(state: Path) -> set[str]:
+    with Store.open(state) as store:
+        return store.known_ids()
+
+
+def serve(server: LocalServer, feeds: dict[int, range], month_step: int = 0) -> None:
+    for i, items in feeds.items():
+        server.route(f"/f/{i}", feed(rss(i, items, month_step)))
+
+
+def cli(*args: str) -> str:
+    run = run_cli(*args)
+    assert run.code == 0, run.out + run.err
+    assert "Traceback" not in run.out + run.err
+    return run.out + run.err
+
+
+# --------------------------------------------------------------------------- a lost state
+
+
+def test_a_lost_state_adopts_its_files_keeps_names_and_loses_nothing(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 6), 1: range(0, 6)})
+        config = write_config(tmp_path, server, [0, 1])
+        cli("update", "-c", str(config))
+        hexo, site, state = tmp_path / "hexo", tmp_path / "site", tmp_path / "state"
+        first_posts, first_pages = posts(hexo), article_pages(site)
+        assert len(first_posts) == len(first_pages) == 12
+        assert (hexo / MANIFEST).is_file() and (site / MANIFEST).is_file()
+        cli("export", "-c", str(config), str(tmp_path / "before.jsonl.gz"))
+
+        shutil.rmtree(state)  # the cache was evicted: a fresh machine
+        serve(server, {0: range(3, 9), 1: range(3, 9)})  # 3 known items fell off each feed
+        out = cli("update", "-c", str(config))
+        assert "younger than the output" in out and "hexo: 6" in out and "site: 6" in out
+        assert "rsspage restore" in out
+        # The same articles arrived again under their old names: no post twice.
+        assert first_posts <= posts(hexo)
+        assert len(posts(hexo)) == 12 + 6
+        # The pages of the 6 articles the new store does not know are still there.
+        assert first_pages <= article_pages(site)
+        assert len(stored_ids(state)) == 12
+        assert "younger than the output" in cli("status", "-c", str(config))
+
+        # Rebuilding from the younger store again deletes nothing.
+        cli("build", "-c", str(config))
+        assert len(posts(hexo)) == 18 and first_pages <= article_pages(site)
+
+        out = cli("restore", "-c", str(config), str(tmp_path / "before.jsonl.gz"))
+        assert "6 new" in out
+        cli("build", "-c", str(config))
+        assert "younger" not in cli("status", "-c", str(config))
+        assert len(posts(hexo)) == 18 == len(stored_ids(state)) == len(article_pages(site))
+
+
+def test_a_state_from_an_older_version_moves_its_manifest_into_the_output(
+        tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        # What rsspage 0.1 left: manifests (without article ids) in the state folder.
+        for output in ("hexo", "site"):
+            body = json.loads((tmp_path / output / MANIFEST).read_text("utf-8"))
+            legacy = {"version": 1, "files": body["files"]}
+            (tmp_path / "state" / f"{output}-manifest.json").write_text(json.dumps(legacy))
+            (tmp_path / output / MANIFEST).unlink()
+        cli("build", "-c", str(config))
+        for output in ("hexo", "site"):
+            assert not (tmp_path / "state" / f"{output}-manifest.json").exists()
+            assert json.loads((tmp_path / output / MANIFEST).read_text("utf-8"))["version"] == 2
+        assert len(posts(tmp_path / "hexo")) == 3
+
+
+def test_pruned_articles_lose_their_files_but_unknown_ones_keep_theirs(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 4)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        shutil.rmtree(tmp_path / "state")
+        serve(server, {0: range(2, 4)})
+        cli("update", "-c", str(config))
+        assert len(posts(tmp_path / "hexo")) == 4  # two of them unknown to the new store
+        text = config.read_text("utf-8") + "limits: {keep_days: 1}\n"  # all dated in 2026-05
+        config.write_text(text, "utf-8")
+        cli("update", "--all", "-c", str(config))
+        assert stored_ids(tmp_path / "state") == set()
+        # The two pruned on purpose are gone; the two the store never knew are kept.
+        assert len(posts(tmp_path / "hexo")) == 2
+        assert len(article_pages(tmp_path / "site")) == 2
+
+
+# --------------------------------------------------------------------------- export, restore
+
+
+def dump(state: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the archive's tables, in order (page hashes are derived data)."""
+    conn = sqlite3.connect(state / DB_NAME)
+    try:
+        return {table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+                for table in ("feeds", "articles", "aliases", "published_names",
+                              "gone_articles")}
+    finally:
+        conn.close()
+
+
+def test_export_then_restore_gives_the_same_archive_and_twice_changes_nothing(
+        tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 5), 1: range(0, 5)})
+        server.route("/f/2", feed(rss(0, range(0, 2))))  # the same links: aliases
+        config = write_config(tmp_path, server, [0, 1, 2])
+        cli("update", "-c", str(config))
+        cli("export", "-c", str(config), str(tmp_path / "all.jsonl.gz"))
+        with gzip.open(tmp_path / "all.jsonl.gz", "rt", encoding="utf-8") as lines:
+            kinds = [json.loads(line)["type"] for line in lines]
+        assert kinds[0] == "rsspage-export" and kinds.count("article") == 10
+        assert kinds.count("feed") == 3
+
+        other = write_config(tmp_path / "elsewhere", server, [0, 1, 2])
+        out = cli("restore", "-c", str(other), str(tmp_path / "all.jsonl.gz"))
+        assert "10 new" in out
+        assert dump(tmp_path / "elsewhere" / "state") == dump(tmp_path / "state")
+        out = cli("restore", "-c", str(other), str(tmp_path / "all.jsonl.gz"))
+        assert "0 new, 0 updated, 10 already there" in out
+        assert dump(tmp_path / "elsewhere" / "state") == dump(tmp_path / "state")
+        with Store.open(tmp_path / "elsewhere" / "state") as store:
+            assert store.integrity_ok()
+            assert [h.title for h in store.search("正文", 3)]  # the search index came along
+
+
+def test_parts_by_month_are_rewritten_only_when_they_change(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3)}, month_step=1)  # one article a month
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        parts = tmp_path / "parts"
+        cli("export", "-c", str(config), "--parts", str(parts))
+        names = sorted(p.name for p in parts.iterdir())
+        assert names[0] == "articles-2026-05.jsonl.gz" and len(names) == 4
+        assert names[-1] == "feeds.jsonl.gz"
+        before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
+                  for p in parts.iterdir()}
+        out = cli("export", "-c", str(config), "--parts", str(parts))
+        assert "0 parts written, 4 unchanged" in out
+        assert before == {p.name: (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
+                          for p in parts.iterdir()}
+        serve(server, {0: range(0, 4)}, month_step=1)  # one more, in a month of its own
+        cli("update", "--all", "-c", str(config))
+        out = cli("export", "-c", str(config), "--parts", str(parts))
+        assert "2 parts written, 3 unchanged" in out  # the new month and feeds.jsonl.gz
+        for name in names[:3]:
+            assert (parts / name).read_bytes() == before[name][2]
+        fresh = write_config(tmp_path / "fresh", server, [0])
+        assert "4 new" in cli("restore", "-c", str(fresh), str(parts))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-json", "not-an-export"])
+def test_a_damaged_export_restores_nothing(tmp_path: Path, damage: str) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        export = tmp_path / "all.jsonl.gz"
+        cli("export", "-c", str(config), str(export))
+        data = gzip.decompress(export.read_bytes())
+        if damage == "truncated":
+            export.write_bytes(gzip.compress(data)[:-30])
+        elif damage == "not-json":
+            export.write_bytes(gzip.compress(data + b"{oops\n"))
+        else:
+            export.write_bytes(gzip.compress(b'{"type": "something else"}\n' + data))
+        other = write_config(tmp_path / "other", server, [0])
+        run = run_cli("restore", "-c", str(other), str(export))
+        assert run.code == 2, run.out + run.err
+        assert "nothing was restored" in run.err or "not an rsspage export" in run.err
+        assert "Traceback" not in run.err
+        assert stored_ids(tmp_path / "other" / "state") == set()
+
+
+# --------------------------------------------------------------------------- retire, forget
+
+
+def test_a_feed_removed_from_the_config_is_retired_then_forgotten_on_purpose(
+        tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3), 1: range(0, 2)})
+        config = write_config(tmp_path, server, [0, 1])
+        cli("update", "-c", str(config))
+        write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        gone_feed = server.url("/f/1")
+        status = cli("status", "-c", str(config))
+        assert "retired" in status.split(gone_feed)[0]  # listed under the retired heading
+        health = (tmp_path / "site" / "health.html").read_text("utf-8")
+        assert 'id="retired"' in health and health.index(gone_feed) > health.index('id="retired"')
+        assert gone_feed not in (tmp_path / "site" / "feeds" / "subscriptions.opml").read_text()
+        assert len(posts(tmp_path / "hexo")) == 5  # retired, not deleted
+
+        unknown = run_cli("forget", "-c", str(config), gone_feed + "x")
+        assert unknown.code == 2 and "did you mean" in unknown.err and gone_feed in unknown.err
+
+        shown = cli("forget", "-c", str(config), gone_feed)
+        assert "2 articles, 4 published files" in shown and "nothing deleted" in shown
+        assert len(posts(tmp_path / "hexo")) == 5
+        cli("forget", "-c", str(config), gone_feed, "--yes")
+        assert len(posts(tmp_path / "hexo")) == 3 and len(article_pages(tmp_path / "site")) == 3
+        assert gone_feed not in cli("status", "-c", str(config))
+        assert len(stored_ids(tmp_path / "state")) == 3
