@@ -152,7 +152,8 @@ def write_extras(
             writer, previous, key, feeds_out.sitemap_names(len(ordered)),
             partial(feeds_out.sitemaps, site.url, [(p, None) for p in ordered]))
     followed = [feeds_out.OpmlFeed(h.channel or h.title or h.key, h.url or h.key, "",
-                                   h.category, h.source or h.title) for h in health]
+                                   h.category, h.source or h.title)
+                for h in health if h.retired_at is None]
     writer.write("feeds/subscriptions.opml", feeds_out.opml(site.title, followed))
     writer.write("robots.txt", feeds_out.robots(site.url))
     return hashes

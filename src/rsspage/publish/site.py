@@ -57,7 +57,7 @@ log = logging.getLogger("rsspage")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
-SITE_FORMAT = "site-2"
+SITE_FORMAT = "site-3"
 #: Pages rendered per batch; their articles' content is loaded for the batch.
 _RENDER_BATCH = 500
 
@@ -85,6 +85,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "searching": "正在搜索…", "no_results": "没有找到相关文章", "found": "找到 {} 篇文章",
         "search_unavailable": "搜索索引尚未生成", "more": "更多结果", "ok": "正常",
         "failing": "失败", "feeds": "个订阅", "by_day": "按日归档", "subscribe": "订阅",
+        "retired": "已停止关注", "retired_since": "停止于",
+        "retired_note": "这些订阅已从配置中移除；它们的文章仍保留在归档中。",
     },
     "en": {
         "home": "Home", "latest": "Latest", "categories": "Categories", "archive": "Archive",
@@ -99,7 +101,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "searching": "Searching…", "no_results": "No articles found", "found": "{} articles",
         "search_unavailable": "The search index has not been built yet", "more": "More",
         "ok": "OK", "failing": "failing", "feeds": "feeds", "by_day": "By day",
-        "subscribe": "Subscribe",
+        "subscribe": "Subscribe", "retired": "No longer followed", "retired_since": "Retired",
+        "retired_note": "These feeds left the config; their articles stay in the archive.",
     },
 }
 
