@@ -84,7 +84,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Article], dict
                                                               HexoResult]:
     tmp = tmp_path_factory.mktemp("hexo")
     posts = tricky_articles()
-    writer = OutputWriter(tmp / "posts", tmp / "state" / "manifest.json")
+    writer = OutputWriter(tmp / "posts")  # its manifest in the posts folder, as in use
     names = publish_hexo(posts, writer, {})
     writer.finish()
     return posts, names, hexo_generate(tmp / "posts", tmp / "work")
@@ -108,6 +108,15 @@ def test_every_post_reads_back_exactly(built: tuple[list[Article], dict[str, str
             hexo_text(n) for n in (post.category, post.source, post.channel)), names[post.id]
         assert seen.date == post.published.replace(microsecond=0)
         assert seen.html is not None, names[post.id]
+
+
+def test_the_manifest_beside_the_posts_is_not_published(
+        built: tuple[list[Article], dict[str, str], HexoResult]) -> None:
+    _, names, result = built
+    assert set(result.posts) == set(names.values())  # no post made of the manifest
+    public = result.site / "public"
+    assert public.is_dir()
+    assert not [p for p in public.rglob("*") if "rsspage-manifest" in p.name]
 
 
 def test_rich_content_reaches_the_page_intact(built: tuple[list[Article], dict[str, str],
