@@ -102,7 +102,7 @@ def test_update_writes_hexo_posts_then_is_incremental(tmp_path: Path, shared_fix
         assert meta["categories"] == ["新媒体", "快科技（原驱动之家）", "最新新闻"]
 
         before = mtimes(tmp_path / "hexo")
-        second = run_cli("update", "-c", str(config))
+        second = run_cli("update", "--all", "-c", str(config))
         assert second.code == 1
         assert server.requests("/kkj/news")[-1].headers.get("if-none-match") == '"kkj-1"'
         table = summary(second.out)
@@ -121,7 +121,7 @@ def test_unchanged_feed_without_validators_rewrites_nothing(tmp_path: Path, shar
         first = run_cli("update", "-c", str(config))
         assert first.code == 0, first.err + first.out
         before = mtimes(tmp_path / "hexo")
-        second = run_cli("update", "-c", str(config))
+        second = run_cli("update", "--all", "-c", str(config))
         assert second.code == 0
         table = summary(second.out)
         assert (table["new articles"], table["updated articles"]) == ("0", "0")
@@ -143,5 +143,5 @@ def test_second_run_is_refused_while_one_holds_the_lock(tmp_path: Path, shared_f
         with run_lock(tmp_path / "state"):
             busy = run_cli("update", "-c", str(config))
         assert busy.code == 2
-        assert "already using" in busy.err
+        assert "already running" in busy.err
         assert "Traceback" not in busy.err

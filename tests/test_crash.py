@@ -434,7 +434,7 @@ def written(root: Path, pattern: str) -> int:
 def killed_update(trial: Trial, server: LocalServer, kill: Kill, seen: set[str]) -> set[str]:
     """One update killed as planned; checks the state it leaves; returns the committed ids."""
     watcher = Watcher(server, FEEDS, trial.state, trial.hexo, trial.site)
-    run = Run.start("update", "-c", str(trial.config), folder=trial.folder)
+    run = Run.start("update", "--all", "-c", str(trial.config), folder=trial.folder)
     kill.landed = kill_at(run, watcher, PHASES[kill.phase][0], kill.delay)
     if not kill.landed:
         kill.code = run.proc.returncode
@@ -467,7 +467,7 @@ def crash_trial(trial: Trial, server: LocalServer, ref: Reference, kills: list[K
         if kill.code is not None:
             break  # the kill came too late: this run went to completion, no more to kill
     else:
-        code, out, err = Run.start("update", "-c", str(trial.config), folder=trial.folder).wait()
+        code, out, err = Run.start("update", "--all", "-c", str(trial.config), folder=trial.folder).wait()
         assert code == 0 and "Traceback" not in out + err, f"{what}: {out}{err}"
     assert all(k.code in (None, 0) for k in kills), f"{what}: a run that was not killed failed"
     final = committed_ids(trial.state)
@@ -482,7 +482,7 @@ def crash_trial(trial: Trial, server: LocalServer, ref: Reference, kills: list[K
 
 def reference_run(folder: Path, server: LocalServer) -> Reference:
     trial = Trial(folder, write_config(folder, server, FEEDS))
-    run = Run.start("update", "-c", str(trial.config), folder=folder)
+    run = Run.start("update", "--all", "-c", str(trial.config), folder=folder)
     phases = measure(run, Watcher(server, FEEDS, trial.state, trial.hexo, trial.site),
                      FEEDS * ITEMS)
     ref = Reference(trial, phases, committed_ids(trial.state), tree(trial.hexo),
@@ -542,12 +542,12 @@ def test_manifest_temporary_left_by_a_kill_is_swept(tmp_path: Path) -> None:
         for i in range(3):
             server.route(f"/f/{i}", feed(rss(i, 2)))
         config = write_config(tmp_path, server, 3)
-        assert Run.start("update", "-c", str(config), folder=tmp_path).wait()[0] == 0
+        assert Run.start("update", "--all", "-c", str(config), folder=tmp_path).wait()[0] == 0
         # What SIGKILL between mkstemp and os.replace in _save_manifest leaves (seen in the
         # random-kill test): a cut-off copy of the manifest under a temporary name.
         left = tmp_path / "hexo" / f".{MANIFEST_NAME}.k1ll3d_x"
         left.write_text('{"version": 1, "files": {"a', encoding="utf-8")
-        assert Run.start("update", "-c", str(config), folder=tmp_path).wait()[0] == 0
+        assert Run.start("update", "--all", "-c", str(config), folder=tmp_path).wait()[0] == 0
         assert not left.exists()
 
 
@@ -589,7 +589,7 @@ def test_second_update_and_build_during_an_update_exit_at_once(tmp_path: Path) -
         served = Feeds(server, feeds, items, delay=0.4)
         config = write_config(tmp_path, server, feeds, concurrency=4)
         state = tmp_path / "state"
-        first = Run.start("update", "-c", str(config), folder=tmp_path)
+        first = Run.start("update", "--all", "-c", str(config), folder=tmp_path)
         wait_for_lock(state, first.proc.pid, first)
         for command in ("update", "build"):
             started = time.monotonic()
@@ -614,7 +614,7 @@ def test_second_update_and_build_during_an_update_exit_at_once(tmp_path: Path) -
         # Nothing was half done: the next run finds the outputs complete and changes nothing.
         served.delay = 0
         before = tree(hexo)
-        code, out, err = Run.start("update", "-c", str(config), folder=tmp_path).wait()
+        code, out, err = Run.start("update", "--all", "-c", str(config), folder=tmp_path).wait()
         assert code == 0, out + err
         assert "hexo files written / removed  0 / 0" in out, out
         assert tree(hexo) == before and committed_ids(state) == ids
@@ -684,7 +684,7 @@ def test_full_disk_while_publishing_keeps_the_previous_output(
         feeds = Feeds(server, count, items)
         config = write_config(tmp_path, server, count, hexo="out/hexo", site="out/site")
         hexo, site = tmp_path / "out" / "hexo", tmp_path / "out" / "site"
-        code, out, err = Run.start("update", "-c", str(config), folder=tmp_path).wait()
+        code, out, err = Run.start("update", "--all", "-c", str(config), folder=tmp_path).wait()
         assert code == 0, out + err
         check_outputs(hexo, site)
         previous = {"hexo": read_tree(hexo), "site": read_tree(site)}
@@ -695,11 +695,11 @@ def test_full_disk_while_publishing_keeps_the_previous_output(
             feeds.bodies[i] = rss(i, items, big, body_bytes=60_000)
         if small_disk is not None:
             small_disk.resize(small_disk.used() + free)
-            failed = Run.start("update", "-c", str(config), folder=tmp_path)
+            failed = Run.start("update", "--all", "-c", str(config), folder=tmp_path)
         else:  # store first (the database may grow), then publish with files capped at 50 KB
             store_only = write_config(tmp_path, server, count, hexo=None, site=None,
                                       name="store-only.yml")
-            assert Run.start("update", "-c", str(store_only), folder=tmp_path).wait()[0] == 0
+            assert Run.start("update", "--all", "-c", str(store_only), folder=tmp_path).wait()[0] == 0
             failed = Run.start("build", "-c", str(config), folder=tmp_path,
                                preexec=limit_file_size)
         code, out, err = failed.wait()
@@ -719,7 +719,7 @@ def test_full_disk_while_publishing_keeps_the_previous_output(
 
         if small_disk is not None:
             small_disk.resize(256 << 20)  # tmpfs takes only the memory its files use
-        code, out, err = Run.start("update", "-c", str(config), folder=tmp_path).wait()
+        code, out, err = Run.start("update", "--all", "-c", str(config), folder=tmp_path).wait()
         assert code == 0, out + err
         assert len(list(hexo.rglob("*.md"))) == total
         assert len(list((site / "a").rglob("*.html"))) == total

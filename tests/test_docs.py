@@ -27,6 +27,7 @@ def test_every_config_key_is_in_the_readme() -> None:
     sections = {
         "site": config_module.SiteConfig, "limits": config_module.LimitsConfig,
         "fetch": config_module.FetchConfig, "output": config_module.OutputConfig,
+        "schedule": config_module.ScheduleConfig,
     }
     for section, cls in sections.items():
         for field in dataclasses.fields(cls):

@@ -203,7 +203,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         with Store.open(root / "state") as store:
             articles, names = list(store.articles()), store.published_names("hexo")
         before = _mtimes(root / "hexo")
-        second = run_cli("update", "-c", str(config), timeout=300)
+        second = run_cli("update", "--all", "-c", str(config), timeout=300)
     after = _mtimes(root / "hexo")
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
     with Store.open(root / "state") as store:

@@ -7,9 +7,11 @@ Relative paths are resolved against the folder of the config file.
 
 from __future__ import annotations
 
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,8 @@ class RouteConfig:
     source: str | None = None
     channel: str | None = None
     items_per_feed: int | None = None
+    #: How often to fetch this feed; None: ``schedule.every``.
+    every: timedelta | None = None
     #: Line in the config, for messages.
     line: int | None = None
 
@@ -53,6 +57,7 @@ class FeedConfig:
     source: str | None = None
     channel: str | None = None
     items_per_feed: int | None = None
+    every: timedelta | None = None
     line: int | None = None
 
 
@@ -70,6 +75,25 @@ class FetchConfig:
     timeout: float = 20.0
     retries: int = 2
     max_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleConfig:
+    """When feeds are due (see schedule.py for how these combine)."""
+
+    #: Default interval of a feed without its own ``every``.
+    every: timedelta = timedelta(hours=1)
+    #: Each feed waits up to this fraction of its interval longer (fixed per feed), so feeds
+    #: added together do not all fire together.
+    jitter: float = 0.1
+    #: No feed is fetched more often than this, whatever its ``every`` says.
+    min_interval: timedelta = timedelta(minutes=1)
+    #: The longest a server (max-age, Expires, <ttl>, Retry-After) may stretch an interval.
+    max_interval: timedelta = timedelta(days=1)
+    #: Ceiling of the exponential back-off of a failing feed.
+    max_backoff: timedelta = timedelta(days=1)
+    #: Gone feeds (410), and feeds failing for at least this long, are retried this rarely.
+    retry_gone: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +117,7 @@ class Config:
     fetch: FetchConfig
     output: OutputConfig
     extra: dict[str, Any] = field(default_factory=dict)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     @property
     def folder(self) -> Path:
@@ -100,6 +125,33 @@ class Config:
 
 
 # --------------------------------------------------------------------------- node helpers
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_LONGEST = timedelta(days=366)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``30m``, ``2h``, ``1d``, ``1w`` or sums like ``1h30m``; ValueError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {text!r}")
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
+    if seconds > _LONGEST.total_seconds():  # a schedule is no place for centuries
+        raise ValueError(f"at most {_LONGEST.days}d, got {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(span: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, largest units first: ``1d12h``, ``30m``, ``0s``."""
+    left = round(span.total_seconds())
+    parts = []
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if unit != "w" and left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
 
 
 class _Reader:
@@ -147,6 +199,18 @@ class _Reader:
         value = str(node.value).strip()
         if not value:
             raise self.fail(node, key, "must not be empty")
+        return value
+
+    def duration(self, node: yaml.Node, key: str, low: timedelta = timedelta(0)) -> timedelta:
+        try:
+            if not isinstance(node, yaml.ScalarNode) or _is_null(node):
+                raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {_kind(node)}")
+            value = parse_duration(str(node.value))
+        except ValueError as e:
+            raise self.fail(node, key, str(e)) from e
+        if value < low:
+            least = f"{low.total_seconds():g}s"
+            raise self.fail(node, key, f"must be at least {least}, got {node.value}")
         return value
 
     def number(self, node: yaml.Node, key: str, kind: Callable[[str], Any], low: float) -> Any:
@@ -218,7 +282,9 @@ def _rsshub(
     return instances, tuple(catalog)
 
 
-_NAME_KEYS = {"category", "source", "channel", "items_per_feed"}
+_NAME_KEYS = {"category", "source", "channel", "items_per_feed", "every"}
+#: The shortest ``every``: a feed due again at once would keep `watch` spinning.
+MIN_EVERY = timedelta(seconds=1)
 
 
 def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
@@ -233,6 +299,8 @@ def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
             out[name] = value
     if "items_per_feed" in items:
         out["items_per_feed"] = r.number(items["items_per_feed"], f"{key}.items_per_feed", int, 1)
+    if "every" in items:
+        out["every"] = r.duration(items["every"], f"{key}.every", MIN_EVERY)
     return out
 
 
@@ -281,6 +349,26 @@ def _fetch(r: _Reader, node: yaml.Node | None) -> FetchConfig:
     return FetchConfig(**values)
 
 
+def _schedule(r: _Reader, node: yaml.Node | None) -> ScheduleConfig:
+    if node is None:
+        return ScheduleConfig()
+    durations = {"every", "min_interval", "max_interval", "max_backoff", "retry_gone"}
+    items = r.mapping(node, "schedule", durations | {"jitter"})
+    values: dict[str, Any] = {
+        k: r.duration(v, f"schedule.{k}", MIN_EVERY if k == "every" else timedelta(0))
+        for k, v in items.items() if k in durations
+    }
+    if "jitter" in items:
+        values["jitter"] = r.number(items["jitter"], "schedule.jitter", float, 0)
+        if values["jitter"] > 1:
+            raise r.fail(items["jitter"], "schedule.jitter", "must be at most 1 (a fraction)")
+    schedule = ScheduleConfig(**values)
+    if schedule.max_interval < schedule.min_interval:
+        raise r.fail(items.get("max_interval", node), "schedule.max_interval",
+                     "must be at least schedule.min_interval")
+    return schedule
+
+
 def _output(r: _Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
     items = r.mapping(node, "output", {"state", "hexo", "site", "page_size"}) if node else {}
 
@@ -299,7 +387,7 @@ def _output(r: _Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
                         page_size=page_size)
 
 
-_TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output"}
+_TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output", "schedule"}
 
 
 def load_config(path: Path) -> Config:
@@ -340,4 +428,5 @@ def parse_config(text: str, path: Path) -> Config:
         path=path, site=_site(r, top.get("site")), instances=instances, catalog=catalog,
         routes=routes, feeds=feeds, limits=_limits(r, top.get("limits")),
         fetch=_fetch(r, top.get("fetch")), output=_output(r, top.get("output"), folder),
+        schedule=_schedule(r, top.get("schedule")),
     )

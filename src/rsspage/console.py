@@ -6,7 +6,7 @@ Column widths count East Asian wide characters as two cells, so Chinese names li
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from rsspage.types import FeedOutcome, FetchResult, FetchStatus, Route, RunReport
@@ -42,6 +42,43 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int 
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(headers), rule, *(line(r) for r in cells)]).rstrip()
+
+
+#: Characters Markdown could read as markup in feed text; a backslash makes each literal.
+_MARKDOWN_SPECIAL = frozenset("\\`*_[]<>|~&!#")
+_MARKDOWN_CELL = 300
+
+
+def markdown_cell(text: str) -> str:
+    """Feed text as one literal table cell: no markup, no line breaks, at most 300 characters."""
+    flat = " ".join(text.split())  # newlines would end the table row
+    if len(flat) > _MARKDOWN_CELL:
+        flat = flat[:_MARKDOWN_CELL - 1] + "…"
+    return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in flat)
+
+
+def markdown_summary(report: RunReport) -> str:
+    """The summary table and the failed feeds as GitHub-flavoured Markdown."""
+    counts = {s: sum(1 for o in report.outcomes if o.status is s) for s in FetchStatus}
+    rows = [
+        ("feeds ok", counts[FetchStatus.OK]),
+        ("feeds unchanged (304)", counts[FetchStatus.NOT_MODIFIED]),
+        ("feeds failed", len(report.failed)),
+        ("feeds skipped (not due)", len(report.skipped)),
+        ("new articles", report.new),
+        ("updated articles", report.updated),
+    ]
+    lines = ["### rsspage update", "", "| | |", "| --- | ---: |"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    lines += [f"| {markdown_cell(name)} files written / removed | {c.written} / {c.removed} |"
+              for name, c in report.published.items()]
+    lines.append(f"| time | {report.seconds:.1f} s |")
+    if report.failed:
+        lines += ["", "#### Failed feeds", "",
+                  "| feed | status | error |", "| --- | --- | --- |"]
+        lines += [f"| {markdown_cell(o.key)} | {o.status.value} | {markdown_cell(o.error or '')} |"
+                  for o in report.failed]
+    return "\n".join(lines) + "\n\n"
 
 
 class Console:
@@ -93,28 +130,69 @@ class Console:
             ["feeds ok", str(counts[FetchStatus.OK])],
             ["feeds unchanged (304)", str(counts[FetchStatus.NOT_MODIFIED])],
             ["feeds failed", str(len(report.failed))],
+            ["feeds skipped (not due)", str(len(report.skipped))],
             ["new articles", str(report.new)],
             ["updated articles", str(report.updated)],
         ]
-        rows += [[f"{name} files written / removed", f"{w} / {r}"]
-                 for name, (w, r) in report.published.items()]
+        rows += [[f"{name} files written / removed", f"{c.written} / {c.removed}"]
+                 for name, c in report.published.items()]
         rows.append(["time", f"{report.seconds:.1f} s"])
         print(table(["summary", ""], rows), file=self.out)
+        self.younger_archive({n: c.unknown for n, c in report.published.items() if c.unknown})
         if report.failed:
             print("\nfailed feeds:", file=self.out)
             print(table(["feed", "status", "error"],
                         [[o.key, o.status.value, o.error or ""] for o in report.failed], 70),
                   file=self.out)
 
-    def health(self, rows: Sequence[FeedHealth]) -> None:
+    def younger_archive(self, unknown: Mapping[str, int]) -> None:
+        """Say plainly that the outputs hold articles the archive does not know, and what to do."""
+        if not unknown:
+            return
+        where = ", ".join(f"{name}: {count}" for name, count in unknown.items())
+        print(f"\nwarning: the archive is younger than the output: {where} published articles "
+              "are not in it (a lost or older state folder). Their files are kept, never "
+              "deleted for this, and the same article arriving again keeps its file name.\n"
+              "  bring the archive back: rsspage restore FILE (an export, or the folder of "
+              "parts on the rsspage-state branch), then rsspage build", file=self.out)
+
+    def job_summary(self, report: RunReport, path: str | None) -> None:
+        """Append the run's summary as Markdown to ``path`` (GitHub's ``$GITHUB_STEP_SUMMARY``).
+
+        Appended, because the file collects every step's summary. Failing to write it only
+        warns: the run itself went fine.
+        """
+        if not path:
+            return
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(markdown_summary(report))
+        except OSError as e:
+            self.error_line(f"warning: cannot write the job summary {path}: {e.strerror or e}")
+
+    def health(self, rows: Sequence[FeedHealth], due: Mapping[str, str] | None = None,
+               notes: Sequence[str] = ()) -> None:
+        """The feeds' health; ``due``: key → when next due; ``notes``: lines printed after."""
+        due = due or {}
+        retired = [h for h in rows if h.retired_at]
+        rows = [h for h in rows if not h.retired_at]
         print(table(
-            ["feed", "category / source / channel", "state", "last success", "failures",
-             "articles", "7 days", "last error"],
+            ["feed", "category / source / channel", "state", "last success", "next due",
+             "failures", "articles", "7 days", "last error"],
             [[h.key, f"{h.category} / {h.source or h.title} / {h.channel or h.title}",
               h.last_status or "never fetched", (h.last_success or "never")[:19],
-              str(h.consecutive_failures), str(h.articles), str(h.recent),
+              due.get(h.key, ""), str(h.consecutive_failures), str(h.articles), str(h.recent),
               (h.last_error or "") if h.consecutive_failures else ""] for h in rows],
         ), file=self.out)
+        if retired:
+            print("\nretired (no longer in the config; kept with their articles; "
+                  "`rsspage forget FEED` deletes one):", file=self.out)
+            print(table(["feed", "category / source / channel", "retired since", "articles"],
+                        [[h.key, f"{h.category} / {h.source or h.title} / {h.channel or h.title}",
+                          (h.retired_at or "")[:19], str(h.articles)] for h in retired]),
+                  file=self.out)
+        if notes:
+            print("", *notes, sep="\n", file=self.out)
 
     def hits(self, hits: Sequence[SearchHit]) -> None:
         if not hits:

@@ -39,7 +39,7 @@ import httpx
 
 from rsspage import __version__
 from rsspage.errors import FetchError
-from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus
+from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, ServerHints
 
 __all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
 
@@ -552,13 +552,42 @@ def _cause(e: BaseException, kind: type[_E]) -> _E | None:
 def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
     etag = answer.headers.get("etag")
     last_modified = answer.headers.get("last-modified")
+    hints = ServerHints(fresh_for=_fresh_for(answer.headers))
     if answer.status == 304:  # a 304 may omit validators; the old ones still hold then
         return FetchResult(key, FetchStatus.NOT_MODIFIED, answer.url, headers=answer.headers,
                            http_status=304, etag=etag or state.etag,
-                           last_modified=last_modified or state.last_modified)
+                           last_modified=last_modified or state.last_modified, hints=hints)
     return FetchResult(key, FetchStatus.OK, answer.url, content=answer.content,
                        headers=answer.headers, http_status=answer.status, etag=etag,
-                       last_modified=last_modified)
+                       last_modified=last_modified, hints=hints)
+
+
+def _fresh_for(headers: Mapping[str, str]) -> float | None:
+    """Seconds the response stays fresh: ``Cache-Control: max-age``, else ``Expires - Date``.
+
+    ``no-cache`` / ``no-store`` promise nothing; a stale or unreadable Expires means 0.
+    """
+    directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
+    if "no-cache" in directives or "no-store" in directives:
+        return None
+    for directive in directives:
+        name, _, value = directive.partition("=")
+        if name.strip() == "max-age" and value.strip().strip('"').isdigit():
+            return float(value.strip().strip('"'))
+    if "expires" not in headers:
+        return None
+    expires = _http_date(headers["expires"])
+    date = _http_date(headers.get("date", "")) or time.time()
+    return max(0.0, expires - date) if expires is not None else 0.0
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP date as a POSIX timestamp; None when unreadable."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when.timestamp() if when.tzinfo is not None else None
 
 
 def _failed(key: str, failures: list[tuple[str, _Failure]]) -> FetchResult:
@@ -571,7 +600,9 @@ def _failed(key: str, failures: list[tuple[str, _Failure]]) -> FetchResult:
         error = f"all {len(failures)} instances failed: {parts}"
     gone = all(f.http_status == 410 for _, f in failures)
     status = FetchStatus.GONE if gone else FetchStatus.FAILED
-    return FetchResult(key, status, url, http_status=last.http_status, error=error)
+    waits = [f.retry_after for _, f in failures if f.retry_after is not None]
+    hints = ServerHints(retry_after=max(waits) if waits else None)
+    return FetchResult(key, status, url, http_status=last.http_status, error=error, hints=hints)
 
 
 def _seconds(value: float) -> str:

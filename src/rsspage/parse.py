@@ -616,7 +616,9 @@ def _read_rss(root: Any, url: str) -> ParsedFeed:
         raise _Unsure("rss root without exactly one channel")
     items, others = _split_entries(channels[0], "item")
     entries = tuple(_EntryReader(item, False, url).read() for item in items)
-    return ParsedFeed(*_rss_feed_meta(others), entries, parser="lxml-rss")
+    ttls = [el.text for el in others if _name(el) == "ttl"]
+    return ParsedFeed(*_rss_feed_meta(others), entries, parser="lxml-rss",
+                      ttl=_ttl(ttls[0] if ttls else None))
 
 
 def _read_rdf(root: Any, url: str) -> ParsedFeed:
@@ -625,6 +627,12 @@ def _read_rdf(root: Any, url: str) -> ParsedFeed:
     channels = [child for child in others if _name(child) == "channel"]
     title, link = _rss_feed_meta(list(channels[0])) if channels else (None, None)
     return ParsedFeed(title, link, entries, parser="lxml-rss")
+
+
+def _ttl(text: object) -> int | None:
+    """RSS ``<ttl>``: whole minutes; anything else (or 0) says nothing."""
+    value = str(text or "").strip()
+    return int(value) if value.isdigit() and 0 < int(value) < 10**7 else None
 
 
 def _rss_feed_meta(elements: list[Any]) -> tuple[str | None, str | None]:
@@ -1080,6 +1088,7 @@ def _parse_with_feedparser(content: bytes, headers: Mapping[str, str], url: str)
         link=_text(feed, "link") or None,
         entries=tuple(_feedparser_entry(entry, url) for entry in entries),
         parser="feedparser",
+        ttl=_ttl(feed.get("ttl")),
     )
 
 

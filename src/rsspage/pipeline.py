@@ -2,40 +2,54 @@
 
 ``update`` runs the whole pipeline::
 
-    1. plan      config + catalog → FeedSpecs (no I/O)
-    2. fetch     all feeds concurrently (asyncio; the only concurrent stage: it waits on the
+    1. plan      config + catalog → FeedSpecs (no I/O); then only those due (their next_check
+                 has come) unless ``everything``; the rest count as skipped
+    2. fetch     the due feeds concurrently (asyncio; the only concurrent stage: it waits on the
                  network, while parsing and storing are CPU-bound and run one feed at a time)
     3. per feed, sequentially:
          parse      bytes + headers → ParsedFeed
          normalise  → Articles (ids, UTC dates, sanitised HTML)
-         store      articles + feed state in one transaction
+         store      articles + feed state + next due time (schedule.py) in one transaction
     4. prune     articles older than ``limits.keep_days``
     5. publish   from the store: Hexo posts, the site and its feeds, through the safe writer
 
 A feed that fails at any step is a FeedOutcome with an error, never an exception that stops the
 run. Everything is committed per feed, and publishing reads only the store, so a run killed at
 any moment leaves a consistent state that the next run completes.
+
+``update`` and ``build`` take the state lock; ``update_locked`` and ``build_locked`` are the same
+for a caller that holds it already (``watch`` holds it for as long as it runs, and a flock is
+per open file: taking it a second time from the same process would fail).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from rsspage.catalog import Catalog, load_catalog
-from rsspage.config import Config
+from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
-from rsspage.plan import make_plan
+from rsspage.plan import earliest_due, make_plan, split_due
 from rsspage.publish.outputs import publish_all
+from rsspage.schedule import next_timing
 from rsspage.store import Store
 from rsspage.store.db import run_lock
-from rsspage.types import FeedOutcome, FeedSpec, FetchResult, FetchStatus, RunReport
+from rsspage.types import (
+    FeedOutcome,
+    FeedSpec,
+    FeedTiming,
+    FetchResult,
+    FetchStatus,
+    RunReport,
+    ServerHints,
+)
 
 log = logging.getLogger("rsspage")
 
@@ -57,37 +71,74 @@ def fetch_options(config: Config) -> FetchOptions:
     )
 
 
-def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None) -> RunReport:
-    """Fetch every feed, store what is new, publish. Holds the state lock throughout."""
+def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None,
+           *, everything: bool = False) -> RunReport:
+    """Fetch the due feeds (all of them with ``everything``), store what is new, publish.
+    Holds the state lock throughout."""
+    with run_lock(config.output.state), Store.open(config.output.state) as store:
+        return update_locked(config, store, hooks, now, everything=everything)
+
+
+def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
+                  now: datetime | None = None, *, everything: bool = False) -> RunReport:
+    """:func:`update` for a caller that holds the state lock already."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
     catalog = load_catalog(list(config.catalog)) if config.catalog else Catalog([])
     plan = make_plan(config, catalog)
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
-        results = fetch_feeds(plan.feeds, store.feed_states(), fetch_options(config),
-                              on_result=hooks.on_fetched)
-        outcomes = []
-        for spec, result in zip(plan.feeds, results, strict=True):
-            outcome = _process(spec, result, store, now)
-            warning = plan.warnings.get(spec.key)
-            if warning:
-                outcome = _with_warning(outcome, warning)
-            if hooks.on_outcome:
-                hooks.on_outcome(outcome)
-            outcomes.append(outcome)
-        if config.limits.keep_days:
-            store.prune(now - timedelta(days=config.limits.keep_days))
-        published = publish_all(config, store, now)
-    return RunReport(tuple(outcomes), time.monotonic() - started, published)
+    # Every configured feed, due or not: a feed that left the config is retired.
+    store.set_followed([spec.key for spec in plan.feeds], now)
+    timings = store.feed_timings()
+    due, skipped = split_due(plan.feeds, timings, now, everything=everything)
+    results = fetch_feeds(due, store.feed_states(), fetch_options(config),
+                          on_result=hooks.on_fetched)
+    scheduler = _Scheduler(config.schedule, timings, now)
+    outcomes = []
+    for spec, result in zip(due, results, strict=True):
+        outcome = _process(spec, result, store, scheduler)
+        warning = plan.warnings.get(spec.key)
+        if warning:
+            outcome = _with_warning(outcome, warning)
+        if hooks.on_outcome:
+            hooks.on_outcome(outcome)
+        outcomes.append(outcome)
+    if config.limits.keep_days:
+        store.prune(now - timedelta(days=config.limits.keep_days), now)
+    published = publish_all(config, store, now)
+    return RunReport(tuple(outcomes), time.monotonic() - started, published,
+                     skipped=tuple(spec.key for spec in skipped))
 
 
 def build(config: Config, now: datetime | None = None) -> RunReport:
     """Publish from the store only (no fetching)."""
-    started = time.monotonic()
-    now = now or datetime.now(UTC)
     with run_lock(config.output.state), Store.open(config.output.state) as store:
-        published = publish_all(config, store, now)
+        return build_locked(config, store, now)
+
+
+def build_locked(config: Config, store: Store, now: datetime | None = None) -> RunReport:
+    """:func:`build` for a caller that holds the state lock already."""
+    started = time.monotonic()
+    published = publish_all(config, store, now or datetime.now(UTC))
     return RunReport((), time.monotonic() - started, published)
+
+
+def next_due(config: Config, store: Store) -> datetime | None:
+    """When the first configured feed is due (in the past when one is due now); None: none."""
+    plan = make_plan(config, Catalog([]))  # keys and intervals need no catalog
+    return earliest_due(plan.feeds, store.feed_timings())
+
+
+@dataclass(frozen=True, slots=True)
+class _Scheduler:
+    """Each feed's next due time, computed before its outcome is stored (same transaction)."""
+
+    policy: ScheduleConfig
+    before: Mapping[str, FeedTiming]
+    now: datetime
+
+    def after(self, spec: FeedSpec, status: FetchStatus, hints: ServerHints) -> FeedTiming:
+        before = self.before.get(spec.key, FeedTiming())
+        return next_timing(spec, status, hints, before, self.policy, self.now)
 
 
 def _with_warning(outcome: FeedOutcome, warning: str) -> FeedOutcome:
@@ -98,27 +149,33 @@ def _with_warning(outcome: FeedOutcome, warning: str) -> FeedOutcome:
     )
 
 
-def _process(spec: FeedSpec, result: FetchResult, store: Store, now: datetime) -> FeedOutcome:
+def _process(spec: FeedSpec, result: FetchResult, store: Store,
+             scheduler: _Scheduler) -> FeedOutcome:
     """Parse, normalise and store one fetched feed; any failure becomes the outcome's error."""
+    now = scheduler.now
     if result.status is not FetchStatus.OK:
-        store.save_feed(spec, result, (), result.error, now)
+        timing = scheduler.after(spec, result.status, result.hints)
+        store.save_feed(spec, result, (), result.error, now, timing=timing)
         return FeedOutcome(key=spec.key, status=result.status, error=result.error)
     try:
         parsed = parse_feed(result.content, result.headers, result.url)
         articles = normalise_feed(spec, parsed, now)
     except ParseError as e:
-        return _failed(spec, result, store, now, str(e))
+        return _failed(spec, result, store, scheduler, str(e))
     except Exception as e:  # a bug in our parsing must not stop the other feeds
         log.exception("internal error while processing %s", spec.key)
-        return _failed(spec, result, store, now, f"internal error ({type(e).__name__}: {e})")
-    counts = store.save_feed(spec, result, articles, None, now, title=parsed.title)
+        error = f"internal error ({type(e).__name__}: {e})"
+        return _failed(spec, result, store, scheduler, error)
+    hints = replace(result.hints, ttl=parsed.ttl * 60.0 if parsed.ttl else None)
+    timing = scheduler.after(spec, FetchStatus.OK, hints)
+    counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
                        updated=counts.updated, entries=len(articles))
 
 
-def _failed(
-    spec: FeedSpec, result: FetchResult, store: Store, now: datetime, error: str
-) -> FeedOutcome:
-    store.save_feed(spec, result, (), error, now)
+def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,
+            error: str) -> FeedOutcome:
+    timing = scheduler.after(spec, FetchStatus.FAILED, result.hints)
+    store.save_feed(spec, result, (), error, scheduler.now, timing=timing)
     return FeedOutcome(key=spec.key, status=FetchStatus.FAILED, error=error)
 

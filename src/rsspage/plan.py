@@ -3,16 +3,20 @@
 For a route the names come from, in order of precedence: the route's overrides in the config,
 the catalog entry the route matches, and (when there is neither) the feed's own title, with the
 category ``未分类`` and a warning.
+
+:func:`split_due` then picks the feeds whose time has come, from the schedule the store keeps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from rsspage.catalog import Catalog
 from rsspage.config import Config, FeedConfig, RouteConfig
-from rsspage.types import UNCATEGORISED, FeedSpec, Route
+from rsspage.schedule import due_at, is_due
+from rsspage.types import UNCATEGORISED, FeedSpec, FeedTiming, Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,7 @@ def _route_spec(
         channel=channel or "",
         items_per_feed=route.items_per_feed or config.limits.items_per_feed,
         names_from_feed=names_from_feed,
+        every=route.every or config.schedule.every,
     )
     return spec, warning
 
@@ -62,6 +67,7 @@ def _feed_spec(feed: FeedConfig, config: Config) -> FeedSpec:
         channel=feed.channel or "",
         items_per_feed=feed.items_per_feed or config.limits.items_per_feed,
         names_from_feed=feed.source is None or feed.channel is None,
+        every=feed.every or config.schedule.every,
     )
 
 
@@ -77,3 +83,19 @@ def make_plan(config: Config, catalog: Catalog) -> Plan:
         spec = _feed_spec(feed, config)
         specs.setdefault(spec.key, spec)
     return Plan(feeds=tuple(specs.values()), warnings=warnings)
+
+
+def split_due(
+    feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming], now: datetime,
+    *, everything: bool = False,
+) -> tuple[tuple[FeedSpec, ...], tuple[FeedSpec, ...]]:
+    """(feeds to fetch now, feeds not due yet); ``everything`` (``update --all``): all due."""
+    if everything:
+        return tuple(feeds), ()
+    due = {f.key for f in feeds if is_due(f, timings.get(f.key, FeedTiming()), now)}
+    return tuple(f for f in feeds if f.key in due), tuple(f for f in feeds if f.key not in due)
+
+
+def earliest_due(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> datetime | None:
+    """When the first of ``feeds`` is due (long ago when one was never fetched); None: no feeds."""
+    return min((due_at(f, timings.get(f.key, FeedTiming())) for f in feeds), default=None)

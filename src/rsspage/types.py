@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 #: Category used when a route has neither a catalog entry nor an override.
@@ -55,6 +55,8 @@ class FeedSpec:
     #: True when neither the catalog nor the config named the feed: source and channel are
     #: then taken from the feed's own title once it is parsed.
     names_from_feed: bool = False
+    #: How often to fetch the feed (its own ``every``, else the schedule's default).
+    every: timedelta = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,32 @@ class FeedState:
 
     etag: str | None = None
     last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedTiming:
+    """A feed's schedule as the store keeps it between runs."""
+
+    #: When the feed is next due (aware UTC); None: never scheduled, so due now.
+    next_check: datetime | None = None
+    #: The ``every`` that ``next_check`` was computed with; a different one makes the feed due.
+    every: timedelta | None = None
+    #: Failed fetches in a row (0 after a success).
+    failures: int = 0
+    #: First failure of the current streak (None while the feed is fine).
+    failing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHints:
+    """How long a server asked us not to come back, in seconds (None: it did not say)."""
+
+    #: ``Cache-Control: max-age``, else ``Expires`` minus ``Date``.
+    fresh_for: float | None = None
+    #: ``Retry-After`` of a 429 or 503.
+    retry_after: float | None = None
+    #: RSS ``<ttl>`` (given in minutes by the feed), known once the body is parsed.
+    ttl: float | None = None
 
 
 class FetchStatus(Enum):
@@ -91,6 +119,8 @@ class FetchResult:
     last_modified: str | None = None
     #: Human-readable error for FAILED / GONE.
     error: str | None = None
+    #: What the server said about when to come back, for the schedule.
+    hints: ServerHints = field(default_factory=ServerHints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +155,8 @@ class ParsedFeed:
     entries: tuple[RawEntry, ...]
     #: Which parser produced it ("lxml-rss", "lxml-atom", "json", "feedparser").
     parser: str
+    #: RSS ``<ttl>``: minutes the feed may be cached, when it says.
+    ttl: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,13 +209,26 @@ class FeedOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class OutputCounts:
+    """What publishing did to one output folder."""
+
+    written: int = 0
+    removed: int = 0
+    #: Files kept for articles the archive does not know: the state is younger than the output
+    #: (lost, or restored from an older copy). They are never deleted for that reason.
+    unknown: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class RunReport:
     """The result of one ``update`` or ``build``."""
 
     outcomes: tuple[FeedOutcome, ...]
     seconds: float
-    #: Files written / removed by publishing, per output (e.g. {"hexo": (12, 0)}).
-    published: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    #: What publishing did, per output ("hexo", "site").
+    published: Mapping[str, OutputCounts] = field(default_factory=dict)
+    #: Keys of the feeds not fetched because they were not due yet.
+    skipped: tuple[str, ...] = ()
 
     @property
     def failed(self) -> tuple[FeedOutcome, ...]:

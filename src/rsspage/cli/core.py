@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,13 +14,18 @@ from rsspage.config import load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError
 from rsspage.pipeline import Hooks, build, update
+from rsspage.publish.outputs import unknown_articles
+from rsspage.schedule import due_text, rarely_note
 from rsspage.store import Store
 from rsspage.store.db import DB_NAME
 
 
 def register(sub: Commands) -> None:
-    add_command(sub, "update", "fetch every feed, store new articles, publish the outputs",
-                cmd_update)
+    update_cmd = add_command(sub, "update",
+                             "fetch the due feeds, store new articles, publish the outputs",
+                             cmd_update)
+    update_cmd.add_argument("--all", dest="everything", action="store_true",
+                            help="fetch every feed, due or not")
     add_command(sub, "build", "publish the outputs from the stored articles (no fetching)",
                 cmd_build)
     serve = add_command(sub, "serve",
@@ -55,7 +61,9 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
     console.start(f"rsspage {__version__}: updating from {config.path}")
     total = len(config.routes) + len(config.feeds)
     hooks = Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
-    return report_exit(update(config, hooks), console)
+    report = update(config, hooks, everything=args.everything)
+    console.job_summary(report, os.environ.get("GITHUB_STEP_SUMMARY"))  # in GitHub Actions
+    return report_exit(report, console)
 
 
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
@@ -82,8 +90,14 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     with Store.open(config.output.state) as store:
-        rows = store.health(datetime.now(UTC) - timedelta(days=7))
-    console.health(rows)
+        now = datetime.now(UTC)
+        rows = store.health(now - timedelta(days=7))
+        unknown = unknown_articles(config, store)
+    due = {h.key: due_text(h.next_check, now) for h in rows if not h.retired_at}
+    notes = [rarely_note(h.key, h.last_status, h.failing_since, h.next_check, now,
+                         config.schedule) for h in rows if not h.retired_at]
+    console.health(rows, due, [n for n in notes if n])
+    console.younger_archive(unknown)
     return EXIT_OK
 
 

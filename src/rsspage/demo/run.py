@@ -47,7 +47,8 @@ def run_demo(
         console.start(f"demo feeds served at {base_url}; output in {target.absolute()}")
         total = len(config.routes) + len(config.feeds)
         hooks = Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
-        report = update(config, hooks)
+        # Every feed, due or not: each demo run shows a whole update, whatever ran before.
+        report = update(config, hooks, everything=True)
         if serve_port is not None and config.output.site is not None:
             console.summary(report)
             _serve_site(config.output.site, serve_port, console)

@@ -89,8 +89,9 @@ def run_lock(state_dir: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
             raise StoreError(
-                f"another rsspage run{_holder(fd)} is already using {state_dir} "
-                f"(lock: {LOCK_NAME}); wait for it to finish"
+                f"another rsspage run{_holder(fd)} is already running on {state_dir} "
+                f"(lock: {LOCK_NAME}); wait for it to finish, or stop it if it is a "
+                "`rsspage watch`"
             ) from e
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -95,4 +95,11 @@ MIGRATIONS: tuple[str, ...] = (
         at TEXT NOT NULL
     );
     """,
+    # 4: the schedule's memory: the `every` (seconds) next_check was computed with, so a changed
+    # one makes the feed due at once; when the current failure streak began (status says
+    # "failing since", and a long streak is retried only rarely).
+    """
+    ALTER TABLE feeds ADD COLUMN every_seconds REAL;
+    ALTER TABLE feeds ADD COLUMN failing_since TEXT;
+    """,
 )
