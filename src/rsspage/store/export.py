@@ -79,25 +79,21 @@ def export_file(conn: sqlite3.Connection, path: Path) -> ExportCounts:
     """The whole archive as one gzip file at ``path`` (replaced atomically)."""
     with _snapshot(conn), _part(path) as out:
         feeds = _write_feeds(conn, out)
-        articles = 0
-        for row in _article_rows(conn):
-            _write(out, row)
-            articles += 1
+        articles = sum(_write_articles(conn, out, month) for month in _periods(conn, 7))
     return ExportCounts(feeds=feeds, articles=articles, written=1)
 
 
 def export_parts(conn: sqlite3.Connection, folder: Path) -> ExportCounts:
     """The archive as parts in ``folder``; unchanged parts are not rewritten, parts of months
-    that no longer hold an article are removed (only files named like parts are touched)."""
+    that no longer hold an article are removed (only files named like parts are touched).
+    One part is read and written at a time: memory does not grow with the archive."""
     folder.mkdir(parents=True, exist_ok=True)
-    made: dict[str, bool] = {}
+    made: dict[str, bool] = {}  # part name → rewritten
     with _snapshot(conn):
         with _part(folder / FEEDS_PART) as out:
             feeds = _write_feeds(conn, out)
         made[FEEDS_PART] = out.changed
-        articles = 0
-        for month, rows in _by_month(_article_rows(conn)):
-            articles += _write_month(folder, month, rows, made)
+        articles = sum(_write_month(conn, folder, month, made) for month in _periods(conn, 7))
     removed = 0
     for old in folder.iterdir():
         if _PART_NAME.match(old.name) and old.name not in made:
@@ -108,39 +104,34 @@ def export_parts(conn: sqlite3.Connection, folder: Path) -> ExportCounts:
                         unchanged=len(made) - written, removed=removed)
 
 
-def _write_month(folder: Path, month: str, rows: list[dict[str, Any]],
+def _write_month(conn: sqlite3.Connection, folder: Path, month: str,
                  made: dict[str, bool]) -> int:
+    """One month's part, or its days' parts when it would be over :data:`PART_LIMIT`."""
     name = f"articles-{month}.jsonl.gz"
     with _part(folder / name) as out:
-        for row in rows:
-            _write(out, row)
+        count = _write_articles(conn, out, month)
     if out.size <= PART_LIMIT:
         made[name] = out.changed
-        return len(rows)
+        return count
     (folder / name).unlink()
-    days: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        days.setdefault(row["published"][:10], []).append(row)
-    for day, day_rows in sorted(days.items()):
+    for day in _periods(conn, 10, month):
         with _part(folder / f"articles-{day}.jsonl.gz") as out:
-            for row in day_rows:
-                _write(out, row)
+            _write_articles(conn, out, day)
         made[f"articles-{day}.jsonl.gz"] = out.changed
-    return len(rows)
+    return count
 
 
-def _by_month(rows: Iterable[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Rows (ordered by month) grouped by the month of publication, in UTC."""
-    month, batch = "", list[dict[str, Any]]()
-    for row in rows:
-        key = row["published"][:7]
-        if key != month and batch:
-            yield month, batch
-            batch = []
-        month = key
-        batch.append(row)
-    if batch:
-        yield month, batch
+def _periods(conn: sqlite3.Connection, length: int, within: str = "") -> list[str]:
+    """The months (``length`` 7) or days (10) of publication, in UTC, ``within`` a prefix."""
+    rows = conn.execute(
+        f"SELECT DISTINCT substr(published, 1, {length}) FROM articles "
+        "WHERE published >= ? AND published < ? ORDER BY 1", _range(within))
+    return [row[0] for row in rows]
+
+
+def _range(prefix: str) -> tuple[str, str]:
+    """Bounds of the ISO timestamps that start with ``prefix`` (an index range, no scan)."""
+    return prefix, prefix + "\uffff"
 
 
 class _PartWriter:
@@ -152,7 +143,8 @@ class _PartWriter:
         self.temporary = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
         self._raw = open(self.temporary, "wb")  # noqa: SIM115 (closed in close())
         # Fixed header (no name, mtime 0): the same rows give the same bytes.
-        self._gzip = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0, filename="")
+        self._gzip = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0, filename="",
+                                   compresslevel=6)  # 9: a third slower for 2 % less
         self.text = io.TextIOWrapper(self._gzip, encoding="utf-8", newline="\n")
         self.text.write(json.dumps({"type": FORMAT, "version": VERSION}) + "\n")
         self.changed = False
@@ -217,22 +209,28 @@ def _write_feeds(conn: sqlite3.Connection, out: _PartWriter) -> int:
     return feeds
 
 
-def _article_rows(conn: sqlite3.Connection) -> Iterator[dict[str, Any]]:
-    """Every article with its names and aliases, by month of publication, then id."""
+def _write_articles(conn: sqlite3.Connection, out: _PartWriter, period: str) -> int:
+    """The articles published in ``period`` (a month or a day), by id, with their names and
+    aliases; returns how many."""
+    lo_hi = _range(period)
+    within = "SELECT id FROM articles WHERE published >= ? AND published < ?"
     names: dict[str, dict[str, str]] = {}
     for output, article_id, path in conn.execute(
-            "SELECT output, article_id, path FROM published_names"):
+            f"SELECT output, article_id, path FROM published_names WHERE article_id IN "
+            f"({within})", lo_hi):
         names.setdefault(article_id, {})[output] = path
     aliases: dict[str, list[str]] = {}
     for feed_key, article_id in conn.execute(
-            "SELECT feed_key, article_id FROM aliases ORDER BY feed_key"):
+            f"SELECT feed_key, article_id FROM aliases WHERE article_id IN ({within}) "
+            "ORDER BY feed_key", lo_hi):
         aliases.setdefault(article_id, []).append(feed_key)
-    cursor = conn.execute("SELECT * FROM articles ORDER BY substr(published, 1, 7), id")
-    for row in cursor:
-        record = {"type": "article", **dict(row)}
-        record["names"] = names.get(row["id"], {})
-        record["aliases"] = aliases.get(row["id"], [])
-        yield record
+    count = 0
+    for row in conn.execute("SELECT * FROM articles WHERE published >= ? AND published < ? "
+                            "ORDER BY id", lo_hi):
+        _write(out, {"type": "article", **dict(row), "names": names.get(row["id"], {}),
+                     "aliases": aliases.get(row["id"], [])})
+        count += 1
+    return count
 
 
 # -- restore ------------------------------------------------------------------------------------
@@ -255,14 +253,31 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
     """Merge the records of ``files`` into the store (the caller holds one transaction)."""
     counts = _Tally()
     columns = {table: _columns(conn, table) for table in ("feeds", "articles")}
-    for path in files:
-        for line, record in _records(path):
-            try:
-                _restore_record(conn, record, columns, counts)
-            except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as e:
-                raise StoreError(f"{path}:{line}: not a valid {record.get('type')} "
-                                 f"record ({e})") from e
+    with _search_index_after(conn):
+        for path in files:
+            for line, record in _records(path):
+                try:
+                    _restore_record(conn, record, columns, counts)
+                except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as e:
+                    raise StoreError(f"{path}:{line}: not a valid {record.get('type')} "
+                                     f"record ({e})") from e
     return RestoreCounts(**vars(counts))
+
+
+@contextlib.contextmanager
+def _search_index_after(conn: sqlite3.Connection) -> Iterator[None]:
+    """Into an empty archive (a new machine, every run of the GitHub workflow), build the
+    search index once at the end instead of row by row: 3x faster (5,000 articles: 4.0 s →
+    1.4 s). The insert trigger is put back in the same transaction."""
+    if conn.execute("SELECT EXISTS(SELECT 1 FROM articles)").fetchone()[0]:
+        yield
+        return
+    (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
+                              "AND name='articles_ai'").fetchone()
+    conn.execute("DROP TRIGGER articles_ai")
+    yield
+    conn.execute(trigger)
+    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
 
 
 class _Tally:
