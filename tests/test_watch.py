@@ -140,7 +140,7 @@ def assert_stopped_cleanly(code: int, out: str, err: str, name: str, state: Path
         assert store.integrity_ok()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
 def test_watch_updates_due_feeds_and_holds_the_lock_until_stopped(
         tmp_path: Path, signum: signal.Signals) -> None:
     changing = Changing("第一条")

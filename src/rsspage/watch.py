@@ -77,7 +77,11 @@ def _pass(config: Config, hooks: WatchHooks) -> float | None:
             due = next_due(config, store)
             if due is None or due > now:
                 return (due - now).total_seconds() if due else MAX_SLEEP
+            hooks.log(f"{_when(now)}: feeds due, updating")
             hooks.on_report(update_locked(config, store, hooks.fetch, now))
+            upcoming = next_due(config, store)
+            if upcoming is not None:
+                hooks.log(f"next feed due at {_when(upcoming)}")
     except RsspageError as e:  # a full disk, say: report it and try again at the next pass
         hooks.log(f"this pass failed: {e}")
     return None
@@ -94,3 +98,7 @@ def _reloaded(config: Config, hooks: WatchHooks) -> Config:
         hooks.log("config not reloaded: output.state changed (restart watch to switch state)")
         return config
     return fresh
+
+
+def _when(instant: datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
