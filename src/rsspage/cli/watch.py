@@ -38,9 +38,10 @@ def cmd_watch(args: argparse.Namespace, console: Console) -> int:
         console.summary(report)
         console.out.flush()  # a pipe would hold it back until exit
 
-    hooks = WatchHooks(log=console.start, on_report=on_report,
-                       fetch=Hooks(on_fetched=console.progress(total),
-                                   on_outcome=console.outcome))
+    def fetch_hooks() -> Hooks:
+        return Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
+
+    hooks = WatchHooks(log=console.start, on_report=on_report, fetch=fetch_hooks)
     with _stop_on_signals(stop, received):
         console.start(f"rsspage {__version__}: watching {config.path} "
                       "(Ctrl+C or SIGTERM to stop)")
