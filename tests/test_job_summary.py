@@ -1,0 +1,74 @@
+"""`rsspage update` in GitHub Actions: the summary table and the failed feeds go to
+``$GITHUB_STEP_SUMMARY`` as Markdown, appended to what earlier steps wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import run_cli
+from rsspage.console import markdown_cell
+from servers import RSS, LocalServer, feed, respond
+
+
+def test_update_appends_a_markdown_summary_with_the_failed_feeds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "step_summary.md"
+    summary.write_text("earlier step\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    with LocalServer() as server:
+        server.route("/good", feed(RSS))
+        server.route("/bad|feed", respond(500, b"oops", content_type="text/plain"))
+        config = {
+            "feeds": [{"url": server.url("/good"), "category": "c", "source": "s", "channel": "ch"},
+                      {"url": server.url("/bad|feed"), "category": "c", "source": "b",
+                       "channel": "ch"}],
+            "fetch": {"timeout": 2, "retries": 0},
+            "output": {"state": "state", "site": None, "hexo": "posts"},
+        }
+        path = tmp_path / "rsspage.yml"
+        path.write_text(yaml.safe_dump(config), encoding="utf-8")
+        run = run_cli("update", "-c", str(path))
+    assert run.code == 1, run.err + run.out
+
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n### rsspage update\n")  # appended, not replaced
+    rows = {line.split(" | ")[0].strip("| "): line.split(" | ")[1].strip(" |")
+            for line in text.splitlines() if line.startswith("| ") and " | " in line}
+    assert rows["feeds ok"] == "1" and rows["feeds failed"] == "1"
+    assert rows["new articles"] == "1"
+    assert rows["hexo files written / removed"].startswith("1 / 0")
+    failed = [line for line in text.splitlines() if "bad" in line]
+    assert len(failed) == 1
+    assert "/bad\\|feed" in failed[0] and "HTTP 500" in failed[0]
+    assert failed[0].count(" | ") == 2  # three cells: the `|` in the key is escaped
+
+
+def test_without_the_variable_no_summary_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    with LocalServer() as server:
+        server.route("/good", feed(RSS))
+        path = tmp_path / "rsspage.yml"
+        path.write_text(yaml.safe_dump({"feeds": [server.url("/good")],
+                                        "output": {"state": "state", "site": None}}))
+        run = run_cli("update", "-c", str(path))
+    assert run.code == 0, run.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rsspage.yml", "state"]
+
+
+@pytest.mark.parametrize(("text", "cell"), [
+    ("a | b", "a \\| b"),
+    ("line one\nline two\r\nthree", "line one line two three"),
+    ("<img src=x onerror=alert(1)> [x](http://e) **b** `c`",
+     "\\<img src=x onerror=alert(1)\\> \\[x\\](http://e) \\*\\*b\\*\\* \\`c\\`"),
+    ("中文标题_下划线", "中文标题\\_下划线"),
+])
+def test_feed_text_is_one_literal_cell(text: str, cell: str) -> None:
+    assert markdown_cell(text) == cell
+
+
+def test_long_feed_text_is_cut() -> None:
+    assert len(markdown_cell("x" * 1000)) == 300
