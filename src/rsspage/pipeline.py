@@ -61,6 +61,9 @@ ProgressHook = Callable[[FetchResult], None]
 class Hooks:
     on_fetched: ProgressHook | None = None
     on_outcome: Callable[[FeedOutcome], None] | None = None
+    #: Instead of ``on_fetched``: makes it once the number of feeds to fetch is known (only the
+    #: due ones are fetched, so a progress bar cannot count on the config's feeds).
+    progress: Callable[[int], ProgressHook] | None = None
 
 
 def fetch_options(config: Config) -> FetchOptions:
@@ -90,8 +93,9 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
     due, skipped = split_due(plan.feeds, timings, now, everything=everything)
+    on_fetched = hooks.progress(len(due)) if hooks.progress else hooks.on_fetched
     results = fetch_feeds(due, store.feed_states(), fetch_options(config),
-                          on_result=hooks.on_fetched)
+                          on_result=on_fetched)
     scheduler = _Scheduler(config.schedule, timings, now)
     outcomes = []
     for spec, result in zip(due, results, strict=True):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rsspage.config import Config, load_config
@@ -40,8 +40,8 @@ class WatchHooks:
 
     log: Callable[[str], None]
     on_report: Callable[[RunReport], None]
-    #: Makes the progress hooks of one pass (a progress bar counts one pass's feeds).
-    fetch: Callable[[], Hooks] = Hooks
+    #: Progress of each pass's fetches.
+    fetch: Hooks = field(default_factory=Hooks)
 
 
 def watch(config: Config, stop: threading.Event, hooks: WatchHooks,
@@ -78,7 +78,7 @@ def _pass(config: Config, hooks: WatchHooks) -> float | None:
             if due is None or due > now:
                 return (due - now).total_seconds() if due else MAX_SLEEP
             hooks.log(f"{_when(now)}: feeds due, updating")
-            hooks.on_report(update_locked(config, store, hooks.fetch(), now))
+            hooks.on_report(update_locked(config, store, hooks.fetch, now))
             upcoming = next_due(config, store)
             if upcoming is not None:
                 hooks.log(f"next feed due at {_when(upcoming)}")

@@ -59,8 +59,7 @@ def register(sub: Commands) -> None:
 def cmd_update(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     console.start(f"rsspage {__version__}: updating from {config.path}")
-    total = len(config.routes) + len(config.feeds)
-    hooks = Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
+    hooks = Hooks(progress=console.progress, on_outcome=console.outcome)
     report = update(config, hooks, everything=args.everything)
     console.job_summary(report, os.environ.get("GITHUB_STEP_SUMMARY"))  # in GitHub Actions
     return report_exit(report, console)

@@ -32,16 +32,13 @@ def cmd_watch(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     stop = threading.Event()
     received: list[str] = []
-    total = len(config.routes) + len(config.feeds)
 
     def on_report(report: RunReport) -> None:
         console.summary(report)
         console.out.flush()  # a pipe would hold it back until exit
 
-    def fetch_hooks() -> Hooks:
-        return Hooks(on_fetched=console.progress(total), on_outcome=console.outcome)
-
-    hooks = WatchHooks(log=console.start, on_report=on_report, fetch=fetch_hooks)
+    hooks = WatchHooks(log=console.start, on_report=on_report,
+                       fetch=Hooks(progress=console.progress, on_outcome=console.outcome))
     with _stop_on_signals(stop, received):
         console.start(f"rsspage {__version__}: watching {config.path} "
                       "(Ctrl+C or SIGTERM to stop)")
