@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
-from servers import LocalServer, feed
 
+from conftest import run_cli
 from rsspage.store import Store
 from rsspage.store.db import DB_NAME
+from servers import LocalServer, feed
 
 BASE = 1_780_000_000  # 2026-05-28: fixed dates, so nothing depends on when the test runs
 MANIFEST = ".rsspage-manifest.json"
