@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,16 @@ def test_init_writes_a_config_that_loads_and_explains_every_key(tmp_path: Path) 
     config = load_config(path)
     assert [r.path for r in config.routes] == ["/kkj/news", "/36kr/newsflashes"]
     assert config.feeds and config.output.site == path.parent / "public"
+    assert config.feeds[0].every == timedelta(hours=6)
+    assert config.schedule == config_module.ScheduleConfig()  # the defaults, shown
     assert config.output.hexo is None  # Hexo is there, commented out
     text = path.read_text(encoding="utf-8")
     assert re.search(r"^\s*# hexo: ", text, re.MULTILINE)
     for section, cls in {"site": config_module.SiteConfig, "limits": config_module.LimitsConfig,
                          "fetch": config_module.FetchConfig,
+                         "schedule": config_module.ScheduleConfig,
                          "output": config_module.OutputConfig}.items():
-        block = text.split(f"\n{section}:\n", 1)[1].split("\n\n", 1)[0]
+        block = re.split(rf"^{section}:.*$", text, flags=re.MULTILINE)[1].split("\n\n")[0]
         for field in dataclasses.fields(cls):
             line = re.search(rf"^ +(# )?{field.name}: .*#.*$", block, re.MULTILINE)
             assert line, f"rsspage init's config does not show and explain {section}.{field.name}"
