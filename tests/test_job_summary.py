@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from conftest import run_cli
-from rsspage.console import markdown_cell
+from rsspage.console import markdown_cell, markdown_summary
+from rsspage.types import FeedOutcome, FetchStatus, OutputCounts, RunReport
 from servers import RSS, LocalServer, feed, respond
 
 
@@ -72,3 +73,12 @@ def test_feed_text_is_one_literal_cell(text: str, cell: str) -> None:
 
 def test_long_feed_text_is_cut() -> None:
     assert len(markdown_cell("x" * 1000)) == 300
+
+
+def test_a_younger_archive_is_a_warning_in_the_summary() -> None:
+    report = RunReport(outcomes=(FeedOutcome("/a", FetchStatus.OK, new=1),), seconds=1.0,
+                       published={"site": OutputCounts(written=3, removed=0, unknown=5)})
+    text = markdown_summary(report)
+    assert "| site files written / removed | 3 / 0 |" in text
+    assert "archive is younger than the output (site: 5 " in text
+    assert "Failed feeds" not in text

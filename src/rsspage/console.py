@@ -73,6 +73,12 @@ def markdown_summary(report: RunReport) -> str:
     lines += [f"| {markdown_cell(name)} files written / removed | {c.written} / {c.removed} |"
               for name, c in report.published.items()]
     lines.append(f"| time | {report.seconds:.1f} s |")
+    unknown = [f"{markdown_cell(name)}: {c.unknown}" for name, c in report.published.items()
+               if c.unknown]
+    if unknown:  # in Actions, most likely a state branch that was deleted
+        lines += ["", "> **Warning**: the archive is younger than the output "
+                  f"({', '.join(unknown)} published articles are not in it); their files are "
+                  "kept. Bring it back with `rsspage restore`."]
     if report.failed:
         lines += ["", "#### Failed feeds", "",
                   "| feed | status | error |", "| --- | --- | --- |"]
