@@ -225,7 +225,7 @@ def tree(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
     return {
         rel: hashlib.sha256(p.read_bytes()).hexdigest()
         for p in root.rglob("*") if p.is_file() and (rel := p.relative_to(root).as_posix())
-        not in skip and not p.name.startswith(MANIFEST_NAME)  # rsspage's record, not output
+        not in skip and not p.name.startswith(".rsspage-")  # rsspage's records
     }
 
 

@@ -352,7 +352,7 @@ def test_static_assets_are_small_and_local(built: Site) -> None:
 def mtimes(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.rglob("*")
             if p.is_file() and "pagefind" not in p.relative_to(root).parts
-            and not p.name.startswith(".rsspage-manifest")}  # rsspage's record of its files
+            and not p.name.startswith(".rsspage-")}  # rsspage's records of its files
 
 
 def test_rebuild_without_change_renders_nothing(tmp_path: Path) -> None:

@@ -116,6 +116,31 @@ def test_a_lost_state_adopts_its_files_keeps_names_and_loses_nothing(tmp_path: P
         assert len(posts(hexo)) == 18 == len(stored_ids(state)) == len(article_pages(site))
 
 
+def test_a_restored_state_with_the_cached_site_builds_incrementally(tmp_path: Path) -> None:
+    """The GitHub workflow's case: the state comes back from an export on a new machine, the
+    site from a cache. The page hashes travel with the site, so nothing is built again."""
+    with LocalServer() as server:
+        serve(server, {0: range(0, 5)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        site = tmp_path / "site"
+        shard = site / "pagefind" / "1"
+        assert shard.is_dir() and (site / ".rsspage-pages.json").is_file()
+        before = {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
+        shard_inode = shard.stat().st_ino
+        cli("export", "-c", str(config), str(tmp_path / "all.jsonl.gz"))
+        shutil.rmtree(tmp_path / "state")
+        cli("restore", "-c", str(config), str(tmp_path / "all.jsonl.gz"))
+        out = cli("build", "-c", str(config))
+        assert "site files written / removed  0 / 0" in out and "younger" not in out
+        assert shard.stat().st_ino == shard_inode  # the search shard was not built again
+        assert before == {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
+        # Without the cached site, its hashes are gone with it: a full build, nothing kept stale.
+        shutil.rmtree(site)
+        cli("build", "-c", str(config))
+        assert len(article_pages(site)) == 5 and (site / "pagefind" / "1").is_dir()
+
+
 def test_a_state_from_an_older_version_moves_its_manifest_into_the_output(
         tmp_path: Path) -> None:
     with LocalServer() as server:

@@ -14,6 +14,12 @@ is creating or replacing, written before the files change: see :mod:`rsspage.pub
 
 Earlier versions kept a manifest of the same form (without article ids) in the state folder;
 it is read once when the output has none, and removed when the new one is saved.
+
+``.rsspage-pages.json`` holds what each page of the site was rendered from (path → input hash),
+so a build renders only pages whose inputs changed. It describes this copy of the files, so it
+lives with them too: a state restored on a new machine with the site from a cache still builds
+incrementally, and a site folder that is gone takes its hashes with it (a full build, never a
+stale page kept).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 from rsspage.errors import PublishError
 
 NAME = ".rsspage-manifest.json"
+PAGES_NAME = ".rsspage-pages.json"
 _VERSIONS = (1, 2)
 _TMP_SUFFIX = ".rsspage-tmp"
 
@@ -135,3 +142,33 @@ def load_journal(path: Path) -> tuple[list[str], bool]:
         if isinstance(rel, str):
             paths.append(rel)
     return paths, lines[-1] != ""
+
+
+def load_pages(root: Path) -> dict[str, str] | None:
+    """The page hashes kept in ``root``; None when there are none (or they are unreadable:
+    they only save work, so a damaged file costs one full build)."""
+    try:
+        body = json.loads((root / PAGES_NAME).read_bytes())
+        pages = body["pages"]
+        if body.get("version") != 1 or not isinstance(pages, dict):
+            return None
+        return {str(k): str(v) for k, v in pages.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def save_pages(root: Path, pages: dict[str, str]) -> None:
+    """Replace the page hashes kept in ``root`` (atomically; not rewritten when unchanged)."""
+    path = root / PAGES_NAME
+    data = json.dumps({"version": 1, "pages": dict(sorted(pages.items()))}, ensure_ascii=False,
+                      separators=(",", ":")).encode("utf-8")
+    if _holds(path, data):
+        return
+    tmp = root / f".{PAGES_NAME}.{os.getpid()}{_TMP_SUFFIX}"
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PublishError(f"cannot save {path}: {e.strerror}") from e

@@ -8,7 +8,8 @@ are kept (counted as ``unknown``) until it knows them again. Only articles remov
 (pruned, forgotten) lose their files. Each output is staged and put in place at the end: a
 failure before that leaves the previous files as they were. Names assigned to Hexo posts are
 saved before their files are put in place (a post never loses the name it was written under);
-the hashes of site pages after, so an interrupted build is completed by the next one.
+the hashes of site pages after (in the site folder: they describe that copy of it), so an
+interrupted build is completed by the next one.
 """
 
 from __future__ import annotations
@@ -81,9 +82,16 @@ def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
     # Without their content: only the pages and feeds rendered again load it (store.contents).
     articles = list(store.articles(content=False))
     health = store.health(now - timedelta(days=7))
-    result, stats = write_site(config, articles, health, store.page_hashes("site"),
+    root = config.output.site
+    assert root is not None
+    # Kept with the files they describe; the store held them before (read once, then dropped).
+    previous = manifest.load_pages(root)
+    result, stats = write_site(config, articles, health,
+                               store.page_hashes("site") if previous is None else previous,
                                store.contents, store.is_unknown)
-    store.save_page_hashes("site", result.page_hashes)
+    manifest.save_pages(root, result.page_hashes)
+    if previous is None:
+        store.save_page_hashes("site", {})
     stats.check()  # after the bookkeeping: the new files are in place all the same
     return stats
 
