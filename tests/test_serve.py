@@ -133,6 +133,9 @@ class Rebuilds:
     def wait(self, timeout: float = 5.0) -> bool:
         ok = self.event.wait(timeout)
         self.event.clear()
+        # The watcher reads the files again once the rebuild returns ("what the rebuild wrote
+        # is no change"): a change made before that is absorbed, so give it a few polls.
+        time.sleep(0.5)
         return ok
 
 
