@@ -14,6 +14,8 @@ A URL never takes longer than ``timeout × (retries + 1)``: attempts and waits s
 so a slow or hanging server costs a bounded time however it misbehaves. Bodies are decoded here
 (not by httpx) so the size cap applies to decompressed bytes as they arrive. Every failure ends
 as a FAILED/GONE result with a short message; nothing raises out of :func:`fetch_feeds`.
+What the server says about coming back (max-age, Expires, Retry-After) is read by
+:mod:`rsspage.fetch_hints` and passed on in ``FetchResult.hints``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -38,6 +39,7 @@ import certifi
 import httpx
 
 from rsspage import __version__
+from rsspage import fetch_hints as _hints
 from rsspage.errors import FetchError
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, ServerHints
 
@@ -371,7 +373,7 @@ def _status_failure(response: httpx.Response) -> _Failure:
     status = response.status_code
     retry_after = None
     if status in (429, 503):
-        retry_after = _retry_after(response.headers.get("retry-after"))
+        retry_after = _hints.retry_after(response.headers.get("retry-after"))
     message = _http_status(response)
     if retry_after is not None:
         message += f" (retry after {_seconds(retry_after)})"
@@ -387,22 +389,6 @@ def _http_status(response: httpx.Response) -> str:
         except ValueError:
             reason = ""
     return f"HTTP {response.status_code} {reason}".rstrip()
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date); None if unusable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:  # "-0000" dates parse naive; HTTP dates are GMT
-        return None
-    return max(0.0, when.timestamp() - time.time())
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
@@ -552,7 +538,7 @@ def _cause(e: BaseException, kind: type[_E]) -> _E | None:
 def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
     etag = answer.headers.get("etag")
     last_modified = answer.headers.get("last-modified")
-    hints = ServerHints(fresh_for=_fresh_for(answer.headers))
+    hints = ServerHints(fresh_for=_hints.fresh_for(answer.headers))
     if answer.status == 304:  # a 304 may omit validators; the old ones still hold then
         return FetchResult(key, FetchStatus.NOT_MODIFIED, answer.url, headers=answer.headers,
                            http_status=304, etag=etag or state.etag,
@@ -560,34 +546,6 @@ def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
     return FetchResult(key, FetchStatus.OK, answer.url, content=answer.content,
                        headers=answer.headers, http_status=answer.status, etag=etag,
                        last_modified=last_modified, hints=hints)
-
-
-def _fresh_for(headers: Mapping[str, str]) -> float | None:
-    """Seconds the response stays fresh: ``Cache-Control: max-age``, else ``Expires - Date``.
-
-    ``no-cache`` / ``no-store`` promise nothing; a stale or unreadable Expires means 0.
-    """
-    directives = [d.strip().lower() for d in headers.get("cache-control", "").split(",")]
-    if "no-cache" in directives or "no-store" in directives:
-        return None
-    for directive in directives:
-        name, _, value = directive.partition("=")
-        if name.strip() == "max-age" and value.strip().strip('"').isdigit():
-            return float(value.strip().strip('"'))
-    if "expires" not in headers:
-        return None
-    expires = _http_date(headers["expires"])
-    date = _http_date(headers.get("date", "")) or time.time()
-    return max(0.0, expires - date) if expires is not None else 0.0
-
-
-def _http_date(value: str) -> float | None:
-    """An HTTP date as a POSIX timestamp; None when unreadable."""
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when.timestamp() if when.tzinfo is not None else None
 
 
 def _failed(key: str, failures: list[tuple[str, _Failure]]) -> FetchResult:
