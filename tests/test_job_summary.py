@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import run_cli
-from rsspage.console import markdown_cell, markdown_summary
+from rsspage.console import PUBLISH_FAILED, Console, markdown_cell, markdown_summary, summary_rows
 from rsspage.types import FeedOutcome, FetchStatus, OutputCounts, RunReport
 from servers import RSS, LocalServer, feed, respond
 
@@ -82,3 +84,42 @@ def test_a_younger_archive_is_a_warning_in_the_summary() -> None:
     assert "| site files written / removed | 3 / 0 |" in text
     assert "archive is younger than the output (site: 5 " in text
     assert "Failed feeds" not in text
+
+
+def test_the_terminal_and_the_job_summary_show_the_same_rows() -> None:
+    report = RunReport(outcomes=(FeedOutcome("/a", FetchStatus.OK, new=2),
+                                 FeedOutcome("/b", FetchStatus.NOT_MODIFIED)), seconds=2.5,
+                       published={"hexo": OutputCounts(written=2, removed=1, unknown=0)})
+    out = io.StringIO()
+    Console(io.StringIO(), out).summary(report)
+    markdown = markdown_summary(report)
+    rows = summary_rows(report)
+    assert [label for label, _ in rows][-2:] == ["hexo files written / removed", "time"]
+    for label, value in rows:
+        assert re.search(rf"^{re.escape(label)} +{re.escape(value)} *$", out.getvalue(), re.M)
+        assert f"| {label} | {value} |" in markdown
+
+
+@pytest.mark.parametrize("command", ["update", "build"])
+def test_a_publish_failure_is_told_in_the_job_summary(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Exit 1 like "some feeds failed", but the summary says what happened (the Update step of
+    the workflow reads it to tell the two apart)."""
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    monkeypatch.setenv("RSSHUB_KEY", "s3cret-value")
+    (tmp_path / "public").write_text("a file where the site folder should be\n")
+    with LocalServer() as server:
+        server.route("/good", feed(RSS))
+        path = tmp_path / "rsspage.yml"
+        path.write_text(yaml.safe_dump({"feeds": [server.url("/good")],
+                                        "output": {"state": "state", "site": "public"}}))
+        run = run_cli(command, "-c", str(path))
+    assert run.code == 1, run.err + run.out
+    assert "could not write the output" in run.err
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith(PUBLISH_FAILED + "\n")
+    assert f"`rsspage {command}` failed while writing the outputs: cannot create output " \
+        "folder" in text
+    assert ("stored in the archive" in text) == (command == "update")
+    assert "s3cret" not in text and "Failed feeds" not in text

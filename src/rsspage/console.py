@@ -57,22 +57,27 @@ def markdown_cell(text: str) -> str:
     return "".join("\\" + c if c in _MARKDOWN_SPECIAL else c for c in flat)
 
 
-def markdown_summary(report: RunReport) -> str:
-    """The summary table and the failed feeds as GitHub-flavoured Markdown."""
+def summary_rows(report: RunReport) -> list[tuple[str, str]]:
+    """The rows of a run's summary table (label, value): the terminal's and the job summary's."""
     counts = {s: sum(1 for o in report.outcomes if o.status is s) for s in FetchStatus}
     rows = [
-        ("feeds ok", counts[FetchStatus.OK]),
-        ("feeds unchanged (304)", counts[FetchStatus.NOT_MODIFIED]),
-        ("feeds failed", len(report.failed)),
-        ("feeds skipped (not due)", len(report.skipped)),
-        ("new articles", report.new),
-        ("updated articles", report.updated),
+        ("feeds ok", str(counts[FetchStatus.OK])),
+        ("feeds unchanged (304)", str(counts[FetchStatus.NOT_MODIFIED])),
+        ("feeds failed", str(len(report.failed))),
+        ("feeds skipped (not due)", str(len(report.skipped))),
+        ("new articles", str(report.new)),
+        ("updated articles", str(report.updated)),
     ]
+    rows += [(f"{name} files written / removed", f"{c.written} / {c.removed}")
+             for name, c in report.published.items()]
+    rows.append(("time", f"{report.seconds:.1f} s"))
+    return rows
+
+
+def markdown_summary(report: RunReport) -> str:
+    """The summary table and the failed feeds as GitHub-flavoured Markdown."""
     lines = ["### rsspage update", "", "| | |", "| --- | ---: |"]
-    lines += [f"| {name} | {value} |" for name, value in rows]
-    lines += [f"| {markdown_cell(name)} files written / removed | {c.written} / {c.removed} |"
-              for name, c in report.published.items()]
-    lines.append(f"| time | {report.seconds:.1f} s |")
+    lines += [f"| {markdown_cell(name)} | {value} |" for name, value in summary_rows(report)]
     unknown = [f"{markdown_cell(name)}: {c.unknown}" for name, c in report.published.items()
                if c.unknown]
     if unknown:  # in Actions, most likely a state branch that was deleted
@@ -85,6 +90,22 @@ def markdown_summary(report: RunReport) -> str:
         lines += [f"| {markdown_cell(o.key)} | {o.status.value} | {markdown_cell(o.error or '')} |"
                   for o in report.failed]
     return "\n".join(lines) + "\n\n"
+
+
+#: The first line of the job summary's block when the outputs could not be written; the
+#: workflow's Update step looks for it to tell this failure from "some feeds failed" (both
+#: exit 1).
+PUBLISH_FAILED = "### rsspage: the output could not be written"
+
+
+def markdown_publish_error(command: str, message: str) -> str:
+    """The job summary's block for a run whose outputs could not be written (disk full, a
+    template error): what failed, in the error's own words, and what stays as it was."""
+    stored = "What was fetched is stored in the archive. " if command == "update" else ""
+    return (f"{PUBLISH_FAILED}\n\n"
+            f"`rsspage {command}` failed while writing the outputs: {markdown_cell(message)}\n\n"
+            f"{stored}The files already published stay as they were (a file is replaced whole "
+            "or not at all). Fix the cause; the next run writes what is missing.\n\n")
 
 
 class Console:
@@ -131,19 +152,7 @@ class Console:
     def summary(self, report: RunReport) -> None:
         if self.tty:
             self.err.write("\r\033[K")
-        counts = {s: sum(1 for o in report.outcomes if o.status is s) for s in FetchStatus}
-        rows = [
-            ["feeds ok", str(counts[FetchStatus.OK])],
-            ["feeds unchanged (304)", str(counts[FetchStatus.NOT_MODIFIED])],
-            ["feeds failed", str(len(report.failed))],
-            ["feeds skipped (not due)", str(len(report.skipped))],
-            ["new articles", str(report.new)],
-            ["updated articles", str(report.updated)],
-        ]
-        rows += [[f"{name} files written / removed", f"{c.written} / {c.removed}"]
-                 for name, c in report.published.items()]
-        rows.append(["time", f"{report.seconds:.1f} s"])
-        print(table(["summary", ""], rows), file=self.out)
+        print(table(["summary", ""], summary_rows(report)), file=self.out)
         self.younger_archive({n: c.unknown for n, c in report.published.items() if c.unknown})
         if report.failed:
             print("\nfailed feeds:", file=self.out)
@@ -168,11 +177,18 @@ class Console:
         Appended, because the file collects every step's summary. Failing to write it only
         warns: the run itself went fine.
         """
+        self._append_summary(markdown_summary(report), path)
+
+    def job_publish_error(self, command: str, message: str, path: str | None) -> None:
+        """Append to ``path`` (``$GITHUB_STEP_SUMMARY``) that the outputs could not be written."""
+        self._append_summary(markdown_publish_error(command, message), path)
+
+    def _append_summary(self, text: str, path: str | None) -> None:
         if not path:
             return
         try:
             with open(path, "a", encoding="utf-8") as f:
-                f.write(markdown_summary(report))
+                f.write(text)
         except OSError as e:
             self.error_line(f"warning: cannot write the job summary {path}: {e.strerror or e}")
 

@@ -12,7 +12,7 @@ from rsspage.catalog import Catalog, load_catalog
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import load_config
 from rsspage.console import Console
-from rsspage.errors import ConfigError
+from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
 from rsspage.publish.outputs import unknown_articles
 from rsspage.schedule import due_text, rarely_note
@@ -60,14 +60,24 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     console.start(f"rsspage {__version__}: updating from {config.path}")
     hooks = Hooks(progress=console.progress, on_outcome=console.outcome)
-    report = update(config, hooks, everything=args.everything)
-    console.job_summary(report, os.environ.get("GITHUB_STEP_SUMMARY"))  # in GitHub Actions
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")  # set in GitHub Actions
+    try:
+        report = update(config, hooks, everything=args.everything)
+    except PublishError as e:  # main() says so and exits 1, as when feeds failed: tell them apart
+        console.job_publish_error("update", str(e), summary)
+        raise
+    console.job_summary(report, summary)
     return report_exit(report, console)
 
 
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    return report_exit(build(config), console)
+    try:
+        report = build(config)
+    except PublishError as e:
+        console.job_publish_error("build", str(e), os.environ.get("GITHUB_STEP_SUMMARY"))
+        raise
+    return report_exit(report, console)
 
 
 def cmd_serve(args: argparse.Namespace, console: Console) -> int:
