@@ -93,6 +93,10 @@ def test_a_changed_every_makes_the_feed_due_at_once(tmp_path: Path) -> None:
         update(config)
         assert update(config)["feeds skipped (not due)"] == "1"
         write_config(tmp_path, [{"url": url, "every": "2h"}], {"jitter": 0})
+        day_away = timings(tmp_path / "state")[url][2][:19]
+        status = run_cli("status", "-c", str(config))  # says what `update` will do
+        row = next(line for line in status.out.splitlines() if url in line)
+        assert "due now" in row and day_away not in row, status.out
         assert update(config)["feeds skipped (not due)"] == "0"  # not a day's wait for 2h
         assert timings(tmp_path / "state")[url][0] == pytest.approx(2 * HOUR)
         assert update(config)["feeds skipped (not due)"] == "1"

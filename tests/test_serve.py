@@ -215,3 +215,11 @@ def test_a_client_that_resets_mid_response_leaves_no_traceback(
         time.sleep(0.5)
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipe" not in err and "ConnectionReset" not in err
+
+
+def test_dot_files_are_not_served(site: Path, base: str) -> None:
+    (site / ".rsspage-manifest.json").write_text("{}", encoding="utf-8")
+    (site / "a" / ".hidden").write_text("x", encoding="utf-8")
+    for path in (".rsspage-manifest.json", "a/.hidden", "%2Ersspage-manifest.json"):
+        assert get(base + path).status_code == 404, path
+    assert get(base + "index.html").status_code == 200

@@ -295,3 +295,63 @@ def test_a_feed_removed_from_the_config_is_retired_then_forgotten_on_purpose(
         assert len(posts(tmp_path / "hexo")) == 3 and len(article_pages(tmp_path / "site")) == 3
         assert gone_feed not in cli("status", "-c", str(config))
         assert len(stored_ids(tmp_path / "state")) == 3
+
+
+def test_forget_keeps_the_articles_another_feed_brought_too(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3)})
+        server.route("/f/1", feed(rss(0, range(2, 4))))  # item 2 too: the same link
+        config = write_config(tmp_path, server, [0, 1])
+        cli("update", "-c", str(config))
+        assert len(stored_ids(tmp_path / "state")) == 4  # item 2 once, feed 1 an alias of it
+        shown = cli("forget", "-c", str(config), server.url("/f/0"))
+        assert "2 articles, 4 published files" in shown
+        assert "1 articles other feeds brought too" in shown
+        out = cli("forget", "-c", str(config), server.url("/f/0"), "--yes")
+        assert "1 kept with the other feeds" in out
+        with Store.open(tmp_path / "state") as store:
+            kept = store.feed_articles(server.url("/f/1"))
+            assert [title for _, title, _ in kept] == ["第0源 文章2：同名", "第0源 文章3：同名"]
+            assert {a.source for a in store.articles()} == {"来源1"}  # filed under its feed now
+        assert len(posts(tmp_path / "hexo")) == 2 and len(article_pages(tmp_path / "site")) == 2
+
+
+def test_restore_respects_removals_and_newer_rows(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 3), 1: range(0, 2)})
+        config = write_config(tmp_path, server, [0, 1])
+        cli("update", "-c", str(config))
+        old = tmp_path / "old.jsonl.gz"
+        cli("export", "-c", str(config), str(old))
+        # After the export: feed 1 is forgotten on purpose, one article of feed 0 changes.
+        write_config(tmp_path, server, [0])
+        cli("forget", "-c", str(config), server.url("/f/1"), "--yes")
+        server.route("/f/0", feed(rss(0, range(0, 3)).replace("正文 0-1".encode(), b"corrected")))
+        cli("update", "--all", "-c", str(config))
+        new = tmp_path / "new.jsonl.gz"
+        cli("export", "-c", str(config), str(new))
+
+        out = cli("restore", "-c", str(config), str(old))  # the older copy changes nothing
+        assert "0 new, 0 updated, 3 already there" in out and "2 articles stay removed" in out
+        assert len(posts(tmp_path / "hexo")) == 3
+        with Store.open(tmp_path / "state") as store:
+            assert "corrected" in " ".join(store.contents(store.known_ids()).values())
+
+        other = write_config(tmp_path / "other", server, [0, 1])
+        cli("restore", "-c", str(other), str(old))
+        out = cli("restore", "-c", str(other), str(new))  # newer: the change and the removal
+        assert "1 updated" in out and "2 articles stay removed" in out
+        assert dump(tmp_path / "other" / "state")["articles"] == dump(tmp_path / "state")["articles"]
+
+
+def test_status_reads_a_damaged_manifest_as_a_warning(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        serve(server, {0: range(0, 2)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        (tmp_path / "hexo" / MANIFEST).write_text("{oops", "utf-8")
+        run = run_cli("status", "-c", str(config))
+        assert run.code == 0 and "warning" in run.err and "damaged" in run.err
+        assert "Traceback" not in run.err
+        build = run_cli("build", "-c", str(config))  # writing over it is refused, clearly
+        assert build.code == 1 and "move it away to start over" in build.err

@@ -591,3 +591,74 @@ def test_temporaries_of_a_killed_build_are_swept_where_nothing_is_written_now(
     recovered.finish()
     assert not (tmp_path / "out" / "gone").exists()
     assert listing(tmp_path / "out") == {"x.html"}
+
+
+# -- the records in the output folder -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("relpath", [".rsspage-manifest.json", ".rsspage-manifest.json.journal",
+                                     ".rsspage-pages.json", ".rsspage-anything"])
+def test_rsspage_records_cannot_be_written_as_output(tmp_path: Path, relpath: str) -> None:
+    writer = OutputWriter(tmp_path / "out")
+    with pytest.raises(PublishError, match="reserved"):
+        writer.write(relpath, b"x")
+    with pytest.raises(PublishError, match="reserved"):
+        writer.keep(relpath)
+
+
+def test_the_manifest_lives_in_the_output_with_article_ids(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path / "out")
+    writer.write("p/a.md", b"a", article="id-a")
+    writer.write("index.html", b"i")
+    writer.finish()
+    body = json.loads((tmp_path / "out" / ".rsspage-manifest.json").read_text("utf-8"))
+    assert body["version"] == 2 and set(body["files"]) == {"p/a.md", "index.html"}
+    assert body["articles"] == {"p/a.md": "id-a"}
+    assert OutputWriter(tmp_path / "out").article_paths() == {"id-a": "p/a.md"}
+
+
+def test_files_of_unknown_articles_are_kept_and_others_removed(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path / "out")
+    for name in ("known", "unknown", "gone"):
+        writer.write(f"{name}.md", name.encode(), article=name)
+    writer.write("page.html", b"p")
+    writer.finish()
+    writer = OutputWriter(tmp_path / "out")
+    stats = writer.finish(keep_article=lambda article: article == "unknown")
+    assert (stats.removed, stats.kept_unknown) == (3, 1)
+    assert listing(tmp_path / "out") == {"unknown.md", ".rsspage-manifest.json"}
+    assert OutputWriter(tmp_path / "out").article_paths() == {"unknown": "unknown.md"}
+
+
+def test_a_legacy_manifest_and_journal_move_into_the_output(tmp_path: Path) -> None:
+    out, legacy = tmp_path / "out", tmp_path / "state" / "hexo-manifest.json"
+    old = OutputWriter(out, legacy)  # what rsspage 0.1 did: the manifest in the state folder
+    old.write("a.md", b"a")
+    old.finish()
+    old = OutputWriter(out, legacy)
+    old.write("b.md", b"b")  # killed before finish(): b.md is only in the legacy journal
+    old._commit_staged()
+    old.close()
+    assert legacy.with_name("hexo-manifest.json.journal").exists()
+    writer = OutputWriter(out, legacy_manifest=legacy)
+    assert writer.owns("a.md") and writer.owns("b.md")
+    writer.write("a.md", b"a")
+    writer.finish()  # b.md: known as ours, so removed as stale rather than left as a stranger
+    assert not legacy.exists() and not legacy.with_name("hexo-manifest.json.journal").exists()
+    assert listing(out) == {"a.md", ".rsspage-manifest.json"}
+
+
+def test_a_late_abort_after_finish_changes_nothing(tmp_path: Path) -> None:
+    writer = OutputWriter(tmp_path / "out")
+    writer.write("new.md", b"n")
+    writer.finish()
+    before = listing(tmp_path / "out")
+    following = OutputWriter(tmp_path / "out")
+    following.write("new.md", b"changed")  # a later build in the same process: its journal
+    # (empty so far: nothing new) marks a build in progress
+    writer.abort()  # what __del__ of the first writer does when it is collected late
+    assert listing(tmp_path / "out") >= before
+    assert (tmp_path / "out" / ".rsspage-manifest.json.journal").exists()
+    following.finish()
+    assert listing(tmp_path / "out") == {"new.md", ".rsspage-manifest.json"}
+    assert (tmp_path / "out" / "new.md").read_bytes() == b"changed"

@@ -4,7 +4,8 @@ For a route the names come from, in order of precedence: the route's overrides i
 the catalog entry the route matches, and (when there is neither) the feed's own title, with the
 category ``未分类`` and a warning.
 
-:func:`split_due` then picks the feeds whose time has come, from the schedule the store keeps.
+:func:`split_due` then picks the feeds whose time has come, from the schedule the store keeps;
+:func:`due_times` says when each one is due.
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def split_due(
     return tuple(f for f in feeds if f.key in due), tuple(f for f in feeds if f.key not in due)
 
 
+def due_times(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> dict[str, datetime]:
+    """Feed key → when the feed is due, as :func:`split_due` decides it (long ago: due now).
+
+    What `status` shows, so that it never shows a later time for a feed `update` would fetch.
+    """
+    return {f.key: due_at(f, timings.get(f.key, FeedTiming())) for f in feeds}
+
+
 def earliest_due(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> datetime | None:
     """When the first of ``feeds`` is due (long ago when one was never fetched); None: no feeds."""
-    return min((due_at(f, timings.get(f.key, FeedTiming())) for f in feeds), default=None)
+    return min(due_times(feeds, timings).values(), default=None)

@@ -1,5 +1,6 @@
 """When each feed is due next: pure functions of its last outcome, what the server said and the
-``schedule`` config (no I/O, no clock: ``now`` is always passed in).
+``schedule`` config (no I/O, no clock: ``now`` is always passed in). Decisions only: how
+`status` words them is the CLI's business (cli/due.py).
 
 The interval after a fetch::
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
-from rsspage.config import ScheduleConfig, format_duration
+from rsspage.config import ScheduleConfig
 from rsspage.types import FeedSpec, FeedTiming, FetchStatus, ServerHints
 
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -73,24 +74,6 @@ def retried_rarely(status: str | None, failing_since: datetime | None, now: date
     if status == FetchStatus.GONE.value:
         return True
     return failing_since is not None and now - failing_since >= policy.retry_gone
-
-
-def due_text(next_check: str | None, now: datetime) -> str:
-    """When a feed is next due, as `status` shows it (stored times are ISO UTC)."""
-    if next_check is None or datetime.fromisoformat(next_check) <= now:
-        return "due now"
-    return next_check[:19]
-
-
-def rarely_note(key: str, last_status: str | None, failing_since: str | None,
-                next_check: str | None, now: datetime, policy: ScheduleConfig) -> str | None:
-    """`status`'s line for a feed retried only every ``retry_gone``; None for the others."""
-    since = datetime.fromisoformat(failing_since) if failing_since else None
-    if not retried_rarely(last_status, since, now, policy):
-        return None
-    what = "gone" if last_status == FetchStatus.GONE.value else "failing"
-    return (f"{key}: retrying rarely (every {format_duration(policy.retry_gone)}): {what} since "
-            f"{(failing_since or '?')[:19]}; next try {(next_check or 'now')[:19]}")
 
 
 def jitter_fraction(key: str) -> float:

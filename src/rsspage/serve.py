@@ -26,6 +26,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rsspage.errors import RsspageError
 
@@ -69,6 +70,14 @@ class SiteHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
+
+    def send_head(self) -> Any:
+        # Dot files (rsspage's records of its files, a journal) are not part of the site.
+        parts = urlsplit(self.path).path.split("/")
+        if any(part.startswith(".") or part.lower().startswith("%2e") for part in parts):
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return None
+        return super().send_head()
 
     def list_directory(self, path: str | os.PathLike[str]) -> None:
         # A folder without index.html is "not found" on a static host too.

@@ -10,7 +10,7 @@ from pathlib import Path
 from rsspage.cli.common import EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import load_config
 from rsspage.console import Console
-from rsspage.errors import StoreError
+from rsspage.errors import PublishError, StoreError
 from rsspage.pipeline import build
 from rsspage.publish.outputs import published_files
 from rsspage.store import Store
@@ -59,6 +59,9 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     print(f"restored from {args.path}: {counts.feeds} feeds; articles: {counts.new} new, "
           f"{counts.updated} updated, {counts.unchanged} already there; {counts.names} "
           f"published names", file=console.out)
+    if counts.gone:
+        print(f"{counts.gone} articles stay removed: they were removed on purpose (pruned or "
+              "forgotten) after the other copy was made", file=console.out)
     if counts.names_taken:
         print(f"{counts.names_taken} published names were not restored: their paths belong to "
               "other articles now", file=console.out)
@@ -75,8 +78,13 @@ def cmd_forget(args: argparse.Namespace, console: Console) -> int:
             hint = f"; did you mean {', '.join(close)}?" if close else ""
             raise StoreError(f"no feed {args.feed!r} in the archive{hint}")
         articles = store.feed_articles(args.feed)
-        files = published_files(config, store, {article_id for article_id, _ in articles})
-    _show_forget(args.feed, articles, files, console)
+    doomed = [(article_id, title) for article_id, title, shared in articles if not shared]
+    try:
+        files = published_files(config, {article_id for article_id, _ in doomed})
+    except PublishError as e:  # a damaged manifest: say so, the deletion itself needs none
+        console.error_line(f"warning: the files cannot be listed: {e}")
+        files = []
+    _show_forget(args.feed, doomed, len(articles) - len(doomed), files, console)
     configured = {r.path for r in config.routes} | {f.url for f in config.feeds}
     if args.feed in configured:
         print(f"note: {args.feed} is still in {config.path.name}: the next update follows it "
@@ -85,14 +93,19 @@ def cmd_forget(args: argparse.Namespace, console: Console) -> int:
         print("nothing deleted; run again with --yes to delete all of this", file=console.out)
         return EXIT_OK
     with run_lock(config.output.state), Store.open(config.output.state) as store:
-        removed = store.forget_feed(args.feed, datetime.now(UTC))
-    print(f"forgot {args.feed}: {removed} articles deleted from the archive", file=console.out)
+        removed, handed = store.forget_feed(args.feed, datetime.now(UTC))
+    print(f"forgot {args.feed}: {removed} articles deleted from the archive"
+          + (f", {handed} kept with the other feeds that brought them" if handed else ""),
+          file=console.out)
     return report_exit(build(config), console)
 
 
-def _show_forget(key: str, articles: list[tuple[str, str]], files: list[str],
+def _show_forget(key: str, articles: list[tuple[str, str]], shared: int, files: list[str],
                  console: Console) -> None:
     print(f"feed {key}: {len(articles)} articles, {len(files)} published files", file=console.out)
+    if shared:
+        print(f"  (and {shared} articles other feeds brought too: they stay, with those feeds)",
+              file=console.out)
     for _, title in articles[:10]:
         print(f"  article: {title}", file=console.out)
     if len(articles) > 10:

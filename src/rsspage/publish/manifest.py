@@ -31,11 +31,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rsspage.errors import PublishError
+from rsspage.fileio import TMP_SUFFIX, write_all
 
 NAME = ".rsspage-manifest.json"
 PAGES_NAME = ".rsspage-pages.json"
+#: No output file may start with this at the top of an output folder: rsspage's own records.
+RESERVED = ".rsspage-"
 _VERSIONS = (1, 2)
-_TMP_SUFFIX = ".rsspage-tmp"
 
 
 @dataclass(slots=True)
@@ -78,7 +80,7 @@ def save(path: Path, manifest: Manifest) -> None:
             "articles": dict(sorted(manifest.articles.items()))}
     data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
     folder = path.parent
-    tmp = folder / f".{path.name}.{os.getpid()}{_TMP_SUFFIX}"
+    tmp = folder / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         sweep_temporaries(path)
@@ -88,9 +90,7 @@ def save(path: Path, manifest: Manifest) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o666)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -164,7 +164,7 @@ def save_pages(root: Path, pages: dict[str, str]) -> None:
                       separators=(",", ":")).encode("utf-8")
     if _holds(path, data):
         return
-    tmp = root / f".{PAGES_NAME}.{os.getpid()}{_TMP_SUFFIX}"
+    tmp = root / f".{PAGES_NAME}.{os.getpid()}{TMP_SUFFIX}"
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)

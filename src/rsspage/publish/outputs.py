@@ -200,7 +200,7 @@ def _roots(config: Config) -> dict[str, Path]:
     return {name: root for name, root in roots.items() if root is not None}
 
 
-def published_files(config: Config, store: Store, ids: set[str]) -> list[str]:
+def published_files(config: Config, ids: set[str]) -> list[str]:
     """The files the outputs' manifests say were written for the articles ``ids``."""
     files: list[str] = []
     for root in _roots(config).values():

@@ -51,9 +51,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from rsspage.errors import PublishError
+from rsspage.fileio import write_all
 from rsspage.publish.site_model import ArticleView, href
 from rsspage.publish.site_pages import digest
-from rsspage.publish.writer import is_plain_relpath, write_all
+from rsspage.publish.writer import is_plain_relpath
 
 log = logging.getLogger("rsspage")
 

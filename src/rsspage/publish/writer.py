@@ -57,12 +57,10 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rsspage.errors import PublishError
+from rsspage.fileio import TMP_SUFFIX, write_all
 from rsspage.publish import manifest as manifests
 from rsspage.publish.names import clash_key
 
-#: Suffix of in-flight temporary files; a leftover one (after a kill) is swept by the next
-#: build's finish().
-_TMP_SUFFIX = ".rsspage-tmp"
 #: Folder descriptors kept open per writer (least recently used closed first): enough for the
 #: few hundred folders of a site, well under the process's limit.
 _OPEN_FOLDERS = max(16, min(1024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
@@ -146,6 +144,7 @@ class OutputWriter:
         self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
         self._written = self._unchanged = 0
         self._finished = False
+        self._dropped = False  # finish() or abort() is done: nothing more to undo
 
     @property
     def root(self) -> Path:
@@ -253,6 +252,7 @@ class OutputWriter:
         kept = self._keep_unknown(keep_article) if keep_article else set()
         removed = self._remove_stale(failures, kept) if remove_stale else 0
         self._save_manifest()
+        self._dropped = True  # a late abort() (from __del__) must not touch the journal again
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed,
                           not_removed=tuple(failures), kept_unknown=len(kept))
 
@@ -264,7 +264,9 @@ class OutputWriter:
         (the next build sweeps it) or a file was replaced, and goes when it is left empty: it
         lives in the output folder, which a failed build leaves as it was.
         """
-        self._finished = True
+        if self._dropped:
+            return
+        self._finished = self._dropped = True
         dropped = 0
         for staged in self._staged:
             with contextlib.suppress(OSError, PublishError):
@@ -300,8 +302,8 @@ class OutputWriter:
         if key in self._claimed:
             raise PublishError(f"{relpath}: written twice in one build (first as "
                                f"{self._claimed[key]})")
-        if relpath.startswith(manifests.NAME):
-            raise PublishError(f"{relpath}: reserved for rsspage's manifest")
+        if relpath.startswith(manifests.RESERVED):
+            raise PublishError(f"{relpath}: reserved for rsspage's records of its files")
         if article is None:
             self._articles.pop(relpath, None)
         else:
@@ -428,7 +430,7 @@ class OutputWriter:
         lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n"
                         for rel in kept if rel not in relpaths)
         # Named like the manifest's own temporaries, so that a leftover one is swept with them.
-        tmp = self._manifest_path.with_name(f".{self._manifest_path.name}.journal{_TMP_SUFFIX}")
+        tmp = self._journal_path.with_name(f".{self._manifest_path.name}.journal{TMP_SUFFIX}")
         tmp.write_text(lines, encoding="utf-8")
         os.replace(tmp, self._journal_path)
 
@@ -471,7 +473,7 @@ class OutputWriter:
     def _create_temporary(self, dir_fd: int) -> tuple[str, int]:
         # Short names (a long title would overflow NAME_MAX); O_EXCL never reuses a file.
         while True:
-            name = f".{os.getpid()}-{next(self._temp_names)}{_TMP_SUFFIX}"
+            name = f".{os.getpid()}-{next(self._temp_names)}{TMP_SUFFIX}"
             try:
                 # Mode 0666 less the umask, as any new file: web servers need to read it.
                 return name, os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
@@ -526,7 +528,7 @@ class OutputWriter:
         """Delete temporary files a killed or failed build left in the folders of our files."""
         for folder in {(self._root / rel).parent for rel in self._owned}:
             with contextlib.suppress(OSError):
-                for leftover in folder.glob(f".*{_TMP_SUFFIX}"):
+                for leftover in folder.glob(f".*{TMP_SUFFIX}"):
                     leftover.unlink(missing_ok=True)
 
     def _save_manifest(self) -> None:
@@ -581,10 +583,3 @@ def _lstat_at(name: str, dir_fd: int) -> os.stat_result | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
-
-
-def write_all(fd: int, data: bytes) -> None:
-    """Write all of ``data`` to the descriptor ``fd``."""
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

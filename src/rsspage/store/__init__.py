@@ -74,16 +74,18 @@ class Store:
         with db.transaction(self._conn):
             return feeds.set_followed(self._conn, keys, now)
 
-    def feed_articles(self, key: str) -> list[tuple[str, str]]:
-        """(id, title) of the articles the feed ``key`` brought."""
+    def feed_articles(self, key: str) -> list[tuple[str, str, bool]]:
+        """(id, title, shared) of the articles the feed ``key`` brought; a shared one was
+        brought by another feed too."""
         return articles.of_feed(self._conn, key)
 
-    def forget_feed(self, key: str, now: datetime) -> int:
-        """Delete a feed and its articles on purpose; returns the articles deleted."""
+    def forget_feed(self, key: str, now: datetime) -> tuple[int, int]:
+        """Delete a feed and its articles on purpose, but for those other feeds brought too
+        (they pass to one of them); returns (deleted, handed over)."""
         with db.transaction(self._conn):
-            removed = articles.remove_feed(self._conn, key, now)
-            self._conn.execute("DELETE FROM feeds WHERE key=?", (key,))
-        return removed
+            counts = articles.remove_feed(self._conn, key, now)
+            feeds.delete(self._conn, key)
+        return counts
 
     def gone_ids(self) -> set[str]:
         """Ids of articles removed on purpose (pruned, forgotten): their files are deleted."""

@@ -137,17 +137,39 @@ def prune(conn: sqlite3.Connection, before: datetime, now: datetime) -> int:
     return _remove(conn, "published < ?", (before.isoformat(),), now)
 
 
-def of_feed(conn: sqlite3.Connection, feed_key: str) -> list[tuple[str, str]]:
-    """(id, title) of the articles ``feed_key`` brought, oldest first."""
-    rows = conn.execute("SELECT id, title FROM articles WHERE feed_key=? ORDER BY published, id",
-                        (feed_key,))
-    return [(r["id"], r["title"]) for r in rows]
+def of_feed(conn: sqlite3.Connection, feed_key: str) -> list[tuple[str, str, bool]]:
+    """(id, title, shared) of the articles ``feed_key`` brought, oldest first; ``shared``:
+    another feed brought the same link too (an alias), so the article would stay with it."""
+    rows = conn.execute(
+        "SELECT id, title, EXISTS(SELECT 1 FROM aliases l WHERE l.article_id = a.id "
+        "AND l.feed_key != a.feed_key) FROM articles a WHERE feed_key=? ORDER BY published, id",
+        (feed_key,))
+    return [(r[0], r[1], bool(r[2])) for r in rows]
 
 
-def remove_feed(conn: sqlite3.Connection, feed_key: str, now: datetime) -> int:
-    """Delete the articles of ``feed_key`` on purpose (``rsspage forget``)."""
+def remove_feed(conn: sqlite3.Connection, feed_key: str, now: datetime) -> tuple[int, int]:
+    """Delete the articles of ``feed_key`` on purpose (``rsspage forget``), but for those another
+    feed brought too: they pass to that feed. Returns (deleted, handed over)."""
+    handed = _hand_over(conn, feed_key)
     conn.execute("DELETE FROM aliases WHERE feed_key=?", (feed_key,))
-    return _remove(conn, "feed_key = ?", (feed_key,), now)
+    return _remove(conn, "feed_key = ?", (feed_key,), now), handed
+
+
+def _hand_over(conn: sqlite3.Connection, feed_key: str) -> int:
+    """Give the articles of ``feed_key`` that other feeds also brought to the first of those
+    feeds, filed under its names (where it has them)."""
+    heirs = conn.execute(
+        "SELECT a.id, MIN(l.feed_key) FROM articles a JOIN aliases l ON l.article_id = a.id "
+        "WHERE a.feed_key = ? AND l.feed_key != ? GROUP BY a.id", (feed_key, feed_key)).fetchall()
+    for article_id, heir in heirs:
+        row = conn.execute("SELECT category, source, channel FROM feeds WHERE key=?",
+                           (heir,)).fetchone()
+        conn.execute(
+            """UPDATE articles SET feed_key=?, category=COALESCE(NULLIF(?, ''), category),
+                   source=COALESCE(NULLIF(?, ''), source), channel=COALESCE(NULLIF(?, ''), channel)
+               WHERE id=?""", (heir, *(tuple(row) if row else ("", "", "")), article_id))
+        conn.execute("DELETE FROM aliases WHERE feed_key=? AND article_id=?", (heir, article_id))
+    return len(heirs)
 
 
 def _remove(conn: sqlite3.Connection, where: str, params: tuple[object, ...],

@@ -20,7 +20,9 @@ bytes, and its file is left alone: a git branch holding the parts grows with the
 
 ``restore`` merges into any state, in one transaction: a row newer than the stored one
 (``last_changed`` for articles, ``last_attempt`` for feeds) replaces it, names and aliases are
-added where free. Restoring the same export twice changes nothing the second time.
+added where free, and an article removed on purpose (a ``gone`` record or a local one) stays
+removed unless it changed after its removal. Restoring the same export twice changes nothing
+the second time.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from rsspage.errors import StoreError
+from rsspage.fileio import TMP_SUFFIX
 
 FORMAT = "rsspage-export"
 VERSION = 1
@@ -47,7 +50,6 @@ FEEDS_PART = "feeds.jsonl.gz"
 #: A part larger than this (compressed) is split by day: GitHub refuses files over 100 MB.
 PART_LIMIT = 90 * 1024 * 1024
 _PART_NAME = re.compile(r"^(?:feeds|articles-\d{4}-\d{2}(?:-\d{2})?)\.jsonl\.gz$")
-_TMP = ".rsspage-tmp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,9 @@ class RestoreCounts:
     #: Published names added, and those skipped because the path was another article's.
     names: int = 0
     names_taken: int = 0
+    #: Articles not restored, or deleted, because they were removed on purpose (pruned,
+    #: forgotten) after the other copy of them was made.
+    gone: int = 0
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -88,6 +93,8 @@ def export_parts(conn: sqlite3.Connection, folder: Path) -> ExportCounts:
     that no longer hold an article are removed (only files named like parts are touched).
     One part is read and written at a time: memory does not grow with the archive."""
     folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(f".*{TMP_SUFFIX}"):  # of an export that was killed
+        leftover.unlink(missing_ok=True)
     made: dict[str, bool] = {}  # part name → rewritten
     with _snapshot(conn):
         with _part(folder / FEEDS_PART) as out:
@@ -140,7 +147,7 @@ class _PartWriter:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.temporary = path.with_name(f".{path.name}.{os.getpid()}{_TMP}")
+        self.temporary = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
         self._raw = open(self.temporary, "wb")  # noqa: SIM115 (closed in close())
         # Fixed header (no name, mtime 0): the same rows give the same bytes.
         self._gzip = gzip.GzipFile(fileobj=self._raw, mode="wb", mtime=0, filename="",
@@ -239,7 +246,10 @@ def _write_articles(conn: sqlite3.Connection, out: _PartWriter, period: str) -> 
 def export_files(path: Path) -> list[Path]:
     """The files of an export: ``path`` itself, or the parts in the folder ``path``."""
     if path.is_dir():
-        parts = sorted(p for p in path.iterdir() if _PART_NAME.match(p.name))
+        # Feeds and removal records first, as in a single file: a restore's outcome must not
+        # depend on the form of the export.
+        parts = sorted((p for p in path.iterdir() if _PART_NAME.match(p.name)),
+                       key=lambda p: (p.name != FEEDS_PART, p.name))
         if not parts:
             raise StoreError(f"{path}: no export parts in this folder (feeds.jsonl.gz, "
                              "articles-YYYY-MM.jsonl.gz)")
@@ -283,7 +293,7 @@ def _search_index_after(conn: sqlite3.Connection) -> Iterator[None]:
 class _Tally:
     def __init__(self) -> None:
         self.feeds = self.new = self.updated = self.unchanged = 0
-        self.names = self.names_taken = 0
+        self.names = self.names_taken = self.gone = 0
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -321,17 +331,33 @@ def _restore_record(conn: sqlite3.Connection, record: dict[str, Any],
         _upsert(conn, "feeds", "key", "last_attempt", record, columns["feeds"])
         counts.feeds += 1
     elif kind == "gone":
-        conn.execute("INSERT OR IGNORE INTO gone_articles (id, at) VALUES (?, ?)",
-                     (str(record["id"]), str(record["at"])))
+        _restore_gone(conn, str(record["id"]), str(record["at"]), counts)
     elif kind == "article":
         _restore_article(conn, record, columns["articles"], counts)
     else:
         raise ValueError(f"unknown record type {kind!r}")
 
 
+def _restore_gone(conn: sqlite3.Connection, article_id: str, at: str, counts: _Tally) -> None:
+    """An article removed on purpose stays removed, unless it came back after that."""
+    row = conn.execute("SELECT last_changed FROM articles WHERE id=?", (article_id,)).fetchone()
+    if row is not None and row[0] > at:
+        return
+    conn.execute("INSERT INTO gone_articles (id, at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE "
+                 "SET at=excluded.at WHERE excluded.at > gone_articles.at", (article_id, at))
+    if row is not None:
+        conn.execute("DELETE FROM published_names WHERE article_id=?", (article_id,))
+        conn.execute("DELETE FROM articles WHERE id=?", (article_id,))
+        counts.gone += 1
+
+
 def _restore_article(conn: sqlite3.Connection, record: dict[str, Any],
                      columns: tuple[str, ...], counts: _Tally) -> None:
     article_id = str(record["id"])
+    gone = conn.execute("SELECT at FROM gone_articles WHERE id=?", (article_id,)).fetchone()
+    if gone is not None and gone[0] >= str(record.get("last_changed") or ""):
+        counts.gone += 1  # removed on purpose after this copy was made: stays removed
+        return
     outcome = _upsert(conn, "articles", "id", "last_changed", record, columns)
     if outcome == "new":
         counts.new += 1

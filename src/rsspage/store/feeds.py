@@ -113,6 +113,10 @@ def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -
     return len(retire)
 
 
+def delete(conn: sqlite3.Connection, key: str) -> None:
+    conn.execute("DELETE FROM feeds WHERE key=?", (key,))
+
+
 def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
     conn.execute("UPDATE feeds SET title=? WHERE key=?", (title, key))
 
