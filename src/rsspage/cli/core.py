@@ -10,12 +10,12 @@ from pathlib import Path
 from rsspage import __version__
 from rsspage.catalog import Catalog, load_catalog
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
+from rsspage.cli.due import due_column
 from rsspage.config import load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
 from rsspage.publish.outputs import unknown_articles
-from rsspage.schedule import due_text, rarely_note
 from rsspage.store import Store
 from rsspage.store.db import DB_NAME
 
@@ -101,11 +101,10 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
     with Store.open(config.output.state) as store:
         now = datetime.now(UTC)
         rows = store.health(now - timedelta(days=7))
+        timings = store.feed_timings()
         unknown = unknown_articles(config, store)
-    due = {h.key: due_text(h.next_check, now) for h in rows if not h.retired_at}
-    notes = [rarely_note(h.key, h.last_status, h.failing_since, h.next_check, now,
-                         config.schedule) for h in rows if not h.retired_at]
-    console.health(rows, due, [n for n in notes if n])
+    due, notes = due_column(config, rows, timings, now)
+    console.health(rows, due, notes)
     console.younger_archive(unknown)
     return EXIT_OK
 

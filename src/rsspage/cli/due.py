@@ -34,9 +34,10 @@ def due_column(config: Config, rows: Sequence[FeedHealth], timings: Mapping[str,
         timing = timings.get(h.key, FeedTiming())
         if retried_rarely(h.last_status, timing.failing_since, now, config.schedule):
             what = "gone" if h.last_status == FetchStatus.GONE.value else "failing"
+            retry = "now" if when <= now else _stamp(when)
             notes.append(f"{h.key}: retrying rarely (every "
                          f"{format_duration(config.schedule.retry_gone)}): {what} since "
-                         f"{(h.failing_since or '?')[:19]}; next try {'now' if when <= now else _stamp(when)}")
+                         f"{(h.failing_since or '?')[:19]}; next try {retry}")
     return column, notes
 
 
