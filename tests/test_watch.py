@@ -6,6 +6,7 @@ after the pass in progress; `--serve` serves the site on 127.0.0.1.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -24,9 +25,11 @@ import pytest
 import yaml
 
 from conftest import run_cli
+from rsspage.config import load_config
 from rsspage.store import Store
 from rsspage.store.db import run_lock
-from servers import Exchange, LocalServer, slow
+from rsspage.watch import WatchHooks, watch
+from servers import Exchange, LocalServer, feed, slow
 
 #: Generous: a loaded machine may start Python slowly. The tests wait for events, not times.
 PATIENCE = 60.0
@@ -49,13 +52,19 @@ class Changing:
         exchange.respond(200, self.body, {"Content-Type": "application/rss+xml"})
 
 
-def write_config(folder: Path, url: str) -> Path:
+#: A small RSSHub routes.json, as `rsspage catalog --catalog FILE` reads it.
+CATALOG = {"kkj": {"name": "快科技", "routes": {
+    "/news": {"name": "最新新闻", "example": "/kkj/news", "categories": ["new-media"]}}}}
+
+
+def write_config(folder: Path, url: str, every: str = "1s", **more: Any) -> Path:
     config = {
         "feeds": [{"url": url, "category": "测试", "source": "监视", "channel": "全部",
-                   "every": "1s"}],
+                   "every": every}],
         "schedule": {"jitter": 0, "min_interval": "0s"},
         "fetch": {"timeout": 5, "retries": 0},
         "output": {"state": "state", "site": "site"},
+        **more,
     }
     path = folder / "rsspage.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
@@ -160,6 +169,11 @@ def test_watch_updates_due_feeds_and_holds_the_lock_until_stopped(
             assert status.code == 0 and str(server.url("/feed")) in status.out, status.err
             found = run_cli("search", "-c", str(config), "第二条")
             assert found.code == 0 and "第二条" in found.out, found.err
+            catalog = tmp_path / "routes.json"
+            catalog.write_text(json.dumps(CATALOG, ensure_ascii=False), encoding="utf-8")
+            routes = run_cli("catalog", "-c", str(config), "--catalog", str(catalog),
+                             "search", "快科技")
+            assert routes.code == 0 and "最新新闻" in routes.out, routes.err
 
             code, out, err = run.stop(signum)
     assert_stopped_cleanly(code, out, err, signum.name, tmp_path / "state")
@@ -177,6 +191,78 @@ def test_a_stop_during_a_pass_lets_it_finish(tmp_path: Path) -> None:
     with Store.open(tmp_path / "state") as store:
         assert [a.title for a in store.articles()] == ["慢慢来"]
     assert "慢慢来" in _read(tmp_path / "site" / "index.html")
+
+
+def test_a_second_signal_during_a_pass_interrupts_it_at_once(tmp_path: Path) -> None:
+    # The server would answer only after the fetch timeout: the pass is still fetching when
+    # both signals come (two different ones: the same signal twice may arrive as one).
+    with LocalServer() as server:
+        config = write_config(tmp_path, server.route("/slow", slow(PATIENCE, Changing("等不及"))))
+        with watching(config) as run:
+            until(lambda: server.hits("/slow") >= 1, "the fetch to start")
+            run.proc.send_signal(signal.SIGTERM)
+            code, out, err = run.stop(signal.SIGINT)
+    assert code == 130, out + err
+    assert "Traceback" not in out + err and "stopped cleanly" not in err
+    assert re.search(r"SIG(INT|TERM) and SIG(INT|TERM) received: interrupted the pass", err), err
+    with run_lock(tmp_path / "state"):  # released
+        pass
+    with Store.open(tmp_path / "state") as store:  # nothing half-written
+        assert store.integrity_ok()
+        assert list(store.articles()) == []
+    assert run_cli("update", "-c", str(config), "--all").code in (0, 1)  # usable at once
+
+
+class Steps(threading.Event):
+    """A stop event for :func:`watch` in this process: each wait returns at once, records how
+    long the loop meant to sleep and runs the test's next step; after the last one, stop."""
+
+    def __init__(self, *steps: Callable[[], None]) -> None:
+        super().__init__()
+        self.steps = list(steps)
+        self.waits: list[float | None] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if self.steps:
+            self.steps.pop(0)()
+        else:
+            self.set()
+        return self.is_set()
+
+
+def test_failed_passes_back_off_exponentially_until_one_succeeds(tmp_path: Path) -> None:
+    catalog = tmp_path / "routes.json"
+    catalog.write_text("{not json", encoding="utf-8")  # every pass fails on it (CatalogError)
+
+    def configure(every: str) -> None:
+        write_config(tmp_path, url, every, rsshub={"catalog": ["routes.json"]})
+
+    def repair() -> None:
+        catalog.write_text(json.dumps(CATALOG), encoding="utf-8")
+
+    def break_again() -> None:
+        catalog.write_text("{not json", encoding="utf-8")
+        configure("2s")  # a changed every: the feed is due again at once
+
+    nothing = lambda: None  # noqa: E731
+    log: list[str] = []
+    with LocalServer() as server:
+        url = server.route("/feed", feed())
+        configure("1s")
+        stop = Steps(nothing, nothing, repair, break_again, nothing)
+        passes = watch(load_config(tmp_path / "rsspage.yml"), stop,
+                       WatchHooks(log=log.append, on_report=lambda report: None), max_sleep=6)
+        hits = server.hits("/feed")
+    # 2 s, doubled per failed pass, at most max_sleep; a good pass resets the streak.
+    assert stop.waits == [2, 4, 6, 1, 2, 4]
+    assert passes == 6 and hits == 1  # the failed passes fail before fetching
+    failed = [line for line in log if "failed" in line]
+    assert len(failed) == 5 and "not valid JSON" in failed[0]
+    assert failed[0].startswith("this pass failed (1st failed pass in a row): ")
+    assert failed[0].endswith("trying again in 2 s")
+    assert failed[2].startswith("this pass failed (3rd failed pass in a row): ")
+    assert failed[3].startswith("this pass failed (1st failed pass in a row): ")
 
 
 def test_watch_serve_serves_the_site_on_localhost(tmp_path: Path) -> None:

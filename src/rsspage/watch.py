@@ -7,6 +7,12 @@ an `update` meanwhile is refused; readers such as `status` need no lock)::
     └► loop: reload the config ─► feeds due? ─► update_locked (fetch, store, publish)
              └► sleep until the next feed is due (at most MAX_SLEEP, to notice config edits)
 
+A pass that fails (a full disk, an unreadable catalog) leaves its feeds due, so the loop backs
+off: FAILED_PAUSE after the first failed pass, doubled after each further one in a row, up to
+MAX_SLEEP (the longest the loop sleeps anyway: a fixed disk or catalog is noticed within it); a
+pass that succeeds ends the streak. Without this a broken state would refetch every due feed
+every MIN_PAUSE.
+
 Stopping is cooperative: ``stop`` (a threading.Event, set by the CLI's signal handlers) is only
 looked at between passes, so a pass in progress always finishes its writes. Publishing is
 all-or-nothing anyway; finishing keeps the fetched articles too.
@@ -32,6 +38,8 @@ from rsspage.types import RunReport
 MAX_SLEEP = 60.0
 #: Shortest pause after a pass, so that a feed somehow still due cannot make the loop spin.
 MIN_PAUSE = 1.0
+#: Pause after a failed pass; doubled for each further failed pass in a row, up to max_sleep.
+FAILED_PAUSE = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +60,7 @@ def watch(config: Config, stop: threading.Event, hooks: WatchHooks,
     """
     if serve_port is not None and config.output.site is None:
         raise ConfigError(str(config.path), None, "output.site", "no site to serve (it is null)")
-    passes = 0
+    passes = failures = 0
     with run_lock(config.output.state), contextlib.ExitStack() as serving_stack:
         with Store.open(config.output.state) as store:
             build_locked(config, store)
@@ -61,29 +69,41 @@ def watch(config: Config, stop: threading.Event, hooks: WatchHooks,
             hooks.log(f"serving {config.output.site} at {url}")
         while not stop.is_set():
             config = _reloaded(config, hooks)
-            wait = _pass(config, hooks)
-            if wait is None:  # a pass ran: look again soon, unless told to stop
+            try:
+                wait = _pass(config, hooks)
+            except RsspageError as e:  # a full disk, say: report it, try again later and later
                 passes += 1
-                wait = MIN_PAUSE
+                failures += 1
+                wait = failed_pause(failures, max_sleep)
+                hooks.log(f"this pass failed ({_ordinal(failures)} failed pass in a row): {e}; "
+                          f"trying again in {wait:g} s")
+            else:
+                if wait is None:  # a pass ran: look again soon, unless told to stop
+                    passes += 1
+                    failures = 0
+                    wait = MIN_PAUSE
             stop.wait(min(wait, max_sleep))
     return passes
 
 
+def failed_pause(failures: int, ceiling: float = MAX_SLEEP) -> float:
+    """Seconds to wait after ``failures`` failed passes in a row (1, 2, …)."""
+    return float(min(FAILED_PAUSE * 2 ** min(failures - 1, 30), ceiling))
+
+
 def _pass(config: Config, hooks: WatchHooks) -> float | None:
-    """Update if a feed is due (then None); else the seconds until the next one is."""
+    """Update if a feed is due (then None); else the seconds until the next one is.
+    RsspageError: the pass failed."""
     now = datetime.now(UTC)
-    try:
-        with Store.open(config.output.state) as store:
-            due = next_due(config, store)
-            if due is None or due > now:
-                return (due - now).total_seconds() if due else MAX_SLEEP
-            hooks.log(f"{_when(now)}: feeds due, updating")
-            hooks.on_report(update_locked(config, store, hooks.fetch, now))
-            upcoming = next_due(config, store)
-            if upcoming is not None:
-                hooks.log(f"next feed due at {_when(upcoming)}")
-    except RsspageError as e:  # a full disk, say: report it and try again at the next pass
-        hooks.log(f"this pass failed: {e}")
+    with Store.open(config.output.state) as store:
+        due = next_due(config, store)
+        if due is None or due > now:
+            return (due - now).total_seconds() if due else MAX_SLEEP
+        hooks.log(f"{_when(now)}: feeds due, updating")
+        hooks.on_report(update_locked(config, store, hooks.fetch, now))
+        upcoming = next_due(config, store)
+        if upcoming is not None:
+            hooks.log(f"next feed due at {_when(upcoming)}")
     return None
 
 
@@ -102,3 +122,8 @@ def _reloaded(config: Config, hooks: WatchHooks) -> Config:
 
 def _when(instant: datetime) -> str:
     return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
