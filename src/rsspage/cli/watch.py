@@ -18,6 +18,8 @@ from rsspage.types import RunReport
 from rsspage.watch import WatchHooks, watch
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: A second signal cut the pass short (128 + SIGINT, as a shell reports Ctrl+C).
+EXIT_INTERRUPTED = 130
 
 
 def register(sub: Commands) -> None:
@@ -39,10 +41,18 @@ def cmd_watch(args: argparse.Namespace, console: Console) -> int:
 
     hooks = WatchHooks(log=console.start, on_report=on_report,
                        fetch=Hooks(progress=console.progress, on_outcome=console.outcome))
-    with _stop_on_signals(stop, received):
-        console.start(f"rsspage {__version__}: watching {config.path} "
-                      "(Ctrl+C or SIGTERM to stop)")
-        passes = watch(config, stop, hooks, args.port if args.serve else None)
+    try:
+        with _stop_on_signals(stop, received):
+            console.start(f"rsspage {__version__}: watching {config.path} "
+                          "(Ctrl+C or SIGTERM to stop)")
+            passes = watch(config, stop, hooks, args.port if args.serve else None)
+    except KeyboardInterrupt:
+        if len(received) < 2:  # not our second signal: main() says "interrupted"
+            raise
+        console.start(f"{' and '.join(received)} received: interrupted the pass in progress "
+                      "(each write is atomic: what it had not stored is fetched again next "
+                      "time); the state lock is released")
+        return EXIT_INTERRUPTED
     console.start(f"{' and '.join(received) or 'stop'} received: stopped cleanly after "
                   f"{passes} update passes; the state lock is released")
     return EXIT_OK
