@@ -291,8 +291,18 @@ def check_whole_files(hexo: Path, site: Path) -> None:
 
 def check_outputs(hexo: Path, site: Path) -> None:
     """:func:`check_whole_files`; a broken search index fails too (rsspage writes the bundle
-    itself from Pagefind's GetFiles and checks it before swapping it in)."""
+    itself from Pagefind's GetFiles and checks it before swapping it in); each output's
+    manifest lists exactly the files there (outside the search index, which is not the
+    writer's), with the article id of every post and article page."""
     check_whole_files(hexo, site)
+    for root in (hexo, site):
+        if not (root / MANIFEST_NAME).is_file():
+            continue
+        body = json.loads((root / MANIFEST_NAME).read_text("utf-8"))
+        on_disk = {rel for rel in tree(root) if not rel.startswith("pagefind/")}
+        assert set(body["files"]) == on_disk, root
+        articles = {rel for rel in on_disk if rel.endswith(".md") or rel.startswith("a/")}
+        assert set(body["articles"]) == articles, root
 
 
 # --------------------------------------------------------------------------- the reference run
