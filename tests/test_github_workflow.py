@@ -85,6 +85,8 @@ class Run:
     artifact: Path
     #: The step that failed (the job stops there, as on GitHub); None when all went through.
     failed: str | None = None
+    #: Whether job `deploy` ran (it deploys the artifact).
+    deployed: bool = False
 
 
 @dataclass
@@ -131,11 +133,12 @@ class GitHub:
         logs: list[str] = []
         artifact = folder / "artifact"
         result = Run(logs, "", artifact)
+        outputs: dict[str, dict[str, str]] = {}  # step id → its outputs
         for step in job["steps"]:
             if "if" in step and not self._condition(step["if"], env):
                 continue
             if "uses" in step:
-                self._uses(step, env, workspace, artifact)
+                outputs[step.get("id", "")] = self._uses(step, env, workspace, artifact)
             elif step.get("id") != "install":  # the PATH above stands in for the install step
                 log, ok = self._shell(step, env, workspace, folder)
                 logs.append(log)
@@ -147,9 +150,17 @@ class GitHub:
         result.summary = files["summary.md"].read_text(encoding="utf-8")
         self.ended = time.monotonic()
         deploy = self.workflow["jobs"]["deploy"]
-        # deploy-pages takes the artifact, and runs only when the update job went through.
+        # deploy-pages takes the artifact: the job runs when the site was uploaded (even if a
+        # later step failed the update job).
         assert deploy["needs"] == "update"
-        assert artifact.is_dir() == (result.failed is None)
+        job_outputs = {name: re.sub(r"\$\{\{\s*steps\.(\w+)\.outputs\.(\w+)\s*\}\}",
+                                    lambda m: outputs.get(m[1], {}).get(m[2], ""), value)
+                       for name, value in job.get("outputs", {}).items()}
+        condition = re.fullmatch(r"\$\{\{ !cancelled\(\) && needs\.update\.outputs\.(\w+) "
+                                 r"!= '' \}\}", deploy["if"])
+        assert condition, f"the test does not know how to evaluate `if: {deploy['if']}`"
+        result.deployed = job_outputs[condition[1]] != ""
+        assert result.deployed == artifact.is_dir()
         return result
 
     def _shell(self, step: dict[str, Any], env: dict[str, str], workspace: Path,
@@ -164,7 +175,8 @@ class GitHub:
             done.returncode == 0
 
     def _uses(self, step: dict[str, Any], env: dict[str, str], workspace: Path,
-              artifact: Path) -> None:
+              artifact: Path) -> dict[str, str]:
+        """Play the action; returns its outputs."""
         action = step["uses"].split("@")[0]
         path = workspace / self._expand(step.get("with", {}).get("path", ""), env)
         if action == "actions/checkout":  # a shallow clone, as actions/checkout makes
@@ -181,8 +193,10 @@ class GitHub:
         elif action == "actions/upload-pages-artifact":
             assert path.is_dir() and not any(p.is_symlink() for p in path.rglob("*"))
             shutil.copytree(path, artifact)
+            return {"artifact_id": "4242"}
         elif action not in ("actions/setup-python", "actions/configure-pages"):
             pytest.fail(f"the test does not know how to play {action}")
+        return {}
 
     @staticmethod
     def _expand(text: str, env: dict[str, str]) -> str:
@@ -353,6 +367,87 @@ def test_an_update_that_exits_2_fails_the_run_and_saves_nothing(tmp_path: Path) 
     assert run.failed == "Update"
     assert "expected an http(s) URL" in run.logs[-1]
     assert "rsspage-state" not in git("--git-dir", str(remote), "branch", "--list")
+
+
+def main_posts(remote: Path) -> set[str]:
+    """The Hexo posts on the remote's main branch."""
+    listed = git("-c", "core.quotePath=off", "--git-dir", str(remote), "ls-tree", "-r",
+                 "--name-only", "main", "--", "posts")
+    return {p for p in listed.splitlines() if p.endswith(".md")}
+
+
+def test_a_lost_state_branch_loses_no_post_and_no_page(tmp_path: Path) -> None:
+    """The state branch deleted while the cached site and the posts on main remain: the next
+    run starts a new archive, and the outputs keep every article (their manifests say which
+    files are rsspage's); an article arriving again keeps its post's name."""
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", "-b", "main", str(remote))
+    serving = {"run": 0}
+    with LocalServer() as server:
+        server.route("/a", lambda ex: ex.respond(200, RUNS[serving["run"]]["/a"]))
+        server.route("/b", lambda ex: ex.respond(200, RUNS[serving["run"]]["/b"] or rss(JAN3)))
+        github = seed(tmp_path, remote, server)
+        for n in (0, 1):
+            serving["run"] = n
+            assert github.run().failed is None
+        published = branch_archive(remote, tmp_path / "before")  # 1, 2, 101 and 3
+        posts = main_posts(remote)
+        assert len(posts) == len(published) == 4
+        git("--git-dir", str(remote), "branch", "-D", "rsspage-state")
+
+        serving["run"] = 2  # 3 and 101 arrive again; 4 and 102 are new; 1 and 2 have gone
+        run = github.run()
+    assert run.failed is None, "".join(run.logs)
+    assert "no rsspage-state branch yet" in "".join(run.logs)
+    after = main_posts(remote)
+    assert posts <= after and len(after) == 6  # every name kept, no post twice
+    archive = branch_archive(remote, tmp_path / "after")
+    assert set(archive.values()) == links(101, 3, 4, 102)  # the new archive: this run's
+    for article_id in {*published, *archive}:
+        assert (run.artifact / article_path(article_id)).is_file(), article_id
+    assert "the archive is younger than the output" in run.summary
+
+
+def test_a_moved_branch_gets_the_posts_on_top_and_a_refused_push_holds_back_no_site(
+        tmp_path: Path) -> None:
+    remote = tmp_path / "remote.git"
+    git("init", "-q", "--bare", "-b", "main", str(remote))
+    with LocalServer() as server:
+        server.route("/a", lambda ex: ex.respond(200, rss(JAN1) if github.runs < 2
+                                                  else rss(JAN1, FEB1)))
+        server.route("/b", lambda ex: ex.respond(200, rss(JAN3)))
+        github = seed(tmp_path, remote, server)
+
+        def someone_pushes(workspace: Path) -> None:  # while the run fetches the feeds
+            other = tmp_path / "other"
+            git("clone", "-q", remote.as_uri(), str(other))
+            (other / "README.md").write_text("edited meanwhile\n")
+            git("add", "README.md", cwd=other)
+            git(*GIT_ID, "commit", "-q", "-m", "meanwhile", cwd=other)
+            git("push", "-q", "origin", "main", cwd=other)
+
+        github.after_checkout = someone_pushes
+        first = github.run()
+        assert first.failed is None, "".join(first.logs)
+        assert "moved during the run" in first.logs[-1]
+        assert git("--git-dir", str(remote), "show", "main:README.md") == "edited meanwhile"
+        assert len(main_posts(remote)) == 2
+
+        github.after_checkout = None
+        hook = remote / "hooks" / "pre-receive"  # main refuses every push from now on
+        hook.write_text("#!/bin/sh\nwhile read old new ref; do\n"
+                        "  [ \"$ref\" = refs/heads/main ] && echo 'main is protected' >&2 "
+                        "&& exit 1\ndone\nexit 0\n")
+        hook.chmod(0o755)
+        second = github.run()
+    assert second.failed == "Commit the Hexo posts"
+    assert "::error title=Hexo posts::" in second.logs[-1]
+    # The archive was saved and the site deployed all the same.
+    assert set(branch_archive(remote, tmp_path / "check").values()) == links(1, 101, 3)
+    assert second.deployed
+    assert all((second.artifact / article_path(i)).is_file()
+               for i in branch_archive(remote, tmp_path / "check"))
+    assert len(main_posts(remote)) == 2
 
 
 def seed(tmp_path: Path, remote: Path, server: LocalServer, *, hexo: bool = True) -> GitHub:

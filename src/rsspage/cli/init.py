@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import rsspage
 from rsspage.cli.common import EXIT_OK, Commands, add_command
 from rsspage.console import Console
-from rsspage.scaffold import WORKFLOW, write_init
+from rsspage.scaffold import SPEC_PLACEHOLDER, WORKFLOW, pinnable, write_init
 
 
 def register(sub: Commands) -> None:
@@ -21,9 +22,16 @@ def register(sub: Commands) -> None:
 
 
 def cmd_init(args: argparse.Namespace, console: Console) -> int:
-    for path in write_init(args.dir, github=args.github, force=args.force):
+    version = rsspage.__version__  # the workflow pins it
+    for path in write_init(args.dir, github=args.github, force=args.force, version=version):
         print(f"wrote {path}", file=console.out)
     print("\nnext: edit rsspage.yml, then run `rsspage update`", file=console.out)
+    if args.github and not pinnable(version):
+        console.error_line(
+            "warning: this rsspage runs from a source tree and does not know its version: "
+            f"{WORKFLOW} installs RSSPAGE_SPEC, which says \"{SPEC_PLACEHOLDER}\"; "
+            "edit it (a released version, or the git address of your rsspage) before the "
+            "first run")
     if args.github:
         print("on GitHub: Settings > Pages > Source: GitHub Actions; then commit and push both "
               "files (the README's \"Running on a schedule\" explains each step)",
