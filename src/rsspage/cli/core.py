@@ -102,7 +102,11 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
         now = datetime.now(UTC)
         rows = store.health(now - timedelta(days=7))
         timings = store.feed_timings()
-        unknown = unknown_articles(config, store)
+        try:
+            unknown = unknown_articles(config, store)
+        except PublishError as e:  # status only reads: a damaged manifest is a warning here
+            console.error_line(f"warning: {e}")
+            unknown = {}
     due, notes = due_column(config, rows, timings, now)
     console.health(rows, due, notes)
     console.younger_archive(unknown)
