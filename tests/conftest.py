@@ -31,6 +31,15 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> CliRun
     return CliRun(proc.returncode, proc.stdout, proc.stderr)
 
 
+def summary(out: str) -> dict[str, str]:
+    """The summary table printed at the end of a run, as {row name: value}."""
+    rows = {}
+    for line in out.split("failed feeds:")[0].splitlines()[2:]:
+        name, _, value = line.strip().rpartition("  ")
+        rows[name.strip()] = value.strip()
+    return rows
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import run_cli
+from conftest import run_cli, summary
 from servers import LocalServer, conditional, respond
 
 KKJ = """<?xml version="1.0" encoding="UTF-8"?>
@@ -47,15 +47,6 @@ def write_config(tmp: Path, base: str, shared_fixtures: Path) -> Path:
     path = tmp / "rsspage.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def summary(out: str) -> dict[str, str]:
-    """The summary table printed at the end of a run, as {row name: value}."""
-    rows = {}
-    for line in out.split("failed feeds:")[0].splitlines()[2:]:
-        name, _, value = line.strip().rpartition("  ")
-        rows[name.strip()] = value.strip()
-    return rows
 
 
 def mtimes(root: Path) -> dict[Path, int]:

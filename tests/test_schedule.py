@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import run_cli, summary
 from rsspage.config import ScheduleConfig, parse_config
 from rsspage.errors import ConfigError
 from rsspage.schedule import jitter_fraction, next_timing
@@ -35,14 +35,6 @@ def write_config(folder: Path, feeds: list[Any], schedule: dict[str, Any]) -> Pa
     path = folder / "rsspage.yml"
     path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
     return path
-
-
-def summary(out: str) -> dict[str, str]:
-    rows = {}
-    for line in out.split("failed feeds:")[0].splitlines()[2:]:
-        name, _, value = line.strip().rpartition("  ")
-        rows[name.strip()] = value.strip()
-    return rows
 
 
 def timings(state: Path) -> dict[str, tuple[float, int, str]]:
