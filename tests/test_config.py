@@ -36,7 +36,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_design_example_loads_with_paths_relative_to_the_config(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, EXAMPLE))
     assert config.site.title == "小冰 RSSHub"
-    assert config.instances == ("https://rsshub.app",)
+    assert [i.url for i in config.instances] == ["https://rsshub.app"]
     assert [r.path for r in config.routes] == ["/kkj/news", "/36kr/newsflashes"]
     assert config.routes[1].channel == "快讯"
     assert config.feeds[0].source == "Example"

@@ -7,6 +7,7 @@ Relative paths are resolved against the folder of the config file.
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -31,6 +32,20 @@ class SiteConfig:
     language: str = "zh-CN"
     #: IANA zone in which dates are shown.
     timezone: str = "Asia/Shanghai"
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceConfig:
+    """One RSSHub instance of ``rsshub.instances``."""
+
+    #: Base URL, without a trailing slash.
+    url: str
+    #: The instance's access key (``ACCESS_KEY``), from the config or ``key_env``; a secret:
+    #: never printed (not in the repr) and never in a URL rsspage stores or shows.
+    key: str | None = field(default=None, repr=False)
+    #: How a route is signed: ``code`` (``code=md5(path + key)``, RSSHub's recommended form,
+    #: which reveals no key) or ``key`` (``key=<key>`` in the URL).
+    sign: str = "code"
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +124,7 @@ class OutputConfig:
 class Config:
     path: Path
     site: SiteConfig
-    instances: tuple[str, ...]
+    instances: tuple[InstanceConfig, ...]
     catalog: tuple[Path, ...]
     routes: tuple[RouteConfig, ...]
     feeds: tuple[FeedConfig, ...]
@@ -262,16 +277,42 @@ def _url(r: _Reader, node: yaml.Node, key: str) -> str:
     return value
 
 
+_DEFAULT_INSTANCE = InstanceConfig("https://rsshub.app")
+
+
+def _instance(r: _Reader, node: yaml.Node, index: int) -> InstanceConfig:
+    """A URL, or ``{url, key | key_env, sign}``; a key never appears in a message."""
+    where = f"rsshub.instances[{index}]"
+    if isinstance(node, yaml.ScalarNode):
+        return InstanceConfig(_url(r, node, where).rstrip("/"))
+    items = r.mapping(node, where, {"url", "key", "key_env", "sign"}, required=("url",))
+    if "key" in items and "key_env" in items:
+        raise r.fail(items["key_env"], f"{where}.key_env", "give key or key_env, not both")
+    key = None
+    if "key" in items:
+        key = r.text(items["key"], f"{where}.key")
+    elif "key_env" in items:
+        name = r.text(items["key_env"], f"{where}.key_env") or ""
+        key = os.environ.get(name) or None
+        if key is None:
+            raise r.fail(items["key_env"], f"{where}.key_env",
+                         f"the environment variable {name} is not set (or empty)")
+    sign = r.text(items["sign"], f"{where}.sign") if "sign" in items else "code"
+    if sign not in ("code", "key"):
+        raise r.fail(items["sign"], f"{where}.sign", f"expected code or key, got {sign!r}")
+    return InstanceConfig(_url(r, items["url"], f"{where}.url").rstrip("/"), key, sign or "code")
+
+
 def _rsshub(
     r: _Reader, node: yaml.Node | None, folder: Path
-) -> tuple[tuple[str, ...], tuple[Path, ...]]:
+) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...]]:
     if node is None:
-        return ("https://rsshub.app",), ()
+        return (_DEFAULT_INSTANCE,), ()
     items = r.mapping(node, "rsshub", {"instances", "catalog"})
-    instances: tuple[str, ...] = ("https://rsshub.app",)
+    instances: tuple[InstanceConfig, ...] = (_DEFAULT_INSTANCE,)
     if "instances" in items:
         nodes = r.sequence(items["instances"], "rsshub.instances")
-        instances = tuple(_url(r, n, "rsshub.instances").rstrip("/") for n in nodes)
+        instances = tuple(_instance(r, n, i) for i, n in enumerate(nodes))
     catalog: list[Path] = []
     catalog_nodes = r.sequence(items["catalog"], "rsshub.catalog") if "catalog" in items else []
     for n in catalog_nodes:

@@ -30,7 +30,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http import HTTPStatus
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ import httpx
 from rsspage import __version__
 from rsspage import fetch_hints as _hints
 from rsspage.errors import FetchError
+from rsspage.redact import carries_key, redact
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, ServerHints
 
 __all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
@@ -226,13 +227,16 @@ class _Fetcher:
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def feed(self, index: int, spec: FeedSpec, state: FeedState) -> tuple[int, FetchResult]:
-        """Fetch one feed; never raises, so one feed's bug cannot cost the others."""
+        """Fetch one feed; never raises, so one feed's bug cannot cost the others. The result
+        names no access key or code: it is stored and shown."""
         try:
-            return index, await self._feed(spec, state)
+            result = await self._feed(spec, state)
         except Exception as e:  # a bug becomes a value too, as the design requires
             url = str(spec.urls[-1]) if spec.urls else ""
             message = f"unexpected {type(e).__name__}: {e}"
-            return index, FetchResult(spec.key, FetchStatus.FAILED, url, error=message)
+            result = FetchResult(spec.key, FetchStatus.FAILED, url, error=message)
+        return index, replace(result, url=redact(result.url),
+                              error=redact(result.error) if result.error else None)
 
     async def _feed(self, spec: FeedSpec, state: FeedState) -> FetchResult:
         if not spec.urls:
@@ -375,6 +379,9 @@ def _status_failure(response: httpx.Response) -> _Failure:
     if status in (429, 503):
         retry_after = _hints.retry_after(response.headers.get("retry-after"))
     message = _http_status(response)
+    if status in (401, 403):  # RSSHub's answer to a missing or wrong ACCESS_KEY
+        message += (": the instance refused the access key" if carries_key(str(response.url))
+                    else ": the instance may need an access key (rsshub.instances: key_env)")
     if retry_after is not None:
         message += f" (retry after {_seconds(retry_after)})"
     retryable = status >= 500 or status == 429

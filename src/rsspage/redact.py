@@ -1,0 +1,24 @@
+"""Access keys out of everything rsspage stores or shows.
+
+A route on an RSSHub instance with an access key is fetched as ``…/route?code=<md5>`` (or
+``?key=<key>``); the URL that answered and any error text go into the store, ``status``, the
+site's health page, the OPML and the job summary, so the fetch stage hands them over with these
+query values replaced by ``***``. (A ``code`` reveals no key, but it opens that route to anyone
+who has it.)
+"""
+
+from __future__ import annotations
+
+import re
+
+_SECRET_PARAM = re.compile(r"([?&](?:code|key)=)[^&#\s'\"<>]*", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """``text`` with the values of ``code=`` and ``key=`` query parameters masked."""
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+def carries_key(url: str) -> bool:
+    """Whether ``url`` is signed with an access key (``code=`` or ``key=``)."""
+    return _SECRET_PARAM.search(url) is not None
