@@ -29,14 +29,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rsspage.catalog import Catalog, load_catalog
 from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
+from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.plan import earliest_due, make_plan, split_due
+from rsspage.publish.manifest import NAME as MANIFEST_NAME
+from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
 from rsspage.schedule import next_timing
 from rsspage.store import Store
@@ -47,6 +52,8 @@ from rsspage.types import (
     FeedTiming,
     FetchResult,
     FetchStatus,
+    ParsedFeed,
+    RawEntry,
     RunReport,
     ServerHints,
 )
@@ -183,3 +190,75 @@ def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Sched
     store.save_feed(spec, result, (), error, scheduler.now, timing=timing)
     return FeedOutcome(key=spec.key, status=FetchStatus.FAILED, error=error)
 
+
+
+# --------------------------------------------------------------------------- import-hexo
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What ``rsspage import-hexo`` did."""
+
+    #: Posts read and stored for the first time / already in the archive.
+    new: int
+    already: int
+    #: Posts rsspage wrote itself (in the tree's manifest): their articles are its own.
+    own: int
+    #: Files that could not be read, each with the reason.
+    broken: tuple[Broken, ...]
+    #: Imported posts whose category / source / channel matched no followed feed: they are
+    #: kept under a feed of their own (``hexo-import:<category>/<source>/<channel>``).
+    unmatched: int
+    seconds: float
+
+
+def import_hexo(config: Config, root: Path, now: datetime | None = None) -> ImportReport:
+    """Read a tree of Hexo posts into the archive, each under the followed feed whose names it
+    carries, through ``normalise`` like any entry. Importing again adds nothing."""
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    catalog = load_catalog(list(config.catalog)) if config.catalog else Catalog([])
+    feeds = _FeedsByName(make_plan(config, catalog).feeds)
+    own = frozenset(load_manifest(root / MANIFEST_NAME).articles)  # rsspage's own posts
+    posts: dict[str, tuple[FeedSpec, list[RawEntry]]] = {}
+    broken: list[Broken] = []
+    for item in read_tree(root, ZoneInfo(config.site.timezone), skip=own):
+        if isinstance(item, Broken):
+            broken.append(item)
+            continue
+        spec = feeds.find(item.category, item.source, item.channel)
+        posts.setdefault(spec.key, (spec, []))[1].append(item.entry)
+    batches = [(spec, normalise_feed(spec, ParsedFeed(None, None, tuple(entries), "hexo"), now))
+               for spec, entries in posts.values()]
+    with run_lock(config.output.state), Store.open(config.output.state) as store:
+        counts = store.save_imported(batches, now)
+    read = sum(len(entries) for _, entries in posts.values())
+    new = sum(c.new for c in counts.values())
+    unmatched = sum(len(entries) for spec, entries in posts.values()
+                    if spec.key.startswith(_UNMATCHED))
+    return ImportReport(new, read - new, len(own), tuple(broken), unmatched,
+                        time.monotonic() - started)
+
+
+_UNMATCHED = "hexo-import:"
+
+
+class _FeedsByName:
+    """The followed feed for a post's category / source / channel (a two-level post of the
+    older layout matches on category and source when only one feed has them)."""
+
+    def __init__(self, feeds: tuple[FeedSpec, ...]) -> None:
+        self._exact = {(f.category, f.source, f.channel): f for f in feeds}
+        self._two: dict[tuple[str, str], list[FeedSpec]] = {}
+        for f in feeds:
+            self._two.setdefault((f.category, f.source), []).append(f)
+
+    def find(self, category: str, source: str, channel: str) -> FeedSpec:
+        spec = self._exact.get((category, source, channel))
+        if spec is None and channel == source and len(self._two.get((category, source), [])) == 1:
+            spec = self._two[(category, source)][0]
+        if spec is not None:
+            return replace(spec, items_per_feed=0)  # every post, not the newest 20
+        key = f"{_UNMATCHED}{category}/{source}/{channel}"
+        return FeedSpec(key=key, urls=(), category=category, source=source, channel=channel,
+                        items_per_feed=0)

@@ -7,7 +7,7 @@ A data-access layer with no business logic beyond what keeping the archive consi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -63,6 +63,18 @@ class Store:
             feeds.record(self._conn, spec, result, error, now, timing)
             if title:
                 feeds.set_title(self._conn, spec.key, title)
+        return counts
+
+    def save_imported(self, batches: Iterable[tuple[FeedSpec, Sequence[Article]]],
+                      now: datetime) -> dict[str, SaveCounts]:
+        """Store the articles of an old archive (``rsspage import-hexo``), each batch under its
+        feed (which gets a row if it has none), all or nothing; items a feed brought already are
+        skipped. Returns the counts by feed key."""
+        counts: dict[str, SaveCounts] = {}
+        with db.transaction(self._conn), db.search_index_after(self._conn):
+            for spec, batch in batches:
+                feeds.ensure(self._conn, spec)
+                counts[spec.key] = articles.save(self._conn, batch, now, imported=True)
         return counts
 
     def prune(self, before: datetime, now: datetime) -> int:

@@ -36,36 +36,62 @@ def _row(article: Article) -> tuple[object, ...]:
     )
 
 
-def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime) -> SaveCounts:
-    """Insert new articles, rewrite changed ones, leave unchanged ones untouched."""
+def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *,
+         imported: bool = False) -> SaveCounts:
+    """Insert new articles, rewrite changed ones, leave unchanged ones untouched.
+
+    An article brought by ``rsspage import-hexo`` (``imported``) carries an id made without the
+    feed's guid; when the feed brings the same item (same link, else same title, in the same
+    feed) it updates the imported article, under that article's id, instead of adding a second
+    one. An import skips an item its feed already brought the same way."""
     new = updated = aliased = 0
     stamp = now.isoformat()
     for article in articles:
+        target = article.id
         old = conn.execute(
-            "SELECT content_hash, published FROM articles WHERE id=?", (article.id,)
+            "SELECT content_hash, published FROM articles WHERE id=?", (target,)
         ).fetchone()
+        if old is None:
+            twin = _twin(conn, article, imported_only=not imported)
+            if twin is not None:
+                if imported:
+                    continue  # the feed brought it already
+                target, old = twin["id"], twin
         if old is None:
             if _alias_of(conn, article) is not None:
                 aliased += 1
                 continue
             conn.execute(
-                f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed) "
-                f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})",
-                (*_row(article), stamp, stamp),
+                f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
+                f"imported) VALUES ({', '.join('?' * (len(_COLUMNS) + 3))})",
+                (*_row(article), stamp, stamp, int(imported)),
             )
             conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
             new += 1
-        elif old["content_hash"] != article.content_hash:
+        elif old["content_hash"] != article.content_hash and not imported:
             row = list(_row(article))
             if article.date_estimated:
                 row[4] = old["published"]  # an estimated date never replaces the first-seen one
             sets = ", ".join(f"{c}=?" for c in _COLUMNS[1:])
             conn.execute(
                 f"UPDATE articles SET {sets}, last_changed=? WHERE id=?",
-                (*row[1:], stamp, article.id),
+                (*row[1:], stamp, target),
             )
             updated += 1
     return SaveCounts(new=new, updated=updated, aliased=aliased)
+
+
+def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) -> Any:
+    """The article of the same feed with the same link (or, without links, the same title):
+    among imported ones only, for an item a feed brings; among all, for an imported one."""
+    only = " AND imported = 1" if imported_only else ""
+    if article.link:
+        where, key = "link = ? AND link != ''", article.link
+    else:
+        where, key = "link = '' AND title = ?", article.title
+    return conn.execute(
+        f"SELECT id, content_hash, published FROM articles WHERE feed_key = ? AND {where}{only} "
+        "LIMIT 1", (article.feed_key, key)).fetchone()
 
 
 def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:

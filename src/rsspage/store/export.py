@@ -43,6 +43,7 @@ from typing import Any
 
 from rsspage.errors import StoreError
 from rsspage.fileio import TMP_SUFFIX
+from rsspage.store import db
 
 FORMAT = "rsspage-export"
 VERSION = 1
@@ -263,7 +264,7 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
     """Merge the records of ``files`` into the store (the caller holds one transaction)."""
     counts = _Tally()
     columns = {table: _columns(conn, table) for table in ("feeds", "articles")}
-    with _search_index_after(conn):
+    with db.search_index_after(conn):
         for path in files:
             for line, record in _records(path):
                 try:
@@ -272,22 +273,6 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
                     raise StoreError(f"{path}:{line}: not a valid {record.get('type')} "
                                      f"record ({e})") from e
     return RestoreCounts(**vars(counts))
-
-
-@contextlib.contextmanager
-def _search_index_after(conn: sqlite3.Connection) -> Iterator[None]:
-    """Into an empty archive (a new machine, every run of the GitHub workflow), build the
-    search index once at the end instead of row by row: 3x faster (5,000 articles: 4.0 s →
-    1.4 s). The insert trigger is put back in the same transaction."""
-    if conn.execute("SELECT EXISTS(SELECT 1 FROM articles)").fetchone()[0]:
-        yield
-        return
-    (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
-                              "AND name='articles_ai'").fetchone()
-    conn.execute("DROP TRIGGER articles_ai")
-    yield
-    conn.execute(trigger)
-    conn.execute("INSERT INTO articles_fts(articles_fts) VALUES ('rebuild')")
 
 
 class _Tally:

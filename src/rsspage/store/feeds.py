@@ -113,6 +113,12 @@ def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -
     return len(retire)
 
 
+def ensure(conn: sqlite3.Connection, spec: FeedSpec) -> None:
+    """A row for the feed ``spec`` (names only) if it has none yet."""
+    conn.execute("INSERT OR IGNORE INTO feeds (key, category, source, channel) VALUES (?, ?, ?, ?)",
+                 (spec.key, spec.category, spec.source, spec.channel))
+
+
 def delete(conn: sqlite3.Connection, key: str) -> None:
     conn.execute("DELETE FROM feeds WHERE key=?", (key,))
 

@@ -102,4 +102,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE feeds ADD COLUMN every_seconds REAL;
     ALTER TABLE feeds ADD COLUMN failing_since TEXT;
     """,
+    # 5: articles brought by `rsspage import-hexo`: the feed bringing the same item later (by
+    # link, else title) updates them instead of adding a second copy.
+    """
+    ALTER TABLE articles ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX articles_feed_title ON articles(feed_key, title) WHERE imported = 1;
+    """,
 )
