@@ -73,7 +73,7 @@ class Store:
         counts: dict[str, SaveCounts] = {}
         with db.transaction(self._conn), db.search_index_after(self._conn):
             for spec, batch in batches:
-                feeds.ensure(self._conn, spec)
+                feeds.ensure(self._conn, spec, now)
                 counts[spec.key] = articles.save(self._conn, batch, now, imported=True)
         return counts
 

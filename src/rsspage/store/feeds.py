@@ -113,10 +113,12 @@ def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -
     return len(retire)
 
 
-def ensure(conn: sqlite3.Connection, spec: FeedSpec) -> None:
-    """A row for the feed ``spec`` (names only) if it has none yet."""
-    conn.execute("INSERT OR IGNORE INTO feeds (key, category, source, channel) VALUES (?, ?, ?, ?)",
-                 (spec.key, spec.category, spec.source, spec.channel))
+def ensure(conn: sqlite3.Connection, spec: FeedSpec, now: datetime) -> None:
+    """A row for the feed ``spec`` (names only) if it has none yet; a feed without URLs (the
+    posts of an import that no followed feed has) is retired from the start."""
+    conn.execute("INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
+                 "VALUES (?, ?, ?, ?, ?)", (spec.key, spec.category, spec.source, spec.channel,
+                                            None if spec.urls else now.isoformat()))
 
 
 def delete(conn: sqlite3.Connection, key: str) -> None:
