@@ -141,6 +141,11 @@ def test_names_from_the_feed() -> None:
     kept = dataclasses.replace(spec, channel="全部")
     (c,) = normalise_feed(kept, feed(entry(), title="某某博客"), NOW)
     assert (c.source, c.channel) == ("某某博客", "全部")
+    # A source named by the config (an OPML import: the reader's title) stays; the channel comes
+    # from the feed.
+    named = dataclasses.replace(spec, source="小林")
+    (d,) = normalise_feed(named, feed(entry(), title="小林的笔记 - 全部文章"), NOW)
+    assert (d.source, d.channel) == ("小林", "小林的笔记 - 全部文章")
 
 
 def test_image_from_content_else_enclosure_http_only() -> None:

@@ -54,17 +54,14 @@ def normalise_feed(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> list[Ar
 
 
 def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
+    """(source, channel): those the config or the catalog gave, the rest from the feed: its
+    title (held to the config's limit: names become folders), else its host."""
     if not spec.names_from_feed:
         return spec.source, spec.channel
-    source = (
-        # Names become folders (Hexo makes one of each category): held to the config's limit.
-        truncate_utf8(html_to_text(parsed.title or ""), MAX_NAME_BYTES).rstrip()
-        or _host(parsed.link)
-        or spec.source
-        or _host(spec.urls[0] if spec.urls else None)
-        or spec.key
-    )
-    return source, spec.channel or source
+    title = truncate_utf8(html_to_text(parsed.title or ""), MAX_NAME_BYTES).rstrip()
+    source = (spec.source or title or _host(parsed.link)
+              or _host(spec.urls[0] if spec.urls else None) or spec.key)
+    return source, spec.channel or title or source
 
 
 def _host(url: str | None) -> str:
