@@ -225,9 +225,12 @@ class Console:
                   f"            {hit.snippet}", file=self.out)
 
     def routes(self, routes: Sequence[Route]) -> None:
-        print(table(["category", "source", "channel", "example"],
-                    [[r.category, r.source, r.channel, r.example or r.path] for r in routes]),
-              file=self.out)
+        """The routes, with what each needs (``config``: settings on the RSSHub instance,
+        ``puppeteer``: a headless browser there, ``nsfw``: marked not safe for work)."""
+        text = table(["category", "source", "channel", "example", "flags"],
+                     [[r.category, r.source, r.channel, r.example or r.path, ",".join(r.flags)]
+                      for r in routes])
+        print("\n".join(line.rstrip() for line in text.split("\n")), file=self.out)
         print(f"{len(routes)} routes", file=self.err)
 
     def demo_done(self, config: Config) -> None:

@@ -10,12 +10,14 @@ category ``未分类`` and a warning.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 
 from rsspage.catalog import Catalog
-from rsspage.config import Config, FeedConfig, RouteConfig
+from rsspage.config import Config, FeedConfig, InstanceConfig, RouteConfig
 from rsspage.schedule import due_at, is_due
 from rsspage.types import UNCATEGORISED, FeedSpec, FeedTiming, Route
 
@@ -23,12 +25,27 @@ from rsspage.types import UNCATEGORISED, FeedSpec, FeedTiming, Route
 @dataclass(frozen=True, slots=True)
 class Plan:
     feeds: tuple[FeedSpec, ...]
-    #: Feed key → message for the user about a route that could not be placed in the catalog.
+    #: Feed key → message for the user about a route that could not be placed in the catalog,
+    #: or whose catalog entry needs instance settings or Puppeteer, or is marked nsfw.
     warnings: Mapping[str, str]
 
 
-def route_urls(instances: tuple[str, ...], path: str) -> tuple[str, ...]:
-    return tuple(instance.rstrip("/") + path for instance in instances)
+def route_urls(instances: tuple[InstanceConfig, ...], path: str) -> tuple[str, ...]:
+    """The route's URL on each instance, signed for those that have an access key."""
+    return tuple(instance.url.rstrip("/") + _signed(path, instance) for instance in instances)
+
+
+def _signed(path: str, instance: InstanceConfig) -> str:
+    """``path`` with ``code=md5(path + key)`` (or ``key=``) added; RSSHub hashes the path
+    without its query string."""
+    if instance.key is None:
+        return path
+    if instance.sign == "key":
+        param = "key=" + quote(instance.key, safe="")
+    else:
+        bare = path.split("?", 1)[0]
+        param = "code=" + hashlib.md5((bare + instance.key).encode("utf-8")).hexdigest()
+    return path + ("&" if "?" in path else "?") + param
 
 
 def _route_spec(
@@ -46,6 +63,8 @@ def _route_spec(
             f"the config; category '{category or UNCATEGORISED}', source and channel from the "
             "feed's title"
         )
+    elif entry is not None and entry.flags:
+        warning = f"{config.path.name}:{route.line}: {route.path}: {needs(entry)}"
     spec = FeedSpec(
         key=route.path,
         urls=route_urls(config.instances, route.path),
@@ -57,6 +76,22 @@ def _route_spec(
         every=route.every or config.schedule.every,
     )
     return spec, warning
+
+
+def needs(route: Route) -> str:
+    """What the catalog says a route needs, in words (for a route with ``flags``)."""
+    parts = []
+    if route.require_config:
+        keys = f" ({', '.join(route.config_keys)})" if route.config_keys else ""
+        parts.append(f"needs settings on the RSSHub instance{keys}")
+    if route.require_puppeteer:
+        parts.append("needs a headless browser (Puppeteer) on the RSSHub instance")
+    if route.nsfw:
+        parts.append("is marked not safe for work (nsfw)")
+    text = "the catalog says this route " + ", ".join(parts)
+    if route.require_config or route.require_puppeteer:
+        text += "; many public instances do not serve it"
+    return text
 
 
 def _feed_spec(feed: FeedConfig, config: Config) -> FeedSpec:

@@ -37,6 +37,30 @@ class Route:
     channel: str
     #: Where this entry came from (file name), for messages.
     origin: str = ""
+    #: The RSSHub instance needs settings (keys, cookies) for this route (``requireConfig``).
+    require_config: bool = False
+    #: Names of those settings where the catalog gives them (``TWITTER_AUTH_TOKEN``).
+    config_keys: tuple[str, ...] = ()
+    #: The route needs a headless browser on the instance (``requirePuppeteer``).
+    require_puppeteer: bool = False
+    #: The catalog marks the route as not safe for work (``nsfw``).
+    nsfw: bool = False
+    #: What the route's items are (RSSHub's ``view``): ``articles``, ``social``, ``pictures``,
+    #: ``videos``, ``audio`` or ``notifications``; None when the catalog does not say.
+    view: str | None = None
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """Short words for what the route needs: ``config``, ``puppeteer``, ``nsfw``."""
+        return tuple(
+            word
+            for word, on in (
+                ("config", self.require_config),
+                ("puppeteer", self.require_puppeteer),
+                ("nsfw", self.nsfw),
+            )
+            if on
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,13 +21,20 @@ from rsspage.catalog.match import (
     literal_head,
     normalise_path,
 )
-from rsspage.catalog.routes_json import load_routes_json, parse_routes_json
+from rsspage.catalog.routes_json import (
+    DEFAULT_LANGUAGE,
+    is_chinese,
+    load_routes_json,
+    parse_routes_json,
+)
 from rsspage.errors import CatalogError
 from rsspage.types import Route
 
 __all__ = [
     "CATEGORY_LABELS",
+    "DEFAULT_LANGUAGE",
     "Catalog",
+    "is_chinese",
     "label_for",
     "load_catalog",
     "load_legacy_docs",
@@ -101,15 +108,17 @@ class Catalog:
         return compiled
 
 
-def load_catalog(paths: Sequence[Path]) -> Catalog:
+def load_catalog(paths: Sequence[Path], language: str = DEFAULT_LANGUAGE) -> Catalog:
     """Read routes.json files, docs pages and folders of them; later paths win on conflicts.
 
     A folder contributes its ``*.json`` then ``*.md`` files (not recursively, by name).
+    ``language`` is the site's (``site.language``): with a Chinese one, routes.json names are
+    the catalog's Chinese names (``zh.name``) where it has them.
     """
     routes: builtins.list[Route] = []
     for path in paths:
         for file in _catalog_files(path):
-            routes.extend(_load_file(file))
+            routes.extend(_load_file(file, language))
     return Catalog(routes)
 
 
@@ -121,9 +130,9 @@ def _catalog_files(path: Path) -> builtins.list[Path]:
     return [path]
 
 
-def _load_file(path: Path) -> builtins.list[Route]:
+def _load_file(path: Path, language: str) -> builtins.list[Route]:
     if path.suffix.lower() == ".json":
-        return load_routes_json(path)
+        return load_routes_json(path, language)
     if path.suffix.lower() == ".md":
         return load_legacy_docs(path)
     raise CatalogError(f"{path}: not a catalog file (expected a routes .json or a docs .md)")

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rsspage import __version__
-from rsspage.catalog import Catalog, load_catalog
+from rsspage.catalog import DEFAULT_LANGUAGE, Catalog, load_catalog
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.cli.due import due_column
-from rsspage.config import load_config
+from rsspage.config import DEFAULT_NAME, load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
@@ -40,12 +40,14 @@ def register(sub: Commands) -> None:
     search.add_argument("-n", "--limit", type=int, default=20, help="at most this many results")
     catalog = add_command(sub, "catalog", "list or search the RSSHub route catalog", cmd_catalog)
     catalog.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
-                         default=[], help="catalog file or folder (instead of the config's)")
+                         default=[], metavar="PATH", help=_CATALOG_HELP)
     csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     clist = csub.add_parser("list", help="list routes")
     clist.add_argument("--category", help="only this category (label or key)")
     csearch = csub.add_parser("search", help="find routes by name, category or path")
     csearch.add_argument("text", nargs="+")
+    for action in (clist, csearch):  # the options also work after the action
+        _catalog_options(action)
     demo = add_command(sub, "demo", "run the bundled offline demo into DIR", cmd_demo,
                        config=False)
     demo.description = ("Serve bundled sample feeds on 127.0.0.1, write a config into DIR and "
@@ -121,18 +123,44 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
-def _catalog_for(args: argparse.Namespace) -> Catalog:
-    paths: list[Path] = list(args.catalog_paths)
+_CATALOG_HELP = "catalog file or folder (instead of the config's; repeatable)"
+
+
+def _catalog_options(parser: argparse.ArgumentParser) -> None:
+    """``-c`` and ``--catalog`` once more, for after the action. SUPPRESS keeps what was given
+    before the action; ``--catalog`` paths given after it are added to those (another dest)."""
+    parser.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                        help=f"config file (default: ./{DEFAULT_NAME})")
+    parser.add_argument("--catalog", dest="catalog_paths_after", type=Path, action="append",
+                        default=argparse.SUPPRESS, metavar="PATH", help=_CATALOG_HELP)
+
+
+def _catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
+    """The catalog of ``--catalog`` paths, else of the config's ``rsshub.catalog``.
+
+    With ``--catalog`` no config file is needed: when there is one, it only gives the site's
+    language (the names' language; a config that cannot be read is a warning then).
+    """
+    paths: list[Path] = [*args.catalog_paths, *getattr(args, "catalog_paths_after", [])]
+    config_path: Path = args.config
     if not paths:
-        paths = list(load_config(args.config).catalog)
-    if not paths:
-        raise ConfigError(str(args.config), None, "rsshub.catalog",
-                          "no catalog configured (add rsshub.catalog or pass --catalog)")
-    return load_catalog(paths)
+        config = load_config(config_path)
+        paths = list(config.catalog)
+        if not paths:
+            raise ConfigError(str(config_path), None, "rsshub.catalog",
+                              "no catalog configured (add rsshub.catalog or pass --catalog)")
+        return load_catalog(paths, config.site.language)
+    language = DEFAULT_LANGUAGE
+    if config_path.exists() or config_path != Path(DEFAULT_NAME):
+        try:
+            language = load_config(config_path).site.language
+        except ConfigError as e:
+            console.error_line(f"warning: {e} (names in the default language, {language})")
+    return load_catalog(paths, language)
 
 
 def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
-    catalog = _catalog_for(args)
+    catalog = _catalog_for(args, console)
     if args.catalog_command == "list":
         routes = catalog.list(args.category)
     else:
