@@ -94,8 +94,7 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     """:func:`update` for a caller that holds the state lock already."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    catalog = load_catalog(list(config.catalog)) if config.catalog else Catalog([])
-    plan = make_plan(config, catalog)
+    plan = make_plan(config, _catalog(config))
     # Every configured feed, due or not: a feed that left the config is retired.
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
@@ -118,6 +117,13 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     published = publish_all(config, store, now)
     return RunReport(tuple(outcomes), time.monotonic() - started, published,
                      skipped=tuple(spec.key for spec in skipped))
+
+
+def _catalog(config: Config) -> Catalog:
+    """The config's catalog files, with names in the site's language."""
+    if not config.catalog:
+        return Catalog([])
+    return load_catalog(list(config.catalog), config.site.language)
 
 
 def build(config: Config, now: datetime | None = None) -> RunReport:
@@ -217,8 +223,7 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     carries, through ``normalise`` like any entry. Importing again adds nothing."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    catalog = load_catalog(list(config.catalog)) if config.catalog else Catalog([])
-    feeds = _FeedsByName(make_plan(config, catalog).feeds)
+    feeds = _FeedsByName(make_plan(config, _catalog(config)).feeds)
     own = frozenset(load_manifest(root / MANIFEST_NAME).articles)  # rsspage's own posts
     posts: dict[str, tuple[FeedSpec, list[RawEntry]]] = {}
     broken: list[Broken] = []
