@@ -39,7 +39,7 @@ from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
-from rsspage.plan import earliest_due, make_plan, split_due
+from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
@@ -223,7 +223,7 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     carries, through ``normalise`` like any entry. Importing again adds nothing."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    feeds = _FeedsByName(make_plan(config, _catalog(config)).feeds)
+    feeds = FeedsByName(make_plan(config, _catalog(config)).feeds)
     own = frozenset(load_manifest(root / MANIFEST_NAME).articles)  # rsspage's own posts
     posts: dict[str, tuple[FeedSpec, list[RawEntry]]] = {}
     broken: list[Broken] = []
@@ -240,30 +240,6 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     read = sum(len(entries) for _, entries in posts.values())
     new = sum(c.new for c in counts.values())
     unmatched = sum(len(entries) for spec, entries in posts.values()
-                    if spec.key.startswith(_UNMATCHED))
+                    if not spec.urls)  # a feed of their own
     return ImportReport(new, read - new, len(own), tuple(broken), unmatched,
                         time.monotonic() - started)
-
-
-_UNMATCHED = "hexo-import:"
-
-
-class _FeedsByName:
-    """The followed feed for a post's category / source / channel (a two-level post of the
-    older layout matches on category and source when only one feed has them)."""
-
-    def __init__(self, feeds: tuple[FeedSpec, ...]) -> None:
-        self._exact = {(f.category, f.source, f.channel): f for f in feeds}
-        self._two: dict[tuple[str, str], list[FeedSpec]] = {}
-        for f in feeds:
-            self._two.setdefault((f.category, f.source), []).append(f)
-
-    def find(self, category: str, source: str, channel: str) -> FeedSpec:
-        spec = self._exact.get((category, source, channel))
-        if spec is None and channel == source and len(self._two.get((category, source), [])) == 1:
-            spec = self._two[(category, source)][0]
-        if spec is not None:
-            return replace(spec, items_per_feed=0)  # every post, not the newest 20
-        key = f"{_UNMATCHED}{category}/{source}/{channel}"
-        return FeedSpec(key=key, urls=(), category=category, source=source, channel=channel,
-                        items_per_feed=0)

@@ -6,13 +6,14 @@ category ``未分类`` and a warning.
 
 :func:`split_due` then picks the feeds whose time has come, from the schedule the store keeps;
 :func:`due_times` says when each one is due.
+:class:`FeedsByName` finds the followed feed an imported post belongs to, by its names.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote
 
@@ -143,3 +144,28 @@ def due_times(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> d
 def earliest_due(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> datetime | None:
     """When the first of ``feeds`` is due (long ago when one was never fetched); None: no feeds."""
     return min(due_times(feeds, timings).values(), default=None)
+
+
+#: Key prefix of the feed of its own that posts of no followed feed go under.
+UNMATCHED = "hexo-import:"
+
+
+class FeedsByName:
+    """The followed feed for a post's category / source / channel (a two-level post of the
+    older layout matches on category and source when only one feed has them)."""
+
+    def __init__(self, feeds: tuple[FeedSpec, ...]) -> None:
+        self._exact = {(f.category, f.source, f.channel): f for f in feeds}
+        self._two: dict[tuple[str, str], list[FeedSpec]] = {}
+        for f in feeds:
+            self._two.setdefault((f.category, f.source), []).append(f)
+
+    def find(self, category: str, source: str, channel: str) -> FeedSpec:
+        spec = self._exact.get((category, source, channel))
+        if spec is None and channel == source and len(self._two.get((category, source), [])) == 1:
+            spec = self._two[(category, source)][0]
+        if spec is not None:
+            return replace(spec, items_per_feed=0)  # every post, not the newest 20
+        key = f"{UNMATCHED}{category}/{source}/{channel}"
+        return FeedSpec(key=key, urls=(), category=category, source=source, channel=channel,
+                        items_per_feed=0)

@@ -72,7 +72,7 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     with Store.open(config.output.state) as store:
-        keys = {h.key for h in store.health(datetime.now(UTC))}
+        keys = store.feed_keys()
         if args.feed not in keys:
             close = difflib.get_close_matches(args.feed, sorted(keys), n=3)
             hint = f"; did you mean {', '.join(close)}?" if close else ""

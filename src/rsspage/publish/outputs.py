@@ -212,10 +212,9 @@ def published_files(config: Config, ids: set[str]) -> list[str]:
 def unknown_articles(config: Config, store: Store) -> dict[str, int]:
     """Per output: how many articles it holds files for that the archive does not know (a
     younger state). Empty when the archive knows all of them."""
-    known = store.known_ids() | store.gone_ids()
     counts = {}
     for name, root in _roots(config).items():
-        written = set(manifest.load(root / manifest.NAME).articles.values())
-        if unknown := len(written - known):
+        written = manifest.load(root / manifest.NAME).articles.values()
+        if unknown := len(store.unknown_ids(written)):
             counts[name] = unknown
     return counts

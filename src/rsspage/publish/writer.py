@@ -179,12 +179,12 @@ class OutputWriter:
         when the file will be (re)written by ``finish()``, False when it is unchanged on disk."""
         self._check_open()
         folder, name = _split(relpath)
-        key = self._unclaimed(relpath, article)
+        key = self._unclaimed(relpath)
         digest = hashlib.sha256(data).hexdigest()
         dir_fd, st = self._locate(relpath, folder, name)
         if relpath in self._owned:
             if self._owned[relpath] == digest and _is_file(st, len(data)):
-                self._claim(relpath, key, digest)
+                self._claim(relpath, key, digest, article)
                 self._unchanged += 1
                 return False
         elif st is not None:
@@ -196,7 +196,7 @@ class OutputWriter:
         self._open_journal()  # its existence marks a build in progress, even with no new file
         temporary = self._stage(relpath, dir_fd, data)
         self._staged.append(_Staged(relpath, folder, name, temporary))
-        self._claim(relpath, key, digest)
+        self._claim(relpath, key, digest, article)
         self._written += 1
         return True
 
@@ -208,11 +208,11 @@ class OutputWriter:
         """
         self._check_open()
         folder, name = _split(relpath)
-        key = self._unclaimed(relpath, article)
+        key = self._unclaimed(relpath)
         digest = self._owned.get(relpath)
         if not digest or name not in self._files_in(folder):
             return False
-        self._claim(relpath, key, digest)
+        self._claim(relpath, key, digest, article)
         self._unchanged += 1
         return True
 
@@ -295,19 +295,15 @@ class OutputWriter:
 
     # -- paths ------------------------------------------------------------------------------
 
-    def _unclaimed(self, relpath: str, article: str | None) -> str:
+    def _unclaimed(self, relpath: str) -> str:
         """The clash key of ``relpath``, refusing a path (or a twin) written in this build and
-        the manifest's own names; records the file's article."""
+        the names of rsspage's own records."""
         key = clash_key(relpath)
         if key in self._claimed:
             raise PublishError(f"{relpath}: written twice in one build (first as "
                                f"{self._claimed[key]})")
         if relpath.startswith(manifests.RESERVED):
             raise PublishError(f"{relpath}: reserved for rsspage's records of its files")
-        if article is None:
-            self._articles.pop(relpath, None)
-        else:
-            self._articles[relpath] = article
         return key
 
     def _locate(self, relpath: str, folder: str, name: str) -> tuple[int, os.stat_result | None]:
@@ -388,10 +384,15 @@ class OutputWriter:
         except OSError as e:
             raise PublishError(f"cannot read {relpath}: {e.strerror or e}") from e
 
-    def _claim(self, relpath: str, key: str, digest: str) -> None:
+    def _claim(self, relpath: str, key: str, digest: str, article: str | None) -> None:
+        """``relpath`` is this build's (the file of ``article``, if it is one's)."""
         self._claimed[key] = relpath
         self._owned[relpath] = digest
         self._owned_keys.setdefault(key, set()).add(relpath)
+        if article is None:
+            self._articles.pop(relpath, None)
+        else:
+            self._articles[relpath] = article
 
     # -- file operations --------------------------------------------------------------------
 

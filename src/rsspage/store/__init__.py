@@ -86,6 +86,10 @@ class Store:
         with db.transaction(self._conn):
             return feeds.set_followed(self._conn, keys, now)
 
+    def feed_keys(self) -> set[str]:
+        """The key of every feed in the archive, followed or retired."""
+        return feeds.keys(self._conn)
+
     def feed_articles(self, key: str) -> list[tuple[str, str, bool]]:
         """(id, title, shared) of the articles the feed ``key`` brought; a shared one was
         brought by another feed too."""
@@ -99,16 +103,12 @@ class Store:
             feeds.delete(self._conn, key)
         return counts
 
-    def gone_ids(self) -> set[str]:
-        """Ids of articles removed on purpose (pruned, forgotten): their files are deleted."""
-        return articles.gone_ids(self._conn)
-
-    def known_ids(self) -> set[str]:
-        return articles.known_ids(self._conn)
+    def unknown_ids(self, ids: Iterable[str]) -> set[str]:
+        """Those of ``ids`` neither in the archive nor removed on purpose (a younger state)."""
+        return articles.unknown_ids(self._conn, ids)
 
     def is_unknown(self, article_id: str) -> bool:
-        """Neither in the archive nor removed from it on purpose (a younger state)."""
-        return articles.is_unknown(self._conn, article_id)
+        return bool(articles.unknown_ids(self._conn, (article_id,)))
 
     def export(self, path: Path) -> ExportCounts:
         """The whole archive as one compressed JSON Lines file."""

@@ -209,24 +209,18 @@ def _remove(conn: sqlite3.Connection, where: str, params: tuple[object, ...],
     return conn.execute(f"DELETE FROM articles WHERE {where}", params).rowcount
 
 
-def gone_ids(conn: sqlite3.Connection) -> set[str]:
-    """Ids of the articles removed on purpose."""
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return {row[0] for row in cursor.execute("SELECT id FROM gone_articles")}
-
-
-def is_unknown(conn: sqlite3.Connection, article_id: str) -> bool:
-    row = conn.execute("SELECT EXISTS(SELECT 1 FROM articles WHERE id=?) "
-                       "OR EXISTS(SELECT 1 FROM gone_articles WHERE id=?)",
-                       (article_id, article_id)).fetchone()
-    return not row[0]
-
-
-def known_ids(conn: sqlite3.Connection) -> set[str]:
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return {row[0] for row in cursor.execute("SELECT id FROM articles")}
+def unknown_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` neither in the archive nor removed from it on purpose (a younger
+    state): their published files are kept."""
+    wanted = list(dict.fromkeys(ids))
+    known: set[str] = set()
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        part = wanted[start:start + _IDS_PER_QUERY]
+        marks = ", ".join("?" * len(part))
+        known.update(row[0] for row in conn.execute(
+            f"SELECT id FROM articles WHERE id IN ({marks}) "
+            f"UNION SELECT id FROM gone_articles WHERE id IN ({marks})", part + part))
+    return set(wanted) - known
 
 
 def names(conn: sqlite3.Connection, output: str) -> dict[str, str]:

@@ -113,6 +113,10 @@ def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -
     return len(retire)
 
 
+def keys(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT key FROM feeds")}
+
+
 def ensure(conn: sqlite3.Connection, spec: FeedSpec, now: datetime) -> None:
     """A row for the feed ``spec`` (names only) if it has none yet; a feed without URLs (the
     posts of an import that no followed feed has) is retired from the start."""
