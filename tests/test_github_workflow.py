@@ -215,6 +215,14 @@ class GitHub:
 
 # -- what the remote holds -----------------------------------------------------------------------
 
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A local bare repository standing in for the GitHub remote."""
+    path = tmp_path / "remote.git"
+    git("init", "-q", "--bare", "-b", "main", str(path))
+    return path
+
+
 def branch_archive(remote: Path, tmp: Path) -> dict[str, str]:
     """The state branch's archive restored into a fresh state: {article id: link}."""
     parts = tmp / "parts"
@@ -247,9 +255,7 @@ def site_written(summary: str) -> int:
 # -- the test ------------------------------------------------------------------------------------
 
 def test_workflow_runs_keep_the_archive_on_its_branch_and_publish_every_article(
-        tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
+        tmp_path: Path, remote: Path) -> None:
     serving = {"run": 0}
 
     def answer(exchange: Exchange) -> None:
@@ -294,11 +300,9 @@ def test_workflow_runs_keep_the_archive_on_its_branch_and_publish_every_article(
     assert len([p for p in posts.splitlines() if p.endswith(".md")]) == 7
 
 
-def test_a_month_that_did_not_change_keeps_its_part(tmp_path: Path) -> None:
+def test_a_month_that_did_not_change_keeps_its_part(tmp_path: Path, remote: Path) -> None:
     """The January part is the same blob on the state branch after every run (its articles did
     not change), so the repository does not store it again."""
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
     with LocalServer() as server:
         server.route("/a", lambda ex: ex.respond(200, RUNS[0]["/a"] if github.runs < 2
                                                   else rss(JAN2, FEB1)))
@@ -318,9 +322,7 @@ def test_a_month_that_did_not_change_keeps_its_part(tmp_path: Path) -> None:
     assert all(f"https://example.com/{n}" in text for n in (1, 2, 101))
 
 
-def test_a_failed_push_fails_the_run_and_the_archive_stays(tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
+def test_a_failed_push_fails_the_run_and_the_archive_stays(tmp_path: Path, remote: Path) -> None:
     with LocalServer() as server:
         server.route("/a", lambda ex: ex.respond(200, rss(JAN1) if github.runs < 2
                                                   else rss(JAN1, FEB1)))
@@ -337,11 +339,9 @@ def test_a_failed_push_fails_the_run_and_the_archive_stays(tmp_path: Path) -> No
     assert git("--git-dir", str(remote), "rev-parse", "rsspage-state") == before
 
 
-def test_an_unreachable_remote_is_never_taken_for_a_first_run(tmp_path: Path) -> None:
+def test_an_unreachable_remote_is_never_taken_for_a_first_run(tmp_path: Path, remote: Path) -> None:
     """Taken for "no state branch yet", it would make the save step replace the archive with
     this run's articles alone."""
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
     with LocalServer() as server:
         server.route("/a", lambda ex: ex.respond(200, rss(JAN1)))
         server.route("/b", lambda ex: ex.respond(200, rss(JAN3)))
@@ -356,9 +356,7 @@ def test_an_unreachable_remote_is_never_taken_for_a_first_run(tmp_path: Path) ->
     assert git("--git-dir", str(remote), "rev-parse", "rsspage-state") == before
 
 
-def test_an_update_that_exits_2_fails_the_run_and_saves_nothing(tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
+def test_an_update_that_exits_2_fails_the_run_and_saves_nothing(tmp_path: Path, remote: Path) -> None:
     with LocalServer() as server:
         github = seed(tmp_path, remote, server, hexo=False)
         github.after_checkout = lambda workspace: (workspace / "rsspage.yml").write_text(
@@ -376,12 +374,10 @@ def main_posts(remote: Path) -> set[str]:
     return {p for p in listed.splitlines() if p.endswith(".md")}
 
 
-def test_a_lost_state_branch_loses_no_post_and_no_page(tmp_path: Path) -> None:
+def test_a_lost_state_branch_loses_no_post_and_no_page(tmp_path: Path, remote: Path) -> None:
     """The state branch deleted while the cached site and the posts on main remain: the next
     run starts a new archive, and the outputs keep every article (their manifests say which
     files are rsspage's); an article arriving again keeps its post's name."""
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
     serving = {"run": 0}
     with LocalServer() as server:
         server.route("/a", lambda ex: ex.respond(200, RUNS[serving["run"]]["/a"]))
@@ -407,9 +403,7 @@ def test_a_lost_state_branch_loses_no_post_and_no_page(tmp_path: Path) -> None:
 
 
 def test_a_moved_branch_gets_the_posts_on_top_and_a_refused_push_holds_back_no_site(
-        tmp_path: Path) -> None:
-    remote = tmp_path / "remote.git"
-    git("init", "-q", "--bare", "-b", "main", str(remote))
+        tmp_path: Path, remote: Path) -> None:
     with LocalServer() as server:
         server.route("/a", lambda ex: ex.respond(200, rss(JAN1) if github.runs < 2
                                                   else rss(JAN1, FEB1)))
