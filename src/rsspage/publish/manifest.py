@@ -75,31 +75,40 @@ def load(path: Path) -> Manifest:
 
 def save(path: Path, manifest: Manifest) -> None:
     """Write ``manifest`` atomically and durably (one fsync per build: it is what must survive)
-    unless the file already says the same, then drop the journal."""
+    unless the file already says the same (a git tree of posts then shows no change), then drop
+    the journal."""
     body = {"version": 2, "files": dict(sorted(manifest.files.items())),
             "articles": dict(sorted(manifest.articles.items()))}
     data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
-    folder = path.parent
-    tmp = folder / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         sweep_temporaries(path)
-        if _holds(path, data):  # unchanged: not rewritten, a git tree of posts shows no change
-            journal_of(path).unlink(missing_ok=True)
-            return
+    except OSError as e:
+        raise PublishError(f"cannot save manifest {path}: {e.strerror}") from e
+    _replace(path, data, durable=True)
+    journal_of(path).unlink(missing_ok=True)
+
+
+def _replace(path: Path, data: bytes, *, durable: bool) -> None:
+    """Put ``data`` at ``path`` through a temporary and ``os.replace`` (fsync'ed when
+    ``durable``); nothing is written when the file holds ``data`` already."""
+    if _holds(path, data):
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o666)
         try:
             write_all(fd, data)
-            os.fsync(fd)
+            if durable:
+                os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, path)
-        journal_of(path).unlink(missing_ok=True)
     except OSError as e:
         with contextlib.suppress(OSError):
             tmp.unlink(missing_ok=True)
-        raise PublishError(f"cannot save manifest {path}: {e.strerror}") from e
+        raise PublishError(f"cannot save {path}: {e.strerror}") from e
 
 
 def _holds(path: Path, data: bytes) -> bool:
@@ -159,16 +168,6 @@ def load_pages(root: Path) -> dict[str, str] | None:
 
 def save_pages(root: Path, pages: dict[str, str]) -> None:
     """Replace the page hashes kept in ``root`` (atomically; not rewritten when unchanged)."""
-    path = root / PAGES_NAME
     data = json.dumps({"version": 1, "pages": dict(sorted(pages.items()))}, ensure_ascii=False,
                       separators=(",", ":")).encode("utf-8")
-    if _holds(path, data):
-        return
-    tmp = root / f".{PAGES_NAME}.{os.getpid()}{TMP_SUFFIX}"
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        raise PublishError(f"cannot save {path}: {e.strerror}") from e
+    _replace(root / PAGES_NAME, data, durable=False)  # only saves work: a loss costs a build
