@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import certifi
@@ -48,10 +48,15 @@ __all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
 
 _MB = 1024 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
-    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
-)
+#: What a fetch expects: a feed, a web page (to find its feeds) or a JSON document (the catalog).
+Expect = Literal["feed", "page", "json"]
+_ACCEPT: Mapping[str, str] = {
+    "feed": "application/rss+xml, application/atom+xml, application/feed+json, "
+            "application/rdf+xml, application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, "
+            "*/*;q=0.5",
+    "page": "text/html, application/xhtml+xml, application/xml;q=0.9, */*;q=0.8",
+    "json": "application/json, */*;q=0.5",
+}
 # brotli is optional: advertise it only when we can decode it.
 _BROTLI: Any = (
     importlib.import_module("brotli") if importlib.util.find_spec("brotli") is not None else None
@@ -87,6 +92,9 @@ class FetchOptions:
     #: Longest wait a server's Retry-After may impose.
     max_retry_after: float = 60.0
     user_agent: str = f"rsspage/{__version__} (+https://github.com/rsspage/rsspage)"
+    #: What the bodies must be: a ``feed`` (an HTML page is then a failure), a web ``page``
+    #: (``rsspage add`` reads its feed links) or a ``json`` document (RSSHub's catalog).
+    expect: Expect = "feed"
 
     def __post_init__(self) -> None:
         if self.concurrency < 1 or self.per_host < 1:
@@ -324,7 +332,7 @@ class _Fetcher:
         if not 200 <= status < 300:
             raise _status_failure(response)
         content = await _read_capped(response, self._options.max_bytes)
-        problem = _not_a_feed(headers.get("content-type", ""), content)
+        problem = _unexpected(self._options.expect, headers.get("content-type", ""), content)
         if problem is not None:
             raise _Failure(problem, http_status=status)
         return _Answer(url, status, headers, content)
@@ -333,7 +341,7 @@ class _Fetcher:
 def _request_headers(options: FetchOptions, state: FeedState) -> dict[str, str]:
     headers = {
         "User-Agent": options.user_agent,
-        "Accept": _ACCEPT,
+        "Accept": _ACCEPT[options.expect],
         "Accept-Encoding": _ACCEPT_ENCODING,
     }
     if state.etag:
@@ -470,6 +478,17 @@ class _Decoder:
         if self._total > self._limit:
             raise _Failure(f"response larger than {_size(self._limit)}", http_status=self._status)
         return out
+
+
+def _unexpected(expect: Expect, content_type: str, body: bytes) -> str | None:
+    """Why ``body`` is not what the fetch expects, or None when it may be."""
+    if expect == "feed":
+        return _not_a_feed(content_type, body)
+    if not _head_text(body).strip():
+        return "empty response"
+    if expect == "json" and not _head_text(body).lstrip().startswith(("{", "[")):
+        return f"not JSON: body starts with {_head_text(body).lstrip()[:20]!r}"
+    return None
 
 
 def _not_a_feed(content_type: str, body: bytes) -> str | None:

@@ -22,6 +22,18 @@ MAX_NAME_BYTES = 200
 
 
 @dataclass(frozen=True, slots=True)
+class RadarRule:
+    """One of RSSHub Radar's rules: pages at ``source`` have the feed ``target``."""
+
+    #: Where the pages are: a host and a path pattern, ``github.com/:user/:repo``.
+    source: tuple[str, ...]
+    #: The full route those pages lead to, its ``:params`` filled from the source's.
+    target: str
+    #: What the rule offers, for the list of candidates (the route's name when it has none).
+    title: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     """One route of an RSSHub catalog, with where it sits in category → source → channel."""
 
@@ -48,6 +60,8 @@ class Route:
     #: What the route's items are (RSSHub's ``view``): ``articles``, ``social``, ``pictures``,
     #: ``videos``, ``audio`` or ``notifications``; None when the catalog does not say.
     view: str | None = None
+    #: RSSHub Radar's rules that lead from a web page to this route (``rsspage add URL``).
+    radar: tuple[RadarRule, ...] = ()
 
     @property
     def flags(self) -> tuple[str, ...]:
@@ -81,6 +95,9 @@ class FeedSpec:
     names_from_feed: bool = False
     #: How often to fetch the feed (its own ``every``, else the schedule's default).
     every: timedelta = timedelta(hours=1)
+    #: What the feed's items are, from the catalog (RSSHub's ``view``: ``articles``,
+    #: ``social``, ``pictures``, ``videos``, ``audio``, ``notifications``); None: not known.
+    view: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
