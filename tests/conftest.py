@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from rsshub_harness import TEST_KEY, RealRSSHub, running_rsshub, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -45,3 +48,23 @@ def shared_fixtures() -> Path:
     if not SHARED_FIXTURES.is_dir():
         pytest.fail(f"shared fixtures not found at {SHARED_FIXTURES} (../shared beside the repo)")
     return SHARED_FIXTURES
+
+
+@pytest.fixture(scope="session")
+def rsshub() -> Iterator[RealRSSHub]:
+    """A real RSSHub on 127.0.0.1 without an access key (see tests/rsshub_harness.py)."""
+    yield from _real_rsshub(None)
+
+
+@pytest.fixture(scope="session")
+def rsshub_keyed() -> Iterator[RealRSSHub]:
+    """A real RSSHub whose ``ACCESS_KEY`` is ``rsshub_harness.TEST_KEY``."""
+    yield from _real_rsshub(TEST_KEY)
+
+
+def _real_rsshub(key: str | None) -> Iterator[RealRSSHub]:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    with running_rsshub(key) as hub:
+        yield hub
