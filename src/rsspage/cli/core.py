@@ -47,7 +47,7 @@ def register(sub: Commands) -> None:
     csearch = csub.add_parser("search", help="find routes by name, category or path")
     csearch.add_argument("text", nargs="+")
     for action in (clist, csearch):  # the options also work after the action
-        _catalog_options(action)
+        catalog_options(action)
     demo = add_command(sub, "demo", "run the bundled offline demo into DIR", cmd_demo,
                        config=False)
     demo.description = ("Serve bundled sample feeds on 127.0.0.1, write a config into DIR and "
@@ -126,7 +126,7 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
 _CATALOG_HELP = "catalog file or folder (instead of the config's; repeatable)"
 
 
-def _catalog_options(parser: argparse.ArgumentParser) -> None:
+def catalog_options(parser: argparse.ArgumentParser) -> None:
     """``-c`` and ``--catalog`` once more, for after the action. SUPPRESS keeps what was given
     before the action; ``--catalog`` paths given after it are added to those (another dest)."""
     parser.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
@@ -135,7 +135,7 @@ def _catalog_options(parser: argparse.ArgumentParser) -> None:
                         default=argparse.SUPPRESS, metavar="PATH", help=_CATALOG_HELP)
 
 
-def _catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
+def catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
     """The catalog of ``--catalog`` paths, else of the config's ``rsshub.catalog``.
 
     With ``--catalog`` no config file is needed: when there is one, it only gives the site's
@@ -160,7 +160,7 @@ def _catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
 
 
 def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
-    catalog = _catalog_for(args, console)
+    catalog = catalog_for(args, console)
     if args.catalog_command == "list":
         routes = catalog.list(args.category)
     else:
