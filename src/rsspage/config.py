@@ -125,6 +125,7 @@ class Config:
     path: Path
     site: SiteConfig
     instances: tuple[InstanceConfig, ...]
+    #: Catalog files and folders (routes.json, docs .md), read after the live catalog.
     catalog: tuple[Path, ...]
     routes: tuple[RouteConfig, ...]
     feeds: tuple[FeedConfig, ...]
@@ -133,6 +134,9 @@ class Config:
     output: OutputConfig
     extra: dict[str, Any] = field(default_factory=dict)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    #: Use the instances' live catalog (``rsshub.catalog: instance``, the default when no
+    #: catalog is given), cached in the state folder.
+    catalog_instance: bool = False
 
     @property
     def folder(self) -> Path:
@@ -303,24 +307,38 @@ def _instance(r: _Reader, node: yaml.Node, index: int) -> InstanceConfig:
     return InstanceConfig(_url(r, items["url"], f"{where}.url").rstrip("/"), key, sign or "code")
 
 
+#: The word in ``rsshub.catalog`` for the instances' live catalog (``/api/namespace``).
+LIVE_CATALOG = "instance"
+
+
 def _rsshub(
     r: _Reader, node: yaml.Node | None, folder: Path
-) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...]]:
+) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...], bool]:
     if node is None:
-        return (_DEFAULT_INSTANCE,), ()
+        return (_DEFAULT_INSTANCE,), (), True
     items = r.mapping(node, "rsshub", {"instances", "catalog"})
     instances: tuple[InstanceConfig, ...] = (_DEFAULT_INSTANCE,)
     if "instances" in items:
         nodes = r.sequence(items["instances"], "rsshub.instances")
         instances = tuple(_instance(r, n, i) for i, n in enumerate(nodes))
+    if "catalog" not in items:
+        return instances, (), True
+    node = items["catalog"]
+    nodes = [node] if isinstance(node, yaml.ScalarNode) and not _is_null(node) \
+        else r.sequence(node, "rsshub.catalog")
     catalog: list[Path] = []
-    catalog_nodes = r.sequence(items["catalog"], "rsshub.catalog") if "catalog" in items else []
-    for n in catalog_nodes:
-        path = folder / (r.text(n, "rsshub.catalog") or "")
+    live = False
+    for n in nodes:
+        value = r.text(n, "rsshub.catalog") or ""
+        if value == LIVE_CATALOG:
+            live = True
+            continue
+        path = folder / value
         if not path.exists():
-            raise r.fail(n, "rsshub.catalog", f"no such file or folder: {path}")
+            raise r.fail(n, "rsshub.catalog", f"no such file or folder: {path} (or "
+                         f"'{LIVE_CATALOG}' for the instances' own catalog)")
         catalog.append(path)
-    return instances, tuple(catalog)
+    return instances, tuple(catalog), live
 
 
 _NAME_KEYS = {"category", "source", "channel", "items_per_feed", "every"}
@@ -456,7 +474,7 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError(str(path), 1, "", "the config is empty: add routes or feeds")
     top = r.mapping(root, "", _TOP)
     folder = path.parent
-    instances, catalog = _rsshub(r, top.get("rsshub"), folder)
+    instances, catalog, live = _rsshub(r, top.get("rsshub"), folder)
     routes = tuple(_route(r, n, i) for i, n in enumerate(r.sequence(top["routes"], "routes"))) \
         if "routes" in top else ()
     feeds = tuple(_feed(r, n, i) for i, n in enumerate(r.sequence(top["feeds"], "feeds"))) \
@@ -469,5 +487,5 @@ def parse_config(text: str, path: Path) -> Config:
         path=path, site=_site(r, top.get("site")), instances=instances, catalog=catalog,
         routes=routes, feeds=feeds, limits=_limits(r, top.get("limits")),
         fetch=_fetch(r, top.get("fetch")), output=_output(r, top.get("output"), folder),
-        schedule=_schedule(r, top.get("schedule")),
+        schedule=_schedule(r, top.get("schedule")), catalog_instance=live,
     )

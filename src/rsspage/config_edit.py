@@ -14,11 +14,8 @@ written atomically (temp file + ``os.replace``) and read back with
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +26,7 @@ from ruamel.yaml.error import YAMLError
 
 from rsspage.config import Config, load_config, parse_config
 from rsspage.errors import ConfigError
+from rsspage.fileio import replace_file
 
 __all__ = ["append_entries", "render_entry"]
 
@@ -155,15 +153,4 @@ def _blank_or_comment(line: str) -> bool:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        with contextlib.suppress(OSError):  # keep the file's permissions
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(path, data)

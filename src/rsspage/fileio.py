@@ -6,7 +6,9 @@ Every temporary file rsspage makes on its way to an atomic ``os.replace`` ends i
 
 from __future__ import annotations
 
+import contextlib
 import os
+from pathlib import Path
 
 TMP_SUFFIX = ".rsspage-tmp"
 
@@ -16,3 +18,26 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]
+
+
+def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Put ``data`` at ``path`` whole: a temporary beside it, fsync'ed when ``durable``, then
+    ``os.replace``. An existing file keeps its permissions. Raises OSError; no temporary is left.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o666)
+        try:
+            write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        with contextlib.suppress(OSError):  # a new file keeps the umask's permissions
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise

@@ -33,13 +33,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rsspage.catalog import Catalog, load_catalog
+from rsspage.catalog.live import API_PATH, load_live
 from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
-from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
+from rsspage.plan import FeedsByName, earliest_due, make_plan, route_urls, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
@@ -54,6 +55,7 @@ from rsspage.types import (
     FetchStatus,
     ParsedFeed,
     RawEntry,
+    Route,
     RunReport,
     ServerHints,
 )
@@ -71,6 +73,8 @@ class Hooks:
     #: Instead of ``on_fetched``: makes it once the number of feeds to fetch is known (only the
     #: due ones are fetched, so a progress bar cannot count on the config's feeds).
     progress: Callable[[int], ProgressHook] | None = None
+    #: A line for the user about the run as a whole (the catalog could not be refreshed).
+    on_note: Callable[[str], None] | None = None
 
 
 def fetch_options(config: Config) -> FetchOptions:
@@ -94,7 +98,7 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     """:func:`update` for a caller that holds the state lock already."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    plan = make_plan(config, _catalog(config))
+    plan = make_plan(config, config_catalog(config, on_note=hooks.on_note))
     # Every configured feed, due or not: a feed that left the config is retired.
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
@@ -119,11 +123,22 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
                      skipped=tuple(spec.key for spec in skipped))
 
 
-def _catalog(config: Config) -> Catalog:
-    """The config's catalog files, with names in the site's language."""
-    if not config.catalog:
-        return Catalog([])
-    return load_catalog(list(config.catalog), config.site.language)
+def config_catalog(config: Config, *, refresh: bool | None = None,
+                   on_note: Callable[[str], None] | None = None) -> Catalog:
+    """The config's catalog, names in the site's language: the instances' live catalog (when
+    configured and routes need it; refreshed as :func:`load_live` decides) then the files."""
+    routes: list[Route] = []
+    if config.catalog_instance and (config.routes or refresh):
+        urls = route_urls(config.instances, API_PATH)
+        live = load_live(config.output.state, urls, fetch_options(config), config.site.language,
+                         refresh=refresh)
+        note = live.note()
+        if note and on_note is not None:
+            on_note(note)
+        routes.extend(live.routes)
+    if config.catalog:
+        routes.extend(load_catalog(list(config.catalog), config.site.language).routes)
+    return Catalog(routes)
 
 
 def build(config: Config, now: datetime | None = None) -> RunReport:
@@ -223,7 +238,7 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     carries, through ``normalise`` like any entry. Importing again adds nothing."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    feeds = FeedsByName(make_plan(config, _catalog(config)).feeds)
+    feeds = FeedsByName(make_plan(config, config_catalog(config, refresh=False)).feeds)
     own = frozenset(load_manifest(root / MANIFEST_NAME).articles)  # rsspage's own posts
     posts: dict[str, tuple[FeedSpec, list[RawEntry]]] = {}
     broken: list[Broken] = []

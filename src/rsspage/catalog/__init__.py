@@ -65,6 +65,11 @@ class Catalog:
     def __len__(self) -> int:
         return len(self._routes)
 
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Every route, in the order loaded."""
+        return self._routes
+
     def match(self, path: str) -> Route | None:
         """The route for a user's path: an exact example first, else the most specific pattern."""
         path = normalise_path(path)

@@ -1,4 +1,4 @@
-"""The everyday commands: update, build, serve, status, search, catalog, demo."""
+"""The everyday commands: update, build, serve, status, search, demo."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rsspage import __version__
-from rsspage.catalog import DEFAULT_LANGUAGE, Catalog, load_catalog
+from rsspage.cli.catalog import catalog_for, catalog_options  # noqa: F401  (moved; for old imports)
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.cli.due import due_column
-from rsspage.config import DEFAULT_NAME, load_config
+from rsspage.config import load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
@@ -38,16 +38,6 @@ def register(sub: Commands) -> None:
                          cmd_search)
     search.add_argument("query", nargs="+", help="words to find (all must match)")
     search.add_argument("-n", "--limit", type=int, default=20, help="at most this many results")
-    catalog = add_command(sub, "catalog", "list or search the RSSHub route catalog", cmd_catalog)
-    catalog.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
-                         default=[], metavar="PATH", help=_CATALOG_HELP)
-    csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
-    clist = csub.add_parser("list", help="list routes")
-    clist.add_argument("--category", help="only this category (label or key)")
-    csearch = csub.add_parser("search", help="find routes by name, category or path")
-    csearch.add_argument("text", nargs="+")
-    for action in (clist, csearch):  # the options also work after the action
-        catalog_options(action)
     demo = add_command(sub, "demo", "run the bundled offline demo into DIR", cmd_demo,
                        config=False)
     demo.description = ("Serve bundled sample feeds on 127.0.0.1, write a config into DIR and "
@@ -61,7 +51,8 @@ def register(sub: Commands) -> None:
 def cmd_update(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     console.start(f"rsspage {__version__}: updating from {config.path}")
-    hooks = Hooks(progress=console.progress, on_outcome=console.outcome)
+    hooks = Hooks(progress=console.progress, on_outcome=console.outcome,
+                  on_note=console.error_line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")  # set in GitHub Actions
     try:
         report = update(config, hooks, everything=args.everything)
@@ -120,52 +111,6 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     with Store.open(config.output.state) as store:
         hits = store.search(" ".join(args.query), args.limit)
     console.hits(hits)
-    return EXIT_OK
-
-
-_CATALOG_HELP = "catalog file or folder (instead of the config's; repeatable)"
-
-
-def catalog_options(parser: argparse.ArgumentParser) -> None:
-    """``-c`` and ``--catalog`` once more, for after the action. SUPPRESS keeps what was given
-    before the action; ``--catalog`` paths given after it are added to those (another dest)."""
-    parser.add_argument("-c", "--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
-                        help=f"config file (default: ./{DEFAULT_NAME})")
-    parser.add_argument("--catalog", dest="catalog_paths_after", type=Path, action="append",
-                        default=argparse.SUPPRESS, metavar="PATH", help=_CATALOG_HELP)
-
-
-def catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
-    """The catalog of ``--catalog`` paths, else of the config's ``rsshub.catalog``.
-
-    With ``--catalog`` no config file is needed: when there is one, it only gives the site's
-    language (the names' language; a config that cannot be read is a warning then).
-    """
-    paths: list[Path] = [*args.catalog_paths, *getattr(args, "catalog_paths_after", [])]
-    config_path: Path = args.config
-    if not paths:
-        config = load_config(config_path)
-        paths = list(config.catalog)
-        if not paths:
-            raise ConfigError(str(config_path), None, "rsshub.catalog",
-                              "no catalog configured (add rsshub.catalog or pass --catalog)")
-        return load_catalog(paths, config.site.language)
-    language = DEFAULT_LANGUAGE
-    if config_path.exists() or config_path != Path(DEFAULT_NAME):
-        try:
-            language = load_config(config_path).site.language
-        except ConfigError as e:
-            console.error_line(f"warning: {e} (names in the default language, {language})")
-    return load_catalog(paths, language)
-
-
-def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
-    catalog = catalog_for(args, console)
-    if args.catalog_command == "list":
-        routes = catalog.list(args.category)
-    else:
-        routes = catalog.search(" ".join(args.text))
-    console.routes(routes)
     return EXIT_OK
 
 

@@ -40,7 +40,8 @@ def cmd_watch(args: argparse.Namespace, console: Console) -> int:
         console.out.flush()  # a pipe would hold it back until exit
 
     hooks = WatchHooks(log=console.start, on_report=on_report,
-                       fetch=Hooks(progress=console.progress, on_outcome=console.outcome))
+                       fetch=Hooks(progress=console.progress, on_outcome=console.outcome,
+                                   on_note=console.error_line))
     try:
         with _stop_on_signals(stop, received):
             console.start(f"rsspage {__version__}: watching {config.path} "

@@ -26,12 +26,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rsspage.errors import PublishError
-from rsspage.fileio import TMP_SUFFIX, write_all
+from rsspage.fileio import replace_file
 
 NAME = ".rsspage-manifest.json"
 PAGES_NAME = ".rsspage-pages.json"
@@ -94,20 +93,9 @@ def _replace(path: Path, data: bytes, *, durable: bool) -> None:
     ``durable``); nothing is written when the file holds ``data`` already."""
     if _holds(path, data):
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-                     | os.O_CLOEXEC, 0o666)
-        try:
-            write_all(fd, data)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        replace_file(path, data, durable=durable)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         raise PublishError(f"cannot save {path}: {e.strerror}") from e
 
 
