@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,9 +24,11 @@ class CliRun:
     err: str
 
 
-def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120) -> CliRun:
-    """Run `rsspage ARGS` in a subprocess, as a user would (never a TTY here)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120,
+            env: Mapping[str, str] | None = None) -> CliRun:
+    """Run `rsspage ARGS` in a subprocess, as a user would (never a TTY here); ``env`` adds
+    environment variables."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "rsspage.cli", *args],
         capture_output=True, text=True, cwd=cwd, timeout=timeout, env=env,
