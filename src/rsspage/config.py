@@ -59,6 +59,9 @@ class RouteConfig:
     items_per_feed: int | None = None
     #: How often to fetch this feed; None: ``schedule.every``.
     every: timedelta | None = None
+    #: RSSHub's own query parameters (``filter``, ``limit``, ``mode`` …), in config order,
+    #: added to the route's URL; not part of the feed's key, so changing them keeps its archive.
+    params: tuple[tuple[str, str], ...] = ()
     #: Line in the config, for messages.
     line: int | None = None
 
@@ -363,6 +366,42 @@ def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
     return out
 
 
+#: RSSHub's common parameters (docs: "Parameters"), each with what its value must be.
+_TEXT, _WHOLE, _SWITCH = "text", "whole", "switch"
+RSSHUB_PARAMS: dict[str, str | tuple[str, ...]] = {
+    **{name: _TEXT for name in (
+        "filter", "filter_title", "filter_description", "filter_author", "filter_category",
+        "filterout", "filterout_title", "filterout_description", "filterout_author",
+        "filterout_category", "tgiv", "image_hotlink_template", "multimedia_hotlink_template")},
+    "filter_time": _WHOLE, "limit": _WHOLE, "brief": _WHOLE,
+    "filter_case_sensitive": _SWITCH, "sorted": _SWITCH, "scihub": _SWITCH,
+    "wrap_multimedia_in_iframe": _SWITCH,
+    "mode": ("fulltext",),
+    "format": ("rss", "atom", "json"),  # what rsspage reads (not rss3, ums)
+    "opencc": ("s2t", "t2s"),
+}
+
+
+def _params(r: _Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
+    """``params:`` of a route: RSSHub's query parameters, checked as RSSHub reads them."""
+    items = r.mapping(node, key, set(RSSHUB_PARAMS))
+    out = []
+    for name, value_node in items.items():
+        where, kind = f"{key}.{name}", RSSHUB_PARAMS[name]
+        if kind == _WHOLE:
+            value = str(r.number(value_node, where, int, 1))
+        elif kind == _SWITCH:
+            if not (isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":bool")):
+                raise r.fail(value_node, where, f"expected true or false, got {_kind(value_node)}")
+            value = "true" if yaml.safe_load(value_node.value) else "false"
+        else:
+            value = r.text(value_node, where) or ""
+            if isinstance(kind, tuple) and value not in kind:
+                raise r.fail(value_node, where, f"expected one of {', '.join(kind)}, got {value!r}")
+        out.append((name, value))
+    return tuple(out)
+
+
 def _route(r: _Reader, node: yaml.Node, index: int) -> RouteConfig:
     key = f"routes[{index}]"
     line = node.start_mark.line + 1
@@ -370,9 +409,11 @@ def _route(r: _Reader, node: yaml.Node, index: int) -> RouteConfig:
         path = r.text(node, key) or ""
         extra: dict[str, Any] = {}
     else:
-        items = r.mapping(node, key, {"path"} | _NAME_KEYS, required=("path",))
+        items = r.mapping(node, key, {"path", "params"} | _NAME_KEYS, required=("path",))
         path = r.text(items["path"], f"{key}.path") or ""
         extra = _names(r, items, key)
+        if "params" in items:
+            extra["params"] = _params(r, items["params"], f"{key}.params")
     if not path.startswith("/") or path.startswith("//"):
         raise r.fail(node, key, f"a route is a path starting with '/', got {path!r}")
     return RouteConfig(path=path, line=line, **extra)

@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from rsspage.catalog import Catalog
 from rsspage.config import Config, FeedConfig, InstanceConfig, RouteConfig
@@ -34,6 +34,14 @@ class Plan:
 def route_urls(instances: tuple[InstanceConfig, ...], path: str) -> tuple[str, ...]:
     """The route's URL on each instance, signed for those that have an access key."""
     return tuple(instance.url.rstrip("/") + _signed(path, instance) for instance in instances)
+
+
+def with_params(path: str, params: Sequence[tuple[str, str]]) -> str:
+    """``path`` with RSSHub's query parameters added (after any query it has already)."""
+    if not params:
+        return path
+    query = urlencode(params, quote_via=quote, safe="|")  # RSSHub reads | in filters as "or"
+    return path + ("&" if "?" in path else "?") + query
 
 
 def _signed(path: str, instance: InstanceConfig) -> str:
@@ -68,13 +76,14 @@ def _route_spec(
         warning = f"{config.path.name}:{route.line}: {route.path}: {needs(entry)}"
     spec = FeedSpec(
         key=route.path,
-        urls=route_urls(config.instances, route.path),
+        urls=route_urls(config.instances, with_params(route.path, route.params)),
         category=category or UNCATEGORISED,
         source=source or "",
         channel=channel or "",
         items_per_feed=route.items_per_feed or config.limits.items_per_feed,
         names_from_feed=names_from_feed,
         every=route.every or config.schedule.every,
+        view=entry.view if entry else None,
     )
     return spec, warning
 

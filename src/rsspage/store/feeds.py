@@ -67,10 +67,10 @@ def record(
     stamp = now.isoformat()
     ok = error is None and result.status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED)
     conn.execute(
-        """INSERT INTO feeds (key, url, category, source, channel) VALUES (?, ?, ?, ?, ?)
+        """INSERT INTO feeds (key, url, category, source, channel, view) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(key) DO UPDATE SET url=excluded.url, category=excluded.category,
-               source=excluded.source, channel=excluded.channel""",
-        (spec.key, result.url, spec.category, spec.source, spec.channel),
+               source=excluded.source, channel=excluded.channel, view=excluded.view""",
+        (spec.key, result.url, spec.category, spec.source, spec.channel, spec.view),
     )
     if ok:
         conn.execute(

@@ -108,4 +108,9 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN imported INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX articles_feed_title ON articles(feed_key, title) WHERE imported = 1;
     """,
+    # 6: what a route's items are (RSSHub's ``view`` in the catalog: articles, social,
+    # pictures, videos, audio, notifications), so the site can show each kind as it suits.
+    """
+    ALTER TABLE feeds ADD COLUMN view TEXT;
+    """,
 )
