@@ -98,7 +98,8 @@ def test_a_key_from_the_environment_is_used_and_never_written_or_printed(tmp_pat
         configure(wrong)
         refused = [cli("update"), cli("status")]
         assert refused[0].returncode == 1
-        assert "HTTP 403 Forbidden: the instance refused the access key" in refused[0].stdout.decode()
+        assert f"instance 127.0.0.1:{wrong.port} refused the access key (HTTP 403)" in (
+            refused[0].stdout.decode())
         configure(wrong, right)
         runs = [*refused, cli("update", "--all"), cli("status"),
                 cli("export", str(tmp_path / "all.jsonl.gz"))]

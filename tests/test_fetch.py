@@ -150,7 +150,7 @@ def test_answers_that_are_not_feeds_fail(server: LocalServer, body: bytes, conte
 def test_500_is_retried_then_fails(server: LocalServer) -> None:
     result = fetch_one(server.route("/feed", respond(500)))
     assert result.status is FetchStatus.FAILED
-    assert result.error == "HTTP 500 Internal Server Error"
+    assert result.error == f"instance 127.0.0.1:{server.port} failed: HTTP 500 Internal Server Error"
     assert result.http_status == 500
     assert server.hits("/feed") == FAST.retries + 1
 
@@ -181,21 +181,25 @@ def test_retry_after_beyond_the_budget_fails_without_waiting(server: LocalServer
     url = server.route("/feed", sequence(too_many_requests("120"), feed()))
     result, elapsed = timed(url)
     assert result.status is FetchStatus.FAILED
-    assert result.error == "HTTP 429 Too Many Requests (retry after 120 s)"
+    assert result.error == (
+        f"instance 127.0.0.1:{server.port} is rate limiting (HTTP 429, retry after 120 s)")
     assert elapsed < 0.5
     assert server.hits("/feed") == 1
 
 
 def test_404_is_not_retried(server: LocalServer) -> None:
     result = fetch_one(server.route("/feed", respond(404, b"nope")))
-    assert (result.status, result.error) == (FetchStatus.FAILED, "HTTP 404 Not Found")
+    assert (result.status, result.error) == (
+        FetchStatus.FAILED,
+        f"instance 127.0.0.1:{server.port} does not have this route (HTTP 404 Not Found)")
     assert server.hits("/feed") == 1
 
 
 def test_410_is_gone(server: LocalServer) -> None:
     result = fetch_one(server.route("/feed", respond(410)))
     assert (result.status, result.error, result.http_status) == (
-        FetchStatus.GONE, "HTTP 410 Gone", 410)
+        FetchStatus.GONE, f"instance 127.0.0.1:{server.port} says this route is gone (HTTP 410 Gone)",
+        410)
     assert server.hits("/feed") == 1
 
 
@@ -204,15 +208,16 @@ def test_410_is_gone(server: LocalServer) -> None:
 
 def test_connection_refused() -> None:
     result = fetch_one(closed_port_url())
-    assert (result.status, result.error, result.http_status) == (
-        FetchStatus.FAILED, "connection refused", 0)
+    assert (result.status, result.http_status) == (FetchStatus.FAILED, 0)
+    assert result.error is not None and result.error.endswith(" is down: connection refused")
 
 
 def test_hang_times_out_within_the_budget(server: LocalServer) -> None:
     options = FetchOptions(timeout=0.5, retries=2, backoff=0.05)
     result, elapsed = timed(server.route("/feed", hang()), options)
     assert result.status is FetchStatus.FAILED
-    assert result.error is not None and result.error.startswith("timed out")
+    assert result.error is not None
+    assert result.error.startswith(f"instance 127.0.0.1:{server.port} is too slow or down: timed out")
     assert elapsed < 0.5 * 3 + 0.5
     assert server.hits("/feed") == 3
 
@@ -220,7 +225,9 @@ def test_hang_times_out_within_the_budget(server: LocalServer) -> None:
 def test_drip_cannot_stretch_the_timeout(server: LocalServer) -> None:
     options = FetchOptions(timeout=0.5, retries=0)
     result, elapsed = timed(server.route("/feed", drip(RSS, interval=0.1)), options)
-    assert (result.status, result.error) == (FetchStatus.FAILED, "timed out after 0.5 s")
+    assert (result.status, result.error) == (
+        FetchStatus.FAILED,
+        f"instance 127.0.0.1:{server.port} is too slow or down: timed out after 0.5 s")
     assert elapsed < 1.0
 
 
@@ -234,7 +241,8 @@ def test_reset_mid_body(server: LocalServer) -> None:
 def test_short_body_for_its_content_length_is_an_error_not_a_hang(server: LocalServer) -> None:
     result, elapsed = timed(server.route("/feed", wrong_length(RSS, extra=1000)))
     assert result.status is FetchStatus.FAILED
-    expected = f"connection closed before the whole body arrived ({len(RSS)} of {len(RSS) + 1000}"
+    expected = (f"instance 127.0.0.1:{server.port}: connection closed before the whole body arrived "
+                f"({len(RSS)} of {len(RSS) + 1000}")
     assert result.error is not None and result.error.startswith(expected)
     assert elapsed < 0.5
 
@@ -264,14 +272,15 @@ def test_redirect_loop_is_too_many_redirects(server: LocalServer) -> None:
     server.route("/a", redirect("/b"))
     server.route("/b", redirect("/a"))
     result = fetch_one(server.url("/a"))
-    assert (result.status, result.error) == (FetchStatus.FAILED, "too many redirects")
+    assert (result.status, result.error) == (
+        FetchStatus.FAILED, f"instance 127.0.0.1:{server.port}: too many redirects")
     assert server.hits("/a") + server.hits("/b") == FAST.max_redirects + 1  # and not retried
 
 
 def test_redirect_to_another_scheme_is_refused(server: LocalServer) -> None:
     result = fetch_one(server.route("/feed", redirect("ftp://127.0.0.1/feed.xml")))
     assert (result.status, result.error) == (
-        FetchStatus.FAILED, "redirect to unsupported scheme ftp:")
+        FetchStatus.FAILED, f"instance 127.0.0.1:{server.port}: redirect to unsupported scheme ftp:")
 
 
 # --- size caps ---------------------------------------------------------------------------------
@@ -286,7 +295,8 @@ def test_gzip_bomb_stops_at_the_cap_quickly_and_in_bounded_memory(server: LocalS
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert (result.status, result.error) == (FetchStatus.FAILED, "response larger than 2 MB")
+    assert (result.status, result.error) == (
+        FetchStatus.FAILED, f"instance 127.0.0.1:{server.port}: response larger than 2 MB")
     assert elapsed < 2.0
     assert peak < 16 * 1024 * 1024  # a few times the cap, never the bomb's size
     assert server.hits("/feed") == 1
@@ -296,7 +306,8 @@ def test_gzip_bomb_stops_at_the_cap_quickly_and_in_bounded_memory(server: LocalS
 def test_huge_body_stops_at_the_cap(server: LocalServer, declare_length: bool) -> None:
     url = server.route("/feed", huge(1 << 30, declare_length=declare_length))
     result, elapsed = timed(url, FetchOptions(timeout=5.0, max_bytes=1024 * 1024))
-    assert (result.status, result.error) == (FetchStatus.FAILED, "response larger than 1 MB")
+    assert (result.status, result.error) == (
+        FetchStatus.FAILED, f"instance 127.0.0.1:{server.port}: response larger than 1 MB")
     assert elapsed < 2.0
 
 
@@ -322,8 +333,9 @@ def test_total_failure_names_every_instance(server: LocalServer) -> None:
     assert result.status is FetchStatus.FAILED
     assert result.error is not None
     assert result.error.startswith("all 2 instances failed: ")
-    assert f"{refused.split('/')[2]}: connection refused" in result.error
-    assert f"127.0.0.1:{server.port}: HTTP 404 Not Found" in result.error
+    assert f"instance {refused.split('/')[2]} is down: connection refused; " in result.error
+    assert result.error.endswith(
+        f"instance 127.0.0.1:{server.port} does not have this route (HTTP 404 Not Found)")
     assert result.url == server.url("/feed")
 
 

@@ -8,12 +8,13 @@ the first one that answers with a feed wins. Per URL::
             ├► 304 ─────────► NOT_MODIFIED            a per-host slot, within ``timeout``
             ├► 410 ─────────► GONE
             ├► timeout, connection error, 5xx, 429 ─► wait (backoff or Retry-After) ─► attempt
-            └► other failure ─► next URL
+            └► other failure (a key refused, a bot check, RSSHub's error page …) ─► next URL
 
 A URL never takes longer than ``timeout × (retries + 1)``: attempts and waits share that budget,
 so a slow or hanging server costs a bounded time however it misbehaves. Bodies are decoded here
 (not by httpx) so the size cap applies to decompressed bytes as they arrive. Every failure ends
-as a FAILED/GONE result with a short message; nothing raises out of :func:`fetch_feeds`.
+as a FAILED/GONE result with a short message (worded by :mod:`rsspage.fetch_failures`: of the
+instance for a route); nothing raises out of :func:`fetch_feeds`.
 What the server says about coming back (max-age, Expires, Retry-After) is read by
 :mod:`rsspage.fetch_hints` and passed on in ``FetchResult.hints``.
 """
@@ -21,18 +22,15 @@ What the server says about coming back (max-age, Expires, Retry-After) is read b
 from __future__ import annotations
 
 import asyncio
-import codecs
 import importlib
 import importlib.util
-import re
 import ssl
 import time
 import zlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from http import HTTPStatus
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import certifi
@@ -40,8 +38,17 @@ import httpx
 
 from rsspage import __version__
 from rsspage import fetch_hints as _hints
-from rsspage.errors import FetchError
-from rsspage.redact import carries_key, redact
+from rsspage.fetch_failures import (
+    Failure,
+    feed_error,
+    http_status,
+    status_failure,
+    timed_out,
+    too_large,
+    translate,
+    unexpected_body,
+)
+from rsspage.redact import redact
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, ServerHints
 
 __all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
@@ -62,14 +69,10 @@ _BROTLI: Any = (
     importlib.import_module("brotli") if importlib.util.find_spec("brotli") is not None else None
 )
 _ACCEPT_ENCODING = "gzip, deflate, br" if _BROTLI is not None else "gzip, deflate"
-# Skips an XML declaration and comments, then looks for the first tag of an HTML page.
-_HTML_START = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]",
-                         re.IGNORECASE | re.DOTALL)
-# h11's words for a body shorter than its Content-Length.
-_BODY_COUNTS = re.compile(r"received (\d+) bytes, expected (\d+)")
-_E = TypeVar("_E", bound=BaseException)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
+#: How much of an error response is read, for fetch_failures to recognise whose page it is
+#: (RSSHub's error message sits ~4 KB into its page), and for how long at most.
+_ERROR_BODY_BYTES = 64 * 1024
+_ERROR_BODY_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,18 +197,6 @@ class _Clients:
         return client
 
 
-class _Failure(FetchError):
-    """One failed try at one URL, and whether trying the same URL again could help."""
-
-    def __init__(self, message: str, *, retryable: bool = False, http_status: int = 0,
-                 retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.http_status = http_status
-        #: Seconds the server asked us to wait (Retry-After), if it did.
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True, slots=True)
 class _Answer:
     """A final response: a feed body (2xx) or a 304."""
@@ -250,11 +241,11 @@ class _Fetcher:
         if not spec.urls:
             return FetchResult(spec.key, FetchStatus.FAILED, "", error="no URL to fetch")
         headers = _request_headers(self._options, state)
-        failures: list[tuple[str, _Failure]] = []
+        failures: list[tuple[str, Failure]] = []
         for url in spec.urls:  # RSSHub instances, in order of preference
             try:
                 answer = await self._with_retries(url, headers)
-            except _Failure as failure:
+            except Failure as failure:
                 failures.append((url, failure))
                 continue
             return _success(spec.key, answer, state)
@@ -267,7 +258,7 @@ class _Fetcher:
         while True:
             try:
                 return await self._attempt(url, headers, budget)
-            except _Failure as failure:
+            except Failure as failure:
                 if not failure.retryable or attempt >= options.retries:
                     raise
                 delay = self._delay(failure, attempt)
@@ -277,7 +268,7 @@ class _Fetcher:
             budget.spend(delay)
             attempt += 1
 
-    def _delay(self, failure: _Failure, attempt: int) -> float:
+    def _delay(self, failure: Failure, attempt: int) -> float:
         if failure.retry_after is not None:
             return min(failure.retry_after, self._options.max_retry_after)
         return float(self._options.backoff * 2**attempt)
@@ -292,17 +283,13 @@ class _Fetcher:
                 async with asyncio.timeout(limit):  # total deadline: a drip cannot stretch it
                     return await self._follow(client, url, headers)
             except (TimeoutError, httpx.TimeoutException) as e:
-                raise _Failure(self._timed_out(limit), retryable=True) from e
+                options = self._options
+                raise timed_out(limit, options.timeout,
+                                options.timeout * (options.retries + 1)) from e
             except (httpx.HTTPError, httpx.InvalidURL) as e:
-                raise _translate(e) from e
+                raise translate(e) from e
             finally:
                 budget.spend(time.monotonic() - started)
-
-    def _timed_out(self, limit: float) -> str:
-        if limit < self._options.timeout:  # the last attempt only had what the budget left
-            budget = self._options.timeout * (self._options.retries + 1)
-            return f"timed out: the {_seconds(budget)} allowed for this URL ran out"
-        return f"timed out after {_seconds(limit)}"
 
     @asynccontextmanager
     async def _slot(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
@@ -322,7 +309,7 @@ class _Fetcher:
                 if target is None:
                     return await self._answer(current, response)
             current = target
-        raise _Failure("too many redirects", http_status=response.status_code)
+        raise Failure("too many redirects", http_status=response.status_code)
 
     async def _answer(self, url: str, response: httpx.Response) -> _Answer:
         status = response.status_code
@@ -330,11 +317,12 @@ class _Fetcher:
         if status == 304:
             return _Answer(url, status, headers, b"")
         if not 200 <= status < 300:
-            raise _status_failure(response)
+            body = await _error_body(response)
+            raise status_failure(url, status, response.reason_phrase, headers, body)
         content = await _read_capped(response, self._options.max_bytes)
-        problem = _unexpected(self._options.expect, headers.get("content-type", ""), content)
-        if problem is not None:
-            raise _Failure(problem, http_status=status)
+        failure = unexpected_body(self._options.expect, status, headers, content)
+        if failure is not None:
+            raise failure
         return _Answer(url, status, headers, content)
 
 
@@ -371,51 +359,42 @@ def _redirect_target(response: httpx.Response) -> str | None:
     location = response.headers.get("location")
     status = response.status_code
     if not location:
-        raise _Failure(f"{_http_status(response)} without a Location header", http_status=status)
+        raise Failure(f"{http_status(status, response.reason_phrase)} without a Location header",
+                      http_status=status)
     try:
         target = response.url.join(location)
     except httpx.InvalidURL as e:
-        raise _Failure(f"redirect to an invalid URL {location[:80]!r}", http_status=status) from e
+        raise Failure(f"redirect to an invalid URL {location[:80]!r}", http_status=status) from e
     if target.scheme not in ("http", "https"):
-        raise _Failure(f"redirect to unsupported scheme {target.scheme}:", http_status=status)
+        raise Failure(f"redirect to unsupported scheme {target.scheme}:", http_status=status)
     return str(target)
-
-
-def _status_failure(response: httpx.Response) -> _Failure:
-    status = response.status_code
-    retry_after = None
-    if status in (429, 503):
-        retry_after = _hints.retry_after(response.headers.get("retry-after"))
-    message = _http_status(response)
-    if status in (401, 403):  # RSSHub's answer to a missing or wrong ACCESS_KEY
-        message += (": the instance refused the access key" if carries_key(str(response.url))
-                    else ": the instance may need an access key (rsshub.instances: key_env)")
-    if retry_after is not None:
-        message += f" (retry after {_seconds(retry_after)})"
-    retryable = status >= 500 or status == 429
-    return _Failure(message, retryable=retryable, http_status=status, retry_after=retry_after)
-
-
-def _http_status(response: httpx.Response) -> str:
-    reason = response.reason_phrase
-    if not reason:
-        try:
-            reason = HTTPStatus(response.status_code).phrase
-        except ValueError:
-            reason = ""
-    return f"HTTP {response.status_code} {reason}".rstrip()
 
 
 async def _read_capped(response: httpx.Response, limit: int) -> bytes:
     """The decoded body, refused as soon as it (or its declared length) exceeds ``limit``."""
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _Failure(f"response larger than {_size(limit)}", http_status=response.status_code)
+        raise too_large(limit, response.status_code)
     decoder = _Decoder(response.headers.get("content-encoding", ""), limit, response.status_code)
     body = bytearray()
     async for chunk in response.aiter_raw():
         body += decoder.feed(chunk)
     body += decoder.finish()
+    return bytes(body)
+
+
+async def _error_body(response: httpx.Response) -> bytes:
+    """The start of an error response's body, or what of it came quickly. Never fails: the
+    status alone still says something, so a slow or broken error page must not hide it."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(_ERROR_BODY_SECONDS):
+            decoder = _Decoder(response.headers.get("content-encoding", ""), _ERROR_BODY_BYTES,
+                               response.status_code)
+            async for chunk in response.aiter_raw():
+                body += decoder.feed(chunk)
+    except (TimeoutError, httpx.HTTPError, Failure):  # too slow, cut off, too large, undecodable
+        pass
     return bytes(body)
 
 
@@ -440,7 +419,7 @@ class _Decoder:
         elif self._name == "br" and _BROTLI is not None:
             self._brotli = _BROTLI.Decompressor()
         elif self._name != "identity":
-            raise _Failure(f"unsupported Content-Encoding {encoding!r}", http_status=http_status)
+            raise Failure(f"unsupported Content-Encoding {encoding!r}", http_status=http_status)
 
     def feed(self, data: bytes) -> bytes:
         if self._zlib is not None:
@@ -454,7 +433,7 @@ class _Decoder:
             return b""
         tail = self._count(bytes(self._zlib.flush()))
         if not self._zlib.eof and self._total:
-            raise _Failure(f"{self._name} body is truncated", retryable=True,
+            raise Failure(f"{self._name} body is truncated", retryable=True,
                            http_status=self._status)
         return tail
 
@@ -470,95 +449,14 @@ class _Decoder:
                 self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
                 self._name = "raw deflate"
                 return self._inflate(data)
-            raise _Failure(f"cannot decode {self._name} body: {e}",
+            raise Failure(f"cannot decode {self._name} body: {e}",
                            http_status=self._status) from e
 
     def _count(self, out: bytes) -> bytes:
         self._total += len(out)
         if self._total > self._limit:
-            raise _Failure(f"response larger than {_size(self._limit)}", http_status=self._status)
+            raise too_large(self._limit, self._status)
         return out
-
-
-def _unexpected(expect: Expect, content_type: str, body: bytes) -> str | None:
-    """Why ``body`` is not what the fetch expects, or None when it may be."""
-    if expect == "feed":
-        return _not_a_feed(content_type, body)
-    if not _head_text(body).strip():
-        return "empty response"
-    if expect == "json" and not _head_text(body).lstrip().startswith(("{", "[")):
-        return f"not JSON: body starts with {_head_text(body).lstrip()[:20]!r}"
-    return None
-
-
-def _not_a_feed(content_type: str, body: bytes) -> str | None:
-    """Why ``body`` cannot be a feed (an RSSHub HTML error page, say), or None if it may be one.
-
-    A cheap sniff, not a parse: feeds are XML (``<``) or JSON (``{``).
-    """
-    text = _head_text(body).lstrip()
-    if not text:
-        return "not a feed: empty response"
-    if text[0] not in "<{":
-        return f"not a feed: body starts with {text[:20]!r}"
-    if _HTML_START.match(text):
-        mime = content_type.split(";")[0].strip().lower() or "no content type"
-        return f"not a feed: an HTML page ({mime})"
-    return None
-
-
-def _head_text(body: bytes) -> str:
-    head = body[:2048]
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return head[len(bom):].decode(encoding, "ignore")
-    return head.decode("latin-1")  # only ASCII matters to the sniff
-
-
-def _translate(e: httpx.HTTPError | httpx.InvalidURL) -> _Failure:
-    """A short readable failure for an httpx error; retryable when the network may recover."""
-    cert = _cause(e, ssl.SSLCertVerificationError)
-    if cert is not None:
-        return _Failure(f"TLS certificate verify failed: {cert.verify_message}")
-    tls = _cause(e, ssl.SSLError)
-    if tls is not None:
-        return _Failure(f"TLS error: {tls.reason or tls}")
-    if isinstance(e, httpx.InvalidURL):
-        return _Failure(f"invalid URL: {e}")
-    if isinstance(e, httpx.UnsupportedProtocol):
-        return _Failure(f"unsupported URL: {e}")
-    text = str(e) or type(e).__name__
-    if isinstance(e, httpx.ConnectError):
-        return _Failure(_connect_problem(e, text), retryable=True)
-    if isinstance(e, httpx.RemoteProtocolError):
-        if "complete message body" in text:
-            counts = _BODY_COUNTS.search(text)
-            detail = f" ({counts[1]} of {counts[2]} bytes)" if counts else ""
-            text = f"connection closed before the whole body arrived{detail}"
-        return _Failure(text, retryable=True)
-    if _cause(e, ConnectionResetError) is not None:
-        return _Failure("connection reset by the server", retryable=True)
-    return _Failure(f"network error: {text}", retryable=isinstance(e, httpx.TransportError))
-
-
-def _connect_problem(e: httpx.ConnectError, text: str) -> str:
-    if _cause(e, ConnectionRefusedError) is not None or "refused" in text.lower():
-        return "connection refused"
-    if "name or service not known" in text.lower() or "nodename nor servname" in text.lower():
-        return "host name not found"
-    return f"cannot connect: {text}"
-
-
-def _cause(e: BaseException, kind: type[_E]) -> _E | None:
-    """The first exception of ``kind`` in the chain of causes of ``e`` (``e`` included)."""
-    seen: set[int] = set()
-    current: BaseException | None = e
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kind):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
@@ -574,28 +472,12 @@ def _success(key: str, answer: _Answer, state: FeedState) -> FetchResult:
                        last_modified=last_modified, hints=hints)
 
 
-def _failed(key: str, failures: list[tuple[str, _Failure]]) -> FetchResult:
+def _failed(key: str, failures: list[tuple[str, Failure]]) -> FetchResult:
     """The result when every URL failed; GONE only if every one of them said 410."""
     url, last = failures[-1]
-    if len(failures) == 1:
-        error = str(last)
-    else:
-        parts = "; ".join(f"{urlsplit(u).netloc or u}: {f}" for u, f in failures)
-        error = f"all {len(failures)} instances failed: {parts}"
     gone = all(f.http_status == 410 for _, f in failures)
     status = FetchStatus.GONE if gone else FetchStatus.FAILED
     waits = [f.retry_after for _, f in failures if f.retry_after is not None]
     hints = ServerHints(retry_after=max(waits) if waits else None)
-    return FetchResult(key, status, url, http_status=last.http_status, error=error, hints=hints)
-
-
-def _seconds(value: float) -> str:
-    return f"{round(value, 1):g} s"
-
-
-def _size(n: int) -> str:
-    if n >= _MB:
-        return f"{n / _MB:.4g} MB"
-    if n >= 1024:
-        return f"{n / 1024:.4g} KB"
-    return f"{n} bytes"
+    return FetchResult(key, status, url, http_status=last.http_status,
+                       error=feed_error(key, failures), hints=hints)
