@@ -1,7 +1,7 @@
 """Reader for RSSHub's machine-readable route registry, in both published shapes.
 
 Shape: ``{namespace: {name, zh?: {name}, categories?, lang?, routes: {KEY: {path, name, zh?,
-example, categories?, features?, view?, ...}}}}``, where KEY is
+example, categories?, features?, view?, radar?, ...}}}}``, where KEY is
 
 - (a) the path relative to the namespace (``"/rank/:range?"``): RSSHub's ``/api/namespace`` and
   its ``build/routes.json``;
@@ -15,6 +15,9 @@ full. A route without a usable ``path`` field is placed by its ``example`` (alwa
 else a KEY already starting with ``/namespace/`` is taken as full. Namespaces may be nested
 (``gov/beijing``). A route's category is the label of its first category key, else of the
 namespace's first one, else ``未分类``.
+
+A route's ``radar`` rules (RSSHub Radar: which web pages lead to it) are kept on
+``Route.radar`` with their targets made full paths.
 
 Names: with a Chinese ``language`` (``zh``, ``zh-CN``, ``zh-TW`` …), the source is the
 namespace's ``zh.name`` and the channel the route's ``zh.name`` where the catalog has them; else
@@ -31,7 +34,7 @@ from typing import Any
 from rsspage.catalog.labels import label_for
 from rsspage.catalog.match import compile_pattern, normalise_path, normalise_pattern
 from rsspage.errors import CatalogError
-from rsspage.types import UNCATEGORISED, Route
+from rsspage.types import UNCATEGORISED, RadarRule, Route
 
 #: rsspage's default ``site.language``; the catalog's names follow it.
 DEFAULT_LANGUAGE = "zh-CN"
@@ -98,9 +101,10 @@ def _namespace_routes(
         features = features if isinstance(features, Mapping) else {}
         config_keys = _required_config(features.get("requireConfig"))
         channel = (_zh_name(route) if chinese else "") or _text(route.get("name")) or key
+        path = full_pattern(namespace, key, route.get("path"), example)
         routes.append(
             Route(
-                path=full_pattern(namespace, key, route.get("path"), example),
+                path=path,
                 example=example,
                 category=label_for(category) if category else UNCATEGORISED,
                 source=source,
@@ -111,9 +115,35 @@ def _namespace_routes(
                 require_puppeteer=features.get("requirePuppeteer") is True,
                 nsfw=features.get("nsfw") is True,
                 view=_view(route.get("view")),
+                radar=_radar_rules(namespace, route.get("radar"), path, channel),
             )
         )
     return routes
+
+
+def _radar_rules(namespace: str, value: object, own_path: str, name: str) -> tuple[RadarRule, ...]:
+    """RSSHub Radar's rules of one route: ``[{source: [...], target?, title?}]``.
+
+    ``target`` is relative to the namespace, as RSSHub's build reads it (``"/" + namespace +
+    target``); a missing or empty one is the route's own path. Sources are kept as written
+    (``github.com/:user/:repo``): :mod:`rsspage.catalog.radar` reads them when a URL is matched.
+    """
+    if not isinstance(value, list):
+        return ()
+    rules: list[RadarRule] = []
+    for item in value:
+        if not isinstance(item, Mapping):
+            continue
+        sources = tuple(s.strip() for s in _strings(item.get("source")))
+        if not sources:
+            continue
+        target = _text(item.get("target"))
+        rules.append(RadarRule(
+            source=sources,
+            target=_joined("/" + namespace, target) if target else own_path,
+            title=_text(item.get("title")) or name,
+        ))
+    return tuple(rules)
 
 
 def full_pattern(namespace: str, key: str, path_field: object, example: str = "") -> str:
