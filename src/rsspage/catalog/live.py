@@ -39,8 +39,8 @@ MAX_AGE = timedelta(days=1)
 RETRY_AFTER = timedelta(hours=1)
 #: Fewer routes than this is not RSSHub's catalog (it has thousands): a truncated or stub answer.
 MIN_ROUTES = 10
-#: Only what the fetch stage reports about this pseudo-feed.
-_KEY = "rsshub-catalog"
+#: The key of this pseudo-feed in the fetch stage: a route's, so failures are worded per instance.
+_KEY = API_PATH
 
 
 @dataclass(frozen=True, slots=True)
