@@ -217,3 +217,17 @@ def test_real_rsshub_with_an_access_key(tmp_path: Path, rsshub_keyed: RealRSSHub
         if file.is_file() and file.name != "rsspage.yml":
             assert rsshub_keyed.key.encode() not in file.read_bytes(), file
     assert all(rsshub_keyed.key not in text for text in everything)
+
+
+def test_add_finds_routes_in_the_real_rsshub_catalog(tmp_path: Path, rsshub: RealRSSHub) -> None:
+    config = tmp_path / "rsspage.yml"
+    config.write_text(f"# my feeds\nrsshub:\n  instances: [{rsshub.url}]  # mine\nroutes:\n"
+                      "  - /test/1\n", encoding="utf-8")
+    run = run_cli("add", "https://github.com/DIYgod/RSSHub", "--no-fetch", "--pick", "5",
+                  cwd=tmp_path)
+    assert run.code == 0, run.out + run.err
+    assert "/github/issue/DIYgod/RSSHub" in run.out
+    text = config.read_text(encoding="utf-8")
+    assert "# my feeds" in text and "# mine" in text
+    assert text.count("/github/") == 1 and "/github/issue/DIYgod/RSSHub" in text
+    assert (tmp_path / ".rsspage" / "catalog.json.gz").is_file()  # fetched from the instance

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rsspage import __version__
-from rsspage.cli.catalog import catalog_for, catalog_options  # noqa: F401  (moved; for old imports)
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.cli.due import due_column
 from rsspage.config import load_config
