@@ -94,7 +94,7 @@ def install_hexo() -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     manifest = json.dumps({"private": True, "dependencies": DEPENDENCIES}, indent=2)
     stamp = folder / "installed.json"
-    with _locked(folder / ".lock"):
+    with file_lock(folder / ".lock"):
         if stamp.exists() and stamp.read_text() == manifest:
             return folder
         (folder / "package.json").write_text(manifest)
@@ -179,7 +179,7 @@ def _html_path(site: Path, post: dict[str, Any], date: datetime) -> Path | None:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     with path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:

@@ -12,7 +12,6 @@ test waits on npm.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import signal
@@ -23,6 +22,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+
+from hexo_harness import file_lock
 
 SCRIPT = Path(__file__).resolve().parents[2] / "shared" / "tools" / "start-rsshub.sh"
 #: The key of the instance the keyed fixture starts (RSSHub's ``ACCESS_KEY``).
@@ -57,7 +58,7 @@ def running_rsshub(key: str | None = None) -> Iterator[RealRSSHub]:
     home = cache_dir() / "rsshub"
     home.mkdir(parents=True, exist_ok=True)
     env = ["REQUEST_RETRY=0"] + ([f"ACCESS_KEY={key}"] if key else [])
-    with _locked(home / ".lock"):  # one install at a time (test workers start in parallel)
+    with file_lock(home / ".lock"):  # one install at a time (test workers start in parallel)
         proc = subprocess.run(
             ["bash", str(SCRIPT), str(_free_port()), *env],
             capture_output=True, text=True, timeout=START_TIMEOUT,
@@ -79,16 +80,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with path.open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 if __name__ == "__main__":  # install (and try once) ahead of the tests

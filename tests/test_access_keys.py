@@ -15,7 +15,7 @@ import yaml
 
 from rsspage.config import InstanceConfig, parse_config
 from rsspage.errors import ConfigError
-from rsspage.plan import route_urls
+from rsspage.instances import route_urls
 from servers import RSS, Exchange, LocalServer
 
 KEY = "s3cret-Key_9f2b"

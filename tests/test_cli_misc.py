@@ -36,7 +36,8 @@ def test_catalog_search_and_list_are_cjk_aware(shared_fixtures: Path) -> None:
 
 def test_catalog_without_any_catalog_is_a_clear_error(tmp_path: Path) -> None:
     config = tmp_path / "rsspage.yml"
-    config.write_text("feeds: [http://127.0.0.1:9/feed.xml]\n", encoding="utf-8")
+    config.write_text("rsshub: {catalog: []}\nfeeds: [http://127.0.0.1:9/feed.xml]\n",
+                      encoding="utf-8")
     run = run_cli("catalog", "-c", str(config), "list")
     assert run.code == 2
     assert "no catalog configured" in run.err and "Traceback" not in run.err

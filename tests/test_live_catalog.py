@@ -5,8 +5,10 @@ against a real RSSHub."""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
+import sqlite3
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -231,3 +233,147 @@ def test_add_finds_routes_in_the_real_rsshub_catalog(tmp_path: Path, rsshub: Rea
     assert "# my feeds" in text and "# mine" in text
     assert text.count("/github/") == 1 and "/github/issue/DIYgod/RSSHub" in text
     assert (tmp_path / ".rsspage" / "catalog.json.gz").is_file()  # fetched from the instance
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def cached_copy(tmp_path: Path, catalog_doc: bytes) -> LocalServer:
+    """A config whose instance served ``catalog_doc`` once (cached); the server is stopped."""
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        write_config(tmp_path, [hub.url("")])
+        assert run_cli("catalog", "update", cwd=tmp_path).code == 0
+    return hub
+
+
+def test_a_feeds_only_config_still_lists_and_searches_the_live_catalog(
+    tmp_path: Path, catalog_doc: bytes
+) -> None:
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        (tmp_path / "rsspage.yml").write_text(
+            f"rsshub: {{instances: [{hub.url('')}]}}\nfeeds: [http://127.0.0.1:9/f.xml]\n",
+            encoding="utf-8")
+        found = run_cli("catalog", "search", "快科技", cwd=tmp_path)
+    assert found.code == 0, found.err
+    assert "/mydrivers/rank" in found.out
+
+
+@pytest.mark.parametrize("damage", ["gzip", "meta", "shape"])
+def test_a_damaged_cache_counts_as_none(tmp_path: Path, catalog_doc: bytes, damage: str) -> None:
+    cached_copy(tmp_path, catalog_doc)
+    state = tmp_path / ".rsspage"
+    if damage == "gzip":
+        data = bytearray((state / "catalog.json.gz").read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        (state / "catalog.json.gz").write_bytes(bytes(data))
+    elif damage == "meta":
+        (state / "catalog.meta.json").write_text('{"checked_at": null, "routes": "many", '
+                                                 '"instance": 7, "failed_at": []}')
+    else:
+        (state / "catalog.json.gz").write_bytes(gzip.compress(b'{"x": {"routes": 5}}'))
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        hub.route("/localnews/latest", respond(200, RSS, FEED))
+        write_config(tmp_path, [hub.url("")])
+        run = run_cli("update", cwd=tmp_path)
+        assert run.code == 0, run.err
+        assert "internal error" not in run.err
+        # Bad meta: the copy's age and source are unknown, so it is asked for again too.
+        assert hub.hits("/api/namespace") == 1
+    assert "本地新闻" in run_cli("status", cwd=tmp_path).out
+
+
+def test_instance_option_refreshes_a_copy_from_another_instance(
+    tmp_path: Path, catalog_doc: bytes
+) -> None:
+    cached_copy(tmp_path, catalog_doc)
+    with LocalServer() as other:
+        other.route("/api/namespace", respond(200, catalog_doc, JSON))
+        run = run_cli("catalog", "search", "快科技", "--instance", other.url(""), cwd=tmp_path)
+        assert other.hits("/api/namespace") == 1, run.err
+    assert meta(tmp_path)["instance"] == other.url("")
+    bad = run_cli("catalog", "list", "--instance", "rsshub.example", cwd=tmp_path)
+    assert bad.code == 2 and "expected an http(s) URL" in bad.err
+
+
+def test_named_routes_make_no_catalog_request(tmp_path: Path) -> None:
+    with LocalServer() as hub:
+        hub.route("/localnews/latest", respond(200, RSS, FEED))
+        (tmp_path / "rsspage.yml").write_text(
+            f"rsshub: {{instances: [{hub.url('')}]}}\nroutes:\n"
+            "  - {path: /localnews/latest, category: 新闻, source: 本地, channel: 最新}\n"
+            "output: {site: null}\n", encoding="utf-8")
+        run = run_cli("update", cwd=tmp_path)
+        assert run.code == 0, run.err
+        assert hub.hits("/api/namespace") == 0
+        assert "catalog" not in run.err
+
+
+def test_catalog_update_with_a_broken_config_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "rsspage.yml").write_text(
+        "rsshub:\n  instances: [{url: http://127.0.0.1:9, key_env: RSSPAGE_TEST_UNSET_KEY}]\n"
+        "routes: [/a/b]\n", encoding="utf-8")
+    run = run_cli("catalog", "update", cwd=tmp_path)
+    assert run.code == 2 and "RSSPAGE_TEST_UNSET_KEY" in run.err
+    assert not (tmp_path / ".rsspage" / "catalog.json.gz").exists()
+
+
+def test_a_password_in_the_instance_url_is_never_kept_or_shown(
+    tmp_path: Path, catalog_doc: bytes
+) -> None:
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        url = hub.url("").replace("http://", "http://reader:pw-s3cret@")
+        run = run_cli("catalog", "update", "--instance", url, cwd=tmp_path)
+    assert run.code == 0, run.err
+    assert "pw-s3cret" not in run.out + run.err
+    assert meta(tmp_path)["instance"] == hub.url("")
+    assert b"pw-s3cret" not in (tmp_path / ".rsspage" / "catalog.meta.json").read_bytes()
+
+
+def test_the_catalog_request_signed_with_key(tmp_path: Path, catalog_doc: bytes) -> None:
+    key = "plain-key-9"
+    seen: list[str] = []
+
+    def keyed(exchange: Exchange) -> None:
+        seen.append(exchange.path)
+        ok = parse_qs(urlsplit(exchange.path).query).get("key") == [key]
+        exchange.respond(200 if ok else 403, catalog_doc if ok else b"denied", JSON)
+
+    with LocalServer() as hub:
+        hub.route("/api/namespace", keyed)
+        (tmp_path / "rsspage.yml").write_text(
+            f"rsshub:\n  instances: [{{url: {hub.url('')}, key: {key}, sign: key}}]\n"
+            "routes: [/localnews/latest]\n", encoding="utf-8")
+        run = run_cli("catalog", "update", cwd=tmp_path)
+    assert run.code == 0, run.err
+    assert seen == [f"/api/namespace?key={key}"]
+    assert key not in run.out + run.err
+    assert key.encode() not in (tmp_path / ".rsspage" / "catalog.meta.json").read_bytes()
+
+
+def test_without_the_catalog_routes_keep_their_names(tmp_path: Path, catalog_doc: bytes) -> None:
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        hub.route("/localnews/latest", respond(200, RSS, FEED))
+        write_config(tmp_path, [hub.url("")])
+        assert run_cli("update", cwd=tmp_path).code == 0
+        for name in ("catalog.json.gz", "catalog.meta.json"):  # the cache is lost
+            (tmp_path / ".rsspage" / name).unlink()
+        hub.route("/api/namespace", respond(503, b"down", {"Content-Type": "text/plain"}))
+        run = run_cli("update", "--all", cwd=tmp_path)
+    assert "no RSSHub catalog" in run.err
+    db = sqlite3.connect(tmp_path / ".rsspage" / "rsspage.sqlite3")
+    names = db.execute("SELECT category, source, channel, view FROM feeds").fetchall()
+    assert names == [("新媒体", "本地新闻", "最新", "articles")]
+
+
+def test_add_pick_zero_is_refused(tmp_path: Path, shared_fixtures: Path) -> None:
+    (tmp_path / "rsspage.yml").write_text("feeds: [http://127.0.0.1:9/f.xml]\n", encoding="utf-8")
+    catalog = str(shared_fixtures / "rsshub-routes-modern" / "routes.json")
+    run = run_cli("add", "https://github.com/DIYgod/RSSHub", "--no-fetch", "--pick", "0",
+                  "--catalog", catalog, cwd=tmp_path)
+    assert run.code == 2 and "--pick 0" in run.err
+    assert "/github/" not in (tmp_path / "rsspage.yml").read_text()

@@ -284,7 +284,10 @@ def _url(r: _Reader, node: yaml.Node, key: str) -> str:
     return value
 
 
-_DEFAULT_INSTANCE = InstanceConfig("https://rsshub.app")
+#: The instance of a config that names none (and of ``catalog`` commands without a config).
+DEFAULT_INSTANCE = InstanceConfig("https://rsshub.app")
+#: ``output.state``'s default, relative to the config's folder.
+DEFAULT_STATE = ".rsspage"
 
 
 def _instance(r: _Reader, node: yaml.Node, index: int) -> InstanceConfig:
@@ -318,9 +321,9 @@ def _rsshub(
     r: _Reader, node: yaml.Node | None, folder: Path
 ) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...], bool]:
     if node is None:
-        return (_DEFAULT_INSTANCE,), (), True
+        return (DEFAULT_INSTANCE,), (), True
     items = r.mapping(node, "rsshub", {"instances", "catalog"})
-    instances: tuple[InstanceConfig, ...] = (_DEFAULT_INSTANCE,)
+    instances: tuple[InstanceConfig, ...] = (DEFAULT_INSTANCE,)
     if "instances" in items:
         nodes = r.sequence(items["instances"], "rsshub.instances")
         instances = tuple(_instance(r, n, i) for i, n in enumerate(nodes))
@@ -481,7 +484,7 @@ def _output(r: _Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
     page_size = 40
     if "page_size" in items:
         page_size = r.number(items["page_size"], "output.page_size", int, 1)
-    state = path("state", ".rsspage")
+    state = path("state", DEFAULT_STATE)
     assert state is not None  # the default is never null
     return OutputConfig(state=state, hexo=path("hexo", None), site=path("site", "public"),
                         page_size=page_size)

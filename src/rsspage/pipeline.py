@@ -33,14 +33,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from rsspage.catalog import Catalog, load_catalog
-from rsspage.catalog.live import API_PATH, load_live
+from rsspage.catalog.live import load_live
 from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_feed
 from rsspage.parse import parse_feed
-from rsspage.plan import FeedsByName, earliest_due, make_plan, route_urls, split_due
+from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
@@ -98,7 +98,10 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     """:func:`update` for a caller that holds the state lock already."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    plan = make_plan(config, config_catalog(config, on_note=hooks.on_note))
+    catalog, missing = config_catalog(config, on_note=hooks.on_note)
+    # Without the live catalog, routes keep the names it gave them last time (else they would
+    # switch to 未分类 and the feed's title until it is back).
+    plan = make_plan(config, catalog, store.feed_names() if missing else None)
     # Every configured feed, due or not: a feed that left the config is retired.
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
@@ -124,21 +127,30 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
 
 
 def config_catalog(config: Config, *, refresh: bool | None = None,
-                   on_note: Callable[[str], None] | None = None) -> Catalog:
-    """The config's catalog, names in the site's language: the instances' live catalog (when
-    configured and routes need it; refreshed as :func:`load_live` decides) then the files."""
+                   on_note: Callable[[str], None] | None = None,
+                   whole: bool = False) -> tuple[Catalog, bool]:
+    """The config's catalog, names in the site's language: the instances' live catalog then
+    the files; and whether the live catalog was wanted but is missing.
+
+    The live catalog is refreshed as :func:`load_live` decides when routes need names from it
+    (or ``whole``: ``catalog list/search``, ``add``); when every route is named in the config,
+    only a cached copy is read (for its flags and views), so no run waits on it.
+    """
     routes: list[Route] = []
-    if config.catalog_instance and (config.routes or refresh):
-        urls = route_urls(config.instances, API_PATH)
-        live = load_live(config.output.state, urls, fetch_options(config), config.site.language,
-                         refresh=refresh)
+    unnamed = any(not (r.category and r.source and r.channel) for r in config.routes)
+    wanted = config.catalog_instance and (whole or unnamed)
+    missing = False
+    if config.catalog_instance and (wanted or config.routes):
+        live = load_live(config.output.state, config.instances, fetch_options(config),
+                         config.site.language, refresh=refresh if wanted else False)
         note = live.note()
-        if note and on_note is not None:
+        if wanted and note and on_note is not None:
             on_note(note)
+        missing = wanted and live.state == "missing"
         routes.extend(live.routes)
     if config.catalog:
         routes.extend(load_catalog(list(config.catalog), config.site.language).routes)
-    return Catalog(routes)
+    return Catalog(routes), missing
 
 
 def build(config: Config, now: datetime | None = None) -> RunReport:
@@ -238,7 +250,7 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     carries, through ``normalise`` like any entry. Importing again adds nothing."""
     started = time.monotonic()
     now = now or datetime.now(UTC)
-    feeds = FeedsByName(make_plan(config, config_catalog(config, refresh=False)).feeds)
+    feeds = FeedsByName(make_plan(config, config_catalog(config, refresh=False)[0]).feeds)
     own = frozenset(load_manifest(root / MANIFEST_NAME).articles)  # rsspage's own posts
     posts: dict[str, tuple[FeedSpec, list[RawEntry]]] = {}
     broken: list[Broken] = []

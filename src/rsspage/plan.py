@@ -11,16 +11,15 @@ category ``未分类`` and a warning.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from urllib.parse import quote, urlencode
 
 from rsspage.catalog import Catalog
-from rsspage.config import Config, FeedConfig, InstanceConfig, RouteConfig
+from rsspage.config import Config, FeedConfig, RouteConfig
+from rsspage.instances import route_urls, with_params
 from rsspage.schedule import due_at, is_due
-from rsspage.types import UNCATEGORISED, FeedSpec, FeedTiming, Route
+from rsspage.types import UNCATEGORISED, FeedNames, FeedSpec, FeedTiming, Route
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,36 +30,10 @@ class Plan:
     warnings: Mapping[str, str]
 
 
-def route_urls(instances: tuple[InstanceConfig, ...], path: str) -> tuple[str, ...]:
-    """The route's URL on each instance, signed for those that have an access key."""
-    return tuple(instance.url.rstrip("/") + _signed(path, instance) for instance in instances)
-
-
-def with_params(path: str, params: Sequence[tuple[str, str]]) -> str:
-    """``path`` with RSSHub's query parameters added (after any query it has already)."""
-    if not params:
-        return path
-    query = urlencode(params, quote_via=quote, safe="|")  # RSSHub reads | in filters as "or"
-    return path + ("&" if "?" in path else "?") + query
-
-
-def _signed(path: str, instance: InstanceConfig) -> str:
-    """``path`` with ``code=md5(path + key)`` (or ``key=``) added; RSSHub hashes the path
-    without its query string."""
-    if instance.key is None:
-        return path
-    if instance.sign == "key":
-        param = "key=" + quote(instance.key, safe="")
-    else:
-        bare = path.split("?", 1)[0]
-        param = "code=" + hashlib.md5((bare + instance.key).encode("utf-8")).hexdigest()
-    return path + ("&" if "?" in path else "?") + param
-
-
 def _route_spec(
-    route: RouteConfig, config: Config, catalog: Catalog
+    route: RouteConfig, config: Config, catalog: Catalog, known: Mapping[str, FeedNames]
 ) -> tuple[FeedSpec, str | None]:
-    entry: Route | None = catalog.match(route.path)
+    entry: Route | None = catalog.match(route.path) or _last_names(route.path, known)
     category = route.category or (entry.category if entry else None)
     source = route.source or (entry.source if entry else None)
     channel = route.channel or (entry.channel if entry else None)
@@ -117,14 +90,30 @@ def _feed_spec(feed: FeedConfig, config: Config) -> FeedSpec:
     )
 
 
-def make_plan(config: Config, catalog: Catalog) -> Plan:
+def _last_names(key: str, known: Mapping[str, FeedNames]) -> Route | None:
+    """The names a route was filed under last time, as a catalog entry (when the catalog is
+    missing); None when it had none from a catalog (未分类, or names from the feed)."""
+    names = known.get(key)
+    if names is None or names.category == UNCATEGORISED or not (names.source and names.channel):
+        return None
+    return Route(key, key, names.category, names.source, names.channel, origin="the archive",
+                 view=names.view)
+
+
+def make_plan(config: Config, catalog: Catalog,
+              known: Mapping[str, FeedNames] | None = None) -> Plan:
+    """The feeds to follow. ``known``: the names each feed had last time, used for a route the
+    catalog does not place (given when the catalog is missing)."""
     specs: dict[str, FeedSpec] = {}
     warnings: dict[str, str] = {}
     for route in config.routes:
-        spec, warning = _route_spec(route, config, catalog)
+        spec, warning = _route_spec(route, config, catalog, known or {})
+        first = specs.setdefault(spec.key, spec)  # a route listed twice is followed once
+        if first.urls != spec.urls:  # the same path with other params: one archive per path
+            warning = (f"{config.path.name}:{route.line}: {route.path} is listed before with "
+                       "other params; only the first entry is followed")
         if warning:
             warnings[spec.key] = warning
-        specs.setdefault(spec.key, spec)  # a route listed twice is followed once
     for feed in config.feeds:
         spec = _feed_spec(feed, config)
         specs.setdefault(spec.key, spec)

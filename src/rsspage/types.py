@@ -101,6 +101,16 @@ class FeedSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedNames:
+    """Where the store has a feed filed, and what its items are (``view``)."""
+
+    category: str
+    source: str
+    channel: str
+    view: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FeedState:
     """What the store remembers of a feed between runs (opaque HTTP caching data)."""
 

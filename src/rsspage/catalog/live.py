@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from rsspage.catalog.routes_json import parse_routes_json
+from rsspage.config import InstanceConfig
 from rsspage.errors import CatalogError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.fileio import replace_file
+from rsspage.instances import route_urls, without_credentials
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, Route
 
 #: The route of RSSHub's catalog API (signed like a route when the instance has a key).
@@ -59,6 +61,10 @@ class CatalogMeta:
     failed_at: str = ""
 
 
+_META_TYPES = {"instance": str, "fetched_at": str, "checked_at": str, "etag": str,
+               "last_modified": str, "routes": int, "failed_at": str}
+
+
 @dataclass(frozen=True, slots=True)
 class LiveCatalog:
     """The routes of the cached catalog after a refresh (or without one), and what happened."""
@@ -85,76 +91,78 @@ class LiveCatalog:
 
 
 def load_live(
-    state: Path, urls: Sequence[str], options: FetchOptions, language: str,
+    state: Path, instances: Sequence[InstanceConfig], options: FetchOptions, language: str,
     *, refresh: bool | None = None, now: datetime | None = None,
 ) -> LiveCatalog:
-    """The cached catalog, refreshed first from ``urls`` (``/api/namespace`` on each instance,
-    signed) when ``refresh`` is True, or when None and the copy is older than :data:`MAX_AGE`.
+    """The cached catalog, refreshed first from ``instances`` (their ``/api/namespace``,
+    signed) when ``refresh`` is True, or when None and the copy is older than :data:`MAX_AGE`
+    or came from an instance no longer listed (a failed refresh is retried after
+    :data:`RETRY_AFTER`). A cache that cannot be read counts as none.
+
+    No run lock is taken (``catalog`` commands read and refresh it while ``update`` or
+    ``watch`` may run): each file is replaced whole, so the worst a race can do is pair one
+    writer's meta with another's copy of the same catalog.
     """
     now = now or datetime.now(UTC)
     meta = _read_meta(state)
-    data = _read_cache(state)
+    routes = _parse(_read_cache(state), language)
     if refresh is None:
-        old = data is None or _older_than(meta.checked_at, now - MAX_AGE)
-        refresh = old and _older_than(meta.failed_at, now - RETRY_AFTER)
+        bases = [without_credentials(i.url) for i in instances]
+        old = _older_than(meta.checked_at, now - MAX_AGE) or meta.instance not in bases
+        refresh = (routes is None or old) and _older_than(meta.failed_at, now - RETRY_AFTER)
     if not refresh:
         tried = f"the last try, at {_minute(meta.failed_at)} UTC, failed" if meta.failed_at else ""
-        return _live(data, meta, "cached", language, tried)
-    state_name, problem, data, meta = _refresh(state, urls, options, data, meta, now, language)
-    return _live(data, meta, state_name, language, problem)
+        return _live(routes, meta, "cached", tried)
+    return _refresh(state, instances, options, routes, meta, now, language)
 
 
 def _refresh(
-    state: Path, urls: Sequence[str], options: FetchOptions, data: Any, meta: CatalogMeta,
-    now: datetime, language: str,
-) -> tuple[str, str, Any, CatalogMeta]:
-    cached = data is not None
-    validators = FeedState(meta.etag, meta.last_modified) if cached else FeedState()
-    spec = FeedSpec(key=_KEY, urls=tuple(urls), category="", source="", channel="")
-    result = fetch_feeds([spec], {_KEY: validators}, _catalog_options(options))[0]
-    if result.status is FetchStatus.NOT_MODIFIED and cached:
-        meta = replace(meta, checked_at=now.isoformat(timespec="seconds"), failed_at="")
-        _write_meta(state, meta)
-        return "unchanged", "", data, meta
-    problem = _problem(result)
-    if result.status is FetchStatus.OK:
-        try:
-            fresh = json.loads(result.content)
-            count = len(parse_routes_json(fresh, origin=API_PATH, language=language))
-        except (json.JSONDecodeError, UnicodeDecodeError, CatalogError) as e:
-            problem = f"{_instance(result.url, urls)} sent no catalog: {_short(str(e))}"
-        else:
-            if count >= MIN_ROUTES:
-                return _keep(state, result, fresh, count, urls, now)
-            problem = f"{_instance(result.url, urls)} sent a catalog of {count} routes"
-    meta = replace(meta, failed_at=now.isoformat(timespec="seconds"))
-    _write_meta(state, meta)
-    return ("stale" if cached else "missing"), problem, data, meta
-
-
-def _keep(state: Path, result: FetchResult, data: Any, count: int, urls: Sequence[str],
-          now: datetime) -> tuple[str, str, Any, CatalogMeta]:
+    state: Path, instances: Sequence[InstanceConfig], options: FetchOptions,
+    routes: tuple[Route, ...] | None, meta: CatalogMeta, now: datetime, language: str,
+) -> LiveCatalog:
     stamp = now.isoformat(timespec="seconds")
-    meta = CatalogMeta(_instance(result.url, urls), stamp, stamp, result.etag,
-                       result.last_modified, count)
-    changed = _write_cache(state, result.content)
+    validators = FeedState(meta.etag, meta.last_modified) if routes is not None else FeedState()
+    urls = route_urls(tuple(instances), API_PATH)
+    spec = FeedSpec(key=_KEY, urls=urls, category="", source="", channel="")
+    result = fetch_feeds([spec], {_KEY: validators}, replace(options, concurrency=1,
+                                                            expect="json"))[0]
+    if result.status is FetchStatus.NOT_MODIFIED and routes is not None:
+        meta = replace(meta, checked_at=stamp, failed_at="")
+        _write_meta(state, meta)
+        return _live(routes, meta, "unchanged")
+    problem = _problem(result)
+    source = _instance(result.url)
+    if result.status is FetchStatus.OK:
+        fresh = _parse(result.content, language)
+        if fresh is None:
+            problem = f"{source} sent no catalog (not RSSHub's /api/namespace JSON)"
+        elif len(fresh) < MIN_ROUTES:
+            problem = f"{source} sent a catalog of {len(fresh)} routes"
+        else:
+            meta = CatalogMeta(source, stamp, stamp, result.etag, result.last_modified,
+                               len(fresh))
+            changed = _write_cache(state, result.content)
+            _write_meta(state, meta)
+            return _live(fresh, meta, "fetched" if changed else "unchanged")
+    meta = replace(meta, failed_at=stamp)
     _write_meta(state, meta)
-    return ("fetched" if changed else "unchanged"), "", data, meta
+    return _live(routes, meta, "stale" if routes is not None else "missing", problem)
 
 
-def _catalog_options(options: FetchOptions) -> FetchOptions:
-    # The catalog is ~4 MB today: never less room than 64 MB, whatever the feed cap says.
-    cap = max(options.max_bytes, 64 * 1024 * 1024)
-    return FetchOptions(concurrency=1, per_host=1, timeout=max(options.timeout, 60.0),
-                        retries=options.retries, max_bytes=cap, user_agent=options.user_agent,
-                        expect="json")
+def _parse(content: bytes | None, language: str) -> tuple[Route, ...] | None:
+    """The routes of a catalog document; None when it is not one (so it is never kept)."""
+    if content is None:
+        return None
+    try:
+        return tuple(parse_routes_json(json.loads(content), origin=API_PATH, language=language))
+    except (ValueError, CatalogError, RecursionError):  # ValueError: bad JSON or UTF-8
+        return None
 
 
-def _live(data: Any, meta: CatalogMeta, state_name: str, language: str,
+def _live(routes: tuple[Route, ...] | None, meta: CatalogMeta, state_name: str,
           problem: str = "") -> LiveCatalog:
-    if data is None:
+    if routes is None:
         return LiveCatalog((), meta, "missing", problem or "never fetched")
-    routes = tuple(parse_routes_json(data, origin=API_PATH, language=language))
     return LiveCatalog(routes, meta, state_name, problem)
 
 
@@ -164,38 +172,34 @@ def _problem(result: FetchResult) -> str:
     return result.error or f"HTTP {result.http_status}"
 
 
-def _instance(url: str, urls: Sequence[str]) -> str:
-    """The base URL of the instance that answered (``url`` without the API path and query)."""
+def _instance(url: str) -> str:
+    """The base URL of the instance that answered: ``url`` without the API path, query and
+    any user:password."""
     base = url.split("?", 1)[0]
-    if base.endswith(API_PATH):
-        return base[: -len(API_PATH)]
-    return next((u.split(API_PATH)[0] for u in urls), base)
+    return without_credentials(base.removesuffix(API_PATH))
 
 
 def _minute(stamp: str) -> str:
     return stamp[:16].replace("T", " ")
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
 def _older_than(stamp: str, limit: datetime) -> bool:
     """Whether the ISO time ``stamp`` is before ``limit`` (an empty or bad one is: long ago)."""
     try:
-        return datetime.fromisoformat(stamp) < limit
-    except ValueError:
+        when = datetime.fromisoformat(stamp)
+        return when.tzinfo is None or when < limit
+    except (TypeError, ValueError):
         return True
 
 
 # --------------------------------------------------------------------------- the cache files
 
 
-def _read_cache(state: Path) -> Any:
+def _read_cache(state: Path) -> bytes | None:
     """The cached document, or None when there is none or it cannot be read (then refetched)."""
     try:
-        return json.loads(gzip.decompress((state / CACHE_NAME).read_bytes()))
-    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError):
+        return gzip.decompress((state / CACHE_NAME).read_bytes())
+    except (OSError, EOFError, zlib.error):  # missing, truncated, damaged
         return None
 
 
@@ -208,27 +212,31 @@ def _write_cache(state: Path, content: bytes) -> bool:
             return False
     except OSError:
         pass
-    state.mkdir(parents=True, exist_ok=True)
     _save(path, data)
     return True
 
 
 def _read_meta(state: Path) -> CatalogMeta:
+    """The meta file's fields that have the right type; the defaults for the rest."""
     try:
         raw = json.loads((state / META_NAME).read_text(encoding="utf-8"))
-        return CatalogMeta(**{f.name: raw[f.name] for f in fields(CatalogMeta) if f.name in raw})
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError):
         return CatalogMeta()
+    if not isinstance(raw, dict):
+        return CatalogMeta()
+    kept = {name: raw[name] for name, kind in _META_TYPES.items()
+            if isinstance(raw.get(name), kind) and not isinstance(raw.get(name), bool)}
+    return CatalogMeta(**kept)
 
 
 def _write_meta(state: Path, meta: CatalogMeta) -> None:
     text = json.dumps(asdict(meta), ensure_ascii=False, indent=1) + "\n"
-    state.mkdir(parents=True, exist_ok=True)
     _save(state / META_NAME, text.encode("utf-8"))
 
 
 def _save(path: Path, data: bytes) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         replace_file(path, data)
     except OSError as e:
         raise CatalogError(f"cannot save the catalog cache {path}: {e.strerror or e}") from e

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 from rsspage.catalog import Catalog
 from rsspage.catalog.match import normalise_path
 from rsspage.catalog.radar import match_url
-from rsspage.cli.catalog import catalog_for
+from rsspage.cli.catalog import add_catalog_arguments, catalog_for
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
 from rsspage.config import Config, load_config
 from rsspage.config_edit import append_entries
@@ -29,6 +29,7 @@ from rsspage.discover import Discovery, PageFeed, discover
 from rsspage.errors import ConfigError, RsspageError
 from rsspage.fetch import FetchOptions
 from rsspage.pipeline import fetch_options
+from rsspage.plan import needs
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,17 +45,15 @@ class Candidate:
     channel: str = ""
     #: Already in the config.
     followed: bool = False
+    #: What the catalog says the route needs (instance settings, Puppeteer, nsfw), in words.
+    needs: str = ""
 
 
 def register(sub: Commands) -> None:
     cmd = add_command(sub, "add", "find the feeds for a web page (RSSHub routes and the page's "
                       "own feeds) and add one to the config", cmd_add)
     cmd.add_argument("url", metavar="URL", help="the page's address, as in the browser")
-    cmd.add_argument("--catalog", dest="catalog_paths", type=Path, action="append", default=[],
-                     metavar="PATH", help="catalog file or folder (instead of the config's; "
-                     "repeatable)")
-    cmd.add_argument("--instance", metavar="URL",
-                     help="RSSHub instance whose catalog to use (instead of the config's)")
+    add_catalog_arguments(cmd)
     cmd.add_argument("--yes", action="store_true",
                      help="add the first candidate without asking (or the one --pick names)")
     cmd.add_argument("--pick", type=int, metavar="N", help="add the Nth candidate (implies --yes)")
@@ -66,14 +65,14 @@ def cmd_add(args: argparse.Namespace, console: Console) -> int:
     url = web_address(args.url)
     writing = args.yes or args.pick is not None
     config = _config(args.config, console, writing=writing)
-    catalog = catalog_for(args, console)
+    catalog = catalog_for(args, console, config, required=False)  # a page's feeds need none
     page = _page(url, args, config, console)
     candidates = _candidates(url, catalog, config, page)
     _show(url, candidates, console, _page_note(args.no_fetch, page))
     if not candidates:
         return EXIT_FEEDS_FAILED if writing else EXIT_OK
     if writing:
-        return _add(_nth(candidates, args.pick or 1), config, console)
+        return _add(_nth(candidates, 1 if args.pick is None else args.pick), config, console)
     if config is None:
         print(f"no config file to add to ({args.config}): create one with `rsspage init`",
               file=console.out)
@@ -143,7 +142,8 @@ def _candidates(url: str, catalog: Catalog, config: Config | None, page: Discove
     for found in match_url(url, catalog.routes):
         route = catalog.match(found.path) or found.route
         offered.append(Candidate("route", found.path, route.category, route.source,
-                                 route.channel, _route_key(found.path) in routes))
+                                 route.channel, _route_key(found.path) in routes,
+                                 needs(route) if route.flags else ""))
     return itself + offered + linked
 
 
@@ -210,5 +210,7 @@ def _add(chosen: Candidate, config: Config | None, console: Console) -> int:
     if not added:  # append_entries checks the counts; this checks it is this entry
         raise RsspageError(f"{config.path}: {chosen.key} was written but does not read back")
     print(f"added {chosen.kind} {chosen.key} to {config.path}", file=console.out)
+    if chosen.needs:
+        console.error_line(f"warning: {chosen.key}: {chosen.needs}")
     print(f"fetch it with: rsspage update -c {config.path}", file=console.err)
     return EXIT_OK

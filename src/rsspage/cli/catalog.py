@@ -10,31 +10,36 @@ unless there is no cache yet; ``update`` refreshes it.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from rsspage.catalog import DEFAULT_LANGUAGE, Catalog, load_catalog
-from rsspage.catalog.live import API_PATH, CACHE_NAME, LiveCatalog, load_live
+from rsspage.catalog.live import CACHE_NAME, LiveCatalog, load_live
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
-from rsspage.config import DEFAULT_NAME, Config, InstanceConfig, load_config
+from rsspage.config import (
+    DEFAULT_INSTANCE,
+    DEFAULT_NAME,
+    DEFAULT_STATE,
+    Config,
+    InstanceConfig,
+    load_config,
+)
 from rsspage.console import Console
 from rsspage.errors import ConfigError
 from rsspage.fetch import FetchOptions
 from rsspage.pipeline import config_catalog, fetch_options
-from rsspage.plan import route_urls
+
+#: Where the live catalog is cached when there is no config file (the default state folder).
+NO_CONFIG_STATE = Path(DEFAULT_STATE)
 
 _CATALOG_HELP = "catalog file or folder (instead of the config's; repeatable)"
 _INSTANCE_HELP = "RSSHub instance whose catalog to use (instead of the config's instances)"
-#: Where the live catalog is cached when there is no config file (the default state folder).
-_NO_CONFIG_STATE = Path(".rsspage")
-_PUBLIC_INSTANCE = "https://rsshub.app"
 
 
 def register(sub: Commands) -> None:
     catalog = add_command(sub, "catalog", "list, search or update the RSSHub route catalog",
                           cmd_catalog)
-    catalog.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
-                         default=[], metavar="PATH", help=_CATALOG_HELP)
-    catalog.add_argument("--instance", metavar="URL", help=_INSTANCE_HELP)
+    add_catalog_arguments(catalog)
     csub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
     clist = csub.add_parser("list", help="list routes")
     clist.add_argument("--category", help="only this category (label or key)")
@@ -45,6 +50,14 @@ def register(sub: Commands) -> None:
         catalog_options(action)
 
 
+def add_catalog_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--catalog PATH`` (repeatable) and ``--instance URL``, for any command that reads the
+    catalog (``catalog``, ``add``)."""
+    parser.add_argument("--catalog", dest="catalog_paths", type=Path, action="append",
+                        default=[], metavar="PATH", help=_CATALOG_HELP)
+    parser.add_argument("--instance", type=instance_url, metavar="URL", help=_INSTANCE_HELP)
+
+
 def catalog_options(parser: argparse.ArgumentParser) -> None:
     """``-c``, ``--catalog`` and ``--instance`` once more, for after the action. SUPPRESS keeps
     what was given before the action; ``--catalog`` paths given after it are added to those."""
@@ -52,36 +65,50 @@ def catalog_options(parser: argparse.ArgumentParser) -> None:
                         help=f"config file (default: ./{DEFAULT_NAME})")
     parser.add_argument("--catalog", dest="catalog_paths_after", type=Path, action="append",
                         default=argparse.SUPPRESS, metavar="PATH", help=_CATALOG_HELP)
-    parser.add_argument("--instance", default=argparse.SUPPRESS, metavar="URL",
-                        help=_INSTANCE_HELP)
+    parser.add_argument("--instance", type=instance_url, default=argparse.SUPPRESS,
+                        metavar="URL", help=_INSTANCE_HELP)
 
 
-def catalog_for(args: argparse.Namespace, console: Console) -> Catalog:
-    """The catalog the options and the config name (see the module's docstring).
+def instance_url(text: str) -> str:
+    """An ``--instance`` value: an http(s) URL, without a trailing slash."""
+    if not text.startswith(("http://", "https://")) or len(text) < 10:
+        raise argparse.ArgumentTypeError(f"expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
 
-    A config file is needed only when it is what names the catalog; a config that cannot be
-    read is otherwise a warning (it only gives the names' language).
-    """
-    paths: list[Path] = [*args.catalog_paths, *getattr(args, "catalog_paths_after", [])]
-    config = _config(args, console, required=not paths)
-    language = config.site.language if config else DEFAULT_LANGUAGE
+
+def catalog_paths(args: argparse.Namespace) -> list[Path]:
+    return [*args.catalog_paths, *getattr(args, "catalog_paths_after", [])]
+
+
+def catalog_for(args: argparse.Namespace, console: Console, config: Config | None,
+                *, required: bool = True) -> Catalog:
+    """The catalog the options and the config name (see the module's docstring); ``config``:
+    the config file's, None when there is none. Not ``required``: an empty catalog when the
+    config turns it off (``rsshub.catalog: []``), instead of an error."""
+    paths = catalog_paths(args)
     if paths:
-        return load_catalog(paths, language)
-    if config is None or getattr(args, "instance", None):
-        live = _live(args, config, refresh=None)
+        return load_catalog(paths, config.site.language if config else DEFAULT_LANGUAGE)
+    instance: str | None = getattr(args, "instance", None)
+    if config is None:
+        live = load_live(NO_CONFIG_STATE, _instances(instance, None), FetchOptions(),
+                         DEFAULT_LANGUAGE)
         _note(live, console)
         return Catalog(live.routes)
+    if instance:
+        config = replace(config, instances=_instances(instance, config), catalog_instance=True)
     if not config.catalog_instance and not config.catalog:
+        if not required:
+            return Catalog([])
         raise ConfigError(str(config.path), None, "rsshub.catalog",
                           "no catalog configured (add rsshub.catalog or pass --catalog)")
-    # Read the cache (fetched only when there is none), whether or not routes are followed.
-    return config_catalog(config, refresh=None, on_note=console.error_line)
+    return config_catalog(config, whole=True, on_note=console.error_line)[0]
 
 
 def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
     if args.catalog_command == "update":
         return _update(args, console)
-    catalog = catalog_for(args, console)
+    config = optional_config(args.config, console, required=not catalog_paths(args))
+    catalog = catalog_for(args, console, config)
     if args.catalog_command == "list":
         routes = catalog.list(args.category)
     else:
@@ -91,39 +118,30 @@ def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
 
 
 def _update(args: argparse.Namespace, console: Console) -> int:
-    config = _config(args, console, required=False)
-    live = _live(args, config, refresh=True)
-    where = _state(config) / CACHE_NAME
+    config = optional_config(args.config, console, required=True)
+    state = config.output.state if config else NO_CONFIG_STATE
+    options = fetch_options(config) if config else FetchOptions()
+    language = config.site.language if config else DEFAULT_LANGUAGE
+    live = load_live(state, _instances(getattr(args, "instance", None), config), options,
+                     language, refresh=True)
     if live.state in ("fetched", "unchanged"):
         verb = "downloaded" if live.state == "fetched" else "unchanged"
         console.start(f"catalog {verb}: {live.meta.routes} routes from {live.meta.instance} "
-                      f"(cached in {where})")
+                      f"(cached in {state / CACHE_NAME})")
         return EXIT_OK
     _note(live, console)
     return EXIT_FEEDS_FAILED
 
 
-def _live(args: argparse.Namespace, config: Config | None, *, refresh: bool | None
-          ) -> LiveCatalog:
-    instance = getattr(args, "instance", None)
+def _instances(instance: str | None, config: Config | None) -> tuple[InstanceConfig, ...]:
     if instance:
-        instances: tuple[InstanceConfig, ...] = (InstanceConfig(instance.rstrip("/")),)
-    else:
-        instances = config.instances if config else (InstanceConfig(_PUBLIC_INSTANCE),)
-    options = fetch_options(config) if config else FetchOptions()
-    language = config.site.language if config else DEFAULT_LANGUAGE
-    return load_live(_state(config), route_urls(instances, API_PATH), options, language,
-                     refresh=refresh)
+        return (InstanceConfig(instance),)
+    return config.instances if config else (DEFAULT_INSTANCE,)
 
 
-def _state(config: Config | None) -> Path:
-    return config.output.state if config else _NO_CONFIG_STATE
-
-
-def _config(args: argparse.Namespace, console: Console, *, required: bool) -> Config | None:
-    """The config; None when there is none at the default place (or, when not ``required``,
-    when it cannot be read: a warning then)."""
-    path: Path = args.config
+def optional_config(path: Path, console: Console, *, required: bool) -> Config | None:
+    """The config; None when there is no file at the default place. A file that exists but
+    cannot be read is an error when ``required``, else a warning (then None)."""
     if not path.exists() and path == Path(DEFAULT_NAME):
         return None
     try:

@@ -17,7 +17,7 @@ from rsspage.store.articles import SaveCounts
 from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
 from rsspage.store.search import SearchHit, search
-from rsspage.types import Article, FeedSpec, FeedState, FeedTiming, FetchResult
+from rsspage.types import Article, FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult
 
 __all__ = ["ExportCounts", "FeedHealth", "RestoreCounts", "SaveCounts", "SearchHit", "Store"]
 
@@ -85,6 +85,10 @@ class Store:
         """Retire the feeds that left the config, follow the ones back in it again."""
         with db.transaction(self._conn):
             return feeds.set_followed(self._conn, keys, now)
+
+    def feed_names(self) -> dict[str, FeedNames]:
+        """Where each feed is filed (its names and view), by key."""
+        return feeds.names(self._conn)
 
     def feed_keys(self) -> set[str]:
         """The key of every feed in the archive, followed or retired."""

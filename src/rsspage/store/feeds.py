@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from rsspage.types import FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
+from rsspage.types import FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +158,9 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
 def _failed_status(result: FetchResult) -> str:
     """A good fetch whose bytes failed to parse is a failed feed, not an "ok" one."""
     return FetchStatus.FAILED.value if result.status is FetchStatus.OK else result.status.value
+
+
+def names(conn: sqlite3.Connection) -> dict[str, FeedNames]:
+    rows = conn.execute("SELECT key, category, source, channel, view FROM feeds")
+    return {key: FeedNames(category or "", source or "", channel or "", view)
+            for key, category, source, channel, view in rows}
