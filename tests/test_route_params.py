@@ -94,3 +94,11 @@ def test_real_rsshub_applies_the_params(tmp_path: Path, rsshub: RealRSSHub) -> N
     assert titles["/test/filter"] == ["Filter Title2"]
     urls = dict(db.execute("SELECT key, url FROM feeds"))
     assert "format=atom" in urls["/test/1"]
+
+
+def test_the_same_path_with_other_params_is_warned_about() -> None:
+    config = parse_config(BASE + "routes:\n  - {path: /a/b, params: {limit: 3}}\n"
+                          "  - {path: /a/b, params: {limit: 9}}\n", Path("/tmp/rsspage.yml"))
+    plan = make_plan(config, Catalog([]))
+    assert len(plan.feeds) == 1 and "limit=3" in plan.feeds[0].urls[0]
+    assert "rsspage.yml:5: /a/b is listed before with other params" in plan.warnings["/a/b"]
