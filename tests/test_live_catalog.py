@@ -377,3 +377,27 @@ def test_add_pick_zero_is_refused(tmp_path: Path, shared_fixtures: Path) -> None
                   "--catalog", catalog, cwd=tmp_path)
     assert run.code == 2 and "--pick 0" in run.err
     assert "/github/" not in (tmp_path / "rsspage.yml").read_text()
+
+
+def test_the_cached_catalog_travels_with_exported_parts(tmp_path: Path, catalog_doc: bytes) -> None:
+    """A CI runner restores the archive from parts: the catalog comes with it, not again from
+    the instance."""
+    with LocalServer() as hub:
+        hub.route("/api/namespace", respond(200, catalog_doc, JSON))
+        hub.route("/localnews/latest", respond(200, RSS, FEED))
+        write_config(tmp_path / "a", [hub.url("")])
+        assert run_cli("update", cwd=tmp_path / "a").code == 0
+        parts = tmp_path / "parts"
+        assert run_cli("export", "--parts", str(parts), cwd=tmp_path / "a").code == 0
+        assert (parts / "catalog.json.gz").is_file() and (parts / "catalog.meta.json").is_file()
+        stamp = (parts / "catalog.json.gz").stat().st_mtime_ns
+        again = run_cli("export", "--parts", str(parts), cwd=tmp_path / "a")
+        assert again.code == 0
+        assert (parts / "catalog.json.gz").stat().st_mtime_ns == stamp  # not rewritten
+        write_config(tmp_path / "b", [hub.url("")])  # a fresh runner
+        restored = run_cli("restore", str(parts), cwd=tmp_path / "b")
+        assert restored.code == 0, restored.err
+        run = run_cli("update", "--all", cwd=tmp_path / "b")
+        assert run.code == 0, run.err
+        assert hub.hits("/api/namespace") == 1  # only the first runner asked
+    assert "本地新闻" in run_cli("status", cwd=tmp_path / "b").out

@@ -240,3 +240,28 @@ def _save(path: Path, data: bytes) -> None:
         replace_file(path, data)
     except OSError as e:
         raise CatalogError(f"cannot save the catalog cache {path}: {e.strerror or e}") from e
+
+
+def carry_cache(source: Path, target: Path) -> bool:
+    """Copy the cached catalog from folder ``source`` to ``target`` when it is newer there
+    (or ``target`` has none); True when copied. ``export --parts`` and ``restore`` use it so
+    that the copy travels with the archive (a CI runner that restores the archive then need not
+    download the catalog again)."""
+    data = _read_cache(source)
+    theirs, ours = _read_meta(source), _read_meta(target)
+    if data is None or not theirs.checked_at:
+        return False
+    if _read_cache(target) is not None and not _older_than(ours.checked_at,
+                                                           _when(theirs.checked_at)):
+        return False
+    _write_cache(target, data)
+    _write_meta(target, theirs)
+    return True
+
+
+def _when(stamp: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -7,6 +7,7 @@ import difflib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rsspage.catalog.live import carry_cache
 from rsspage.cli.common import EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import load_config
 from rsspage.console import Console
@@ -41,6 +42,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
             if args.file is not None:
                 raise StoreError("give either FILE or --parts DIR, not both")
             counts = store.export_parts(args.parts)
+            carry_cache(config.output.state, args.parts)  # the catalog travels with it
             where = f"{args.parts}/ ({counts.written} parts written, {counts.unchanged} "\
                     f"unchanged, {counts.removed} removed)"
         else:
@@ -56,6 +58,8 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     with run_lock(config.output.state), Store.open(config.output.state) as store:
         counts = store.restore(args.path)
+        if args.path.is_dir():
+            carry_cache(args.path, config.output.state)
     print(f"restored from {args.path}: {counts.feeds} feeds; articles: {counts.new} new, "
           f"{counts.updated} updated, {counts.unchanged} already there; {counts.names} "
           f"published names", file=console.out)
