@@ -47,8 +47,9 @@ def unavailable() -> str | None:
     """Why a real RSSHub cannot run here (a skip reason), or None when it can."""
     if not SCRIPT.is_file():
         return f"{SCRIPT} not found (../shared beside the repository)"
-    if shutil.which("npm") is None:
-        return "npm is not on PATH: cannot install RSSHub (scripts/test installs Debian's npm)"
+    for tool in ("npm", "curl"):  # npm installs it; the script waits on it with curl
+        if shutil.which(tool) is None:
+            return f"{tool} is not on PATH: cannot run RSSHub (scripts/test installs it)"
     return None
 
 
