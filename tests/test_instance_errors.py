@@ -338,10 +338,14 @@ def _cell(table: str) -> str:
 
 def assert_shown(shown: Shown, error: str) -> None:
     """The run failed with ``error``: in full in its log and on the site's health page,
-    clipped to their columns in the failed-feeds list and in `status`."""
+    clipped to their columns in the failed-feeds list and in `status`, and then whole below
+    each of those tables (the end of an error says what to do)."""
     assert shown.code == 1 and shown.error == error, shown.printed.decode()[-2000:]
     for clipped in (shown.listed, shown.status):
         assert clipped and error.startswith(clipped.rstrip("…")), (clipped, error)
+        if clipped.endswith("…"):
+            whole = f"errors in full:\n  {ROUTE}: {error}\n".encode()
+            assert whole in shown.printed, shown.printed.decode()[-2000:]
 
 
 def health_page(config: Path) -> str:

@@ -47,10 +47,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int 
 #: Characters Markdown could read as markup in feed text; a backslash makes each literal.
 _MARKDOWN_SPECIAL = frozenset("\\`*_[]<>|~&!#")
 _MARKDOWN_CELL = 300
-#: Width of `status`'s last-error column; longer errors are printed whole below the table.
-_ERROR_CELL = 40
-#: A cell width that clips nothing an error message holds.
-_WHOLE = 10_000
+#: Width of the error column of failed feeds and of `status` (a wide table); longer errors are
+#: printed whole below the table.
+_ERROR_CELL = 70
+_STATUS_ERROR_CELL = 40
 
 
 def markdown_cell(text: str) -> str:
@@ -160,10 +160,19 @@ class Console:
         self.younger_archive({n: c.unknown for n, c in report.published.items() if c.unknown})
         if report.failed:
             print("\nfailed feeds:", file=self.out)
-            # Whole errors: their end says what to do ("set key_env", "run your own").
             print(table(["feed", "status", "error"],
                         [[o.key, o.status.value, o.error or ""] for o in report.failed],
-                        _WHOLE), file=self.out)
+                        _ERROR_CELL), file=self.out)
+            self._whole_errors([(o.key, o.error or "") for o in report.failed], _ERROR_CELL)
+
+    def _whole_errors(self, errors: Sequence[tuple[str, str]], width: int) -> None:
+        """The errors a table clipped, whole: their end says what to do ("set key_env in
+        rsshub.instances", "run your own")."""
+        clipped = [(key, error) for key, error in errors if cell_width(error) > width]
+        if clipped:
+            print("\nerrors in full:", file=self.out)
+            for key, error in clipped:
+                print(f"  {key}: {error}", file=self.out)
 
     def younger_archive(self, unknown: Mapping[str, int]) -> None:
         """Say plainly that the outputs hold articles the archive does not know, and what to do."""
@@ -210,12 +219,9 @@ class Console:
               h.last_status or "never fetched", (h.last_success or "never")[:19],
               due.get(h.key, ""), str(h.consecutive_failures), str(h.articles), str(h.recent),
               (h.last_error or "") if h.consecutive_failures else ""] for h in rows],
-            _ERROR_CELL), file=self.out)
-        failing = [h for h in rows if h.consecutive_failures and h.last_error]
-        if any(cell_width(h.last_error or "") > _ERROR_CELL for h in failing):
-            print("\nlast errors in full:", file=self.out)
-            for h in failing:
-                print(f"  {h.key}: {h.last_error}", file=self.out)
+            _STATUS_ERROR_CELL), file=self.out)
+        self._whole_errors([(h.key, h.last_error or "") for h in rows
+                            if h.consecutive_failures], _STATUS_ERROR_CELL)
         if retired:
             print("\nretired (no longer in the config; kept with their articles; "
                   "`rsspage forget FEED` deletes one):", file=self.out)
