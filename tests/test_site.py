@@ -517,6 +517,27 @@ def test_shards_are_full_but_for_a_tail_of_small_ones(monkeypatch: pytest.Monkey
     assert [s.number for s in after] == [1, 2, 3, 4]
 
 
+def test_a_late_arrival_changes_only_the_newest_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards follow the order articles entered the archive: an article dated before most
+    others (a feed added with last week's items) joins the newest shard and moves no other."""
+    monkeypatch.setattr(search_index, "SHARD_SIZE", 10)
+    monkeypatch.setattr(search_index, "TAIL_SIZE", 4)
+    zone = ZoneInfo("Asia/Shanghai")
+    stored = [make_article(n, first_seen=NOW + timedelta(minutes=n)) for n in range(1, 27)]
+    late = make_article(0, first_seen=NOW + timedelta(days=1))  # the oldest date, seen last
+
+    def digests(articles: list[Article]) -> list[str]:
+        views = build_model(articles, zone).views
+        return [s.digest for s in search_index.plan_shards(views, "zh")]
+
+    before, after = digests(stored), digests([*stored, late])
+    assert len(before) == len(after) == 4  # 10, 10, 4, 2 → 10, 10, 4, 3
+    assert before[:3] == after[:3] and before[3] != after[3]
+    # By date, the same insertion would have changed every shard:
+    by_date = [replace(a, first_seen=None) for a in stored]
+    assert digests(by_date)[0] != digests([*by_date, replace(late, first_seen=None)])[0]
+
+
 def test_search_finds_chinese_and_english_across_shards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

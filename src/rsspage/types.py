@@ -239,6 +239,10 @@ class Article:
     image: str
     #: Hash of everything above that publishing depends on, except estimated dates.
     content_hash: str
+    #: When the archive first stored it (aware UTC); None before it is stored. The search
+    #: shards follow this order, which a late arrival (an old date, new to the archive) cannot
+    #: shift: it joins the newest shard instead of moving every shard after its date.
+    first_seen: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,11 +2,14 @@
 
 Pagefind (the PyPI package ``pagefind[extended]``; the extended binary segments Chinese and
 Japanese) cannot update an index, only build one, and building costs about 1.5 ms per article.
-So the articles, oldest first, are cut into shards of :data:`SHARD_SIZE`, and the newest ones
-that do not fill a shard yet into shards of :data:`TAIL_SIZE`; each shard is its own Pagefind
-bundle in ``pagefind/<k>/``; the search page loads shard 1 and merges the others
-(``mergeIndex``). New articles land in the newest shard, so a rebuild re-indexes only that one,
-and never more than :data:`TAIL_SIZE` articles but when the tail fills a whole shard.
+So the articles, in the order they entered the archive (``first_seen``, not their dates), are
+cut into shards of :data:`SHARD_SIZE`, and the newest ones that do not fill a shard yet into
+shards of :data:`TAIL_SIZE`; each shard is its own Pagefind bundle in ``pagefind/<k>/``; the
+search page loads shard 1 and merges the others (``mergeIndex``). New articles land in the newest
+shard whatever their dates (a feed added with last week's items, one catching up after an
+outage), so a rebuild re-indexes only that one, and never more than :data:`TAIL_SIZE` articles
+but when the tail fills a whole shard. An article changed in place re-indexes its own shard;
+only removing articles (prune, forget) shifts the shards after them.
 
 Articles go in as *records* (URL, title + plain text, meta), not as HTML pages: nothing is read
 back from disk, and the index holds exactly the current articles even before the writer has
@@ -47,6 +50,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -122,7 +126,10 @@ class IndexResult:
 
 
 def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
-    """Cut ``views`` (oldest first) into shards; each digest covers what its records hold."""
+    """Cut ``views`` into shards in the order the articles entered the archive (first seen,
+    then id; the published time for one not stored yet); each digest covers what its records
+    hold. A new article, whatever its date, lands in the newest shard."""
+    views = sorted(views, key=_entry_order)
     full = len(views) // SHARD_SIZE * SHARD_SIZE
     starts = [*range(0, full, SHARD_SIZE), *range(full, len(views), TAIL_SIZE)]
     ends = [*starts[1:], len(views)] if starts else []
@@ -132,6 +139,11 @@ def plan_shards(views: Sequence[ArticleView], language: str) -> list[Shard]:
         keys = (v.card_key for v in part)
         shards.append(Shard(number, digest(SEARCH_FORMAT, language, *keys), part))
     return shards
+
+
+def _entry_order(view: ArticleView) -> tuple[datetime, str]:
+    article = view.article
+    return article.first_seen or article.published, article.id
 
 
 def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str],

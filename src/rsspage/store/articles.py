@@ -14,6 +14,8 @@ _COLUMNS = (
     "id", "feed_key", "title", "link", "published", "date_estimated", "date_clamped", "updated",
     "author", "category", "source", "channel", "content_html", "text", "image", "content_hash",
 )
+#: What a stored Article is read from: the written columns and when it was first stored.
+_READ_COLUMNS = (*_COLUMNS, "first_seen")
 
 #: Ids in one ``IN (…)`` query (SQLite allows 32,766 parameters).
 _IDS_PER_QUERY = 500
@@ -112,9 +114,9 @@ def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:
 
 
 def _article(row: Sequence[Any]) -> Article:
-    """An Article from a row of :data:`_COLUMNS`, in that order."""
+    """An Article from a row of :data:`_READ_COLUMNS`, in that order."""
     (id_, feed_key, title, link, published, date_estimated, date_clamped, updated, author,
-     category, source, channel, content_html, text, image, content_hash) = row
+     category, source, channel, content_html, text, image, content_hash, first_seen) = row
     return Article(
         id=id_, feed_key=feed_key, title=title, link=link,
         published=datetime.fromisoformat(published), date_estimated=bool(date_estimated),
@@ -122,6 +124,7 @@ def _article(row: Sequence[Any]) -> Article:
         updated=datetime.fromisoformat(updated) if updated else None, author=author,
         category=category, source=source, channel=channel, content_html=content_html, text=text,
         image=image, content_hash=content_hash,
+        first_seen=datetime.fromisoformat(first_seen) if first_seen else None,
     )
 
 
@@ -132,7 +135,7 @@ def iter_all(conn: sqlite3.Connection, *, content: bool = True) -> Iterator[Arti
     the time of loading 20,000 articles, and a rebuild shows the content of only a few.
     """
     columns = ", ".join(c if content or c != "content_html" else "'' AS content_html"
-                        for c in _COLUMNS)
+                        for c in _READ_COLUMNS)
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: every site build reads all 20,000 rows
     cursor.execute(f"SELECT {columns} FROM articles ORDER BY published, first_seen, id")
