@@ -24,7 +24,7 @@ import pytest
 
 from rsspage.config import Config, parse_config
 from rsspage.errors import PublishError
-from rsspage.publish import feeds_out, search_index
+from rsspage.publish import feeds_out, search_index, site_pages
 from rsspage.publish.names import clash_key
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site import SiteResult
@@ -257,18 +257,23 @@ def test_listing_pages_breadcrumbs_and_stable_pagination(built: Site) -> None:
         "首页", category, source, channel]
     assert select(index, ".crumbs a")[1].get("href") == (
         "../../../../c/%E6%96%B0%E5%AA%92%E4%BD%93/index.html")
-    # 8 articles in this channel, 5 a page: index shows the newest 5; page 1 the oldest 5.
+    # 8 articles in this channel, all in November, 5 a page: the index shows the newest 5;
+    # the month's pages hold the oldest 5, then the newest 3.
     assert len(select(index, "li.card")) == PAGE_SIZE
-    page1 = built.page(folder + "page/1.html")
+    first = built.page(folder + "page/2026-11.html")
     expected = [a.title for a in ARTICLES if a.channel == channel and a.source == source]
-    assert texts(select(page1, ".card-title")) == expected[:PAGE_SIZE][::-1]
-    assert not (built.root / folder / "page" / "2.html").exists()  # its articles are on index
-    # Home: 40 articles → page 1 … 7 numbered, page 8 is the index itself.
-    assert texts(select(built.page("page/1.html"), ".card-title"))[-1] == ARTICLES[0].title
-    assert (built.root / "page" / "7.html").is_file()
-    assert not (built.root / "page" / "8.html").exists()
+    assert texts(select(first, ".card-title")) == expected[:PAGE_SIZE][::-1]
+    assert "2026-11" in texts(select(first, "h1"))[0]
+    second = built.page(folder + "page/2026-11.2.html")
+    assert texts(select(second, ".card-title")) == expected[PAGE_SIZE:][::-1]
+    assert select(index, '.pager a[rel="next"]')[0].get("href").endswith("/page/2026-11.html")
+    # Home: 40 articles in November → 8 pages of the month; the index shows the newest 5 and
+    # links "older" to the 7th, which holds the next older ones.
+    assert texts(select(built.page("page/2026-11.html"), ".card-title"))[-1] == ARTICLES[0].title
+    assert (built.root / "page" / "2026-11.8.html").is_file()
+    assert not (built.root / "page" / "2026-11.9.html").exists()
     assert select(built.page("index.html"), '.pager a[rel="next"]')[0].get(
-        "href") == "page/7.html"
+        "href") == "page/2026-11.7.html"
 
 
 def test_category_index_counts(built: Site) -> None:
@@ -385,11 +390,37 @@ def test_new_articles_touch_few_pages(tmp_path: Path) -> None:
     assert len(others) <= 3 * 5, others
     assert not any(p.startswith("a/") for p in changed - {
         article_path(make_article(n).id) for n in (35, 36, 40, 41)})
-    # Home had numbered pages 1-7; page 8 is new and page 7 now links "newer" to it.
+    # Home had November's pages 1-8; page 9 is new and page 8 now links "newer" to it.
     numbered = sorted(p for p in changed if p.startswith("page/"))
-    assert numbered == ["page/7.html", "page/8.html"]
-    kept = [f"page/{k}.html" for k in range(1, 7)]
+    assert numbered == ["page/2026-11.8.html", "page/2026-11.9.html"]
+    kept = ["page/2026-11.html", *(f"page/2026-11.{k}.html" for k in range(2, 8))]
     assert all(site.hashes[p] == old_hashes[p] for p in kept)
+
+
+def test_a_late_article_changes_only_its_own_periods_pages(tmp_path: Path) -> None:
+    """Listing pages are cut by month (or day), not by position: an article dated weeks back
+    (a feed added with old items) adds or changes its own month's page, and the next page's
+    link to it, never every page after its date."""
+    site = make_site(tmp_path)
+    site.build()
+    old_hashes = dict(site.hashes)
+    late = make_article(90, published=datetime(2026, 10, 15, 12, 0, tzinfo=UTC))
+    site.build([*ARTICLES, late])
+    home = {p for p in site.hashes if p.startswith("page/")}
+    changed = sorted(p for p in home if site.hashes[p] != old_hashes.get(p))
+    assert changed == ["page/2026-10.html", "page/2026-11.html"]  # new; its "older" link
+
+
+def test_a_crowded_month_is_paged_by_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(site_pages, "DAY_SPLIT_PAGES", 2)  # > 10 articles a month: by day
+    model = build_model(ARTICLES, ZoneInfo("Asia/Shanghai"))
+    paths = [p.path for p in site_pages.listing_pages(model.views, "", None, PAGE_SIZE, [])]
+    assert paths[0] == "index.html"
+    days = sorted({v.day for v in model.views})
+    assert paths[1] == f"page/{days[0]}.html" and all("page/2026-11-" in p for p in paths[1:])
+    per_day = {d: sum(v.day == d for v in model.views) for d in days}
+    expected = sum((n + PAGE_SIZE - 1) // PAGE_SIZE for n in per_day.values())
+    assert len(paths) == 1 + expected
 
 
 def test_removed_articles_lose_their_pages(tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ only template work and a page's input hash can be taken from plain strings.
 URL layout (paths relative to the site root; every folder name made by
 :func:`~rsspage.publish.names.safe_segment`)::
 
-    index.html, page/<k>.html          home: newest articles, then numbered older pages
+    index.html, page/<period>.html     home: newest articles, then a page per month
+                                       (2026-11, 2026-11.2 …; per day in crowded months)
     c/index.html                       category index
-    c/<cat>/[<source>/[<channel>/]]    listing folders: index.html + page/<k>.html
+    c/<cat>/[<source>/[<channel>/]]    listing folders: index.html + page/<period>.html
     a/<id[:2]>/<id>.html               one page per article (few hundred folders, not 20,000)
     archive/index.html, archive/<day>.html
     search.html, health.html, 404.html, static/*
@@ -17,8 +18,9 @@ Feeds (written by :mod:`~rsspage.publish.feeds_out`, folders named by its ``fold
 ``feeds/`` for the site, ``feeds/<cat>/`` per category and ``feeds/<cat>/<source>/`` per source;
 a channel's pages offer its source's feeds.
 
-Listing pages are numbered from the *oldest* end (page 1 holds the oldest articles), so a new
-article only changes the newest numbered page and the listing's ``index.html``.
+Listing pages are cut by the month (or, in a crowded month, the day) the articles are dated,
+each cut from its oldest article, so a new article changes only the newest page and the
+listing's ``index.html``, and one dated in the past only its own period's pages.
 """
 
 from __future__ import annotations

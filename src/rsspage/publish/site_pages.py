@@ -68,40 +68,101 @@ def crumbs(node: Node | None) -> list[Crumb]:
     return [Crumb(n.name, "" if n is node else n.index) for n in node.trail]
 
 
+#: A month of a listing with more than this many pages is paged by day instead, so that an
+#: article arriving late (dated inside it) moves at most a day's pages, not a month's.
+DAY_SPLIT_PAGES = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """One page of a listing's history: a month's or a day's articles (a part of them)."""
+
+    path: str
+    #: What the page is called (``2026-11``, ``2026-11-21 · 2``).
+    label: str
+    #: Oldest first.
+    items: Sequence[ArticleView]
+
+
 def listing_pages(items: Sequence[ArticleView], folder: str, node: Node | None, size: int,
                   children: Sequence[Node]) -> Iterator[Page]:
-    """``index.html`` with the newest ``size`` articles, then ``page/<k>.html`` for the older.
+    """``index.html`` with the newest ``size`` articles, then one page per month of the
+    listing's history (``page/2026-11.html``; ``page/2026-11.2.html`` … when a month holds more
+    than ``size``; ``page/2026-11-21.html`` … per day in a month of over
+    :data:`DAY_SPLIT_PAGES` pages).
 
-    Page k holds articles ``(k-1)*size … k*size-1`` counted from the oldest, so pages never
-    shift as articles arrive. The newest, partial page is not written on its own: the index
-    shows all of it (plus the newest of the page before), and links "older" to that page.
+    Pages are cut by the month or day an article is dated, not by its position in the whole
+    listing: a new article changes the index and the newest period's page, and one arriving late
+    (an old date) changes the pages of its own period only, never every page after it.
     """
-    count = (len(items) + size - 1) // size  # numbered pages, the last one partial or full
     trail = crumbs(node)
     base = {"node": node, "crumbs": trail, "total": len(items)}
     nav_key = "|".join([folder, node.feeds if node else "", *(c.name for c in trail)])
+    periods = list(_periods(items, folder, size))
     index_items = items[-size:][::-1]
-    older = href(f"{folder}page/{count - 1}.html") if count > 1 else ""
+    older = _page_of(periods, len(items) - size - 1) if len(items) > size else ""
+    oldest = href(periods[0].path) if periods else ""
     kids = "\x1e".join(f"{c.name}:{c.folder}" for c in children)
     yield Page(
         folder + "index.html", "listing.html",
-        {**base, "items": index_items, "children": children, "number": 0, "older": older,
-         "newer": "", "newest": "",
-         "oldest": href(f"{folder}page/1.html") if count > 2 else ""},
-        digest(nav_key, older, kids, str(len(items)), *(v.card_key for v in index_items)),
+        {**base, "items": index_items, "children": children, "label": "", "older": older,
+         "newer": "", "newest": "", "oldest": oldest if oldest != older else ""},
+        digest(nav_key, older, oldest, kids, str(len(items)),
+               *(v.card_key for v in index_items)),
     )
     newest_index = href(folder + "index.html")
-    for k in range(1, count):
-        chunk = items[(k - 1) * size:k * size][::-1]
-        newer = href(f"{folder}page/{k + 1}.html") if k + 1 < count else newest_index
-        prev = href(f"{folder}page/{k - 1}.html") if k > 1 else ""
+    for k, period in enumerate(periods):
+        newer = href(periods[k + 1].path) if k + 1 < len(periods) else newest_index
+        prev = href(periods[k - 1].path) if k > 0 else ""
+        chunk = period.items[::-1]
+        # No "oldest" link here: an older period appearing would change every page.
         yield Page(
-            f"{folder}page/{k}.html", "listing.html",
-            {**base, "items": chunk, "children": (), "number": k, "older": prev,
-             "newer": newer, "newest": newest_index,
-             "oldest": href(f"{folder}page/1.html") if k > 2 else ""},
-            digest(nav_key, str(k), newer, prev, *(v.card_key for v in chunk)),
+            period.path, "listing.html",
+            {**base, "items": chunk, "children": (), "label": period.label, "older": prev,
+             "newer": newer, "newest": newest_index, "oldest": ""},
+            digest(nav_key, period.label, newer, prev, *(v.card_key for v in chunk)),
         )
+
+
+def _periods(items: Sequence[ArticleView], folder: str, size: int) -> Iterator[_Period]:
+    """The listing's pages, oldest first: each month, or each day of a crowded month, cut into
+    pages of ``size`` from its oldest article."""
+    for month, in_month in _grouped(items, 7):
+        if len(in_month) > DAY_SPLIT_PAGES * size:
+            for day, in_day in _grouped(in_month, 10):
+                yield from _chunks(day, in_day, folder, size)
+        else:
+            yield from _chunks(month, in_month, folder, size)
+
+
+def _grouped(items: Sequence[ArticleView], width: int
+             ) -> Iterator[tuple[str, Sequence[ArticleView]]]:
+    """Runs of ``items`` (in date order) that share the first ``width`` characters of their
+    day (``2026-11`` for 7, ``2026-11-21`` for 10)."""
+    start = 0
+    for end in range(1, len(items) + 1):
+        if end == len(items) or items[end].day[:width] != items[start].day[:width]:
+            yield items[start].day[:width], items[start:end]
+            start = end
+
+
+def _chunks(period: str, items: Sequence[ArticleView], folder: str, size: int
+            ) -> Iterator[_Period]:
+    for part, start in enumerate(range(0, len(items), size), 1):
+        name = period if part == 1 else f"{period}.{part}"
+        label = period if part == 1 else f"{period} · {part}"
+        yield _Period(f"{folder}page/{name}.html", label, items[start:start + size])
+
+
+def _page_of(periods: Sequence[_Period], position: int) -> str:
+    """The URL of the page that lists the article at ``position`` of the listing (oldest
+    first): periods are consecutive runs of the listing."""
+    seen = 0
+    for period in periods:
+        seen += len(period.items)
+        if position < seen:
+            return href(period.path)
+    return ""
 
 
 def article_pages(model: SiteModel) -> Iterator[Page]:
