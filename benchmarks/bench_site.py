@@ -21,11 +21,24 @@ without search spends its time):
    test cache by ``tests/hexo_harness.py``); *hexo generate* then builds it from scratch with
    ``NODE_OPTIONS=--max-old-space-size=8192``.
 
-Every phase runs in its own child process, so its peak memory is its own: the parent reads the
-child's ``ru_maxrss`` from ``os.wait4``. A site build's peak memory is counted as Python's peak
-plus Pagefind's peak (the child reports both), an upper bound since Pagefind runs while Python
-holds the articles. Times are the child's wall time, interpreter start and imports included,
-as ``hexo generate``'s are.
+Every phase runs in its own child process. Peak memory is each process's own high-water mark,
+``VmHWM`` in ``/proc/<pid>/status``, never ``ru_maxrss`` of a child: Linux carries the peak of
+the memory a child was forked from into its ``ru_maxrss`` at ``exec``, so ``/bin/true`` spawned
+by a 500 MB Python process reports 511 MB, and Pagefind started by a site build was charged the
+build's own ~170 MB. So:
+
+- *rsspage* (the phase process) reads its own ``VmHWM`` when the phase is done;
+- *Pagefind*: the phase wraps ``search_index.PagefindService`` to learn each ``pagefind
+  --service`` process's pid, polls its ``VmHWM`` every 20 ms while it runs and reads it once
+  more just before ``close()`` tells it to exit (after that it only exits);
+- *hexo generate* (spawned by this script, not a phase): its ``VmHWM`` is polled while the
+  parent waits for it, and ``wait4``'s ``ru_maxrss`` is taken instead when it is above this
+  script's own peak (then it is the peak of Hexo or of one of its subprocesses, not ours).
+
+A site build's peak is reported as rsspage's peak + Pagefind's peak, an upper bound (they need
+not peak at the same moment); the largest sum of both processes' ``VmRSS`` seen at one poll is
+printed beside it as a lower bound. Times are the child's wall time, interpreter start and
+imports included, as ``hexo generate``'s are.
 
 Targets: full site build ≥ 20× faster than ``hexo generate`` with < 1/10 of its peak memory;
 incremental rebuild < 5 % of the full build. Exit status 1 when one is missed.
@@ -44,6 +57,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,7 +85,7 @@ INCREMENTAL_TARGET = 0.05
 HEXO_TIMEOUT = 1800
 
 #: category → source → channels; 30 channels.
-CHANNELS = {
+CHANNELS: dict[str, dict[str, tuple[str, ...]]] = {
     "新媒体": {"快科技": ("最新新闻", "排行榜", "评测"), "36氪": ("快讯", "最新", "深度")},
     "科技": {"IT之家": ("最新", "手机", "电脑"), "少数派": ("首页", "派早报")},
     "财经": {"华尔街见闻": ("快讯", "文章", "市场"), "第一财经": ("快讯", "头条")},
@@ -94,7 +108,7 @@ class Channel:
 
 def channels() -> list[Channel]:
     rng = random.Random(7)
-    out = []
+    out: list[Channel] = []
     for category, sources in CHANNELS.items():
         for source, names in sources.items():
             for name in names:
@@ -156,6 +170,101 @@ def write_config(folder: Path) -> Config:
     return parse_config(text, path)
 
 
+# -- memory: each process's own high-water mark ------------------------------------------------
+
+
+def proc_status_mb(pid: int | str, field: str) -> float | None:
+    """``field`` (``VmHWM``, ``VmRSS``) of ``/proc/<pid>/status`` in MB; None when the process
+    is gone or a zombie (its memory is released before it is reaped)."""
+    prefix = field.encode() + b":"
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(prefix):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+class ProcessWatch:
+    """The own peaks (``VmHWM``) of the subprocesses it is told about, polled while they run.
+
+    ``VmHWM`` never decreases, so the last reading before a process exits is its peak: the
+    poller thread reads every live one every :attr:`interval` seconds and :meth:`observe` reads
+    one at a chosen moment (just before it is told to exit). Each poll also adds up this
+    process's ``VmRSS`` and theirs: the largest sum is a lower bound of the tree's peak.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        #: pid → (name, peak MB so far, alive).
+        self.procs: dict[int, tuple[str, float, bool]] = {}
+        self.tree_sampled_mb = 0.0
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> ProcessWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._sample()
+
+    def add(self, pid: int, name: str) -> None:
+        with self._lock:
+            self.procs[pid] = (name, 0.0, True)
+        self.observe(pid)
+
+    def observe(self, pid: int) -> float | None:
+        """Read ``pid``'s peak now (None once it has exited)."""
+        peak = proc_status_mb(pid, "VmHWM")
+        with self._lock:
+            name, best, _ = self.procs[pid]
+            self.procs[pid] = (name, max(best, peak or 0.0), peak is not None)
+        return peak
+
+    def peaks(self, name: str) -> list[float]:
+        """The peak of every process called ``name``, in the order they started."""
+        with self._lock:
+            return [peak for n, peak, _ in self.procs.values() if n == name]
+
+    def _poll(self) -> None:
+        while not self._done.wait(self.interval):
+            self._sample()
+
+    def _sample(self) -> None:
+        with self._lock:
+            live = [pid for pid, (_, _, alive) in self.procs.items() if alive]
+        total = proc_status_mb("self", "VmRSS") or 0.0
+        for pid in live:
+            self.observe(pid)
+            total += proc_status_mb(pid, "VmRSS") or 0.0
+        with self._lock:
+            self.tree_sampled_mb = max(self.tree_sampled_mb, total)
+
+
+def watch_pagefind(watch: ProcessWatch) -> None:
+    """Tell ``watch`` about every ``pagefind --service`` the site build starts, and read its
+    peak once more just before :meth:`~search_index.PagefindService.close` ends it."""
+    service = search_index.PagefindService
+    started, close = service.__init__, service.close
+
+    def init(self: search_index.PagefindService, binary: str) -> None:
+        started(self, binary)
+        watch.add(self._proc.pid, "pagefind")
+
+    def closing(self: search_index.PagefindService) -> None:
+        watch.observe(self._proc.pid)  # after close() it only exits
+        close(self)
+
+    service.__init__ = init  # type: ignore[method-assign]
+    service.close = closing  # type: ignore[method-assign]
+
+
 # -- phases (each in its own process) ---------------------------------------------------------
 
 
@@ -171,7 +280,7 @@ def timed_search() -> dict[str, float]:
         finally:
             spent["search"] += time.perf_counter() - began
 
-    search_index.update_index = wrapper  # type: ignore[assignment]
+    search_index.update_index = wrapper
     return spent
 
 
@@ -226,9 +335,19 @@ def run_phase(args: argparse.Namespace) -> int:
         "add": lambda: phase_add(folder),
         "hexo-posts": lambda: phase_hexo_posts(folder),
     }
-    result = phases[args.phase]()
-    result["py_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result["child_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    with ProcessWatch() as watch:
+        watch_pagefind(watch)
+        result = phases[args.phase]()
+    result["py_mb"] = proc_status_mb("self", "VmHWM")
+    pagefind = watch.peaks("pagefind")
+    if pagefind:
+        result["pagefind_mb"] = max(pagefind)
+        result["pagefind_runs"] = len(pagefind)
+        result["pagefind_sum_mb"] = sum(pagefind)
+        result["tree_sampled_mb"] = watch.tree_sampled_mb
+        # What the old method reported as Pagefind's peak, for comparison only.
+        result["children_ru_maxrss_mb"] = (
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
     print(json.dumps(result))
     return 0
 
@@ -240,44 +359,57 @@ def run_phase(args: argparse.Namespace) -> int:
 class Measured:
     label: str
     seconds: float
-    #: Peak RSS in MB of the process tree (Python + Pagefind for the site).
+    #: Peak RSS in MB: the process's own; for a site build with search, rsspage's peak +
+    #: Pagefind's (an upper bound of the tree's).
     peak_mb: float
     details: dict[str, Any]
 
 
 def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
           timeout: float = HEXO_TIMEOUT) -> Measured:
-    """Run ``argv``, timing it and reading its peak memory from ``wait4``."""
+    """Run ``argv``, timing it; its peak memory is what a phase reports of itself, else
+    (``hexo generate``) its own ``VmHWM`` polled while it runs (see :func:`_wait`)."""
     log = cwd / f"{label.replace(' ', '-')}.log"
     errors = log.with_suffix(".err")
     with log.open("wb") as out, errors.open("wb") as err:
         began = time.perf_counter()
         proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
                                 stderr=err)
-        status, usage = _wait(proc, timeout)
+        status, polled = _wait(proc, timeout)
         seconds = time.perf_counter() - began
     if status != 0:
         tail = (log.read_text("utf-8", errors="replace")[-2000:]
                 + errors.read_text("utf-8", errors="replace")[-2000:])
         raise SystemExit(f"{label} failed (status {status}):\n{tail}")
     details = _last_json(log) if not label.startswith("hexo generate") else {}
-    peak = usage.ru_maxrss / 1024
-    if "py_rss_mb" in details:  # Python and Pagefind overlap: count both peaks
-        peak = details["py_rss_mb"] + details["child_rss_mb"]
+    peak = details.get("py_mb", polled)
+    if "pagefind_sum_mb" in details:  # Python and Pagefind overlap: count both peaks
+        peak += details["pagefind_sum_mb"]
     return Measured(label, seconds, peak, details)
 
 
-def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
+    """(exit status, the child's own peak in MB).
+
+    The peak is the child's ``VmHWM``, read every 20 ms until it exits, so growth in its last
+    20 ms can be missed. ``wait4``'s ``ru_maxrss`` holds the true peak of the child and its
+    subprocesses, but also this process's peak when the child was spawned (carried over at
+    ``exec``): when it is above our own peak it can only be theirs, and it is taken instead.
+    """
     deadline = time.monotonic() + timeout
+    polled = 0.0
     while True:
+        polled = max(polled, proc_status_mb(proc.pid, "VmHWM") or 0.0)
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage
+            ours = proc_status_mb("self", "VmHWM") or float("inf")
+            exact = usage.ru_maxrss / 1024
+            return proc.returncode, exact if exact > ours else polled
         if time.monotonic() > deadline:
             proc.kill()
             raise SystemExit(f"{proc.args!r} took longer than {timeout:.0f} s")
-        time.sleep(0.05)
+        time.sleep(0.02)
 
 
 def _last_json(log: Path) -> dict[str, Any]:
@@ -361,9 +493,14 @@ def report(site: dict[str, Measured], hexo: dict[str, Measured]) -> bool:
 def _notes(m: Measured) -> str:
     d = m.details
     if "search" in d:
+        memory = f"rsspage {d['py_mb']:.0f} MB"
+        if "pagefind_mb" in d:
+            runs = f" in {d['pagefind_runs']} runs" if d["pagefind_runs"] > 1 else ""
+            memory += (f" + pagefind {d['pagefind_mb']:.0f} MB{runs} (sampled together "
+                       f"{d['tree_sampled_mb']:.0f}; ru_maxrss said "
+                       f"{d['children_ru_maxrss_mb']:.0f})")
         return (f"publish_site {d['publish']:.2f} s (search index {d['search']:.2f} s); "
-                f"python {d['py_rss_mb']:.0f} MB + pagefind {d['child_rss_mb']:.0f} MB; "
-                f"files written {d['written']:,}, unchanged {d['unchanged']:,}")
+                f"{memory}; files written {d['written']:,}, unchanged {d['unchanged']:,}")
     if "publish" in d:
         return f"publish_hexo {d['publish']:.2f} s, {d['written']:,} posts"
     return ""
