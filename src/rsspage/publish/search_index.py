@@ -49,6 +49,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -208,21 +209,26 @@ def _pagefind_language(language: str) -> str:
 
 def _build_shards(binary: str, root: Path, shards: Sequence[Shard], language: str,
                   stop: threading.Event) -> list[tuple[Path, Path]]:
-    """Each shard built in ``pagefind/.tmp-<k>``; on any failure none is left behind."""
-    staged: list[tuple[Path, Path]] = []
+    """Each shard built in ``pagefind/.tmp-<k>``, by one Pagefind process per core the build
+    may use (shards are independent); on any failure none is left behind."""
     folder = root / FOLDER
+    staged = [(folder / f".tmp-{s.number}", folder / str(s.number)) for s in shards]
+    halt = threading.Event()  # set when a worker fails, so the others stop at their next shard
     try:
         folder.mkdir(exist_ok=True)
         # The bundles are not written through the output writer: check the folder here.
         if folder.is_symlink() or not folder.resolve().is_relative_to(root):
             raise PublishError(f"{folder} leads outside the output folder {root}")
-        # One process, one shard after another: starting Pagefind costs most of a second.
-        with PagefindService(binary) as service:
-            for shard in shards:
-                _check_not_stopped(stop)
-                built = folder / f".tmp-{shard.number}"
-                staged.append((built, folder / str(shard.number)))
-                _write_bundle(built, _bundle(service, shard, language))
+        workers = max(1, min(len(shards), _cores()))
+        with ThreadPoolExecutor(workers, thread_name_prefix="rsspage-pagefind") as pool:
+            jobs = [pool.submit(_build_group, binary, folder, shards[k::workers], language,
+                                stop, halt) for k in range(workers)]
+            wait(jobs, return_when=FIRST_EXCEPTION)
+            if any(job.done() and job.exception() for job in jobs):
+                halt.set()  # the others stop at their next shard
+        errors = [error for job in jobs if (error := job.exception()) is not None]
+        if errors:
+            raise errors[0]
         _check_not_stopped(stop)
     except OSError as e:
         _discard(staged)
@@ -231,6 +237,25 @@ def _build_shards(binary: str, root: Path, shards: Sequence[Shard], language: st
         _discard(staged)
         raise
     return staged
+
+
+def _build_group(binary: str, folder: Path, shards: Sequence[Shard], language: str,
+                 stop: threading.Event, halt: threading.Event) -> None:
+    # One process, one shard after another: starting Pagefind costs most of a second.
+    with PagefindService(binary) as service:
+        for shard in shards:
+            _check_not_stopped(stop)
+            if halt.is_set():
+                return
+            _write_bundle(folder / f".tmp-{shard.number}", _bundle(service, shard, language))
+
+
+def _cores() -> int:
+    """Cores this process may run on (``taskset`` and cgroup CPU sets count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _check_not_stopped(stop: threading.Event) -> None:
