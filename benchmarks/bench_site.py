@@ -35,10 +35,11 @@ build's own ~170 MB. So:
   parent waits for it, and ``wait4``'s ``ru_maxrss`` is taken instead when it is above this
   script's own peak (then it is the peak of Hexo or of one of its subprocesses, not ours).
 
-A site build's peak is reported as rsspage's peak + Pagefind's peak, an upper bound (they need
-not peak at the same moment); the largest sum of both processes' ``VmRSS`` seen at one poll is
-printed beside it as a lower bound. Times are the child's wall time, interpreter start and
-imports included, as ``hexo generate``'s are.
+A site build's peak is reported as rsspage's peak + the peak of every Pagefind process (one per
+core when shards are indexed in parallel), an upper bound: they need not peak at the same
+moment; the largest sum of their ``VmRSS`` seen at one poll is printed beside it, a lower bound.
+Times are the child's wall time, interpreter start and imports included, as ``hexo
+generate``'s are.
 
 Targets: full site build ≥ 20× faster than ``hexo generate`` with < 1/10 of its peak memory;
 incremental rebuild < 5 % of the full build. Exit status 1 when one is missed.
@@ -198,8 +199,10 @@ class ProcessWatch:
 
     def __init__(self, interval: float = 0.02) -> None:
         self.interval = interval
-        #: pid → (name, peak MB so far, alive).
-        self.procs: dict[int, tuple[str, float, bool]] = {}
+        #: (name, peak MB so far) of each process, in the order they were added.
+        self.procs: list[tuple[str, float]] = []
+        #: pid → index in :attr:`procs` of the processes still running.
+        self.live: dict[int, int] = {}
         self.tree_sampled_mb = 0.0
         self._lock = threading.Lock()
         self._done = threading.Event()
@@ -216,21 +219,31 @@ class ProcessWatch:
 
     def add(self, pid: int, name: str) -> None:
         with self._lock:
-            self.procs[pid] = (name, 0.0, True)
+            self.live[pid] = len(self.procs)
+            self.procs.append((name, 0.0))
         self.observe(pid)
 
-    def observe(self, pid: int) -> float | None:
-        """Read ``pid``'s peak now (None once it has exited)."""
+    def observe(self, pid: int) -> None:
+        """Read ``pid``'s peak now; a process found gone is no longer polled."""
         peak = proc_status_mb(pid, "VmHWM")
         with self._lock:
-            name, best, _ = self.procs[pid]
-            self.procs[pid] = (name, max(best, peak or 0.0), peak is not None)
-        return peak
+            if pid not in self.live:
+                return
+            if peak is None:
+                del self.live[pid]
+                return
+            name, best = self.procs[self.live[pid]]
+            self.procs[self.live[pid]] = (name, max(best, peak))
+
+    def gone(self, pid: int) -> None:
+        """Stop polling ``pid`` (reaped: the number may be given to another process)."""
+        with self._lock:
+            self.live.pop(pid, None)
 
     def peaks(self, name: str) -> list[float]:
         """The peak of every process called ``name``, in the order they started."""
         with self._lock:
-            return [peak for n, peak, _ in self.procs.values() if n == name]
+            return [peak for n, peak in self.procs if n == name]
 
     def _poll(self) -> None:
         while not self._done.wait(self.interval):
@@ -238,7 +251,7 @@ class ProcessWatch:
 
     def _sample(self) -> None:
         with self._lock:
-            live = [pid for pid, (_, _, alive) in self.procs.items() if alive]
+            live = list(self.live)
         total = proc_status_mb("self", "VmRSS") or 0.0
         for pid in live:
             self.observe(pid)
@@ -259,7 +272,10 @@ def watch_pagefind(watch: ProcessWatch) -> None:
 
     def closing(self: search_index.PagefindService) -> None:
         watch.observe(self._proc.pid)  # after close() it only exits
-        close(self)
+        try:
+            close(self)
+        finally:
+            watch.gone(self._proc.pid)
 
     service.__init__ = init  # type: ignore[method-assign]
     service.close = closing  # type: ignore[method-assign]
@@ -341,9 +357,7 @@ def run_phase(args: argparse.Namespace) -> int:
     result["py_mb"] = proc_status_mb("self", "VmHWM")
     pagefind = watch.peaks("pagefind")
     if pagefind:
-        result["pagefind_mb"] = max(pagefind)
-        result["pagefind_runs"] = len(pagefind)
-        result["pagefind_sum_mb"] = sum(pagefind)
+        result["pagefind_mb"] = pagefind  # one peak per Pagefind process
         result["tree_sampled_mb"] = watch.tree_sampled_mb
         # What the old method reported as Pagefind's peak, for comparison only.
         result["children_ru_maxrss_mb"] = (
@@ -383,8 +397,8 @@ def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = N
         raise SystemExit(f"{label} failed (status {status}):\n{tail}")
     details = _last_json(log) if not label.startswith("hexo generate") else {}
     peak = details.get("py_mb", polled)
-    if "pagefind_sum_mb" in details:  # Python and Pagefind overlap: count both peaks
-        peak += details["pagefind_sum_mb"]
+    # Python and Pagefind processes overlap: count every peak.
+    peak += sum(details.get("pagefind_mb", ()))
     return Measured(label, seconds, peak, details)
 
 
@@ -495,8 +509,8 @@ def _notes(m: Measured) -> str:
     if "search" in d:
         memory = f"rsspage {d['py_mb']:.0f} MB"
         if "pagefind_mb" in d:
-            runs = f" in {d['pagefind_runs']} runs" if d["pagefind_runs"] > 1 else ""
-            memory += (f" + pagefind {d['pagefind_mb']:.0f} MB{runs} (sampled together "
+            peaks = " + ".join(f"{mb:.0f}" for mb in d["pagefind_mb"])
+            memory += (f" + pagefind {peaks} MB (sampled together "
                        f"{d['tree_sampled_mb']:.0f}; ru_maxrss said "
                        f"{d['children_ru_maxrss_mb']:.0f})")
         return (f"publish_site {d['publish']:.2f} s (search index {d['search']:.2f} s); "
