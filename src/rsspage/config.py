@@ -32,6 +32,10 @@ class SiteConfig:
     language: str = "zh-CN"
     #: IANA zone in which dates are shown.
     timezone: str = "Asia/Shanghai"
+    #: Where the site is published (one of :data:`SITE_HOSTS`): a build warns near its limits.
+    host: str = "none"
+    #: Compressed copies written beside each text file ("gzip", "br"); empty: none.
+    precompress: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,18 +267,50 @@ def _kind(node: yaml.Node) -> str:
 # --------------------------------------------------------------------------- sections
 
 
+#: ``site.host``: hosts whose limits rsspage knows (publish/hosts.py), and none.
+SITE_HOSTS = ("github-pages", "cloudflare-pages", "netlify", "none")
+#: ``site.precompress`` → the encodings written.
+PRECOMPRESS: dict[str, tuple[str, ...]] = {
+    "false": (), "gzip": ("gzip",), "brotli": ("br",), "both": ("gzip", "br"),
+}
+_SITE_TEXT = {"title", "url", "language", "timezone"}
+
+
 def _site(r: _Reader, node: yaml.Node | None) -> SiteConfig:
     if node is None:
         return SiteConfig()
-    items = r.mapping(node, "site", {"title", "url", "language", "timezone"})
-    values = {k: r.text(v, f"site.{k}") for k, v in items.items()}
-    site = SiteConfig(**values)  # type: ignore[arg-type]
+    items = r.mapping(node, "site", _SITE_TEXT | {"host", "precompress"})
+    values: dict[str, Any] = {k: r.text(v, f"site.{k}") for k, v in items.items()
+                              if k in _SITE_TEXT}
+    if "host" in items:
+        # null: none, as when the key is left out.
+        host = r.text(items["host"], "site.host", allow_null=True) or "none"
+        if host not in SITE_HOSTS:
+            raise r.fail(items["host"], "site.host",
+                         f"expected one of {', '.join(SITE_HOSTS)}, got {host!r}")
+        values["host"] = host
+    if "precompress" in items:
+        values["precompress"] = _precompress(r, items["precompress"])
+    site = SiteConfig(**values)
     try:
         zoneinfo.ZoneInfo(site.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
         problem = f"unknown time zone {site.timezone!r}"
         raise r.fail(items["timezone"], "site.timezone", problem) from e
     return site
+
+
+def _precompress(r: _Reader, node: yaml.Node) -> tuple[str, ...]:
+    """``false`` (or no, off), ``gzip``, ``brotli`` or ``both``; ``true`` does not say which."""
+    expected = "expected false, gzip, brotli or both"
+    if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
+        if yaml.safe_load(node.value) is False:
+            return ()
+        raise r.fail(node, "site.precompress", f"{expected} (true does not say which)")
+    value = r.text(node, "site.precompress", allow_null=True) or "false"
+    if value not in PRECOMPRESS:
+        raise r.fail(node, "site.precompress", f"{expected}, got {value!r}")
+    return PRECOMPRESS[value]
 
 
 def _url(r: _Reader, node: yaml.Node, key: str) -> str:

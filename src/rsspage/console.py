@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
+from rsspage.publish.site_size import SiteCounts, describe
 from rsspage.types import FeedOutcome, FetchResult, FetchStatus, Route, RunReport
 
 if TYPE_CHECKING:
@@ -72,10 +73,18 @@ def summary_rows(report: RunReport) -> list[tuple[str, str]]:
         ("new articles", str(report.new)),
         ("updated articles", str(report.updated)),
     ]
-    rows += [(f"{name} files written / removed", f"{c.written} / {c.removed}")
-             for name, c in report.published.items()]
+    for name, c in report.published.items():
+        rows.append((f"{name} files written / removed", f"{c.written} / {c.removed}"))
+        if isinstance(c, SiteCounts) and c.size is not None:
+            rows.append((f"{name} size", describe(c.size)))
     rows.append(("time", f"{report.seconds:.1f} s"))
     return rows
+
+
+def output_warnings(report: RunReport) -> list[str]:
+    """What the outputs warn of (a site near its host's limits), one line each."""
+    return [warning for c in report.published.values() if isinstance(c, SiteCounts)
+            for warning in c.warnings]
 
 
 def markdown_summary(report: RunReport) -> str:
@@ -84,6 +93,8 @@ def markdown_summary(report: RunReport) -> str:
     lines += [f"| {markdown_cell(name)} | {value} |" for name, value in summary_rows(report)]
     unknown = [f"{markdown_cell(name)}: {c.unknown}" for name, c in report.published.items()
                if c.unknown]
+    for warning in output_warnings(report):  # apart: one blockquote each
+        lines += ["", f"> **Warning**: {markdown_cell(warning)}"]
     if unknown:  # in Actions, most likely a state branch that was deleted
         lines += ["", "> **Warning**: the archive is younger than the output "
                   f"({', '.join(unknown)} published articles are not in it); their files are "
@@ -157,6 +168,8 @@ class Console:
         if self.tty:
             self.err.write("\r\033[K")
         print(table(["summary", ""], summary_rows(report)), file=self.out)
+        for warning in output_warnings(report):
+            print(f"warning: {warning}", file=self.err)
         self.younger_archive({n: c.unknown for n, c in report.published.items() if c.unknown})
         if report.failed:
             print("\nfailed feeds:", file=self.out)
