@@ -1,7 +1,10 @@
 """The record of what rsspage wrote into an output folder, kept *inside* that folder.
 
-``<output>/.rsspage-manifest.json`` maps each file rsspage wrote (relpath) to its sha256, and
-each file that belongs to one article (a Hexo post, a site article page) to the article's id.
+``<output>/.rsspage-manifest.json`` maps each file rsspage wrote (relpath) to its sha256, each
+file that belongs to one article (a Hexo post, a site article page) to the article's id, and
+each file written from a known set of inputs (a Hexo post) to the digest of those inputs, so a
+build can tell that a file is up to date without rendering it (it is saved together with the
+sha256 it produced: a file rewritten without inputs loses them).
 It travels with the files it describes (a git checkout of Hexo posts, a cached site), so
 ownership survives a lost state folder: a new state adopts the files instead of refusing to
 touch them, and an article arriving again gets its old file name back.
@@ -45,6 +48,8 @@ class Manifest:
     files: dict[str, str] = field(default_factory=dict)
     #: relpath → id of the article the file is for.
     articles: dict[str, str] = field(default_factory=dict)
+    #: relpath → digest of what the file was rendered from (see OutputWriter.write).
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def journal_of(path: Path) -> Path:
@@ -61,11 +66,13 @@ def load(path: Path) -> Manifest:
     try:
         body = json.loads(raw)
         files, articles = body["files"], body.get("articles", {})
-        if body.get("version") not in _VERSIONS or not isinstance(files, dict) \
-                or not isinstance(articles, dict):
+        inputs = body.get("inputs", {})  # version 2 without it: nothing known up to date
+        if body.get("version") not in _VERSIONS or not all(
+                isinstance(part, dict) for part in (files, articles, inputs)):
             raise ValueError("unknown layout")
         return Manifest({str(k): str(v) for k, v in files.items()},
-                        {str(k): str(v) for k, v in articles.items()})
+                        {str(k): str(v) for k, v in articles.items()},
+                        {str(k): str(v) for k, v in inputs.items()})
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         # Forgetting what we own would only make us refuse to touch our own files, but guessing
         # could make us delete someone else's: stop and let the user decide.
@@ -78,6 +85,10 @@ def save(path: Path, manifest: Manifest) -> None:
     the journal."""
     body = {"version": 2, "files": dict(sorted(manifest.files.items())),
             "articles": dict(sorted(manifest.articles.items()))}
+    if manifest.inputs:
+        # Still version 2: an earlier rsspage ignores the key and drops it when it saves,
+        # which only costs the next build a full render.
+        body["inputs"] = dict(sorted(manifest.inputs.items()))
     data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
   previous files as they were, not a mix of old and new pages (only a rename failing half way
   through ``finish()``, e.g. a folder deleted meanwhile, leaves some files new);
 - a file is rewritten only when its content changed, so unchanged files keep their mtime;
+- a file may carry a digest of what it was rendered from (``set_inputs``), saved in the manifest
+  with its sha256, so that a later build can :meth:`~OutputWriter.keep` it without rendering it;
 - ``finish()`` then deletes the files of earlier builds that this build did not write, prunes
   the folders that became empty, and saves the manifest.
 
@@ -84,6 +86,14 @@ class WriteStats:
     #: Files of earlier builds kept although this build did not write them: their article is
     #: not in the archive (a younger state), and only a known removal deletes an article's file.
     kept_unknown: int = 0
+    #: Of ``unchanged``, the files kept with :meth:`OutputWriter.keep`: not rendered again. (The
+    #: others were rendered, given to ``write()`` and found the same as the file.)
+    kept: int = 0
+
+    @property
+    def rendered(self) -> int:
+        """Files the build rendered and gave to ``write()``, rewritten or not."""
+        return self.written + self.unchanged - self.kept
 
     def check(self) -> None:
         """Raise PublishError when some old files could not be removed."""
@@ -125,6 +135,7 @@ class OutputWriter:
             loaded = manifests.load(self._manifest_path)
         self._owned: dict[str, str] = loaded.files  # relpath → sha256
         self._articles: dict[str, str] = loaded.articles  # relpath → article id
+        self._inputs: dict[str, str] = loaded.inputs  # relpath → digest of what it came from
         # A journal left behind means the last build was killed: it may have left temporaries.
         self._recovering = self._journal_path.exists()
         journaled, self._journal_cut = manifests.load_journal(self._journal_path)
@@ -136,13 +147,14 @@ class OutputWriter:
         for rel in self._owned:
             self._owned_keys.setdefault(clash_key(rel), set()).add(rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
+        self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
         self._journal_fd: int | None = None
         self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
         self._temp_names = itertools.count()
         self._staged: list[_Staged] = []
         self._new: set[str] = set()  # staged paths that were not ours before this build
         self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
-        self._written = self._unchanged = 0
+        self._written = self._unchanged = self._kept = 0
         self._finished = False
         self._dropped = False  # finish() or abort() is done: nothing more to undo
 
@@ -157,6 +169,29 @@ class OutputWriter:
     def owns(self, relpath: str) -> bool:
         """Whether rsspage wrote ``relpath`` (in an earlier build or this one)."""
         return relpath in self._owned
+
+    def digest(self, relpath: str) -> str:
+        """The sha256 of what rsspage wrote at ``relpath``; "" when not ours or unknown (a
+        killed build may have replaced it)."""
+        return self._owned.get(relpath, "")
+
+    def inputs(self, relpath: str) -> str:
+        """What the file at ``relpath`` was rendered from (:meth:`set_inputs`); "" if unknown."""
+        return self._inputs.get(relpath, "")
+
+    def set_inputs(self, relpath: str, inputs: str) -> None:
+        """Record a digest of what the file at ``relpath``, written or kept in this build, was
+        rendered from; saved in the manifest with its sha256. (A file written or kept without
+        this has none: they always describe the content the manifest vouches for.)"""
+        if relpath not in self._claimed_paths:
+            raise PublishError(f"{relpath}: not written or kept in this build")
+        self._inputs[relpath] = inputs
+
+    def changed_on_disk(self, relpath: str) -> None:
+        """The caller found the file at ``relpath`` changed on disk: the next :meth:`write`
+        rewrites it even if its size and the manifest's sha256 match the new content."""
+        if relpath in self._owned:
+            self._owned[relpath] = ""
 
     def is_free(self, relpath: str) -> bool:
         """Whether a new file may be put at ``relpath`` in this build.
@@ -214,6 +249,7 @@ class OutputWriter:
             return False
         self._claim(relpath, key, digest, article)
         self._unchanged += 1
+        self._kept += 1
         return True
 
     def _files_in(self, folder: str) -> frozenset[str]:
@@ -254,7 +290,7 @@ class OutputWriter:
         self._save_manifest()
         self._dropped = True  # a late abort() (from __del__) must not touch the journal again
         return WriteStats(written=self._written, unchanged=self._unchanged, removed=removed,
-                          not_removed=tuple(failures), kept_unknown=len(kept))
+                          not_removed=tuple(failures), kept_unknown=len(kept), kept=self._kept)
 
     def abort(self) -> None:
         """Drop this build: delete its staged files, leave the output as it was.
@@ -387,12 +423,14 @@ class OutputWriter:
     def _claim(self, relpath: str, key: str, digest: str, article: str | None) -> None:
         """``relpath`` is this build's (the file of ``article``, if it is one's)."""
         self._claimed[key] = relpath
+        self._claimed_paths.add(relpath)
         self._owned[relpath] = digest
         self._owned_keys.setdefault(key, set()).add(relpath)
         if article is None:
             self._articles.pop(relpath, None)
         else:
             self._articles[relpath] = article
+        self._inputs.pop(relpath, None)  # until set_inputs() says what it came from
 
     # -- file operations --------------------------------------------------------------------
 
@@ -535,7 +573,8 @@ class OutputWriter:
     def _save_manifest(self) -> None:
         self._close_journal()
         articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
-        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles))
+        inputs = {rel: i for rel, i in self._inputs.items() if rel in self._owned}
+        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles, inputs))
         if self._legacy is not None:
             self._journal_path.unlink(missing_ok=True)  # the legacy one, if it was read
             manifests.remove_legacy(self._legacy)
