@@ -41,6 +41,12 @@ File names: ``<category>/<source>/<channel>/<title>.md``, each segment made safe
 :func:`rsspage.publish.names.safe_segment`. When a name is taken, a suffix derived from the
 article id (`` -a1b2c3``) is added, so a build that is re-run after a crash picks the same name.
 A name, once assigned, is kept for good (the store remembers it), even if the title changes.
+
+Incremental builds: the manifest records, beside each post's sha256, a digest of everything the
+post is rendered from (:func:`post_inputs`, with :data:`POST_FORMAT`). A post whose digest is
+unchanged and whose file is intact on disk (:class:`DiskCheck`) is kept without being rendered;
+only the others are rendered, and only their articles' content is loaded. So a build without
+change renders nothing and N new or changed articles render N posts.
 """
 
 from __future__ import annotations
@@ -48,10 +54,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import html
+import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+import stat
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC
 from email.utils import format_datetime
+from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 import yaml
@@ -76,6 +86,15 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 #: Plain words that YAML 1.1 or 1.2 read as booleans or null (compared lower-cased).
 _YAML_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null"])
+#: Bump whenever render_post writes something else for the same article (format, escaping,
+#: names of keys, a PyYAML that quotes otherwise): every post is then rendered again.
+POST_FORMAT = "hexo-1"
+#: Posts rendered per batch: their articles' content is loaded for the batch only.
+_BATCH = 500
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: Gives articles read without ``content_html`` their content, in the same order.
+FillContent = Callable[[Sequence[Article]], Sequence[Article]]
 
 
 def render_post(article: Article) -> str:
@@ -100,14 +119,27 @@ def post_path(article: Article, is_free: Callable[[str], bool]) -> str:
     raise AssertionError("unreachable: _suffixes() never ends")
 
 
+class _Post(NamedTuple):
+    """A post to render in this build."""
+
+    article: Article
+    relpath: str
+    inputs: str
+    #: The file on disk is not what rsspage wrote: rewrite it even if the render is the same.
+    rewrite: bool
+
+
 def publish_hexo(
-    articles: Iterable[Article], writer: OutputWriter, names: Mapping[str, str]
+    articles: Iterable[Article], writer: OutputWriter, names: Mapping[str, str], *,
+    fill_content: FillContent | None = None, check: DiskCheck | None = None,
 ) -> dict[str, str]:
-    """Write a post for every article; return the relpath of each, by article id.
+    """Give every article its post; return the relpath of each, by article id.
 
     ``names`` holds the relpaths assigned in earlier runs (article id → relpath); those are kept.
     Give every article that should have a post: ``writer.finish()`` removes the others' posts
-    (but for those it is told to keep).
+    (but for those it is told to keep). A post rendered from the same inputs and intact on disk
+    (``check``; by default each post is hashed) is kept; the others are rendered. Articles
+    may come without their content when ``fill_content`` gives it to those rendered.
     """
     # Every name the store holds stays reserved, also for articles not in this batch, so a name
     # never passes to another article; the order of the articles then only decides which of
@@ -117,14 +149,127 @@ def publish_hexo(
     def is_free(relpath: str) -> bool:
         return clash_key(relpath) not in reserved and writer.is_free(relpath)
 
+    check = check or DiskCheck(writer.root)
     used: dict[str, str] = {}
+    render: list[_Post] = []
     for article in articles:  # one pass: the articles may come straight from the store
         if article.id in used:
             raise PublishError(f"article {article.id} given twice")
-        relpath = names.get(article.id) or post_path(article, is_free)
+        relpath = names.get(article.id)
+        if relpath is None:
+            relpath = post_path(article, is_free)
+            reserved.add(clash_key(relpath))  # written later: no other article may take it
         used[article.id] = relpath
-        writer.write(relpath, render_post(article).encode("utf-8"), article=article.id)
+        post = _keep_or_render(article, relpath, writer, check)
+        if post is not None:
+            render.append(post)
+    _render(render, writer, fill_content, check)
     return used
+
+
+def _keep_or_render(article: Article, relpath: str, writer: OutputWriter,
+                    check: DiskCheck) -> _Post | None:
+    """Keep the post of ``article`` if it is up to date; else the post to render."""
+    inputs = post_inputs(article)
+    intact = check.intact(relpath, writer.digest(relpath))
+    if intact and writer.inputs(relpath) == inputs and writer.keep(relpath, article=article.id):
+        writer.set_inputs(relpath, inputs)
+        return None
+    return _Post(article, relpath, inputs, rewrite=not intact)
+
+
+def _render(posts: Sequence[_Post], writer: OutputWriter, fill_content: FillContent | None,
+            check: DiskCheck) -> None:
+    for start in range(0, len(posts), _BATCH):
+        batch = posts[start:start + _BATCH]
+        articles = [post.article for post in batch]
+        if fill_content is not None:
+            articles = list(fill_content(articles))
+        for post, article in zip(batch, articles, strict=True):
+            if post.rewrite:
+                writer.changed_on_disk(post.relpath)
+            writer.write(post.relpath, render_post(article).encode("utf-8"), article=article.id)
+            writer.set_inputs(post.relpath, post.inputs)
+            check.written(post.relpath)
+
+
+def post_inputs(article: Article) -> str:
+    """A digest of everything :func:`render_post` reads of ``article``, and the format.
+
+    ``content_hash`` stands for the content: normalise derives it from the content, and the
+    store writes both together. The fields it also covers are named all the same, since the
+    store changes some of them alone (a forgotten feed's articles take their new feed's names).
+    """
+    fields = (POST_FORMAT, article.title, article.category, article.source, article.channel,
+              article.image, article.link, article.published.isoformat(), article.content_hash)
+    # repr: unambiguous whatever the fields hold; ASCII escapes for what UTF-8 cannot encode.
+    return hashlib.blake2b(repr(fields).encode("utf-8"), digest_size=16).hexdigest()
+
+
+class DiskCheck:
+    """Whether posts on disk are still the files rsspage wrote, without reading them all.
+
+    A post is intact when its size, mtime and ctime are those ``seen`` after the build that
+    last wrote or checked it (they describe one machine's copy of the files: kept in the
+    state, not with the files, where a fresh checkout would change them all). When they differ
+    (a first build here, a git checkout, a touched file) the file is read and its sha256
+    compared with the manifest's. So a post edited by hand is rendered again even at the same
+    size, also when the editor restored its mtime: nothing sets a ctime back.
+    """
+
+    def __init__(self, root: Path, seen: Mapping[str, str] | None = None) -> None:
+        self._prefix = str(root) + os.sep
+        self._seen = seen or {}
+        #: relpath → what this build saw of it, for the next build (see :meth:`seen_after`).
+        self._now: dict[str, str] = {}
+        self._written: list[str] = []
+
+    def intact(self, relpath: str, digest: str) -> bool:
+        """Whether the file at ``relpath`` holds what has sha256 ``digest`` ("": unknown)."""
+        if not digest:
+            return False
+        path = self._prefix + relpath
+        try:
+            st = os.lstat(path)
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False  # a link or folder put there: the writer replaces or refuses it
+        record = _disk_record(st, digest)
+        if self._seen.get(relpath) != record and not _holds(path, st, digest):
+            return False
+        self._now[relpath] = record
+        return True
+
+    def written(self, relpath: str) -> None:
+        """``relpath`` was given to the writer: look at it once it is in place."""
+        self._written.append(relpath)
+
+    def seen_after(self, writer: OutputWriter) -> dict[str, str]:
+        """What the next build compares with (call after ``writer.finish()``)."""
+        for relpath in self._written:
+            try:
+                st = os.lstat(self._prefix + relpath)
+            except OSError:
+                continue  # gone meanwhile: the next build hashes or rewrites it
+            self._now[relpath] = _disk_record(st, writer.digest(relpath))
+        return self._now
+
+
+def _disk_record(st: os.stat_result, digest: str) -> str:
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{digest}"
+
+
+def _holds(path: str, st: os.stat_result, digest: str) -> bool:
+    """Whether the file ``st`` describes, still unchanged, has sha256 ``digest``."""
+    try:
+        with open(os.open(path, _READ_FLAGS), "rb") as file:
+            now = os.fstat(file.fileno())
+            if not os.path.samestat(st, now) or _disk_record(now, "") != _disk_record(st, ""):
+                return False  # replaced or changed since lstat: the record would not fit
+            return hashlib.file_digest(file, "sha256").hexdigest() == digest
+    except OSError:
+        return False
 
 
 # -- front matter -----------------------------------------------------------------------------

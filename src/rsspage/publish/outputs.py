@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rsspage.config import Config
 from rsspage.publish import feeds_out, manifest
-from rsspage.publish.hexo import publish_hexo
+from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.site import (
     ContentLoader,
     SiteLinks,
@@ -41,6 +41,10 @@ EXTRAS_FORMAT = "extras-1"
 PublishStats = dict[str, OutputCounts]
 #: Manifests of earlier versions, in the state folder (read once, then moved into the output).
 _LEGACY_MANIFESTS = {"hexo": "hexo-manifest.json", "site": "site-manifest.json"}
+#: The store's name for what the Hexo posts looked like on disk after the last build
+#: (hexo.DiskCheck). It describes this machine's copy of the files, so it lives in the state
+#: (not exported), not beside the posts, where a fresh checkout would change it every run.
+_HEXO_ON_DISK = "hexo-on-disk"
 
 
 def publish_all(config: Config, store: Store, now: datetime) -> PublishStats:
@@ -67,13 +71,19 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
         stored = store.published_names("hexo")
         # An article the state lost its name for gets the name its post was written under.
         names = {**writer.article_paths(), **stored}
-        used = publish_hexo(store.articles(), writer, names)
+        check = DiskCheck(writer.root, store.page_hashes(_HEXO_ON_DISK))
+        # Without their content: only the posts rendered again load it.
+        used = publish_hexo(store.articles(content=False), writer, names,
+                            fill_content=partial(with_content, load=store.contents), check=check)
         # Names first: a post put in place must never lose the name it was written under.
         store.save_names("hexo", {i: rel for i, rel in used.items() if stored.get(i) != rel})
         stats = writer.finish(keep_article=store.is_unknown)
     except BaseException:
         writer.abort()
         raise
+    # Once the files are in place. After a crash before this, the posts written since differ
+    # from what was recorded, so the next build checks them by their sha256.
+    store.save_page_hashes(_HEXO_ON_DISK, check.seen_after(writer))
     stats.check()
     return stats
 
