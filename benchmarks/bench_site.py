@@ -400,7 +400,7 @@ def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = N
                 + errors.read_text("utf-8", errors="replace")[-2000:])
         raise SystemExit(f"{label} failed (status {status}):\n{tail}")
     details = _last_json(log) if not label.startswith("hexo generate") else {}
-    peak = details.get("py_mb", polled)
+    peak = details.get("py_mb") or polled
     # Python and Pagefind processes overlap: count every peak.
     peak += sum(details.get("pagefind_mb", ()))
     return Measured(label, seconds, peak, details)
