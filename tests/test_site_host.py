@@ -22,7 +22,7 @@ import yaml
 from conftest import run_cli, summary
 from rsspage.config import SITE_HOSTS, SiteConfig, parse_config
 from rsspage.errors import ConfigError
-from rsspage.publish import hosts, precompress, search_index, site_size
+from rsspage.publish import hosts, precompress, search_index
 from rsspage.publish.hosts import HostLimits, host_warnings
 from rsspage.publish.precompress import PrecompressingWriter
 from rsspage.publish.site_size import SiteSize, describe, human_bytes, measure
@@ -240,68 +240,88 @@ def test_a_kept_page_gets_its_missing_copy_from_disk(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- measuring
 
 
-def test_measure_sees_what_changed_since_its_last_measure(tmp_path: Path) -> None:
+@pytest.fixture
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the folder numbers are kept: outside the measured folder, as in the state."""
+    return tmp_path_factory.mktemp("state") / "site-sizes.json"
+
+
+def test_measure_sees_what_changed_since_its_last_measure(tmp_path: Path, cache: Path) -> None:
     (tmp_path / "a" / "b").mkdir(parents=True)
     (tmp_path / "a" / "b" / "page.html").write_bytes(b"x" * 1000)
     (tmp_path / "index.html").write_bytes(b"y" * 10)
-    first = measure(tmp_path)
-    cache = tmp_path / site_size.CACHE_NAME
-    assert (first.bytes, first.files) == (1010 + cache.stat().st_size, 3)  # with the cache saved
+    first = measure(tmp_path, cache)
+    assert (first.bytes, first.files) == (1010, 2)
     assert first.largest == "a/b/page.html" and first.largest_bytes == 1000
+    assert first.fullest == "" and first.fullest_files == 1  # the first folder with the most
+    assert cache.is_file()
 
     new = tmp_path / "a" / "b" / ".new"
     new.write_bytes(b"z" * 5000)
     os.replace(new, tmp_path / "a" / "b" / "page.html")  # as the writer replaces a file
     (tmp_path / "a" / "c").mkdir()
     (tmp_path / "a" / "c" / "other.css").write_bytes(b"c" * 7)
-    second = measure(tmp_path)
-    assert (second.bytes, second.files) == (5017 + cache.stat().st_size, 4)
+    (tmp_path / "a" / "c" / "more.css").write_bytes(b"c" * 7)
+    second = measure(tmp_path, cache)
+    assert (second.bytes, second.files) == (5024, 4)
+    assert (second.fullest, second.fullest_files) == ("a/c", 2)
 
     shutil.rmtree(tmp_path / "a" / "b")
-    third = measure(tmp_path)
-    assert (third.bytes, third.files) == (17 + cache.stat().st_size, 3)
+    third = measure(tmp_path, cache)
+    assert (third.bytes, third.files) == (24, 3)
 
 
-def test_a_folder_whose_mtime_did_not_move_is_not_read_again(tmp_path: Path) -> None:
+def test_a_folder_whose_mtime_did_not_move_is_not_read_again(tmp_path: Path, cache: Path) -> None:
     folder = tmp_path / "a"
     folder.mkdir()
     page = folder / "page.html"
     page.write_bytes(b"x" * 100)
     hour_ago = time.time() - 3600
     os.utime(folder, (hour_ago, hour_ago))
-    measure(tmp_path)
+    os.utime(tmp_path, (hour_ago, hour_ago))
+    measure(tmp_path, cache)
     with page.open("ab") as f:  # grown in place: the folder's mtime stays
         f.write(b"y" * 50)
-    assert measure(tmp_path).largest_bytes == 100  # the numbers kept for the folder
+    assert measure(tmp_path, cache).largest_bytes == 100  # the numbers kept for the folder
+    saved = cache.stat().st_mtime_ns
+    assert measure(tmp_path, cache).largest_bytes == 100
+    assert cache.stat().st_mtime_ns == saved  # nothing changed: the numbers are not saved again
     os.utime(folder, None)  # as any file created, replaced or deleted in it does
-    assert measure(tmp_path).largest_bytes == 150
-    assert measure(tmp_path).largest_bytes == 150  # changed just now: read again, not kept
+    assert measure(tmp_path, cache).largest_bytes == 150
+    assert measure(tmp_path, cache).largest_bytes == 150  # changed just now: read again, not kept
 
 
-def test_a_damaged_cache_costs_only_a_full_measure(tmp_path: Path) -> None:
+def test_a_damaged_or_foreign_cache_costs_only_a_full_measure(tmp_path: Path,
+                                                              cache: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "page.html").write_bytes(b"p" * 100)
-    measure(tmp_path)
-    cache = tmp_path / site_size.CACHE_NAME
+    hour_ago = time.time() - 3600
+    os.utime(tmp_path / "x", (hour_ago, hour_ago))
+    measure(tmp_path, cache)
+    mtime = (tmp_path / "x").stat().st_mtime_ns
+    lies = {"version": 1, "folders": {"x": [mtime, 9, 9, 9, "lie", 9, []]}}
     for damage in (b"{", b'{"version": 1, "folders": {"x": [1, 2]}}',
-                   b'{"version": 1, "folders": {"x": [1, 1, 1, 1, "", 0, ["../.."]]}}'):
+                   b'{"version": 1, "folders": {"x": [1, 1, 1, 1, "", 0, ["../.."]]}}',
+                   json.dumps({**lies, "root": "/another/site"}).encode()):
         cache.write_bytes(damage)
-        size = measure(tmp_path)
-        assert size.files == 2 and size.bytes == 100 + cache.stat().st_size
+        size = measure(tmp_path, cache)
+        assert (size.files, size.bytes, size.largest) == (1, 100, "x/page.html"), damage
+    cache.write_bytes(json.dumps({**lies, "root": str(tmp_path)}).encode())
+    assert measure(tmp_path, cache).largest == "x/lie"  # (the cache is trusted when it fits)
 
 
-def test_git_folders_are_not_counted(tmp_path: Path) -> None:
+def test_git_folders_are_not_counted(tmp_path: Path, cache: Path) -> None:
     (tmp_path / ".git" / "objects").mkdir(parents=True)
     (tmp_path / ".git" / "objects" / "pack").write_bytes(b"g" * 10_000)
     (tmp_path / ".github").mkdir()
     (tmp_path / ".github" / "x.yml").write_bytes(b"w")
     (tmp_path / "index.html").write_bytes(b"i")
-    size = measure(tmp_path)
-    assert size.files == 2  # index.html and the cache
+    size = measure(tmp_path, cache)
+    assert (size.files, size.bytes) == (1, 1)
 
 
 @pytest.mark.skipif(shutil.which("tar") is None, reason="no tar")
-def test_the_tar_size_is_what_tar_writes(tmp_path: Path) -> None:
+def test_the_tar_size_is_what_tar_writes(tmp_path: Path, cache: Path) -> None:
     site = tmp_path / "site"
     long_folder = site / "c" / ("半导体产业新闻" * 4) / ("最新消息" * 3)
     long_folder.mkdir(parents=True)
@@ -310,7 +330,7 @@ def test_the_tar_size_is_what_tar_writes(tmp_path: Path) -> None:
     (site / "x.json").write_bytes(b"{}" * 3000)
     (site / ".git").mkdir()
     (site / ".git" / "HEAD").write_bytes(b"ref")
-    size = measure(site)
+    size = measure(site, cache)
     archive = tmp_path / "site.tar"
     # As actions/upload-pages-artifact packs the site.
     subprocess.run(["tar", "--dereference", "--hard-dereference", "--directory", str(site),

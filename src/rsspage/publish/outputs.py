@@ -21,7 +21,7 @@ from functools import partial
 from pathlib import Path
 
 from rsspage.config import Config
-from rsspage.publish import feeds_out, manifest
+from rsspage.publish import feeds_out, hosts, manifest, precompress, site_size
 from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.site import (
     ContentLoader,
@@ -41,6 +41,8 @@ EXTRAS_FORMAT = "extras-1"
 PublishStats = dict[str, OutputCounts]
 #: Manifests of earlier versions, in the state folder (read once, then moved into the output).
 _LEGACY_MANIFESTS = {"hexo": "hexo-manifest.json", "site": "site-manifest.json"}
+#: In the state folder: the numbers of the site's folders at their last measure (site_size.py).
+SIZES_NAME = "site-sizes.json"
 #: The store's name for what the Hexo posts looked like on disk after the last build
 #: (hexo.DiskCheck). It describes this machine's copy of the files, so it lives in the state
 #: (not exported), not beside the posts, where a fresh checkout would change it every run.
@@ -52,7 +54,7 @@ def publish_all(config: Config, store: Store, now: datetime) -> PublishStats:
     if config.output.hexo is not None:
         published["hexo"] = _counts(publish_hexo_posts(config, store))
     if config.output.site is not None:
-        published["site"] = _counts(publish_site(config, store, now))
+        published["site"] = site_counts(config, publish_site(config, store, now))
     return published
 
 
@@ -60,8 +62,23 @@ def _counts(stats: WriteStats) -> OutputCounts:
     return OutputCounts(stats.written, stats.removed, stats.kept_unknown)
 
 
+def site_counts(config: Config, stats: WriteStats) -> site_size.SiteCounts:
+    """What a site build did, with the size of the site folder now and the warnings for the
+    user: the limits of ``site.host`` near or passed, an encoding that cannot be written."""
+    assert config.output.site is not None
+    size = site_size.measure(config.output.site, config.output.state / SIZES_NAME)
+    _, unusable = precompress.usable(config.site.precompress)
+    warnings = unusable + hosts.host_warnings(size, hosts.LIMITS.get(config.site.host))
+    return site_size.SiteCounts(stats.written, stats.removed, stats.kept_unknown, size=size,
+                                warnings=tuple(warnings))
+
+
 def _writer(config: Config, output: str, root: Path) -> OutputWriter:
-    return OutputWriter(root, legacy_manifest=config.output.state / _LEGACY_MANIFESTS[output])
+    legacy = config.output.state / _LEGACY_MANIFESTS[output]
+    if output == "site" and config.site.precompress:
+        encodings, _ = precompress.usable(config.site.precompress)
+        return precompress.PrecompressingWriter(root, encodings, legacy_manifest=legacy)
+    return OutputWriter(root, legacy_manifest=legacy)
 
 
 def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
@@ -134,6 +151,8 @@ def write_site(
             result.search.discard()
         raise
     result.search.put_in_place()
+    # Pagefind's bundles are not the writer's: their compressed copies are made (or removed) here.
+    precompress.sync_search(writer.root, precompress.usable(config.site.precompress)[0])
     return result, stats
 
 
