@@ -19,7 +19,7 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
 - a file may carry a digest of what it was rendered from (``set_inputs``), saved in the manifest
   with its sha256, so that a later build can :meth:`~OutputWriter.keep` it without rendering it;
 - ``finish()`` then deletes the files of earlier builds that this build did not write, prunes
-  the folders that became empty, and saves the manifest.
+  the folders that became empty, and saves the manifest (unless it says so already).
 
 Crash safety: before a *new* file is staged, and before ``finish()`` replaces files, their paths
 are appended to ``<manifest>.journal`` (one ``os.write`` to an ``O_APPEND`` descriptor: in the
@@ -133,6 +133,11 @@ class OutputWriter:
             loaded = manifests.load(legacy_manifest)
         else:
             loaded = manifests.load(self._manifest_path)
+        # What the manifest file says, so that a build that changed nothing does not rewrite it
+        # (serialising 20,000 entries costs more than comparing them).
+        self._on_file = manifests.Manifest(dict(loaded.files), dict(loaded.articles),
+                                           dict(loaded.inputs)) \
+            if self._manifest_path.exists() else None
         self._owned: dict[str, str] = loaded.files  # relpath → sha256
         self._articles: dict[str, str] = loaded.articles  # relpath → article id
         self._inputs: dict[str, str] = loaded.inputs  # relpath → digest of what it came from
@@ -497,6 +502,8 @@ class OutputWriter:
         Files about to be replaced are journaled first: after a kill half way, the manifest
         would otherwise vouch for their old content.
         """
+        if not self._staged:
+            return  # nothing to replace: no journal, so an unchanged manifest stays as it is
         self._journal(s.relpath for s in self._staged if s.relpath not in self._new)
         for i, staged in enumerate(self._staged):
             try:
@@ -571,10 +578,17 @@ class OutputWriter:
                     leftover.unlink(missing_ok=True)
 
     def _save_manifest(self) -> None:
+        journaled = self._journal_fd is not None or self._recovering
         self._close_journal()
         articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
         inputs = {rel: i for rel, i in self._inputs.items() if rel in self._owned}
-        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles, inputs))
+        manifest = manifests.Manifest(self._owned, articles, inputs)
+        if manifest == self._on_file and not journaled:
+            # The file says this already and no journal is left to drop; a copy left by a
+            # build killed while saving it still goes.
+            manifests.sweep_temporaries(self._manifest_path)
+            return
+        manifests.save(self._manifest_path, manifest)
         if self._legacy is not None:
             self._journal_path.unlink(missing_ok=True)  # the legacy one, if it was read
             manifests.remove_legacy(self._legacy)
