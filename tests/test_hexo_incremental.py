@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from rsspage.config import Config, parse_config
+from rsspage.errors import PublishError
 from rsspage.publish import hexo
 from rsspage.publish.hexo import post_inputs, publish_hexo, render_post
 from rsspage.publish.outputs import publish_hexo_posts
@@ -80,10 +81,12 @@ def post_of(config: Config, n: int) -> Path:
 def test_a_rebuild_without_change_renders_nothing(config: Config) -> None:
     stats = store_and_build(config, *map(article, range(1, 4)))
     assert (stats.rendered, stats.written, stats.kept) == (3, 3, 0)
-    mtimes = {p: p.stat().st_mtime_ns for p in hexo_root(config).rglob("*.md")}
+    files = [*hexo_root(config).rglob("*.md"), hexo_root(config) / MANIFEST]
+    mtimes = [p.stat().st_mtime_ns for p in files]
     stats = store_and_build(config)
     assert (stats.rendered, stats.written, stats.kept, stats.removed) == (0, 0, 3, 0)
-    assert mtimes == {p: p.stat().st_mtime_ns for p in hexo_root(config).rglob("*.md")}
+    assert mtimes == [p.stat().st_mtime_ns for p in files]  # the manifest too
+    assert sorted(p.name for p in hexo_root(config).glob(".*")) == [MANIFEST]  # no journal
 
 
 def test_new_articles_render_their_posts_only(config: Config) -> None:
@@ -198,22 +201,22 @@ def test_an_article_handed_to_another_feed_is_rendered_with_its_names(
 
 
 class Loads:
-    """A fill_content that records which articles it was asked for."""
+    """An archive of ``articles`` for publish_hexo's ``load``, that records what it gave."""
 
     def __init__(self, articles: Sequence[Article]) -> None:
-        self.content = {a.id: a.content_html for a in articles}
+        self.articles = {a.id: a for a in articles}
         self.asked: list[str] = []
 
-    def __call__(self, articles: Sequence[Article]) -> list[Article]:
-        self.asked += [a.id for a in articles]
-        return [replace(a, content_html=self.content[a.id]) for a in articles]
+    def __call__(self, ids: Sequence[str]) -> dict[str, Article]:
+        self.asked += ids
+        return {i: self.articles[i] for i in ids if i in self.articles}
 
 
 def publish(root: Path, articles: Sequence[Article], names: dict[str, str],
             loads: Loads) -> tuple[dict[str, str], WriteStats]:
     writer = OutputWriter(root)
     bare = [replace(a, content_html="") for a in articles]
-    used = publish_hexo(bare, writer, names, fill_content=loads)
+    used = publish_hexo(bare, writer, names, load=loads)
     return used, writer.finish()
 
 
@@ -245,3 +248,13 @@ def test_every_field_a_post_shows_is_in_its_inputs(tmp_path: Path) -> None:
     _, stats = publish(tmp_path / "out", [moved], names, loads)
     assert (stats.rendered, stats.written) == (1, 1)
     assert "科技" in (tmp_path / "out" / names["id1"]).read_text("utf-8")
+
+
+def test_an_article_changed_or_gone_before_its_post_is_rendered(tmp_path: Path) -> None:
+    first, corrected = article(1), article(1, content="<p>更正</p>")
+    names, _ = publish(tmp_path / "out", [first], {}, Loads([corrected]))  # changed meanwhile
+    assert (tmp_path / "out" / names["id1"]).read_text("utf-8") == render_post(corrected)
+    _, stats = publish(tmp_path / "out", [corrected], names, Loads([corrected]))
+    assert stats.rendered == 0  # recorded as rendered from the article it was rendered from
+    with pytest.raises(PublishError, match="id2 left the store"):
+        publish(tmp_path / "out", [article(2)], names, Loads([]))

@@ -88,10 +88,11 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
         stored = store.published_names("hexo")
         # An article the state lost its name for gets the name its post was written under.
         names = {**writer.article_paths(), **stored}
-        check = DiskCheck(writer.root, store.page_hashes(_HEXO_ON_DISK))
+        seen = store.page_hashes(_HEXO_ON_DISK)
+        check = DiskCheck(writer.root, seen)
         # Without their content: only the posts rendered again load it.
         used = publish_hexo(store.articles(content=False), writer, names,
-                            fill_content=partial(with_content, load=store.contents), check=check)
+                            load=store.articles_by_id, check=check)
         # Names first: a post put in place must never lose the name it was written under.
         store.save_names("hexo", {i: rel for i, rel in used.items() if stored.get(i) != rel})
         stats = writer.finish(keep_article=store.is_unknown)
@@ -100,7 +101,8 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
         raise
     # Once the files are in place. After a crash before this, the posts written since differ
     # from what was recorded, so the next build checks them by their sha256.
-    store.save_page_hashes(_HEXO_ON_DISK, check.seen_after(writer))
+    if (on_disk := check.seen_after(writer)) != seen:
+        store.save_page_hashes(_HEXO_ON_DISK, on_disk)
     stats.check()
     return stats
 

@@ -136,6 +136,10 @@ class Store:
         """``content_html`` of the articles ``ids``, by id."""
         return articles.contents(self._conn, ids)
 
+    def articles_by_id(self, ids: Iterable[str]) -> dict[str, Article]:
+        """The articles ``ids`` that are in the archive, with their content, by id."""
+        return articles.by_ids(self._conn, ids)
+
     def article_count(self) -> int:
         return articles.count(self._conn)
 

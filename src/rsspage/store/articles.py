@@ -157,6 +157,20 @@ def contents(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Article]:
+    """The articles ``ids`` (those that exist), whole, by id."""
+    wanted = list(ids)
+    found: dict[str, Article] = {}
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        part = wanted[start:start + _IDS_PER_QUERY]
+        cursor.execute(f"SELECT {', '.join(_READ_COLUMNS)} FROM articles "
+                       f"WHERE id IN ({', '.join('?' * len(part))})", part)
+        found.update((row[0], _article(row)) for row in cursor)
+    return found
+
+
 def count(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
 
