@@ -175,8 +175,8 @@ class _NewNames:
     def __init__(self, names: Mapping[str, str], writer: OutputWriter) -> None:
         self._names = names
         self._writer = writer
-        #: Clash keys of the names taken; made at the first new article (20,000 clash keys are
-        #: a tenth of a build that has none).
+        #: Clash keys of the names taken; made at the first new article (20,000 of them cost
+        #: ~0.05 s, a build that has no new article does without).
         self._reserved: set[str] | None = None
 
     def pick(self, article: Article) -> str:
