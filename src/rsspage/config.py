@@ -2,13 +2,13 @@
 
 The YAML is composed into nodes (not loaded into plain dicts) so that every error can name the
 file, the line and the key: ``rsspage.yml:12: fetch.timeout: expected a number, got 'soon'``.
-Relative paths are resolved against the folder of the config file.
+Relative paths are resolved against the folder of the config file. The node reader and the
+duration syntax live in :mod:`rsspage.config_nodes`.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from rsspage.config_nodes import Reader, is_null, kind_of
 from rsspage.errors import ConfigError
 from rsspage.types import MAX_NAME_BYTES
 
@@ -150,120 +151,6 @@ class Config:
         return self.path.parent
 
 
-# --------------------------------------------------------------------------- node helpers
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-_LONGEST = timedelta(days=366)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``30s``, ``30m``, ``2h``, ``1d``, ``1w`` or sums like ``1h30m``; ValueError otherwise."""
-    compact = text.strip().lower().replace(" ", "")
-    if not _DURATION.fullmatch(compact):
-        raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {text!r}")
-    seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
-    if seconds > _LONGEST.total_seconds():  # a schedule is no place for centuries
-        raise ValueError(f"at most {_LONGEST.days}d, got {text!r}")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(span: timedelta) -> str:
-    """The inverse of :func:`parse_duration`, largest units first: ``1d12h``, ``30m``, ``0s``."""
-    left = round(span.total_seconds())
-    parts = []
-    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
-        if unit != "w" and left >= size:
-            parts.append(f"{left // size}{unit}")
-            left %= size
-    return "".join(parts) or "0s"
-
-
-class _Reader:
-    """Validates composed YAML nodes, raising ConfigError with file:line:key."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-
-    def fail(self, node: yaml.Node | None, key: str, problem: str) -> ConfigError:
-        line = node.start_mark.line + 1 if node is not None else None
-        return ConfigError(self.file, line, key, problem)
-
-    def mapping(
-        self, node: yaml.Node, key: str, allowed: set[str], required: tuple[str, ...] = ()
-    ) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, key or "(top level)", f"expected a mapping, got {_kind(node)}")
-        items: dict[str, yaml.Node] = {}
-        for knode, vnode in node.value:
-            name = str(knode.value)
-            full = f"{key}.{name}" if key else name
-            if name not in allowed:
-                hint = ", ".join(sorted(allowed))
-                raise self.fail(knode, full, f"unknown key (allowed: {hint})")
-            if name in items:
-                raise self.fail(knode, full, "duplicate key")
-            items[name] = vnode
-        for name in required:
-            if name not in items:
-                raise self.fail(node, f"{key}.{name}" if key else name, "missing required key")
-        return items
-
-    def sequence(self, node: yaml.Node, key: str) -> list[yaml.Node]:
-        if _is_null(node):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, key, f"expected a list, got {_kind(node)}")
-        return list(node.value)
-
-    def text(self, node: yaml.Node, key: str, *, allow_null: bool = False) -> str | None:
-        if allow_null and _is_null(node):
-            return None
-        if not isinstance(node, yaml.ScalarNode) or _is_null(node) or node.tag.endswith(":bool"):
-            raise self.fail(node, key, f"expected text, got {_kind(node)}")
-        value = str(node.value).strip()
-        if not value:
-            raise self.fail(node, key, "must not be empty")
-        return value
-
-    def duration(self, node: yaml.Node, key: str, low: timedelta = timedelta(0)) -> timedelta:
-        try:
-            if not isinstance(node, yaml.ScalarNode) or _is_null(node):
-                raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {_kind(node)}")
-            value = parse_duration(str(node.value))
-        except ValueError as e:
-            raise self.fail(node, key, str(e)) from e
-        if value < low:
-            least = f"{low.total_seconds():g}s"
-            raise self.fail(node, key, f"must be at least {least}, got {node.value}")
-        return value
-
-    def number(self, node: yaml.Node, key: str, kind: Callable[[str], Any], low: float) -> Any:
-        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith((":int", ":float")):
-            raise self.fail(node, key, f"expected a number, got {_kind(node)}")
-        if kind is int and node.tag.endswith(":float"):
-            raise self.fail(node, key, f"expected a whole number, got {node.value!r}")
-        value = kind(node.value)
-        if value < low:
-            raise self.fail(node, key, f"must be at least {low:g}, got {node.value}")
-        return value
-
-
-def _is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
-
-
-def _kind(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if _is_null(node):
-        return "nothing (null)"
-    return repr(node.value)
-
-
 # --------------------------------------------------------------------------- sections
 
 
@@ -276,7 +163,7 @@ PRECOMPRESS: dict[str, tuple[str, ...]] = {
 _SITE_TEXT = {"title", "url", "language", "timezone"}
 
 
-def _site(r: _Reader, node: yaml.Node | None) -> SiteConfig:
+def _site(r: Reader, node: yaml.Node | None) -> SiteConfig:
     if node is None:
         return SiteConfig()
     items = r.mapping(node, "site", _SITE_TEXT | {"host", "precompress"})
@@ -300,7 +187,7 @@ def _site(r: _Reader, node: yaml.Node | None) -> SiteConfig:
     return site
 
 
-def _precompress(r: _Reader, node: yaml.Node) -> tuple[str, ...]:
+def _precompress(r: Reader, node: yaml.Node) -> tuple[str, ...]:
     """``false`` (or no, off), ``gzip``, ``brotli`` or ``both``; ``true`` does not say which."""
     expected = "expected false, gzip, brotli or both"
     if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":bool"):
@@ -313,7 +200,7 @@ def _precompress(r: _Reader, node: yaml.Node) -> tuple[str, ...]:
     return PRECOMPRESS[value]
 
 
-def _url(r: _Reader, node: yaml.Node, key: str) -> str:
+def _url(r: Reader, node: yaml.Node, key: str) -> str:
     value = r.text(node, key) or ""
     if not value.startswith(("http://", "https://")):
         raise r.fail(node, key, f"expected an http(s) URL, got {value!r}")
@@ -326,7 +213,7 @@ DEFAULT_INSTANCE = InstanceConfig("https://rsshub.app")
 DEFAULT_STATE = ".rsspage"
 
 
-def _instance(r: _Reader, node: yaml.Node, index: int) -> InstanceConfig:
+def _instance(r: Reader, node: yaml.Node, index: int) -> InstanceConfig:
     """A URL, or ``{url, key | key_env, sign}``; a key never appears in a message."""
     where = f"rsshub.instances[{index}]"
     if isinstance(node, yaml.ScalarNode):
@@ -354,7 +241,7 @@ LIVE_CATALOG = "instance"
 
 
 def _rsshub(
-    r: _Reader, node: yaml.Node | None, folder: Path
+    r: Reader, node: yaml.Node | None, folder: Path
 ) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...], bool]:
     if node is None:
         return (DEFAULT_INSTANCE,), (), True
@@ -366,7 +253,7 @@ def _rsshub(
     if "catalog" not in items:
         return instances, (), True
     node = items["catalog"]
-    nodes = [node] if isinstance(node, yaml.ScalarNode) and not _is_null(node) \
+    nodes = [node] if isinstance(node, yaml.ScalarNode) and not is_null(node) \
         else r.sequence(node, "rsshub.catalog")
     catalog: list[Path] = []
     live = False
@@ -388,7 +275,7 @@ _NAME_KEYS = {"category", "source", "channel", "items_per_feed", "every"}
 MIN_EVERY = timedelta(seconds=1)
 
 
-def _names(r: _Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
+def _names(r: Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in ("category", "source", "channel"):
         if name in items:
@@ -421,7 +308,7 @@ RSSHUB_PARAMS: dict[str, str | tuple[str, ...]] = {
 }
 
 
-def _params(r: _Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
+def _params(r: Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...]:
     """``params:`` of a route: RSSHub's query parameters, checked as RSSHub reads them."""
     items = r.mapping(node, key, set(RSSHUB_PARAMS))
     out = []
@@ -431,7 +318,8 @@ def _params(r: _Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...
             value = str(r.number(value_node, where, int, 1))
         elif kind == _SWITCH:
             if not (isinstance(value_node, yaml.ScalarNode) and value_node.tag.endswith(":bool")):
-                raise r.fail(value_node, where, f"expected true or false, got {_kind(value_node)}")
+                got = kind_of(value_node)
+                raise r.fail(value_node, where, f"expected true or false, got {got}")
             value = "true" if yaml.safe_load(value_node.value) else "false"
         else:
             value = r.text(value_node, where) or ""
@@ -441,7 +329,7 @@ def _params(r: _Reader, node: yaml.Node, key: str) -> tuple[tuple[str, str], ...
     return tuple(out)
 
 
-def _route(r: _Reader, node: yaml.Node, index: int) -> RouteConfig:
+def _route(r: Reader, node: yaml.Node, index: int) -> RouteConfig:
     key = f"routes[{index}]"
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
@@ -458,7 +346,7 @@ def _route(r: _Reader, node: yaml.Node, index: int) -> RouteConfig:
     return RouteConfig(path=path, line=line, **extra)
 
 
-def _feed(r: _Reader, node: yaml.Node, index: int) -> FeedConfig:
+def _feed(r: Reader, node: yaml.Node, index: int) -> FeedConfig:
     key = f"feeds[{index}]"
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
@@ -467,7 +355,7 @@ def _feed(r: _Reader, node: yaml.Node, index: int) -> FeedConfig:
     return FeedConfig(url=_url(r, items["url"], f"{key}.url"), line=line, **_names(r, items, key))
 
 
-def _limits(r: _Reader, node: yaml.Node | None) -> LimitsConfig:
+def _limits(r: Reader, node: yaml.Node | None) -> LimitsConfig:
     if node is None:
         return LimitsConfig()
     items = r.mapping(node, "limits", {"items_per_feed", "keep_days"})
@@ -476,7 +364,7 @@ def _limits(r: _Reader, node: yaml.Node | None) -> LimitsConfig:
     return LimitsConfig(**values)
 
 
-def _fetch(r: _Reader, node: yaml.Node | None) -> FetchConfig:
+def _fetch(r: Reader, node: yaml.Node | None) -> FetchConfig:
     if node is None:
         return FetchConfig()
     kinds: dict[str, tuple[Callable[[str], Any], float]] = {
@@ -488,7 +376,7 @@ def _fetch(r: _Reader, node: yaml.Node | None) -> FetchConfig:
     return FetchConfig(**values)
 
 
-def _schedule(r: _Reader, node: yaml.Node | None) -> ScheduleConfig:
+def _schedule(r: Reader, node: yaml.Node | None) -> ScheduleConfig:
     if node is None:
         return ScheduleConfig()
     durations = {"every", "min_interval", "max_interval", "max_backoff", "retry_gone"}
@@ -508,7 +396,7 @@ def _schedule(r: _Reader, node: yaml.Node | None) -> ScheduleConfig:
     return schedule
 
 
-def _output(r: _Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
+def _output(r: Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
     items = r.mapping(node, "output", {"state", "hexo", "site", "page_size"}) if node else {}
 
     def path(name: str, default: str | None) -> Path | None:
@@ -542,7 +430,7 @@ def load_config(path: Path) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    r = _Reader(str(path))
+    r = Reader(str(path))
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as e:

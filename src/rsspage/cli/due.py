@@ -9,7 +9,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from rsspage.catalog import Catalog
-from rsspage.config import Config, format_duration
+from rsspage.config import Config
+from rsspage.config_nodes import format_duration
 from rsspage.plan import due_times, make_plan
 from rsspage.schedule import retried_rarely
 from rsspage.store import FeedHealth

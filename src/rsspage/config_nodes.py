@@ -1,0 +1,125 @@
+"""Reading composed YAML nodes with errors that name file, line and key, and the duration
+syntax of the config (``30m``, ``1h30m``): the parts of :mod:`rsspage.config` every section
+uses."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import yaml
+
+from rsspage.errors import ConfigError
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_LONGEST = timedelta(days=366)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``30s``, ``30m``, ``2h``, ``1d``, ``1w`` or sums like ``1h30m``; ValueError otherwise."""
+    compact = text.strip().lower().replace(" ", "")
+    if not _DURATION.fullmatch(compact):
+        raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {text!r}")
+    seconds = sum(float(n) * _UNITS[unit] for n, unit in _DURATION_PART.findall(compact))
+    if seconds > _LONGEST.total_seconds():  # a schedule is no place for centuries
+        raise ValueError(f"at most {_LONGEST.days}d, got {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(span: timedelta) -> str:
+    """The inverse of :func:`parse_duration`, largest units first: ``1d12h``, ``30m``, ``0s``."""
+    left = round(span.total_seconds())
+    parts = []
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if unit != "w" and left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
+
+
+class Reader:
+    """Validates composed YAML nodes, raising ConfigError with file:line:key."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, node: yaml.Node | None, key: str, problem: str) -> ConfigError:
+        line = node.start_mark.line + 1 if node is not None else None
+        return ConfigError(self.file, line, key, problem)
+
+    def mapping(
+        self, node: yaml.Node, key: str, allowed: set[str], required: tuple[str, ...] = ()
+    ) -> dict[str, yaml.Node]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node, key or "(top level)", f"expected a mapping, got {kind_of(node)}")
+        items: dict[str, yaml.Node] = {}
+        for knode, vnode in node.value:
+            name = str(knode.value)
+            full = f"{key}.{name}" if key else name
+            if name not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise self.fail(knode, full, f"unknown key (allowed: {hint})")
+            if name in items:
+                raise self.fail(knode, full, "duplicate key")
+            items[name] = vnode
+        for name in required:
+            if name not in items:
+                raise self.fail(node, f"{key}.{name}" if key else name, "missing required key")
+        return items
+
+    def sequence(self, node: yaml.Node, key: str) -> list[yaml.Node]:
+        if is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node, key, f"expected a list, got {kind_of(node)}")
+        return list(node.value)
+
+    def text(self, node: yaml.Node, key: str, *, allow_null: bool = False) -> str | None:
+        if allow_null and is_null(node):
+            return None
+        if not isinstance(node, yaml.ScalarNode) or is_null(node) or node.tag.endswith(":bool"):
+            raise self.fail(node, key, f"expected text, got {kind_of(node)}")
+        value = str(node.value).strip()
+        if not value:
+            raise self.fail(node, key, "must not be empty")
+        return value
+
+    def duration(self, node: yaml.Node, key: str, low: timedelta = timedelta(0)) -> timedelta:
+        try:
+            if not isinstance(node, yaml.ScalarNode) or is_null(node):
+                raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {kind_of(node)}")
+            value = parse_duration(str(node.value))
+        except ValueError as e:
+            raise self.fail(node, key, str(e)) from e
+        if value < low:
+            least = f"{low.total_seconds():g}s"
+            raise self.fail(node, key, f"must be at least {least}, got {node.value}")
+        return value
+
+    def number(self, node: yaml.Node, key: str, kind: Callable[[str], Any], low: float) -> Any:
+        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith((":int", ":float")):
+            raise self.fail(node, key, f"expected a number, got {kind_of(node)}")
+        if kind is int and node.tag.endswith(":float"):
+            raise self.fail(node, key, f"expected a whole number, got {node.value!r}")
+        value = kind(node.value)
+        if value < low:
+            raise self.fail(node, key, f"must be at least {low:g}, got {node.value}")
+        return value
+
+
+def is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+
+
+def kind_of(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if is_null(node):
+        return "nothing (null)"
+    return repr(node.value)
