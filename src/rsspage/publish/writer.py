@@ -48,12 +48,11 @@ import contextlib
 import errno
 import hashlib
 import itertools
-import json
 import os
 import resource
 import stat
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -61,6 +60,7 @@ from typing import NamedTuple
 from rsspage.errors import PublishError
 from rsspage.fileio import TMP_SUFFIX, write_all
 from rsspage.publish import manifest as manifests
+from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import clash_key
 
 #: Folder descriptors kept open per writer (least recently used closed first): enough for the
@@ -124,12 +124,11 @@ class OutputWriter:
             raise PublishError(f"cannot create output folder {root}: {e.strerror}") from e
         self._root_prefix = str(self._root) + os.sep
         self._manifest_path = manifest_path or self._root / manifests.NAME
-        self._journal_path = manifests.journal_of(self._manifest_path)
+        journal_path = manifests.journal_of(self._manifest_path)
         self._legacy = legacy_manifest
         self._durable = durable
-        if legacy_manifest and not self._manifest_path.exists() \
-                and not self._journal_path.exists():
-            self._journal_path = manifests.journal_of(legacy_manifest)
+        if legacy_manifest and not self._manifest_path.exists() and not journal_path.exists():
+            journal_path = manifests.journal_of(legacy_manifest)
             loaded = manifests.load(legacy_manifest)
         else:
             loaded = manifests.load(self._manifest_path)
@@ -142,8 +141,10 @@ class OutputWriter:
         self._articles: dict[str, str] = loaded.articles  # relpath → article id
         self._inputs: dict[str, str] = loaded.inputs  # relpath → digest of what it came from
         # A journal left behind means the last build was killed: it may have left temporaries.
-        self._recovering = self._journal_path.exists()
-        journaled, self._journal_cut = manifests.load_journal(self._journal_path)
+        self._recovering = journal_path.exists()
+        journaled, cut = manifests.load_journal(journal_path)
+        self._journal = Journal(journal_path, cut=cut, durable=durable,
+                                temporary=journal_temporary(self._manifest_path))
         for rel in journaled:
             # A new file, or one a killed build may have replaced: its digest is unknown, so
             # the next write rewrites it and keep() refuses it.
@@ -153,7 +154,6 @@ class OutputWriter:
             self._owned_keys.setdefault(clash_key(rel), set()).add(rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
         self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
-        self._journal_fd: int | None = None
         self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
         self._temp_names = itertools.count()
         self._staged: list[_Staged] = []
@@ -231,9 +231,9 @@ class OutputWriter:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
         else:
-            self._journal([relpath])
+            self._journal.record([relpath])
             self._new.add(relpath)
-        self._open_journal()  # its existence marks a build in progress, even with no new file
+        self._journal.open()  # its existence marks a build in progress, even with no new file
         temporary = self._stage(relpath, dir_fd, data)
         self._staged.append(_Staged(relpath, folder, name, temporary))
         self._claim(relpath, key, digest, article)
@@ -318,15 +318,15 @@ class OutputWriter:
         self._staged.clear()
         self.close()
         with contextlib.suppress(OSError, PublishError):
-            self._unjournal({rel for rel in self._new if self._lstat(rel) is None})
-            if clean and self._journal_path.stat().st_size == 0:
-                self._journal_path.unlink()
+            self._journal.remove({rel for rel in self._new if self._lstat(rel) is None})
+            if clean and self._journal.path.stat().st_size == 0:
+                self._journal.path.unlink()
         self._new.clear()
 
     def close(self) -> None:
         """Release the open descriptors (finish() and abort() do)."""
         self._close_folders()
-        self._close_journal()
+        self._journal.close()
 
     def __del__(self) -> None:
         # A build that failed half-way and was dropped without finish() changes nothing, and
@@ -439,45 +439,6 @@ class OutputWriter:
 
     # -- file operations --------------------------------------------------------------------
 
-    def _open_journal(self) -> int:
-        if self._journal_fd is None:
-            try:
-                self._journal_path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(self._journal_path,
-                             os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
-                self._journal_fd = fd
-                if self._journal_cut:  # end the cut-off entry, or it would swallow the next
-                    write_all(fd, b"\n")
-                    self._journal_cut = False
-            except OSError as e:
-                raise PublishError(f"cannot open journal {self._journal_path}: {e.strerror}") from e
-        return self._journal_fd
-
-    def _journal(self, relpaths: Iterable[str]) -> None:
-        """Record ``relpaths`` as ours, digest unknown, before their files are created or
-        replaced (crash safety)."""
-        fd = self._open_journal()
-        # JSON keeps any character of a path on one line; one write, no buffering.
-        lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n" for rel in relpaths)
-        try:
-            write_all(fd, lines.encode("utf-8"))
-            if self._durable:
-                os.fsync(fd)
-        except OSError as e:
-            raise PublishError(f"cannot write journal {self._journal_path}: {e.strerror}") from e
-
-    def _unjournal(self, relpaths: set[str]) -> None:
-        """Take ``relpaths`` out of the journal (rewritten atomically)."""
-        if not relpaths:
-            return
-        kept, _cut = manifests.load_journal(self._journal_path)
-        lines = "".join(json.dumps(rel, ensure_ascii=False) + "\n"
-                        for rel in kept if rel not in relpaths)
-        # Named like the manifest's own temporaries, so that a leftover one is swept with them.
-        tmp = self._journal_path.with_name(f".{self._manifest_path.name}.journal{TMP_SUFFIX}")
-        tmp.write_text(lines, encoding="utf-8")
-        os.replace(tmp, self._journal_path)
-
     def _stage(self, relpath: str, dir_fd: int, data: bytes) -> str:
         """``data`` in a new temporary file in ``dir_fd``; its name. On failure none is left."""
         tmp: str | None = None
@@ -504,7 +465,7 @@ class OutputWriter:
         """
         if not self._staged:
             return  # nothing to replace: no journal, so an unchanged manifest stays as it is
-        self._journal(s.relpath for s in self._staged if s.relpath not in self._new)
+        self._journal.record(s.relpath for s in self._staged if s.relpath not in self._new)
         for i, staged in enumerate(self._staged):
             try:
                 dir_fd = self._folder(staged.folder, staged.relpath, create=False)
@@ -578,8 +539,8 @@ class OutputWriter:
                     leftover.unlink(missing_ok=True)
 
     def _save_manifest(self) -> None:
-        journaled = self._journal_fd is not None or self._recovering
-        self._close_journal()
+        journaled = self._journal.is_open or self._recovering
+        self._journal.close()
         articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
         inputs = {rel: i for rel, i in self._inputs.items() if rel in self._owned}
         manifest = manifests.Manifest(self._owned, articles, inputs)
@@ -590,19 +551,13 @@ class OutputWriter:
             return
         manifests.save(self._manifest_path, manifest)
         if self._legacy is not None:
-            self._journal_path.unlink(missing_ok=True)  # the legacy one, if it was read
+            self._journal.path.unlink(missing_ok=True)  # the legacy one, if it was read
             manifests.remove_legacy(self._legacy)
 
     def _close_folders(self) -> None:
         while self._folders:
             with contextlib.suppress(OSError):
                 os.close(self._folders.popitem()[1])
-
-    def _close_journal(self) -> None:
-        if self._journal_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._journal_fd)
-            self._journal_fd = None
 
     def _check_open(self) -> None:
         if self._finished:
