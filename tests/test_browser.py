@@ -12,6 +12,7 @@ About 25 s on 2 cores, most of it Chromium starting and the two demo builds.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
@@ -30,7 +31,7 @@ from conftest import run_cli
 from rsspage.config import load_config
 from rsspage.demo.server import serve_demo, write_demo_config
 from rsspage.pipeline import build
-from rsspage.publish import search_index
+from rsspage.publish import search_index, search_tiers
 from rsspage.publish.outputs import write_site
 from rsspage.serve import serving
 
@@ -266,16 +267,31 @@ def test_search_finds_chinese_and_english_with_highlights(
     tab.close()
 
 
+def rebuilt_in_shards(live_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                      wave: int) -> Path:
+    """A copy of the demo rebuilt in tiers of 20 and 40 articles (its one shard split and
+    merged), the search page merging ``wave`` articles at a time; its site folder."""
+    folder = tmp_path / "sharded"
+    shutil.copytree(live_site.root.parent, folder)
+    monkeypatch.setattr(search_tiers, "TIERS", search_tiers.Tiers(level0=20, fanout=2, top=1))
+    monkeypatch.setattr(search_index, "WAVE", wave)
+    build(load_config(folder / "rsspage.yml"), full=True)
+    return folder / "public"
+
+
+def shard_counts(site: Path) -> list[int]:
+    """Articles per search shard, oldest first."""
+    layout = json.loads((site / "pagefind" / search_tiers.LAYOUT_NAME).read_bytes())
+    return [s["count"] for s in layout["shards"] if s["folder"] is not None]
+
+
 def test_search_across_shards(
     browser: Browser, live_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A copy of the demo rebuilt with 40 articles per search shard (5 bundles, merged)."""
-    folder = tmp_path / "sharded"
-    shutil.copytree(live_site.root.parent, folder)
-    monkeypatch.setattr(search_index, "SHARD_SIZE", 40)
-    build(load_config(folder / "rsspage.yml"))
-    assert (folder / "public" / "pagefind" / "5" / "pagefind-entry.json").is_file()
-    with serving(folder / "public", 0, rebuild=None, watch=None) as url:
+    """Every shard merged at once into the runtime bundle."""
+    site = rebuilt_in_shards(live_site, tmp_path, monkeypatch, wave=60_000)
+    assert len(shard_counts(site)) >= 4
+    with serving(site, 0, rebuild=None, watch=None) as url:
         tab = browser.open(url + "search.html", allow=[url])
         assert search_for(tab, "芯片")[0][0] == CHIP_TITLE
         # Shards without the word add their stand-ins for it ("a"); none is shown.
@@ -291,6 +307,38 @@ def test_search_across_shards(
             tab.page.wait_for_function(
                 "(n) => document.querySelectorAll('#search-results li').length === n", arg=shown)
         assert tab.page.locator("#search-more").is_hidden()
+        clean(tab.log)
+        tab.close()
+
+
+def test_search_reaches_older_shards_a_wave_at_a_time(
+    browser: Browser, live_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With waves of 40 articles, a first query loads the runtime and the newest bundles only;
+    "more" merges older ones until every result is shown, and the count becomes exact."""
+    site = rebuilt_in_shards(live_site, tmp_path, monkeypatch, wave=40)
+    counts = shard_counts(site)
+    with serving(site, 0, rebuild=None, watch=None) as url:
+        tab = browser.open(url + "search.html", allow=[url])
+        entries: list[str] = []
+        tab.page.on("request", lambda r: entries.append(r.url)
+                    if r.url.endswith("pagefind-entry.json") or "pagefind-entry.json?" in r.url
+                    else None)
+        found = search_for(tab, "演示数据")
+        assert len(found) == 20
+        first_wave = 1 + next(n for n in range(1, len(counts) + 1) if sum(counts[-n:]) >= 40)
+        assert len(entries) == first_wave < 1 + len(counts)  # the runtime's and the newest
+        assert tab.page.locator("#search-status").inner_text().endswith("+ 篇文章")
+        shown = 20
+        while tab.page.locator("#search-more").is_visible():
+            tab.page.click("#search-more")
+            shown = min(shown + 20, 128)
+            tab.page.wait_for_function(
+                "(n) => document.querySelectorAll('#search-results li').length === n", arg=shown)
+        assert shown == 128 and len(entries) == 1 + len(counts)
+        assert tab.page.locator("#search-status").inner_text() == "找到 128 篇文章"
+        titles = tab.page.locator("#search-results h2").all_inner_texts()
+        assert len(set(titles)) == len(titles)  # no result shown twice across waves
         clean(tab.log)
         tab.close()
 

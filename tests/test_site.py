@@ -24,7 +24,13 @@ import pytest
 
 from rsspage.config import Config, parse_config
 from rsspage.errors import PublishError
-from rsspage.publish import feeds_out, search_index, site_pages
+from rsspage.publish import (
+    feeds_out,
+    search_index,
+    search_pagefind,
+    search_tiers,
+    site_pages,
+)
 from rsspage.publish.names import clash_key
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site import SiteResult
@@ -499,11 +505,15 @@ globalThis.fetch = async (input, init) => {
   if (url.startsWith("file:")) return new Response(await readFile(fileURLToPath(url)));
   return realFetch(input, init);
 };
-const [root, shards, ...queries] = process.argv.slice(2);
+// As the search page does: the layout names the runtime bundle and the shards to merge into it.
+const [root, ...queries] = process.argv.slice(2);
+const layout = JSON.parse(await readFile(`${root}/pagefind/rsspage-shards.json`, "utf-8"));
 const bundle = (k) => pathToFileURL(`${root}/pagefind/${k}/`).href;
-const pf = await import(bundle(1) + "pagefind.js");
+const pf = await import(bundle(layout.runtime) + "pagefind.js");
 await pf.options({ baseUrl: "/" });
-for (let k = 2; k <= Number(shards); k++) await pf.mergeIndex(bundle(k), { baseUrl: "/" });
+for (const shard of layout.shards) {
+  if (shard.folder !== null) await pf.mergeIndex(bundle(shard.folder), { baseUrl: "/" });
+}
 const out = {};
 for (const q of queries) {
   const r = await pf.search(q);
@@ -514,73 +524,41 @@ console.log(JSON.stringify(out));
 """
 
 
-def run_queries(root: Path, shards: int, *queries: str) -> dict[str, list[dict[str, str]]]:
+def run_queries(root: Path, *queries: str) -> dict[str, list[dict[str, str]]]:
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is needed to run pagefind.js outside a browser")
     script = root.parent / "query.mjs"
     script.write_text(NODE_QUERY, encoding="utf-8")
-    out = subprocess.run([node, str(script), str(root), str(shards), *queries],
+    out = subprocess.run([node, str(script), str(root), *queries],
                          capture_output=True, text=True, timeout=60, check=True)
     result: dict[str, list[dict[str, str]]] = json.loads(out.stdout)
     return result
 
 
-def test_shards_are_full_but_for_a_tail_of_small_ones(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Full shards from the oldest article; the newest few in small shards, so that a new
-    article re-indexes a small shard and leaves every other one as it was."""
-    monkeypatch.setattr(search_index, "SHARD_SIZE", 10)
-    monkeypatch.setattr(search_index, "TAIL_SIZE", 4)
-    model = build_model([make_article(n) for n in range(31)], ZoneInfo("Asia/Shanghai"))
-
-    def sizes(count: int) -> list[int]:
-        return [len(s.views) for s in search_index.plan_shards(model.views[:count], "zh")]
-
-    assert sizes(27) == [10, 10, 4, 3]
-    assert sizes(28) == [10, 10, 4, 4]
-    assert sizes(30) == [10, 10, 10]
-    assert sizes(31) == [10, 10, 10, 1]
-    assert sizes(0) == []
-    before = search_index.plan_shards(model.views[:27], "zh")
-    after = search_index.plan_shards(model.views[:28], "zh")
-    assert [s.digest for s in before[:3]] == [s.digest for s in after[:3]]
-    assert before[3].digest != after[3].digest
-    assert [s.number for s in after] == [1, 2, 3, 4]
-
-
-def test_a_late_arrival_changes_only_the_newest_shard(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shards follow the order articles entered the archive: an article dated before most
-    others (a feed added with last week's items) joins the newest shard and moves no other."""
-    monkeypatch.setattr(search_index, "SHARD_SIZE", 10)
-    monkeypatch.setattr(search_index, "TAIL_SIZE", 4)
-    zone = ZoneInfo("Asia/Shanghai")
-    stored = [make_article(n, first_seen=NOW + timedelta(minutes=n)) for n in range(1, 27)]
-    late = make_article(0, first_seen=NOW + timedelta(days=1))  # the oldest date, seen last
-
-    def digests(articles: list[Article]) -> list[str]:
-        views = build_model(articles, zone).views
-        return [s.digest for s in search_index.plan_shards(views, "zh")]
-
-    before, after = digests(stored), digests([*stored, late])
-    assert len(before) == len(after) == 4  # 10, 10, 4, 2 → 10, 10, 4, 3
-    assert before[:3] == after[:3] and before[3] != after[3]
-    # By date, the same insertion would have changed every shard:
-    by_date = [replace(a, first_seen=None) for a in stored]
-    assert digests(by_date)[0] != digests([*by_date, replace(late, first_seen=None)])[0]
+def shard_folders(root: Path) -> list[int]:
+    """The folders of the search shards, oldest first, as the layout names them."""
+    layout = json.loads((root / "pagefind" / search_tiers.LAYOUT_NAME).read_bytes())
+    return [s["folder"] for s in layout["shards"] if s["folder"] is not None]
 
 
 def test_search_finds_chinese_and_english_across_shards(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert search_index.find_binary(), "pip install 'pagefind[extended]'"
-    monkeypatch.setattr(search_index, "SHARD_SIZE", 16)  # 42 articles → 3 shards
+    # 41 articles → shards of 16, 16 (level 1), 8 and 1 (level 0), each its own bundle.
+    monkeypatch.setattr(search_tiers, "TIERS", search_tiers.Tiers(level0=8, fanout=2, top=1))
     site = make_site(tmp_path)
     special = make_article(41, title="华为新款芯片发布", text="麒麟芯片采用新工艺，性能提升。")
     result, _ = site.build([*ARTICLES, special])
-    assert result.search_shards_rebuilt == 3
-    for k in (1, 2, 3):
-        assert (site.root / "pagefind" / str(k) / "pagefind-entry.json").is_file()
-    hits = run_queries(site.root, 3, "芯片", "麒麟", "qubits", "量子计算机")
+    assert result.search_shards_rebuilt == 4
+    folders = shard_folders(site.root)
+    assert len(folders) == 4
+    for k in folders:
+        bundle = site.root / "pagefind" / str(k)
+        assert (bundle / "pagefind-entry.json").is_file()
+        assert not (bundle / "pagefind.js").exists()  # the runtime bundle's serves them all
+    hits = run_queries(site.root, "芯片", "麒麟", "qubits", "量子计算机")
     chinese = {h["url"] for h in hits["芯片"]}
     assert "/" + article_path(special.id) in chinese
     assert len(chinese) == 21  # the 20 Chinese articles of ARTICLES, and the special one
@@ -590,20 +568,24 @@ def test_search_finds_chinese_and_english_across_shards(
     assert hits["量子计算机"] == []
 
     # Unchanged shards are not rebuilt; a new article re-indexes only the newest shard.
-    entry = site.root / "pagefind" / "1" / "pagefind-entry.json"
+    entry = site.root / "pagefind" / str(folders[0]) / "pagefind-entry.json"
     stamp = entry.stat().st_mtime_ns
     again, _ = site.build([*ARTICLES, special])
     assert again.search_shards_rebuilt == 0
     newer = make_article(42, title="新芯片 newest", text="最新的芯片")
     third, _ = site.build([*ARTICLES, special, newer])
-    assert third.search_shards_rebuilt == 1
+    assert third.search_shards_rebuilt == 1 and third.search.records == 2
+    assert shard_folders(site.root)[:3] == folders[:3]
     assert entry.stat().st_mtime_ns == stamp
     assert "/" + article_path(newer.id) in {h["url"] for h in run_queries(
-        site.root, 3, "最新")["最新"]}
+        site.root, "最新")["最新"]}
 
-    # Fewer articles → fewer shards: the extra shard folder goes away.
+    # Fewer articles → fewer shards: the folders no layout names go away.
     site.build(ARTICLES[:20])
-    assert sorted(p.name for p in (site.root / "pagefind").iterdir()) == ["1", "2"]
+    layout = json.loads((site.root / "pagefind" / search_tiers.LAYOUT_NAME).read_bytes())
+    names = {p.name for p in (site.root / "pagefind").iterdir()}
+    assert names == {search_tiers.LAYOUT_NAME, str(layout["runtime"]),
+                     *map(str, shard_folders(site.root))}
 
 
 def test_failing_pagefind_leaves_the_site_built(
@@ -722,7 +704,9 @@ def test_a_failed_build_leaves_the_site_and_its_search_index_as_they_were(
         site.build(ARTICLES)  # new articles: the search thread rebuilds a shard meanwhile
     after = {p: p.read_bytes() for p in site.root.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in (site.root / "pagefind").iterdir()) == ["1"]
+    # One shard, the runtime bundle and the layout: nothing of the failed build is left.
+    assert sorted(p.name for p in (site.root / "pagefind").iterdir()) == [
+        "1", "2", search_tiers.LAYOUT_NAME]
 
 
 def test_a_search_folder_leading_outside_is_refused(tmp_path: Path) -> None:
@@ -747,4 +731,15 @@ def test_a_search_folder_leading_outside_is_refused(tmp_path: Path) -> None:
 ])
 def test_an_incomplete_search_bundle_is_refused(files: dict[str, bytes]) -> None:
     with pytest.raises(search_index.SearchIndexError):
-        search_index._check_bundle(files)
+        search_pagefind._check_bundle(files, runtime=False)
+
+
+def test_a_runtime_bundle_without_script_or_webassembly_is_refused() -> None:
+    entry = b'{"languages": {"zh": {"hash": "zh_1", "wasm": null}}}'
+    whole = {"pagefind-entry.json": entry, "pagefind.zh_1.pf_meta": b"m",
+             "pagefind.js": b"js", "pagefind-worker.js": b"js", "wasm.unknown.pagefind": b"w"}
+    search_pagefind._check_bundle(whole, runtime=True)
+    for name in ("pagefind.js", "pagefind-worker.js", "wasm.unknown.pagefind"):
+        with pytest.raises(search_index.SearchIndexError):
+            search_pagefind._check_bundle({k: v for k, v in whole.items() if k != name},
+                                          runtime=True)

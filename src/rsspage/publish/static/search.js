@@ -1,6 +1,10 @@
-// Site search with Pagefind: loads shard 1's bundle and merges the others, then shows
-// results with highlighted excerpts. Pagefind's excerpts are escaped text plus <mark>;
-// they are still rebuilt node by node so that nothing else from the index becomes markup.
+// Site search with Pagefind: reads the shards' layout (pagefind/rsspage-shards.json), starts
+// Pagefind from the runtime bundle (its script and WebAssembly, once for all shards) and merges
+// the shards' bundles into it, newest first and a wave at a time: a query searches the newest
+// `wave` articles first and reaches further back only when those give too few results (or on
+// "more"), so what a first query downloads does not grow with the archive. Results are shown
+// with highlighted excerpts; Pagefind's excerpts are escaped text plus <mark>, still rebuilt
+// node by node so that nothing else from the index becomes markup.
 //
 // Why the query is split here and not by Pagefind: the index splits Chinese and Japanese into
 // words with jieba, but Pagefind splits a query with the browser's Intl.Segmenter, whose
@@ -15,23 +19,40 @@ const more = document.getElementById("search-more");
 const PAGE = 20;
 // Results examined in a row without a relevant one, after which the rest count as stand-ins.
 const GIVE_UP = 3 * PAGE;
-const shards = Number(status.dataset.shards || 0);
+// Articles whose bundles are merged at a time (the layout says; search_index.WAVE).
+let wave = 60000;
+const available = Number(status.dataset.shards || 0) > 0;
 const root = new URL(status.dataset.root || "./", location.href);
 const language = document.documentElement.lang || "en";
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}]+/gu;
 let pagefind = null;
-let current = [];   // candidates, best first
+let loading = null;
+let waiting = [];   // bundles not merged yet, newest first: {folder, count}
+let current = [];   // candidates, best first within each wave, newer waves first
+let known = new Set();  // ids of the candidates
 let checked = 0;    // candidates examined so far
 let kept = 0;       // of those, shown
 let misses = 0;     // examined in a row and dropped
 let terms = [];
+let query = "";
 let generation = 0;
 
 function say(text) { status.textContent = text; }
 
-async function load() {
-  if (pagefind) return pagefind;
-  const pf = await import(new URL("pagefind/1/pagefind.js", root).href);
+// Pagefind with the first wave merged, started once however many searches ask for it.
+function load() {
+  loading ??= start().catch((e) => {
+    loading = null;  // try again at the next search
+    throw e;
+  });
+  return loading;
+}
+
+async function start() {
+  const answer = await fetch(new URL("pagefind/rsspage-shards.json", root), { cache: "no-cache" });
+  if (!answer.ok) throw new Error(`search layout: HTTP ${answer.status}`);
+  const layout = await answer.json();
+  const pf = await import(new URL(`pagefind/${layout.runtime}/pagefind.js`, root).href);
   await pf.options({ excerptLength: 40 });
   // Pagefind reads its language from <html lang> once, when it starts (synchronously, inside
   // init); "zxx" (no linguistic content) makes it keep a query's words as they are.
@@ -44,15 +65,26 @@ async function load() {
     html.lang = language;
   }
   await started;
-  for (let k = 2; k <= shards; k++) {
-    try {
-      await pf.mergeIndex(new URL(`pagefind/${k}/`, root).pathname);
-    } catch (e) {
-      console.warn(`search shard ${k} is missing`, e);  // search the rest
-    }
-  }
+  waiting = layout.shards.filter((s) => s.folder !== null).reverse();
+  wave = layout.wave || wave;
+  await mergeWave(pf);
   pagefind = pf;
   return pf;
+}
+
+// Merges the next bundles, newest first, until `wave` more articles are searchable.
+async function mergeWave(pf) {
+  const merging = [];
+  let articles = 0;
+  while (waiting.length && (articles < wave || !merging.length)) {
+    const shard = waiting.shift();
+    merging.push(shard);
+    articles += shard.count;
+  }
+  await Promise.all(merging.map((shard) => pf.mergeIndex(
+    new URL(`pagefind/${shard.folder}/`, root).pathname).catch((e) => {
+    console.warn(`search shard ${shard.folder} is missing`, e);  // search the rest
+  })));
 }
 
 // The query as typed (a Chinese word matches a whole word of the index or its start), split by
@@ -154,10 +186,31 @@ function item(data) {
   return li;
 }
 
-// Shows up to PAGE more relevant results, then the count: exact once all were examined.
+// Adds the results of the bundles merged so far that are not candidates yet (a search covers
+// every merged bundle: those of earlier waves are found again, and skipped).
+async function gather(pf, run) {
+  const results = await find(pf, query);
+  if (run !== generation) return;
+  const fresh = results.filter((r) => !known.has(r.id));
+  for (const r of fresh) known.add(r.id);
+  current = current.concat(fresh);
+  misses = 0;
+}
+
+// Shows up to PAGE more relevant results, reaching into older bundles when the candidates run
+// out, then the count: exact once every bundle was searched and every candidate examined.
 async function showMore(run) {
   let added = 0;
-  while (added < PAGE && checked < current.length && misses < GIVE_UP) {
+  while (added < PAGE) {
+    if (checked >= current.length || misses >= GIVE_UP) {
+      checked = current.length;  // the rest rank lower still: stand-ins
+      if (!waiting.length) break;
+      await mergeWave(pagefind);
+      if (run !== generation) return;
+      await gather(pagefind, run);
+      if (run !== generation) return;
+      continue;
+    }
     const batch = current.slice(checked, checked + PAGE - added);
     const items = await Promise.all(batch.map((r) => r.data()));
     if (run !== generation) return;
@@ -173,20 +226,22 @@ async function showMore(run) {
       kept++;
     }
   }
-  if (misses >= GIVE_UP) checked = current.length;  // the rest rank lower still
-  more.hidden = checked >= current.length;
+  more.hidden = checked >= current.length && !waiting.length;
   const total = kept + current.length - checked;
-  say(total ? status.dataset.found.replace("{}", total) : status.dataset.none);
+  const count = waiting.length ? `${total}+` : String(total);
+  say(total ? status.dataset.found.replace("{}", count) : status.dataset.none);
 }
 
-async function search(query) {
+async function search(typed) {
   const run = ++generation;
   list.replaceChildren();
   more.hidden = true;
   current = [];
+  known = new Set();
   checked = kept = misses = 0;
+  query = typed;
   if (!query.trim()) { say(""); return; }
-  if (!shards) { say(status.dataset.unavailable); return; }
+  if (!available) { say(status.dataset.unavailable); return; }
   say(status.dataset.searching);
   let pf;
   try {
@@ -195,10 +250,10 @@ async function search(query) {
     say(status.dataset.unavailable);
     return;
   }
-  const results = await find(pf, query);
   if (run !== generation) return;
-  current = results;
   terms = queryTerms(query);
+  await gather(pf, run);
+  if (run !== generation) return;
   await showMore(run);
 }
 
