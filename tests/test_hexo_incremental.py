@@ -32,6 +32,7 @@ SPEC = FeedSpec(key="https://example.com/feed", urls=("https://example.com/feed"
                 category="新媒体", source="快科技", channel="最新新闻")
 OK = FetchResult(key=SPEC.key, status=FetchStatus.OK, url=SPEC.key, http_status=200)
 MANIFEST = ".rsspage-manifest.json"
+BUILD_RECORD = ".rsspage-build.json"
 
 
 def article(n: int, content: str = "") -> Article:
@@ -56,11 +57,11 @@ def config(tmp_path: Path) -> Config:
     return parse_config(text, path)
 
 
-def store_and_build(config: Config, *articles: Article) -> WriteStats:
+def store_and_build(config: Config, *articles: Article, full: bool = False) -> WriteStats:
     with Store.open(config.output.state) as store:
         if articles:
             store.save_feed(SPEC, OK, articles, None, NOW)
-        return publish_hexo_posts(config, store)
+        return publish_hexo_posts(config, store, full=full)
 
 
 def hexo_root(config: Config) -> Path:
@@ -86,7 +87,8 @@ def test_a_rebuild_without_change_renders_nothing(config: Config) -> None:
     stats = store_and_build(config)
     assert (stats.rendered, stats.written, stats.kept, stats.removed) == (0, 0, 3, 0)
     assert mtimes == [p.stat().st_mtime_ns for p in files]  # the manifest too
-    assert sorted(p.name for p in hexo_root(config).glob(".*")) == [MANIFEST]  # no journal
+    # No journal; the record of the build (build_record.py) beside the manifest.
+    assert sorted(p.name for p in hexo_root(config).glob(".*")) == [BUILD_RECORD, MANIFEST]
 
 
 def test_new_articles_render_their_posts_only(config: Config) -> None:
@@ -114,7 +116,10 @@ def test_a_post_edited_by_hand_is_restored_even_at_the_same_size_and_mtime(
     assert len(edited) == len(original) and edited != original
     path.write_bytes(edited)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # an editor that keeps the mtime
-    stats = store_and_build(config)
+    # Nothing changed in the archive: the build is skipped (build_record.py) …
+    assert store_and_build(config).rendered == 0 and path.read_bytes() == edited
+    # … and `rsspage build --full` checks every file.
+    stats = store_and_build(config, full=True)
     assert (stats.rendered, stats.written, stats.kept) == (1, 1, 2)
     assert path.read_bytes() == original
 
@@ -123,7 +128,7 @@ def test_a_deleted_post_is_written_again(config: Config) -> None:
     store_and_build(config, *map(article, range(1, 4)))
     before = posts(config)
     post_of(config, 3).unlink()
-    stats = store_and_build(config)
+    stats = store_and_build(config, full=True)
     assert (stats.rendered, stats.written, stats.kept) == (1, 1, 2)
     assert posts(config) == before
 
@@ -153,7 +158,7 @@ def test_touched_or_copied_posts_are_checked_by_their_hash_not_rendered(
     stats = store_and_build(config)
     assert (stats.rendered, stats.kept) == (0, 3)
     post_of(config, 1).write_text("edited", encoding="utf-8")
-    assert store_and_build(config).rendered == 1  # and the check is made on the copy
+    assert store_and_build(config, full=True).rendered == 1  # the check is made on the copy
 
 
 def test_a_manifest_without_inputs_renders_once_and_writes_nothing(config: Config) -> None:

@@ -153,16 +153,18 @@ def config_catalog(config: Config, *, refresh: bool | None = None,
     return Catalog(routes), missing
 
 
-def build(config: Config, now: datetime | None = None) -> RunReport:
-    """Publish from the store only (no fetching)."""
+def build(config: Config, now: datetime | None = None, *, full: bool = False) -> RunReport:
+    """Publish from the store only (no fetching); ``full``: check every output file, even
+    when nothing changed since the last build (files changed or deleted by hand)."""
     with run_lock(config.output.state), Store.open(config.output.state) as store:
-        return build_locked(config, store, now)
+        return build_locked(config, store, now, full=full)
 
 
-def build_locked(config: Config, store: Store, now: datetime | None = None) -> RunReport:
+def build_locked(config: Config, store: Store, now: datetime | None = None, *,
+                 full: bool = False) -> RunReport:
     """:func:`build` for a caller that holds the state lock already."""
     started = time.monotonic()
-    published = publish_all(config, store, now or datetime.now(UTC))
+    published = publish_all(config, store, now or datetime.now(UTC), full=full)
     return RunReport((), time.monotonic() - started, published)
 
 

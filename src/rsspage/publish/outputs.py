@@ -21,18 +21,29 @@ from functools import partial
 from pathlib import Path
 
 from rsspage.config import Config
-from rsspage.publish import feeds_out, hosts, manifest, precompress, site_size
+from rsspage.publish import (
+    build_record,
+    feeds_out,
+    hosts,
+    manifest,
+    precompress,
+    search_index,
+    site_size,
+)
+from rsspage.publish import hexo as hexo_posts
+from rsspage.publish.build_record import BuildRecord
 from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.site import (
     ContentLoader,
     SiteLinks,
     SiteResult,
     build_site,
+    site_version,
     with_content,
 )
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter, WriteStats
-from rsspage.store import FeedHealth, Store
+from rsspage.store import ArchiveMark, FeedHealth, Store
 from rsspage.types import Article, OutputCounts
 
 #: Bump when the feeds, OPML or sitemap change form, to render them all again.
@@ -49,13 +60,36 @@ SIZES_NAME = "site-sizes.json"
 _HEXO_ON_DISK = "hexo-on-disk"
 
 
-def publish_all(config: Config, store: Store, now: datetime) -> PublishStats:
+def publish_all(config: Config, store: Store, now: datetime, *,
+                full: bool = False) -> PublishStats:
+    """Publish every configured output; ``full``: check every file even when the archive and
+    the other inputs are as the output's last build found them (see build_record.py)."""
+    mark = store.mark()
     published: PublishStats = {}
     if config.output.hexo is not None:
-        published["hexo"] = _counts(publish_hexo_posts(config, store))
+        published["hexo"] = _counts(publish_hexo_posts(config, store, full=full))
     if config.output.site is not None:
-        published["site"] = site_counts(config, publish_site(config, store, now))
+        published["site"] = site_counts(config, publish_site(config, store, now, full=full))
+    # Every output is built at this mark now (or later): the log before it is of no more use.
+    store.trim_changes(mark.seq)
     return published
+
+
+def _skipped(root: Path, mark: ArchiveMark, inputs: str) -> WriteStats | None:
+    """What a build skipped because nothing changed since the last one would do; None when
+    there is something to build."""
+    record = build_record.load(root)
+    if record is None or record != replace(record, mark=mark.as_text(), inputs=inputs):
+        return None
+    manifest.sweep_temporaries(root / manifest.NAME)  # a copy a kill left while saving it
+    return WriteStats(written=0, unchanged=record.files, removed=0,
+                      kept_unknown=record.kept_unknown, kept=record.files)
+
+
+def _record_build(root: Path, mark: ArchiveMark, inputs: str, stats: WriteStats) -> None:
+    """After a build that put every file in place and removed every stale one."""
+    build_record.save(root, BuildRecord(mark.as_text(), inputs, stats.written + stats.unchanged,
+                                        stats.kept_unknown, build_record.manifest_stamp(root)))
 
 
 def _counts(stats: WriteStats) -> OutputCounts:
@@ -81,8 +115,12 @@ def _writer(config: Config, output: str, root: Path) -> OutputWriter:
     return OutputWriter(root, legacy_manifest=legacy)
 
 
-def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
+def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> WriteStats:
     assert config.output.hexo is not None
+    mark, inputs = store.mark(), digest(hexo_posts.POST_FORMAT)
+    if not full and (skipped := _skipped(config.output.hexo, mark, inputs)) is not None:
+        return skipped
+    build_record.forget(config.output.hexo)  # until this build is wholly in place
     writer = _writer(config, "hexo", config.output.hexo)
     try:
         stored = store.published_names("hexo")
@@ -104,15 +142,22 @@ def publish_hexo_posts(config: Config, store: Store) -> WriteStats:
     if (on_disk := check.seen_after(writer)) != seen:
         store.save_page_hashes(_HEXO_ON_DISK, on_disk)
     stats.check()
+    _record_build(writer.root, mark, inputs, stats)
     return stats
 
 
-def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
-    # Without their content: only the pages and feeds rendered again load it (store.contents).
-    articles = list(store.articles(content=False))
-    health = store.health(now - timedelta(days=7))
+def publish_site(config: Config, store: Store, now: datetime, *,
+                 full: bool = False) -> WriteStats:
     root = config.output.site
     assert root is not None
+    mark = store.mark()  # before the articles: a change made meanwhile is built next time
+    health = store.health(now - timedelta(days=7))
+    inputs = site_inputs(config, health)
+    if not full and (skipped := _skipped(root, mark, inputs)) is not None:
+        return skipped
+    build_record.forget(root)  # until this build is wholly in place
+    # Without their content: only the pages and feeds rendered again load it (store.contents).
+    articles = list(store.articles(content=False))
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
     result, stats = write_site(config, articles, health,
@@ -122,7 +167,17 @@ def publish_site(config: Config, store: Store, now: datetime) -> WriteStats:
     if previous is None:
         store.save_page_hashes("site", {})
     stats.check()  # after the bookkeeping: the new files are in place all the same
+    _record_build(root, mark, inputs, stats)
     return stats
+
+
+def site_inputs(config: Config, health: Sequence[FeedHealth]) -> str:
+    """Digest of everything the site is built from but the articles: the pages' version, the
+    formats of the feeds and the search index, whether Pagefind is there, the compressed
+    copies asked for, and the feeds' health (the status page, the OPML)."""
+    encodings, _ = precompress.usable(config.site.precompress)
+    return digest(site_version(config), EXTRAS_FORMAT, search_index.SEARCH_FORMAT,
+                  search_index.find_binary() or "", *encodings, *map(repr, health))
 
 
 def write_site(

@@ -50,7 +50,8 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 
-__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "with_content"]
+__all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_version",
+           "with_content"]
 
 log = logging.getLogger("rsspage")
 
@@ -305,13 +306,27 @@ def _set_globals(env: jinja2.Environment, config: Config, assets: Mapping[str, s
 
 def _write_assets(writer: OutputWriter) -> dict[str, str]:
     """Write ``static/*``; returns name → URL path with a content version for caches."""
-    urls: dict[str, str] = {}
-    for file in sorted(STATIC.iterdir()):
-        if file.is_file() and not file.name.startswith("."):
-            data = file.read_bytes()
-            writer.write(f"static/{file.name}", data)
-            urls[file.name] = f"static/{file.name}?v={hashlib.sha256(data).hexdigest()[:10]}"
-    return urls
+    assets = _assets()
+    for name, data in assets.items():
+        writer.write(f"static/{name}", data)
+    return _asset_urls(assets)
+
+
+def _assets() -> dict[str, bytes]:
+    return {file.name: file.read_bytes() for file in sorted(STATIC.iterdir())
+            if file.is_file() and not file.name.startswith(".")}
+
+
+def _asset_urls(assets: Mapping[str, bytes]) -> dict[str, str]:
+    return {name: f"static/{name}?v={hashlib.sha256(data).hexdigest()[:10]}"
+            for name, data in assets.items()}
+
+
+def site_version(config: Config) -> str:
+    """The digest of everything every page depends on but the articles: templates, static
+    assets, the settings pages show, :data:`SITE_FORMAT` (see the module's docstring)."""
+    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone))
+    return _site_version(env, _asset_urls(_assets()), config)
 
 
 def _site_version(env: jinja2.Environment, assets: Mapping[str, str], config: Config) -> str:

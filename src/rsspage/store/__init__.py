@@ -11,15 +11,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from rsspage.store import articles, db, feeds
+from rsspage.store import articles, changes, db, feeds
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
+from rsspage.store.changes import ArchiveMark
 from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
 from rsspage.store.search import SearchHit, search
 from rsspage.types import Article, FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult
 
-__all__ = ["ExportCounts", "FeedHealth", "RestoreCounts", "SaveCounts", "SearchHit", "Store"]
+__all__ = ["ArchiveMark", "ExportCounts", "FeedHealth", "RestoreCounts", "SaveCounts",
+           "SearchHit", "Store"]
 
 
 class Store:
@@ -157,6 +159,16 @@ class Store:
     def save_page_hashes(self, output: str, hashes: Mapping[str, str]) -> None:
         with db.transaction(self._conn):
             articles.save_page_hashes(self._conn, output, hashes)
+
+    def mark(self) -> ArchiveMark:
+        """Where the archive stands now (see :mod:`rsspage.store.changes`): an output built at
+        an equal mark shows these very articles."""
+        return changes.mark(self._conn)
+
+    def trim_changes(self, upto: int) -> int:
+        """Forget the change log up to ``upto`` (every output is built past it)."""
+        with db.transaction(self._conn):
+            return changes.trim(self._conn, upto)
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
         return search(self._conn, query, limit)

@@ -5,6 +5,9 @@ One record per line, each a JSON object with a ``type``:
 - ``{"type": "rsspage-export", "version": 1}`` first, in every file;
 - ``feed``: a row of ``feeds`` (key, names, HTTP validators, health, next check, retired);
 - ``gone``: the id of an article removed on purpose (its published files go too);
+- ``mark``: the archive's identity and the number of its last change (:mod:`.changes`), which
+  a restore into an empty state takes over: the outputs built from the exported archive then
+  know the restored one as the same (a GitHub runner restores its state in every run);
 - ``article``: a row of ``articles`` with ``names`` (output → the file name it was published
   under, so a restored archive publishes to the same paths) and ``aliases`` (other feeds that
   brought the same link).
@@ -43,7 +46,7 @@ from typing import Any
 
 from rsspage.errors import StoreError
 from rsspage.fileio import TMP_SUFFIX
-from rsspage.store import db
+from rsspage.store import changes, db
 
 FORMAT = "rsspage-export"
 VERSION = 1
@@ -214,6 +217,8 @@ def _write_feeds(conn: sqlite3.Connection, out: _PartWriter) -> int:
         feeds += 1
     for row in conn.execute("SELECT id, at FROM gone_articles ORDER BY id"):
         _write(out, {"type": "gone", "id": row["id"], "at": row["at"]})
+    mark = changes.mark(conn)
+    _write(out, {"type": "mark", "archive": mark.archive, "seq": mark.seq})
     return feeds
 
 
@@ -264,6 +269,7 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
     """Merge the records of ``files`` into the store (the caller holds one transaction)."""
     counts = _Tally()
     columns = {table: _columns(conn, table) for table in ("feeds", "articles")}
+    fresh = changes.is_empty(conn)
     with db.search_index_after(conn):
         for path in files:
             for line, record in _records(path):
@@ -272,13 +278,18 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
                 except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as e:
                     raise StoreError(f"{path}:{line}: not a valid {record.get('type')} "
                                      f"record ({e})") from e
-    return RestoreCounts(**vars(counts))
+    if fresh and counts.mark is not None:
+        # This archive now holds exactly what the exported one held at its mark.
+        changes.adopt(conn, *counts.mark)
+    return RestoreCounts(**{k: v for k, v in vars(counts).items() if k != "mark"})
 
 
 class _Tally:
     def __init__(self) -> None:
         self.feeds = self.new = self.updated = self.unchanged = 0
         self.names = self.names_taken = self.gone = 0
+        #: The exported archive's (identity, last change), if the export says.
+        self.mark: tuple[str, int] | None = None
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -319,6 +330,8 @@ def _restore_record(conn: sqlite3.Connection, record: dict[str, Any],
         _restore_gone(conn, str(record["id"]), str(record["at"]), counts)
     elif kind == "article":
         _restore_article(conn, record, columns["articles"], counts)
+    elif kind == "mark":
+        counts.mark = (str(record["archive"]), int(record["seq"]))
     else:
         raise ValueError(f"unknown record type {kind!r}")
 

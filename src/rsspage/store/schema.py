@@ -113,4 +113,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE feeds ADD COLUMN view TEXT;
     """,
+    # 7: the change log. Every article inserted, updated or deleted adds a row (with where it
+    # was before a change: its names, date and first sight), so a publish can tell from one
+    # number, the high-water mark, whether anything changed since its last build, and (from the
+    # rows after it) what. ``meta`` holds this archive's identity: a mark means nothing in
+    # another archive (a lost state folder, a restore elsewhere), and the mark up to which the
+    # log was trimmed.
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        category TEXT,
+        source TEXT,
+        channel TEXT,
+        published TEXT,
+        first_seen TEXT
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (key, value) VALUES ('archive', lower(hex(randomblob(16))));
+    CREATE TRIGGER changes_ai AFTER INSERT ON articles BEGIN
+        INSERT INTO changes (id) VALUES (new.id);
+    END;
+    CREATE TRIGGER changes_au AFTER UPDATE ON articles BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen)
+            VALUES (old.id, old.category, old.source, old.channel, old.published,
+                    old.first_seen);
+    END;
+    CREATE TRIGGER changes_ad AFTER DELETE ON articles BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen)
+            VALUES (old.id, old.category, old.source, old.channel, old.published,
+                    old.first_seen);
+    END;
+    """,
 )

@@ -1,0 +1,65 @@
+"""The change log: what changed in the archive since a given moment, without reading it.
+
+Triggers (schema migration 7) add a row to ``changes`` for every article inserted, updated or
+deleted; its ``seq`` only grows. The *mark* of the archive is the last ``seq`` handed out
+(``sqlite_sequence`` remembers it even after the rows are trimmed), together with the
+archive's identity, so a mark taken from another archive (a lost state folder, a restore on
+another machine) never matches.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveMark:
+    """Where the archive stands: equal marks mean the same articles, in every detail."""
+
+    #: Random, made once per archive (a new state folder makes a new one).
+    archive: str
+    #: The last change's number; 0 before the first.
+    seq: int
+
+    def as_text(self) -> str:
+        return f"{self.archive}:{self.seq}"
+
+
+def mark(conn: sqlite3.Connection) -> ArchiveMark:
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
+    return ArchiveMark(archive_id(conn), int(row[0]) if row else 0)
+
+
+def archive_id(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("SELECT value FROM meta WHERE key = 'archive'").fetchone()[0])
+
+
+def is_empty(conn: sqlite3.Connection) -> bool:
+    """Whether nothing was ever stored in this archive (an archive of an earlier version has
+    articles but no log)."""
+    return mark(conn).seq == 0 and not conn.execute(
+        "SELECT EXISTS(SELECT 1 FROM articles) OR EXISTS(SELECT 1 FROM gone_articles)"
+    ).fetchone()[0]
+
+
+def trim(conn: sqlite3.Connection, upto: int) -> int:
+    """Drop the log up to ``upto`` (the oldest mark an output was built from); returns how
+    many rows went. The mark itself stays (``sqlite_sequence``)."""
+    trimmed = conn.execute("SELECT value FROM meta WHERE key = 'trimmed'").fetchone()
+    if trimmed is not None and int(trimmed[0]) >= upto:
+        return 0
+    conn.execute("INSERT INTO meta (key, value) VALUES ('trimmed', ?) ON CONFLICT(key) "
+                 "DO UPDATE SET value = excluded.value", (str(upto),))
+    return conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,)).rowcount
+
+
+def adopt(conn: sqlite3.Connection, archive: str, seq: int) -> None:
+    """Become the archive ``archive`` at mark ``seq`` (a restore into an empty state of that
+    archive's export): the rows the restore itself logged describe no change of it."""
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'archive'", (archive,))
+    conn.execute("DELETE FROM changes")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'changes'")
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', ?)", (seq,))
+    conn.execute("INSERT INTO meta (key, value) VALUES ('trimmed', ?) ON CONFLICT(key) "
+                 "DO UPDATE SET value = excluded.value", (str(seq),))

@@ -1,0 +1,178 @@
+"""The archive's change log and mark, and builds skipped when nothing changed (issue 10).
+
+Real SQLite stores and real output folders; the site is built through ``publish_all``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from rsspage.config import Config, parse_config
+from rsspage.publish import build_record, manifest
+from rsspage.publish.outputs import publish_all, publish_hexo_posts, publish_site
+from rsspage.store import Store
+from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+SPEC = FeedSpec(key="https://example.com/feed", urls=("https://example.com/feed",),
+                category="新媒体", source="快科技", channel="最新新闻")
+OK = FetchResult(key=SPEC.key, status=FetchStatus.OK, url=SPEC.key, http_status=200)
+
+
+def article(n: int, body: str = "") -> Article:
+    title, body = f"第{n}条新闻", body or f"<p>正文 {n}</p>"
+    return Article(
+        id=f"id{n:04d}", feed_key=SPEC.key, title=title, link=f"https://example.com/{n}.html",
+        published=NOW - timedelta(hours=n), date_estimated=False, date_clamped=False,
+        updated=None, author="", category=SPEC.category, source=SPEC.source,
+        channel=SPEC.channel, content_html=body, text=body, image="",
+        content_hash=hashlib.sha256(f"{title}\x1f{body}".encode()).hexdigest(),
+    )
+
+
+def make_config(folder: Path, title: str = "新闻") -> Config:
+    text = (f"feeds:\n  - {{url: '{SPEC.key}', category: {SPEC.category}, "
+            f"source: {SPEC.source}, channel: {SPEC.channel}}}\n"
+            f"site: {{title: {title}}}\n"
+            "output: {state: state, hexo: blog/source/_posts, site: site}\n")
+    path = folder / "rsspage.yml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    return make_config(tmp_path)
+
+
+def store(config: Config, *articles: Article) -> None:
+    with Store.open(config.output.state) as s:
+        s.save_feed(SPEC, OK, articles, None, NOW)
+
+
+def publish(config: Config, full: bool = False) -> dict[str, tuple[int, int, int]]:
+    """(written, kept, removed) per output, as ``publish_all`` builds them."""
+    with Store.open(config.output.state) as s:
+        stats = {"hexo": publish_hexo_posts(config, s, full=full),
+                 "site": publish_site(config, s, NOW, full=full)}
+        publish_all(config, s, NOW)  # nothing more to do: skipped
+    return {name: (c.written, c.kept, c.removed) for name, c in stats.items()}
+
+
+def tree(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns
+            for p in root.rglob("*") if p.is_file()}
+
+
+def test_every_change_moves_the_mark_and_nothing_else_does(tmp_path: Path) -> None:
+    with Store.open(tmp_path) as s:
+        start = s.mark()
+        assert start.seq == 0 and len(start.archive) == 32
+        s.save_feed(SPEC, OK, [article(1), article(2)], None, NOW)
+        assert s.mark().seq == 2
+        s.save_feed(SPEC, OK, [article(1), article(2)], None, NOW)  # the same again
+        assert s.mark().seq == 2
+        s.save_feed(SPEC, OK, [article(2, "<p>corrected</p>")], None, NOW)
+        assert s.mark().seq == 3
+        assert s.prune(NOW - timedelta(minutes=90), NOW) == 1
+        assert s.mark() == replace(start, seq=4)
+        assert s.trim_changes(4) == 4 and s.mark().seq == 4  # the mark outlives its log
+    with Store.open(tmp_path / "other") as other:
+        assert other.mark().archive != start.archive
+
+
+def test_a_restore_into_an_empty_state_is_the_same_archive(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "a") as s:
+        s.save_feed(SPEC, OK, [article(1), article(2)], None, NOW)
+        original = s.mark()
+        s.export(tmp_path / "all.jsonl.gz")
+        s.export_parts(tmp_path / "parts")
+    for export in ("all.jsonl.gz", "parts"):
+        with Store.open(tmp_path / f"fresh-{export}") as fresh:
+            fresh.restore(tmp_path / export)
+            assert fresh.mark() == original
+            fresh.save_feed(SPEC, OK, [article(3)], None, NOW)  # and goes on from there
+            assert fresh.mark() == replace(original, seq=original.seq + 1)
+    with Store.open(tmp_path / "b") as other:  # an archive of its own: merged, not adopted
+        other.save_feed(SPEC, OK, [article(7)], None, NOW)
+        own = other.mark().archive
+        other.restore(tmp_path / "all.jsonl.gz")
+        assert other.mark().archive == own and other.mark().seq == 3
+
+
+def test_a_build_with_nothing_new_touches_nothing(config: Config) -> None:
+    store(config, *map(article, range(1, 6)))
+    first = publish(config)
+    assert first["site"][0] > 0 and first["hexo"][0] == 5
+    assert config.output.site is not None and config.output.hexo is not None
+    before = {"site": tree(config.output.site), "hexo": tree(config.output.hexo)}
+    again = publish(config)
+    assert again == {"hexo": (0, 5, 0), "site": (0, first["site"][0], 0)}
+    assert before == {"site": tree(config.output.site), "hexo": tree(config.output.hexo)}
+    store(config, article(6))
+    assert publish(config)["hexo"] == (1, 5, 0)
+
+
+def test_any_other_input_makes_a_real_build(config: Config, tmp_path: Path) -> None:
+    store(config, *map(article, range(1, 4)))
+    publish(config)
+    assert publish(config)["site"][0] == 0
+    renamed = make_config(tmp_path, title="另一个标题")
+    assert publish(renamed)["site"][0] > 0  # every page shows the title
+    assert publish(renamed)["site"][0] == 0
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "404.html").write_text("<p>gone</p>", encoding="utf-8")
+    assert publish(renamed)["site"][0] == 1
+
+
+def test_what_a_skipped_build_cannot_see_is_checked_by_a_full_one(config: Config) -> None:
+    store(config, *map(article, range(1, 4)))
+    publish(config)
+    assert config.output.site is not None
+    page = next((config.output.site / "a").rglob("*.html"))
+    page.unlink()
+    assert publish(config)["site"][0] == 0 and not page.exists()
+    assert publish(config, full=True)["site"][0] == 1 and page.exists()
+
+
+@pytest.mark.parametrize("damage", ["journal", "manifest", "record", "no record"])
+def test_an_interrupted_build_or_a_changed_manifest_is_never_skipped(
+        config: Config, damage: str) -> None:
+    store(config, *map(article, range(1, 4)))
+    publish(config)
+    site = config.output.site
+    assert site is not None
+    page = next((site / "a").rglob("*.html"))
+    page.unlink()  # only a build that checks the files writes it again
+    if damage == "journal":  # a build was killed: it may have replaced files
+        manifest.journal_of(site / manifest.NAME).write_text('"a/x.html"\n', "utf-8")
+    elif damage == "manifest":  # another copy of the files (a checkout, a cache)
+        body = json.loads((site / manifest.NAME).read_bytes())
+        (site / manifest.NAME).write_text(json.dumps(body, indent=1), "utf-8")
+    elif damage == "record":
+        (site / build_record.NAME).write_text("{oops", "utf-8")
+    else:
+        (site / build_record.NAME).unlink()
+    assert publish(config)["site"][0] >= 1 and page.exists()
+    assert publish(config)["site"][0] == 0  # recorded again
+
+
+def test_a_failed_build_forgets_the_record(config: Config, tmp_path: Path) -> None:
+    store(config, *map(article, range(1, 4)))
+    publish(config)
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "article.html").write_text("{% if %}", encoding="utf-8")
+    with pytest.raises(Exception, match="template"):
+        publish(config)
+    assert config.output.site is not None
+    assert not (config.output.site / build_record.NAME).exists()
+    (templates / "article.html").unlink()
+    assert publish(config)["site"][1] > 0  # a real build: it checked (and kept) the files
