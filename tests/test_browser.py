@@ -108,15 +108,15 @@ def test_cards_have_loaded_pictures_and_links_navigate_and_go_back(
 ) -> None:
     tab = browser.open(live_site.url + "index.html", height=2400)
     page = tab.page
-    cards = page.locator("ol.cards > li.card")
+    cards = page.locator("ol.cards > li")
     assert cards.count() == 40  # the default page size
-    pictures = page.locator(".card .thumb img")
+    pictures = page.locator(".cards .thumb img")
     assert pictures.count() >= 30
     for attrs in pictures.evaluate_all(
             "(els) => els.map((e) => [e.getAttribute('referrerpolicy'), e.loading])"):
         assert attrs == ["no-referrer", "lazy"]
     assert page.locator('meta[name="referrer"]').get_attribute("content") == "no-referrer"
-    wait_for_images(page, ".card .thumb img")
+    wait_for_images(page, ".cards .thumb img")
     sizes = pictures.evaluate_all("(els) => els.slice(0, 12).map((e) => e.naturalWidth)")
     assert all(width > 0 for width in sizes), sizes
     print(tab.screenshot("home"))
@@ -128,7 +128,7 @@ def test_cards_have_loaded_pictures_and_links_navigate_and_go_back(
     assert path_of(page, live_site).startswith("c/金融/Market Wire/")
     assert page.locator(".crumbs").inner_text().split() == ["首页", "›", "金融", "›",
                                                             "Market", "Wire"]
-    first = page.locator(".card-title a").first
+    first = page.locator(".cards h2 a").first
     title = first.inner_text()
     first.click()
     assert re.fullmatch(r"a/[0-9a-z_-]{2}/[^/]+\.html", path_of(page, live_site))
@@ -184,7 +184,7 @@ def test_feed_links_in_heads_and_subscribe_buttons(browser: Browser, live_site: 
     # An article offers its source's feeds (channels have none of their own).
     tab.goto(live_site.url + quote("c/金融/Market Wire/index.html"))
     with tab.page.expect_navigation():  # else the old page (or none) may be read: flaky
-        tab.page.locator(".card-title a").first.click()
+        tab.page.locator(".cards h2 a").first.click()
     hrefs = tab.page.locator('link[rel="alternate"]').evaluate_all("(els) => els.map(e => e.href)")
     assert unquote(hrefs[0]) == live_site.url + "feeds/金融/Market Wire/atom.xml"
     clean(tab.log)
@@ -345,8 +345,8 @@ def test_search_reaches_older_shards_a_wave_at_a_time(
 
 def test_search_from_the_header_form(browser: Browser, live_site: Site) -> None:
     tab = browser.open(live_site.url + "index.html")
-    tab.page.fill("header .find input", "星河")
-    tab.page.press("header .find input", "Enter")
+    tab.page.fill("header form[role=search] input", "星河")
+    tab.page.press("header form[role=search] input", "Enter")
     tab.page.wait_for_selector("#search-results li")
     assert "星河一号" in tab.page.locator("#search-results h2").first.inner_text()
     clean(tab.log)
@@ -369,8 +369,8 @@ def test_unreachable_pictures_show_the_placeholder(browser: Browser, orphan_site
     tab = browser.open(orphan_site.url + "index.html", height=6000,
                        allow=[orphan_site.url, orphan_site.images])
     page = tab.page
-    wait_for_images(page, ".card .thumb img", broken=True)
-    states = page.locator(".card .thumb img").evaluate_all(
+    wait_for_images(page, ".cards .thumb img", broken=True)
+    states = page.locator(".cards .thumb img").evaluate_all(
         "(els) => els.map((e) => [e.naturalWidth, getComputedStyle(e).display,"
         " getComputedStyle(e.parentElement).backgroundImage,"
         " e.parentElement.getBoundingClientRect().height])")
@@ -383,7 +383,7 @@ def test_unreachable_pictures_show_the_placeholder(browser: Browser, orphan_site
     assert placeholder.ok and placeholder.headers["content-type"] == "image/svg+xml"
     print(tab.screenshot("home-placeholders", full_page=False))
 
-    page.locator(".card-title a").first.click()
+    page.locator(".cards h2 a").first.click()
     wait_for_images(page, ".post img", broken=True)
     shown = page.locator(".post img").evaluate_all(
         "(els) => els.filter((e) => getComputedStyle(e).display !== 'none').length")
@@ -408,7 +408,7 @@ def test_phone_width_has_no_horizontal_overflow(browser: Browser, live_site: Sit
     for path in pages:
         if path == "article":
             tab.goto(live_site.url + "index.html")
-            tab.page.locator(".card-title a").nth(2).click()
+            tab.page.locator(".cards h2 a").nth(2).click()
         else:
             tab.goto(live_site.url + quote(path, safe="/?="))
         overflow = tab.page.evaluate(
@@ -432,7 +432,7 @@ def test_dark_mode_darkens_the_page(browser: Browser, live_site: Site) -> None:
     text = dark.page.evaluate("() => getComputedStyle(document.body).color")
     assert sum(int(n) for n in re.findall(r"\d+", text)[:3]) > 600  # light text on dark
     print(dark.screenshot("home-dark-phone", full_page=False))
-    dark.page.locator(".card-title a").first.click()
+    dark.page.locator(".cards h2 a").first.click()
     print(dark.screenshot("article-dark-phone"))
     for tab in (light, dark):
         clean(tab.log)

@@ -166,20 +166,23 @@ def texts(nodes: Sequence[lxml.html.HtmlElement]) -> list[str]:
 
 def test_home_shows_newest_cards_with_safe_images(built: Site) -> None:
     home = built.page("index.html")
-    cards = select(home, "li.card")
+    cards = select(home, ".cards li")
     assert len(cards) == PAGE_SIZE
-    titles = texts(select(home, ".card-title"))
+    titles = texts(select(home, ".cards h2"))
     assert titles[0] == ARTICLES[39].title and titles[1] == ARTICLES[38].title
-    times = [t.get("datetime") for t in select(home, ".card time")]
+    times = [t.get("datetime") for t in select(home, ".cards time")]
     assert times == sorted(times, reverse=True)
-    images = select(home, ".card img")
+    images = select(home, ".cards img")
     assert images, "cards of articles with a picture show it"
     for img in images:
         assert img.get("referrerpolicy") == "no-referrer" and img.get("loading") == "lazy"
-    assert select(home, ".card .noimg"), "a card without picture keeps its frame"
-    meta = texts(select(home, ".card .meta"))[0]
+    frames = select(home, ".cards .thumb")
+    assert len(frames) == PAGE_SIZE and any(len(f) == 0 for f in frames), (
+        "a card without picture keeps its frame")
+    meta = texts(select(home, ".cards .meta"))[0]
     assert meta.startswith("AC/DC: a|b › page · ")  # article 39 is in FEEDS[39 % 5]
-    assert select(home, ".card .summary")[0].text_content().startswith("qubits")
+    summaries = home.xpath("//ol[@class='cards']/li/div/p[not(@class)]")
+    assert len(summaries) == PAGE_SIZE and summaries[0].text_content().startswith("qubits")
 
 
 def test_every_page_has_csp_referrer_and_no_inline_code(built: Site) -> None:
@@ -265,17 +268,17 @@ def test_listing_pages_breadcrumbs_and_stable_pagination(built: Site) -> None:
         "../../../../c/%E6%96%B0%E5%AA%92%E4%BD%93/index.html")
     # 8 articles in this channel, all in November, 5 a page: the index shows the newest 5;
     # the month's pages hold the oldest 5, then the newest 3.
-    assert len(select(index, "li.card")) == PAGE_SIZE
+    assert len(select(index, ".cards li")) == PAGE_SIZE
     first = built.page(folder + "page/2026-11.html")
     expected = [a.title for a in ARTICLES if a.channel == channel and a.source == source]
-    assert texts(select(first, ".card-title")) == expected[:PAGE_SIZE][::-1]
+    assert texts(select(first, ".cards h2")) == expected[:PAGE_SIZE][::-1]
     assert "2026-11" in texts(select(first, "h1"))[0]
     second = built.page(folder + "page/2026-11.2.html")
-    assert texts(select(second, ".card-title")) == expected[PAGE_SIZE:][::-1]
+    assert texts(select(second, ".cards h2")) == expected[PAGE_SIZE:][::-1]
     assert select(index, '.pager a[rel="next"]')[0].get("href").endswith("/page/2026-11.html")
     # Home: 40 articles in November → 8 pages of the month; the index shows the newest 5 and
     # links "older" to the 7th, which holds the next older ones.
-    assert texts(select(built.page("page/2026-11.html"), ".card-title"))[-1] == ARTICLES[0].title
+    assert texts(select(built.page("page/2026-11.html"), ".cards h2"))[-1] == ARTICLES[0].title
     assert (built.root / "page" / "2026-11.8.html").is_file()
     assert not (built.root / "page" / "2026-11.9.html").exists()
     assert select(built.page("index.html"), '.pager a[rel="next"]')[0].get(
@@ -463,7 +466,7 @@ def test_empty_site_builds(tmp_path: Path) -> None:
     site = make_site(tmp_path)
     result, _ = site.build([], [])
     assert result.rendered >= 6
-    assert not select(site.page("index.html"), "li.card")
+    assert not select(site.page("index.html"), ".cards li")
 
 
 def test_real_feed_content_renders(tmp_path: Path) -> None:
