@@ -25,6 +25,13 @@ from rsspage.types import MAX_NAME_BYTES
 DEFAULT_NAME = "rsspage.yml"
 
 
+#: ``site.max_articles`` by default: the site stays within its host's limits however long it
+#: runs (README, "Fitting the host": ~67,000 articles make 1 GiB as GitHub Pages counts it; two
+#: files an article, so ~9,000 fit Cloudflare's 20,000 files).
+DEFAULT_MAX_ARTICLES = 50_000
+HOST_MAX_ARTICLES = {"cloudflare-pages": 9_000}
+
+
 @dataclass(frozen=True, slots=True)
 class SiteConfig:
     title: str = "rsspage"
@@ -37,6 +44,11 @@ class SiteConfig:
     host: str = "none"
     #: Compressed copies written beside each text file ("gzip", "br"); empty: none.
     precompress: tuple[str, ...] = ()
+    #: How much of the archive gets pages: the newest this many articles (0: all) …
+    max_articles: int = DEFAULT_MAX_ARTICLES
+    #: … of the last this many days (0: whatever their age). Older articles stay in the
+    #: archive (``rsspage search`` finds them) and come back by raising the limit.
+    keep_days: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +173,13 @@ PRECOMPRESS: dict[str, tuple[str, ...]] = {
     "false": (), "gzip": ("gzip",), "brotli": ("br",), "both": ("gzip", "br"),
 }
 _SITE_TEXT = {"title", "url", "language", "timezone"}
+_SITE_LIMITS = {"max_articles", "keep_days"}
 
 
 def _site(r: Reader, node: yaml.Node | None) -> SiteConfig:
     if node is None:
         return SiteConfig()
-    items = r.mapping(node, "site", _SITE_TEXT | {"host", "precompress"})
+    items = r.mapping(node, "site", _SITE_TEXT | {"host", "precompress", *_SITE_LIMITS})
     values: dict[str, Any] = {k: r.text(v, f"site.{k}") for k, v in items.items()
                               if k in _SITE_TEXT}
     if "host" in items:
@@ -178,6 +191,12 @@ def _site(r: Reader, node: yaml.Node | None) -> SiteConfig:
         values["host"] = host
     if "precompress" in items:
         values["precompress"] = _precompress(r, items["precompress"])
+    for key in _SITE_LIMITS & items.keys():  # null: no limit, as 0
+        node = items[key]
+        values[key] = 0 if is_null(node) else r.number(node, f"site.{key}", int, 0)
+    if "max_articles" not in values:
+        values["max_articles"] = HOST_MAX_ARTICLES.get(values.get("host", ""),
+                                                       DEFAULT_MAX_ARTICLES)
     site = SiteConfig(**values)
     try:
         zoneinfo.ZoneInfo(site.timezone)

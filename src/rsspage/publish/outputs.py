@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from rsspage.config import Config
 from rsspage.publish import (
@@ -152,12 +153,14 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     assert root is not None
     mark = store.mark()  # before the articles: a change made meanwhile is built next time
     health = store.health(now - timedelta(days=7))
-    inputs = site_inputs(config, health)
+    since = site_window(config, store, now)
+    inputs = site_inputs(config, health, since)
     if not full and (skipped := _skipped(root, mark, inputs)) is not None:
         return skipped
     build_record.forget(root)  # until this build is wholly in place
     # Without their content: only the pages and feeds rendered again load it (store.contents).
-    articles = list(store.articles(content=False))
+    # Only the site's window of the archive is read: its cost does not grow with the archive.
+    articles = list(store.articles(content=False, since=since))
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
     result, stats = write_site(config, articles, health,
@@ -171,13 +174,34 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     return stats
 
 
-def site_inputs(config: Config, health: Sequence[FeedHealth]) -> str:
+def site_window(config: Config, store: Store, now: datetime) -> datetime | None:
+    """The oldest publication time that gets pages (None: all do): the start of the oldest
+    day, in the site's zone, that ``site.keep_days`` keeps and that holds one of the newest
+    ``site.max_articles``. Whole days: the window moves once a day, not with each article, so
+    the pages and the search shards of the oldest days are not rebuilt on every update (and a
+    day's archive page is never cut in half)."""
+    zone = ZoneInfo(config.site.timezone)
+    starts = []
+    if config.site.keep_days:
+        starts.append(now - timedelta(days=config.site.keep_days))
+    if config.site.max_articles and (
+            oldest := store.published_at(config.site.max_articles)) is not None:
+        starts.append(oldest)
+    if not starts:
+        return None
+    day = max(starts).astimezone(zone).date()
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def site_inputs(config: Config, health: Sequence[FeedHealth], since: datetime | None) -> str:
     """Digest of everything the site is built from but the articles: the pages' version, the
     formats of the feeds and the search index, whether Pagefind is there, the compressed
-    copies asked for, and the feeds' health (the status page, the OPML)."""
+    copies asked for, the window of the archive that gets pages, and the feeds' health (the
+    status page, the OPML)."""
     encodings, _ = precompress.usable(config.site.precompress)
     return digest(site_version(config), EXTRAS_FORMAT, search_index.SEARCH_FORMAT,
-                  search_index.find_binary() or "", *encodings, *map(repr, health))
+                  search_index.find_binary() or "", *encodings, since.isoformat() if since else "",
+                  *map(repr, health))
 
 
 def write_site(

@@ -130,9 +130,16 @@ class Store:
         with db.transaction(self._conn):
             return jsonl.restore(self._conn, files)
 
-    def articles(self, *, content: bool = True) -> Iterator[Article]:
-        """Every article, oldest first; ``content=False``: without ``content_html``."""
-        return articles.iter_all(self._conn, content=content)
+    def articles(self, *, content: bool = True,
+                 since: datetime | None = None) -> Iterator[Article]:
+        """Every article, oldest first; ``content=False``: without ``content_html``;
+        ``since``: only those published since then."""
+        return articles.iter_all(self._conn, content=content, since=since)
+
+    def published_at(self, rank: int) -> datetime | None:
+        """When the ``rank``-th newest article (1: the newest) was published; None when the
+        archive holds fewer."""
+        return articles.published_at(self._conn, rank)
 
     def contents(self, ids: Iterable[str]) -> dict[str, str]:
         """``content_html`` of the articles ``ids``, by id."""

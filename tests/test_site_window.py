@@ -1,0 +1,87 @@
+"""``site.max_articles`` / ``site.keep_days``: how much of the archive becomes pages (issue 10).
+
+Real stores, real site builds through ``publish_site``; the archive itself is never touched.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from rsspage.config import DEFAULT_MAX_ARTICLES, Config, parse_config
+from rsspage.errors import ConfigError
+from rsspage.publish.outputs import publish_site
+from rsspage.store import Store
+from test_build_record import NOW, OK, SPEC, article
+
+
+def make_config(folder: Path, limits: str) -> Config:
+    text = (f"feeds:\n  - {{url: '{SPEC.key}', category: {SPEC.category}, "
+            f"source: {SPEC.source}, channel: {SPEC.channel}}}\n"
+            f"site: {{timezone: Asia/Shanghai{limits}}}\n"
+            "output: {state: state, site: site}\n")
+    path = folder / "rsspage.yml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+def article_pages(config: Config) -> int:
+    assert config.output.site is not None
+    return len(list((config.output.site / "a").rglob("*.html")))
+
+
+def build(config: Config, days_later: int = 0) -> None:
+    with Store.open(config.output.state) as store:
+        publish_site(config, store, NOW + timedelta(days=days_later))
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    """30 articles, one an hour back from NOW (2026-12-01 08:00 UTC, 16:00 in Shanghai)."""
+    with Store.open(tmp_path / "state") as store:
+        store.save_feed(SPEC, OK, [article(n) for n in range(30)], None, NOW)
+    return tmp_path
+
+
+def test_the_newest_articles_get_pages_counted_in_whole_days(archive: Path) -> None:
+    # The 3rd newest is from 2026-12-01 in Shanghai: that whole day (00:00 +08:00 = 16:00 UTC
+    # the day before) gets pages, the 16 articles published since, not 3.
+    config = make_config(archive, ", max_articles: 3")
+    build(config)
+    assert article_pages(config) == 17
+    raised = make_config(archive, ", max_articles: null")  # no limit: they come back
+    build(raised)
+    assert article_pages(raised) == 30
+    build(config)
+    assert article_pages(config) == 17
+    with Store.open(archive / "state") as store:  # the archive keeps every article
+        assert store.article_count() == 30
+        assert store.search("第25条新闻")
+
+
+def test_keep_days_counts_from_now(archive: Path) -> None:
+    config = make_config(archive, ", max_articles: 0, keep_days: 1")
+    build(config)  # from 2026-11-30 00:00 in Shanghai: all of them
+    assert article_pages(config) == 30
+    build(config, days_later=1)  # from 2026-12-01 00:00 in Shanghai
+    assert article_pages(config) == 17
+    build(config, days_later=3)
+    assert article_pages(config) == 0
+
+
+def test_the_default_bounds_the_site(tmp_path: Path) -> None:
+    config = make_config(tmp_path, "")
+    assert config.site.max_articles == DEFAULT_MAX_ARTICLES and config.site.keep_days == 0
+    # Two files an article (its page, its search fragment): Cloudflare allows 20,000 files.
+    assert make_config(tmp_path, ", host: cloudflare-pages").site.max_articles == 9_000
+    assert make_config(tmp_path, ", host: cloudflare-pages, max_articles: 0").site \
+        .max_articles == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "2.5", "[1]"])
+def test_a_bad_limit_names_file_line_and_key(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_config(tmp_path, f", keep_days: {value}")
+    assert "rsspage.yml:3" in str(caught.value) and "site.keep_days" in str(caught.value)
