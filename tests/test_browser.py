@@ -328,13 +328,16 @@ def test_search_reaches_older_shards_a_wave_at_a_time(
         assert len(found) == 20
         first_wave = 1 + next(n for n in range(1, len(counts) + 1) if sum(counts[-n:]) >= 40)
         assert len(entries) == first_wave < 1 + len(counts)  # the runtime's and the newest
+        tab.page.wait_for_function("() => /篇/.test(document.getElementById('search-status')"
+                                   ".textContent)")
         assert tab.page.locator("#search-status").inner_text().endswith("+ 篇文章")
         shown = 20
         while tab.page.locator("#search-more").is_visible():
             tab.page.click("#search-more")
-            shown = min(shown + 20, 128)
             tab.page.wait_for_function(
-                "(n) => document.querySelectorAll('#search-results li').length === n", arg=shown)
+                """(n) => document.querySelectorAll('#search-results li').length > n
+                   || document.getElementById('search-more').hidden""", arg=shown)
+            shown = tab.page.locator("#search-results li").count()
         assert shown == 128 and len(entries) == 1 + len(counts)
         assert tab.page.locator("#search-status").inner_text() == "找到 128 篇文章"
         titles = tab.page.locator("#search-results h2").all_inner_texts()

@@ -173,7 +173,7 @@ def _index(services: _Services, folder: Path, job: Job, views: Sequence[ArticleV
         if stop.is_set() or halt.is_set():
             _check_not_stopped(stop)
             return
-        service.send(_record(index_id, view, lang))
+        service.send(record(index_id, view, lang))
     files = _files(service, index_id, runtime=job.piece is None)
     _write_bundle(folder / f".tmp-{job.folder}", files)
 
@@ -249,7 +249,7 @@ def _discard_numbers(folder: Path, numbers: Iterable[int]) -> None:
     discard([(folder / f".tmp-{n}", folder / str(n)) for n in numbers])
 
 
-def _record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
+def record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
     a = view.article
     return {
         "type": "AddRecord", "index_id": index_id, "url": href(view.path),
@@ -290,6 +290,10 @@ class PagefindService:
         self._eof = False
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
 
     def __enter__(self) -> PagefindService:
         return self

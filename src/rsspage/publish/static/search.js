@@ -1,7 +1,7 @@
 // Site search with Pagefind: reads the shards' layout (pagefind/rsspage-shards.json), starts
 // Pagefind from the runtime bundle (its script and WebAssembly, once for all shards) and merges
 // the shards' bundles into it, newest first and a wave at a time: a query searches the newest
-// `wave` articles first and reaches further back only when those give too few results (or on
+// `wave` articles first and reaches further back only when those give no result (or on
 // "more"), so what a first query downloads does not grow with the archive. Results are shown
 // with highlighted excerpts; Pagefind's excerpts are escaped text plus <mark>, still rebuilt
 // node by node so that nothing else from the index becomes markup.
@@ -197,14 +197,16 @@ async function gather(pf, run) {
   misses = 0;
 }
 
-// Shows up to PAGE more relevant results, reaching into older bundles when the candidates run
-// out, then the count: exact once every bundle was searched and every candidate examined.
+// Shows up to PAGE more relevant results, then the count: exact once every bundle was searched
+// and every candidate examined. When the candidates run out, the next wave of older bundles is
+// merged only while this call has shown nothing yet: the newest results come first, and older
+// ones cost a click on "more" (the archive is searched a wave at a time, never all at once).
 async function showMore(run) {
   let added = 0;
   while (added < PAGE) {
     if (checked >= current.length || misses >= GIVE_UP) {
       checked = current.length;  // the rest rank lower still: stand-ins
-      if (!waiting.length) break;
+      if (!waiting.length || added) break;
       await mergeWave(pagefind);
       if (run !== generation) return;
       await gather(pagefind, run);
