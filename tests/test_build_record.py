@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from rsspage.config import Config, parse_config
 from rsspage.publish import build_record, manifest
 from rsspage.publish.outputs import publish_all, publish_hexo_posts, publish_site
@@ -176,3 +177,17 @@ def test_a_failed_build_forgets_the_record(config: Config, tmp_path: Path) -> No
     assert not (config.output.site / build_record.NAME).exists()
     (templates / "article.html").unlink()
     assert publish(config)["site"][1] > 0  # a real build: it checked (and kept) the files
+
+
+def test_build_full_on_the_command_line(config: Config) -> None:
+    store(config, *map(article, range(1, 4)))
+    assert run_cli("build", "-c", str(config.path)).code == 0
+    assert config.output.site is not None
+    page = next((config.output.site / "a").rglob("*.html"))
+    page.unlink()
+    run = run_cli("build", "-c", str(config.path))
+    assert run.code == 0 and not page.exists()
+    assert "site files written / removed  0 / 0" in run.out
+    run = run_cli("build", "--full", "-c", str(config.path))
+    assert run.code == 0 and page.exists(), run.out + run.err
+    assert "site files written / removed  1 / 0" in run.out

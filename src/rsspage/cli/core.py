@@ -25,8 +25,11 @@ def register(sub: Commands) -> None:
                              cmd_update)
     update_cmd.add_argument("--all", dest="everything", action="store_true",
                             help="fetch every feed, due or not")
-    add_command(sub, "build", "publish the outputs from the stored articles (no fetching)",
-                cmd_build)
+    build_cmd = add_command(sub, "build",
+                            "publish the outputs from the stored articles (no fetching)", cmd_build)
+    build_cmd.add_argument("--full", action="store_true",
+                           help="check every output file, even when nothing changed since the "
+                                "last build (restores files changed or deleted by hand)")
     serve = add_command(sub, "serve",
                         "serve the site on 127.0.0.1, rebuilding when the store changes",
                         cmd_serve)
@@ -65,7 +68,7 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     try:
-        report = build(config)
+        report = build(config, full=args.full)
     except PublishError as e:
         console.job_publish_error("build", str(e), os.environ.get("GITHUB_STEP_SUMMARY"))
         raise
