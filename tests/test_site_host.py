@@ -176,10 +176,13 @@ def test_pagefinds_scripts_get_copies_when_search_is_built(tmp_path: Path) -> No
     with LocalServer() as server:
         config = write_config(tmp_path, server.route("/feed", feed(rss(3))), precompress="gzip")
         assert run_cli("update", "-c", str(config)).code == 0
-    bundle = tmp_path / "public" / search_index.FOLDER / "1"
-    script = bundle / "pagefind.js"
-    assert gzip.decompress((bundle / "pagefind.js.gz").read_bytes()) == script.read_bytes()
-    assert not list(bundle.rglob("*.pf_*.gz"))
+    search = tmp_path / "public" / search_index.FOLDER
+    scripts = list(search.rglob("pagefind.js"))  # where the bundles keep it is theirs to say
+    assert scripts
+    for script in scripts + list(search.rglob("pagefind-entry.json")):
+        copy = script.with_name(script.name + ".gz")
+        assert gzip.decompress(copy.read_bytes()) == script.read_bytes()
+    assert not list(search.rglob("*.pf_*.gz")) and not list(search.rglob("*.pagefind.gz"))
 
 
 def test_brotli_copies_when_brotli_is_installed(tmp_path: Path) -> None:
@@ -235,6 +238,132 @@ def test_a_kept_page_gets_its_missing_copy_from_disk(tmp_path: Path) -> None:
     stats = writer.finish()
     assert stats.written == 1 and stats.removed == 0
     assert gzip.decompress((tmp_path / "index.html.gz").read_bytes()) == b"<h1>hello</h1>" * 20
+
+
+#: A small site: pages in folders (one nested, one with a Chinese name), files at the root, a
+#: picture (no copies).
+PAGES = ["index.html", "robots.txt", "a/00/x.html", "a/00/y.html", "a/01/z.html",
+         "c/财经/index.html", "c/财经/page/2.html", "static/site.css", "static/logo.png"]
+
+
+def site_with_copies(root: Path, encodings: tuple[str, ...]) -> None:
+    writer = PrecompressingWriter(root, encodings)
+    for rel in PAGES:
+        writer.write(rel, f"<p>{rel}</p>".encode() * 40)
+    writer.finish().check()
+
+
+def owned(root: Path) -> set[str]:
+    return set(json.loads((root / ".rsspage-manifest.json").read_text())["files"])
+
+
+def on_disk(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")
+            if not p.is_dir() and not p.name.startswith(".rsspage-")}
+
+
+@pytest.fixture
+def per_file_removals(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the writer's own removal (one file at a time, by its full path) is asked to
+    remove."""
+    from rsspage.publish.writer import OutputWriter
+
+    asked: list[str] = []
+    target = OutputWriter._target
+
+    def spy(self: OutputWriter, relpath: str) -> Path:
+        asked.append(relpath)
+        return target(self, relpath)
+
+    monkeypatch.setattr(OutputWriter, "_target", spy)
+    return asked
+
+
+def test_dropping_an_encoding_removes_its_copies_folder_by_folder(
+        tmp_path: Path, per_file_removals: list[str]) -> None:
+    site_with_copies(tmp_path, ("gzip", "br"))
+    texts = [rel for rel in PAGES if precompress.is_text(rel)]
+    assert {rel + ".br" for rel in texts} <= on_disk(tmp_path)
+    writer = PrecompressingWriter(tmp_path, ("gzip",))
+    for rel in PAGES:
+        assert writer.keep(rel)
+    stats = writer.finish()
+    assert stats.removed == len(texts) and not stats.not_removed
+    expected = set(PAGES) | {rel + ".gz" for rel in texts}
+    assert on_disk(tmp_path) == expected
+    assert owned(tmp_path) == expected
+    assert per_file_removals == []  # not one by one, by the writer
+
+
+def test_turned_off_every_copy_goes_with_the_folders_left_empty(
+        tmp_path: Path, per_file_removals: list[str]) -> None:
+    site_with_copies(tmp_path, ("gzip", "br"))
+    writer = PrecompressingWriter(tmp_path, ())  # precompress off
+    kept = [rel for rel in PAGES if rel != "c/财经/page/2.html"]  # one page is gone
+    for rel in kept:
+        assert writer.keep(rel)
+    stats = writer.finish()
+    assert not stats.not_removed
+    assert stats.removed == 1 + 2 * sum(map(precompress.is_text, PAGES))
+    assert on_disk(tmp_path) == owned(tmp_path) == set(kept)
+    assert not (tmp_path / "c/财经/page").exists()  # pruned
+    assert per_file_removals == ["c/财经/page/2.html"]  # the page itself: the writer's way
+
+
+def test_copies_gone_already_or_in_a_folder_gone_are_forgotten(tmp_path: Path) -> None:
+    site_with_copies(tmp_path, ("gzip",))
+    (tmp_path / "index.html.gz").unlink()
+    shutil.rmtree(tmp_path / "a/01")
+    writer = PrecompressingWriter(tmp_path, ())
+    for rel in PAGES:
+        if rel != "a/01/z.html":
+            assert writer.keep(rel)
+    stats = writer.finish()
+    assert not stats.not_removed
+    assert stats.removed == 1 + sum(map(precompress.is_text, PAGES))  # gone ones included
+    assert owned(tmp_path) == on_disk(tmp_path) == set(PAGES) - {"a/01/z.html"}
+
+
+def test_a_copy_that_is_no_longer_a_file_is_judged_by_the_writer(
+        tmp_path: Path, per_file_removals: list[str]) -> None:
+    site = tmp_path / "site"
+    site_with_copies(site, ("gzip",))
+    outside = tmp_path / "outside.txt"
+    outside.write_text("not rsspage's")
+    (site / "a/00/x.html.gz").unlink()
+    (site / "a/00/x.html.gz").symlink_to(outside)  # leads out of the site
+    (site / "a/00/y.html.gz").unlink()
+    (site / "a/00/y.html.gz").mkdir()  # a folder where a copy was
+    writer = PrecompressingWriter(site, ())
+    for rel in PAGES:
+        assert writer.keep(rel)
+    stats = writer.finish()
+    assert sorted(per_file_removals) == ["a/00/x.html.gz", "a/00/y.html.gz"]
+    assert len(stats.not_removed) == 2
+    assert "a/00/x.html.gz: leads outside the output folder" in stats.not_removed[0]
+    assert stats.not_removed[1].startswith("a/00/y.html.gz: ")
+    assert outside.read_text() == "not rsspage's"
+    assert stats.removed == sum(map(precompress.is_text, PAGES)) - 2
+    assert owned(site) == set(PAGES) | {"a/00/x.html.gz", "a/00/y.html.gz"}  # tried again
+
+
+def test_a_copy_that_cannot_be_removed_stays_owned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site_with_copies(tmp_path, ("gzip",))
+    unlink = os.unlink
+
+    def refuse(path: str, *, dir_fd: int | None = None) -> None:
+        if path == "y.html.gz":
+            raise PermissionError(13, "Permission denied")
+        unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(precompress.os, "unlink", refuse)
+    writer = PrecompressingWriter(tmp_path, ())
+    for rel in PAGES:
+        assert writer.keep(rel)
+    stats = writer.finish()
+    assert stats.not_removed == ("a/00/y.html.gz: Permission denied",)
+    assert owned(tmp_path) == on_disk(tmp_path) == set(PAGES) | {"a/00/y.html.gz"}
 
 
 # --------------------------------------------------------------------------- measuring
