@@ -1,16 +1,18 @@
-"""`rsspage update` in GitHub Actions: the summary table and the failed feeds go to
-``$GITHUB_STEP_SUMMARY`` as Markdown, appended to what earlier steps wrote."""
+"""`rsspage update` and `rsspage build` in GitHub Actions: the summary table (and an update's
+failed feeds) go to ``$GITHUB_STEP_SUMMARY`` as Markdown, appended to what earlier steps
+wrote."""
 
 from __future__ import annotations
 
 import io
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import run_cli
+from conftest import run_cli, summary
 from rsspage.console import PUBLISH_FAILED, Console, markdown_cell, markdown_summary, summary_rows
 from rsspage.types import FeedOutcome, FetchStatus, OutputCounts, RunReport
 from servers import RSS, LocalServer, feed, respond
@@ -47,6 +49,80 @@ def test_update_appends_a_markdown_summary_with_the_failed_feeds(
     assert len(failed) == 1
     assert "/bad\\|feed" in failed[0] and "HTTP 500" in failed[0]
     assert failed[0].count(" | ") == 2  # three cells: the `|` in the key is escaped
+
+
+def markdown_blocks(text: str) -> dict[str, dict[str, str]]:
+    """The job summary's blocks by heading (``### rsspage build``), each as {row: value}."""
+    blocks: dict[str, dict[str, str]] = {}
+    rows: dict[str, str] = {}
+    for line in text.splitlines():
+        if line.startswith("### "):
+            rows = blocks.setdefault(line, {})
+        elif (row := re.fullmatch(r"\| ([^|]+) \| ([^|]+) \|", line)) and row[1] != "---":
+            rows[row[1]] = row[2]
+    return blocks
+
+
+def site_config(tmp_path: Path, url: str) -> Path:
+    path = tmp_path / "rsspage.yml"
+    path.write_text(yaml.safe_dump({
+        "site": {"title": "News", "host": "github-pages"},
+        "feeds": [{"url": url, "category": "c", "source": "s", "channel": "ch"}],
+        "fetch": {"timeout": 5, "retries": 0},
+        "output": {"state": "state", "site": "public", "hexo": "posts"},
+    }), encoding="utf-8")
+    return path
+
+
+def test_build_appends_its_own_summary(tmp_path: Path) -> None:
+    job = tmp_path / "step_summary.md"
+    job.write_text("earlier step\n", encoding="utf-8")
+    env = {"GITHUB_STEP_SUMMARY": str(job)}
+    with LocalServer() as server:
+        config = site_config(tmp_path, server.route("/feed", feed(RSS)))
+        assert run_cli("update", "-c", str(config), env=env).code == 0
+    with (tmp_path / "public" / "video.bin").open("wb") as f:  # sparse: size, no disk
+        f.truncate(880_000_000)
+    (tmp_path / "public" / "robots.txt").unlink()  # written again by a full build
+
+    run = run_cli("build", "--full", "-c", str(config), env=env)
+    assert run.code == 0, run.err
+    text = job.read_text(encoding="utf-8")
+    assert text.startswith("earlier step\n### rsspage update\n")
+    assert text.count("### rsspage build\n") == 1
+    built = text.split("### rsspage build\n")[1]
+    rows = markdown_blocks(text)["### rsspage build"]
+    # What the build did, worded as update's summary words it, and nothing about feeds.
+    assert list(rows) == ["hexo files written / removed", "site files written / removed",
+                          "site size", "time"]
+    terminal = summary(run.out)
+    for name in ("hexo files written / removed", "site files written / removed", "site size"):
+        assert rows[name] == terminal[name]
+    assert rows["hexo files written / removed"] == "0 / 0"
+    assert rows["site files written / removed"] == "1 / 0"
+    assert "880 MB" in rows["site size"]
+    assert rows["time"].endswith(" s")
+    assert "> **Warning**: the site is 880 MB as the upload packs it, 8" in built
+    assert "video.bin, is 880 MB, over the limit of GitHub Pages" in built
+    assert built.count("> **Warning**") == 2 == run.err.count("warning: ")
+    assert "Failed feeds" not in built and "younger" not in built
+
+
+def test_build_after_a_lost_archive_says_the_files_are_kept(tmp_path: Path) -> None:
+    job = tmp_path / "step_summary.md"
+    with LocalServer() as server:
+        config = site_config(tmp_path, server.route("/feed", feed(RSS)))
+        assert run_cli("update", "-c", str(config)).code == 0
+    shutil.rmtree(tmp_path / "state")  # in Actions: a state branch that was deleted
+
+    run = run_cli("build", "-c", str(config), env={"GITHUB_STEP_SUMMARY": str(job)})
+    assert run.code == 0, run.err
+    text = job.read_text(encoding="utf-8")
+    rows = markdown_blocks(text)["### rsspage build"]
+    assert rows["hexo files written / removed"] == "0 / 0"  # its post stays
+    assert "> **Warning**: the archive is younger than the output (hexo: 1, site: 1 published " \
+        "articles are not in it); their files are kept." in text
+    assert "rsspage restore" in text
 
 
 def test_without_the_variable_no_summary_is_written(

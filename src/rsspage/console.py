@@ -73,6 +73,13 @@ def summary_rows(report: RunReport) -> list[tuple[str, str]]:
         ("new articles", str(report.new)),
         ("updated articles", str(report.updated)),
     ]
+    return rows + output_rows(report)
+
+
+def output_rows(report: RunReport) -> list[tuple[str, str]]:
+    """What the run did to each output (files written / removed, the site's size) and its time:
+    the end of an update's summary, the whole of a build's job summary (it fetches nothing)."""
+    rows = []
     for name, c in report.published.items():
         rows.append((f"{name} files written / removed", f"{c.written} / {c.removed}"))
         if isinstance(c, SiteCounts) and c.size is not None:
@@ -87,10 +94,12 @@ def output_warnings(report: RunReport) -> list[str]:
             for warning in c.warnings]
 
 
-def markdown_summary(report: RunReport) -> str:
-    """The summary table and the failed feeds as GitHub-flavoured Markdown."""
-    lines = ["### rsspage update", "", "| | |", "| --- | ---: |"]
-    lines += [f"| {markdown_cell(name)} | {value} |" for name, value in summary_rows(report)]
+def markdown_summary(report: RunReport, command: str = "update") -> str:
+    """The summary table and the failed feeds as GitHub-flavoured Markdown; ``command``
+    ``"build"``: only what was published (a build fetches nothing), with the same warnings."""
+    rows = output_rows(report) if command == "build" else summary_rows(report)
+    lines = [f"### rsspage {command}", "", "| | |", "| --- | ---: |"]
+    lines += [f"| {markdown_cell(name)} | {value} |" for name, value in rows]
     unknown = [f"{markdown_cell(name)}: {c.unknown}" for name, c in report.published.items()
                if c.unknown]
     for warning in output_warnings(report):  # apart: one blockquote each
@@ -198,13 +207,14 @@ class Console:
               "  bring the archive back: rsspage restore FILE (an export, or the folder of "
               "parts on the rsspage-state branch), then rsspage build", file=self.out)
 
-    def job_summary(self, report: RunReport, path: str | None) -> None:
-        """Append the run's summary as Markdown to ``path`` (GitHub's ``$GITHUB_STEP_SUMMARY``).
+    def job_summary(self, report: RunReport, path: str | None, command: str = "update") -> None:
+        """Append the summary of ``rsspage COMMAND`` as Markdown to ``path`` (GitHub's
+        ``$GITHUB_STEP_SUMMARY``).
 
         Appended, because the file collects every step's summary. Failing to write it only
         warns: the run itself went fine.
         """
-        self._append_summary(markdown_summary(report), path)
+        self._append_summary(markdown_summary(report, command), path)
 
     def job_publish_error(self, command: str, message: str, path: str | None) -> None:
         """Append to ``path`` (``$GITHUB_STEP_SUMMARY``) that the outputs could not be written."""

@@ -67,11 +67,13 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")  # set in GitHub Actions
     try:
         report = build(config, full=args.full)
     except PublishError as e:
-        console.job_publish_error("build", str(e), os.environ.get("GITHUB_STEP_SUMMARY"))
+        console.job_publish_error("build", str(e), summary)
         raise
+    console.job_summary(report, summary, "build")
     return report_exit(report, console)
 
 
