@@ -162,8 +162,8 @@ class PrecompressingWriter(OutputWriter):
         claimed = set(self._claimed.values())
         stale: dict[str, list[str]] = {}
         for relpath in self._owned:
-            if (relpath.endswith(_COPY_ENDINGS) and is_text(relpath[:relpath.rindex(".")])
-                    and relpath not in claimed and relpath not in kept
+            if (relpath.endswith(_COPY_ENDINGS) and relpath not in claimed
+                    and relpath not in kept and is_text(relpath[:relpath.rindex(".")])
                     and clash_key(relpath) not in self._claimed):
                 folder, _, name = relpath.rpartition("/")
                 stale.setdefault(folder, []).append(name)
