@@ -94,7 +94,7 @@ FOLDER = "pagefind"
 #: Articles whose shards the search page merges at a time, newest first: a first query
 #: downloads Pagefind's metadata for these (~7 bytes each) and one index chunk per word from each
 #: of their bundles, however large the archive (see benchmarks/README.md, bench_search).
-WAVE = 60_000
+WAVE = 20_000
 #: Suffixes of the compressed copies precompress.sync_search makes of text files.
 _COPIES = (".gz", ".br")
 

@@ -47,7 +47,7 @@ TEXT_CHARS = 10_000
 #: Bump when the records or bundles change shape, to re-index every shard.
 SEARCH_FORMAT = "search-2"
 ENTRY = "pagefind-entry.json"
-#: Longest wait for one answer of Pagefind's (a shard of 16,000 records takes ~40 s).
+#: Longest wait for one answer of Pagefind's (a shard of 4,000 records takes ~10 s).
 CALL_TIMEOUT = 600
 #: Pagefind's ready-made search interfaces: the search page has its own (static/search.js).
 _UNUSED_FILES = ("pagefind-ui.", "pagefind-modular-ui.", "pagefind-component-ui.",

@@ -51,13 +51,17 @@ class Tiers:
 
     level0: int = 250
     fanout: int = 4
-    top: int = 3
+    top: int = 2
 
     def capacity(self, level: int) -> int:
         return int(self.level0 * self.fanout ** min(level, self.top))
 
 
-#: 250 → 1,000 → 4,000 → 16,000 records.
+#: 250 → 1,000 → 4,000 records. Measured (bench_search.py --memory, 2 cores): Pagefind peaks at
+#: ~0.11 MB a record, 200 MB for 1,000, ~600 MB for 4,000, 2.0 GB for 16,000, 4.6 GB for 40,000;
+#: a top level of 16,000 saved 4-10 % of a first query's bytes at 20,000 articles, for 3x the
+#: memory. A year of 730,000 articles is then ~190 shards, which the search page never merges
+#: all at once (search_index.WAVE).
 TIERS = Tiers()
 
 

@@ -20,7 +20,7 @@ const PAGE = 20;
 // Results examined in a row without a relevant one, after which the rest count as stand-ins.
 const GIVE_UP = 3 * PAGE;
 // Articles whose bundles are merged at a time (the layout says; search_index.WAVE).
-let wave = 60000;
+let wave = 20000;
 const available = Number(status.dataset.shards || 0) > 0;
 const root = new URL(status.dataset.root || "./", location.href);
 const language = document.documentElement.lang || "en";
