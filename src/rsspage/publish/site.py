@@ -38,7 +38,7 @@ from markupsafe import Markup
 
 from rsspage.config import Config
 from rsspage.errors import PublishError
-from rsspage.publish import search_index
+from rsspage.publish import render_pool, search_index
 from rsspage.publish.site_model import (
     SiteLinks,
     build_model,
@@ -169,6 +169,14 @@ def build_site(
     searchable = len(shards) if binary else 0
     _set_globals(env, config, assets)
     pages = all_pages(model, health, config.output.page_size, searchable)
+    if binary is None:
+        # Nothing to index beside the pages: they may take every core (render_pool.py).
+        search = search_index.update_index(writer.root, shards, page_hashes, language, None,
+                                           threading.Event())
+        hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
+                                                 load_content, pool=True)
+        hashes.update(search.hashes)
+        return SiteResult(hashes, rendered, skipped, search, model)
     stop = threading.Event()
     with ThreadPoolExecutor(1, thread_name_prefix="rsspage-search") as pool:
         # Pagefind indexes in its own process, on another core, while the pages render here;
@@ -197,8 +205,10 @@ def _discard_shards(indexing: Future[search_index.IndexResult]) -> None:
 
 def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
                  writer: OutputWriter, page_hashes: Mapping[str, str],
-                 load_content: ContentLoader | None) -> tuple[dict[str, str], int, int]:
-    """Render and write the pages whose input hash changed; (hashes, rendered, skipped)."""
+                 load_content: ContentLoader | None, *, pool: bool = False,
+                 ) -> tuple[dict[str, str], int, int]:
+    """Render and write the pages whose input hash changed; (hashes, rendered, skipped).
+    ``pool``: many of them may be rendered by worker processes (nothing runs beside)."""
     hashes: dict[str, str] = {}
     stale: list[Page] = []
     for page in pages:
@@ -207,6 +217,10 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
         if page_hashes.get(page.path) != key or not writer.keep(page.path,
                                                                 article=_article_id(page)):
             stale.append(page)
+    if workers := render_pool.workers_for(len(stale)) if pool else 0:
+        for page, data in render_pool.render(env, stale, _render, load_content, workers):
+            writer.write(page.path, data, article=_article_id(page))
+        return hashes, len(stale), len(hashes) - len(stale)
     for start in range(0, len(stale), _RENDER_BATCH):
         batch = stale[start:start + _RENDER_BATCH]
         with _contents_loaded(batch, load_content):
