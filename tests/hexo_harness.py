@@ -82,17 +82,26 @@ class HexoResult:
         return [line for line in self.output.splitlines() if "ERROR" in line or "WARN" in line]
 
 
-def cache_dir() -> Path:
+#: Hexo's most used search plugin (its own search.xml of every post), for the benchmark that
+#: compares a site with search to Hexo with search (benchmarks/bench_site.py --hexo-search).
+SEARCH_PLUGIN = {"hexo-generator-searchdb": "^1.4.1"}
+#: What the plugin's README configures: every post's whole content in search.xml.
+SEARCH_CONFIG = "search:\n  path: search.xml\n  field: post\n  content: true\n  format: html\n"
+
+
+def cache_dir(name: str = "hexo-8") -> Path:
     base = os.environ.get("RSSPAGE_TEST_CACHE")
     root = Path(base) if base else Path.home() / ".cache" / "rsspage-tests"
-    return root / "hexo-8"
+    return root / name
 
 
-def install_hexo() -> Path:
-    """Install Hexo into the cache once (locked against parallel runs); return the folder."""
-    folder = cache_dir()
+def install_hexo(extra: dict[str, str] | None = None) -> Path:
+    """Install Hexo (with the ``extra`` packages, in a folder of their own) into the cache
+    once (locked against parallel runs); return the folder."""
+    folder = cache_dir("hexo-8" + "".join(f"+{name}" for name in sorted(extra or {})))
     folder.mkdir(parents=True, exist_ok=True)
-    manifest = json.dumps({"private": True, "dependencies": DEPENDENCIES}, indent=2)
+    dependencies = {**DEPENDENCIES, **(extra or {})}
+    manifest = json.dumps({"private": True, "dependencies": dependencies}, indent=2)
     stamp = folder / "installed.json"
     with file_lock(folder / ".lock"):
         if stamp.exists() and stamp.read_text() == manifest:
