@@ -91,10 +91,11 @@ log = logging.getLogger("rsspage")
 
 #: Folder of the search bundles, relative to the site root.
 FOLDER = "pagefind"
-#: Articles whose shards the search page merges at a time, newest first: a first query
-#: downloads Pagefind's metadata for these (~7 bytes each) and one index chunk per word from each
-#: of their bundles, however large the archive (see benchmarks/README.md, bench_search).
-WAVE = 20_000
+#: Articles whose shards the search page merges first, newest first (each later wave twice the
+#: one before): a first query downloads Pagefind's metadata for these (~7 bytes each) and one
+#: index chunk per word from each of their bundles, and Pagefind scores every page that matches,
+#: however large the archive (see benchmarks/README.md, bench_search).
+WAVE = 10_000
 #: Suffixes of the compressed copies precompress.sync_search makes of text files.
 _COPIES = (".gz", ".br")
 

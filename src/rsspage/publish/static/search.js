@@ -2,7 +2,9 @@
 // Pagefind from the runtime bundle (its script and WebAssembly, once for all shards) and merges
 // the shards' bundles into it, newest first and a wave at a time: a query searches the newest
 // `wave` articles first and reaches further back only when those give no result (or on
-// "more"), so what a first query downloads does not grow with the archive. Results are shown
+// "more"), each wave twice the one before, so what a first query downloads does not grow with
+// the archive and a search through all of it takes a few waves. Focusing the search box
+// starts Pagefind and the first wave before the first query. Results are shown
 // with highlighted excerpts; Pagefind's excerpts are escaped text plus <mark>, still rebuilt
 // node by node so that nothing else from the index becomes markup.
 //
@@ -19,8 +21,8 @@ const more = document.getElementById("search-more");
 const PAGE = 20;
 // Results examined in a row without a relevant one, after which the rest count as stand-ins.
 const GIVE_UP = 3 * PAGE;
-// Articles whose bundles are merged at a time (the layout says; search_index.WAVE).
-let wave = 20000;
+// Articles whose bundles are merged in the first wave (the layout says; search_index.WAVE).
+let wave = 10000;
 const available = Number(status.dataset.shards || 0) > 0;
 const root = new URL(status.dataset.root || "./", location.href);
 const language = document.documentElement.lang || "en";
@@ -72,7 +74,8 @@ async function start() {
   return pf;
 }
 
-// Merges the next bundles, newest first, until `wave` more articles are searchable.
+// Merges the next bundles, newest first, until `wave` more articles are searchable; the next
+// wave is twice as large.
 async function mergeWave(pf) {
   const merging = [];
   let articles = 0;
@@ -81,6 +84,7 @@ async function mergeWave(pf) {
     merging.push(shard);
     articles += shard.count;
   }
+  wave *= 2;
   await Promise.all(merging.map((shard) => pf.mergeIndex(
     new URL(`pagefind/${shard.folder}/`, root).pathname).catch((e) => {
     console.warn(`search shard ${shard.folder} is missing`, e);  // search the rest
@@ -270,6 +274,9 @@ input.addEventListener("input", () => {
   }, 200);
 });
 more.addEventListener("click", () => showMore(generation));
+input.addEventListener("focus", () => {
+  if (available) load().catch(() => {});  // a failure is reported by the search that needs it
+}, { once: true });
 input.form.addEventListener("submit", (event) => {
   event.preventDefault();
   search(input.value).catch((e) => say(String(e)));
