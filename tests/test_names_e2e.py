@@ -240,7 +240,7 @@ def segment_problems(relpath: str, max_bytes: int) -> list[str]:
 
 def files(root: Path) -> list[str]:
     return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.name != ".rsspage-manifest.json")
+                  if p.is_file() and not p.name.startswith(".rsspage-"))
 
 
 def test_the_run_succeeds_and_keeps_every_entry(run: Run) -> None:

@@ -80,6 +80,8 @@ def save(root: Path, record: BuildRecord) -> None:
 
 
 def forget(root: Path) -> None:
-    """Drop the record (``build --full``, or before a build that may leave files changed)."""
-    with contextlib.suppress(FileNotFoundError):
+    """Drop the record (before a build that may leave files changed). A record that cannot be
+    removed is left to the writer, which fails clearly on the same folder (a file where the
+    folder should be, no permission)."""
+    with contextlib.suppress(OSError):
         (root / NAME).unlink()

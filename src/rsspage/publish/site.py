@@ -58,7 +58,7 @@ log = logging.getLogger("rsspage")
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
-SITE_FORMAT = "site-3"
+SITE_FORMAT = "site-4"
 #: Pages rendered per batch; their articles' content is loaded for the batch.
 _RENDER_BATCH = 500
 

@@ -41,8 +41,10 @@ from rsspage.types import Article
 SEGMENT_BYTES = 96
 #: Names a listing folder already uses for itself; a child folder must not take them.
 RESERVED = frozenset({"index.html", "page"})
-#: Characters of ``Article.text`` shown as a card's summary (CSS clamps it to two lines).
-SUMMARY_CHARS = 140
+#: Characters of ``Article.text`` shown as a card's summary. CSS clamps it to two lines, which
+#: show at most 75 Chinese or 88 Latin characters at any width from 360 to 1,400 px (measured
+#: in Chromium): 140 cost 12 % more bytes per listing page for text nobody sees.
+SUMMARY_CHARS = 90
 _PLAIN_ID = re.compile(r"[0-9A-Za-z_-]{4,64}")
 _IMG_TAG = re.compile(r"<img\b([^>]*?)(/?)>", re.IGNORECASE)
 
