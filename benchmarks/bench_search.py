@@ -369,7 +369,7 @@ def main() -> int:
         measure_memory(args.memory)
         return 0
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="rsspage-search-"))
-    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
         sites = {n: prepare(work, n, args) for n in sorted(args.articles)}
         results = run_browser(sites, args.rounds)
