@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -45,8 +46,10 @@ _JOB: tuple[jinja2.Environment, Sequence[Page], Render] | None = None
 
 def workers_for(pages: int) -> int:
     """Worker processes for ``pages`` stale pages: one per usable core, 0 for a serial build
-    (few pages, one core, or no ``fork`` on this platform)."""
-    if pages < MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods():
+    (few pages, one core, no ``fork`` on this platform, or other threads running: ``rsspage
+    serve`` rebuilds beside its HTTP server)."""
+    if (pages < MIN_PAGES or "fork" not in multiprocessing.get_all_start_methods()
+            or threading.active_count() > 1):  # a fork copies no thread, but their locks
         return 0
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return cores if cores and cores > 1 else 0
