@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -191,3 +192,17 @@ def test_build_full_on_the_command_line(config: Config) -> None:
     run = run_cli("build", "--full", "-c", str(config.path))
     assert run.code == 0 and page.exists(), run.out + run.err
     assert "site files written / removed  1 / 0" in run.out
+
+
+def test_a_failed_search_index_is_mended_by_the_next_build(
+        config: Config, monkeypatch: pytest.MonkeyPatch) -> None:
+    store(config, *map(article, range(1, 4)))
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", shutil.which("false") or "/bin/false")
+    publish(config)  # the pages are built; Pagefind fails
+    assert config.output.site is not None
+    assert not (config.output.site / build_record.NAME).exists()
+    monkeypatch.delenv("PAGEFIND_BINARY_PATH")
+    with Store.open(config.output.state) as s:
+        stats = publish_site(config, s, NOW)  # not skipped: the index is built now
+    assert (config.output.site / build_record.NAME).exists() and stats.kept > 0
+    assert list((config.output.site / "pagefind").rglob("pagefind-entry.json"))
