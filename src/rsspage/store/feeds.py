@@ -135,7 +135,7 @@ def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
 
 def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
     rows = conn.execute(
-        """SELECT f.*, COUNT(a.id) AS articles,
+        """SELECT f.*, COUNT(a.published) AS articles,
                   COALESCE(SUM(a.published >= ?), 0) AS recent
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
            GROUP BY f.key

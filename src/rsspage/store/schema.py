@@ -148,4 +148,11 @@ MIGRATIONS: tuple[str, ...] = (
                     old.first_seen);
     END;
     """,
+    # 8: the feeds' health (every build's input, also of one skipped for want of a change)
+    # counts each feed's articles and those of the last 7 days: from this index alone, without
+    # reading a row (300,000 articles: 0.3 s -> 0.03 s). It serves every feed_key lookup too.
+    """
+    CREATE INDEX articles_feed_published ON articles(feed_key, published);
+    DROP INDEX articles_feed;
+    """,
 )
