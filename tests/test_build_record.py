@@ -5,11 +5,10 @@ Real SQLite stores and real output folders; the site is built through ``publish_
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,30 +18,17 @@ from rsspage.config import Config, parse_config
 from rsspage.publish import build_record, manifest
 from rsspage.publish.outputs import publish_all, publish_hexo_posts, publish_site
 from rsspage.store import Store
-from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
-
-NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-SPEC = FeedSpec(key="https://example.com/feed", urls=("https://example.com/feed",),
-                category="新媒体", source="快科技", channel="最新新闻")
-OK = FetchResult(key=SPEC.key, status=FetchStatus.OK, url=SPEC.key, http_status=200)
+from rsspage.types import Article
+from test_hexo_incremental import NOW, OK, SPEC, article
 
 
-def article(n: int, body: str = "") -> Article:
-    title, body = f"第{n}条新闻", body or f"<p>正文 {n}</p>"
-    return Article(
-        id=f"id{n:04d}", feed_key=SPEC.key, title=title, link=f"https://example.com/{n}.html",
-        published=NOW - timedelta(hours=n), date_estimated=False, date_clamped=False,
-        updated=None, author="", category=SPEC.category, source=SPEC.source,
-        channel=SPEC.channel, content_html=body, text=body, image="",
-        content_hash=hashlib.sha256(f"{title}\x1f{body}".encode()).hexdigest(),
-    )
-
-
-def make_config(folder: Path, title: str = "新闻") -> Config:
+def make_config(folder: Path, title: str = "新闻", *, site: str = "",
+                outputs: str = "hexo: blog/source/_posts, site: site") -> Config:
+    """A config of SPEC's feed; ``site``: the site's settings (else its ``title``)."""
     text = (f"feeds:\n  - {{url: '{SPEC.key}', category: {SPEC.category}, "
             f"source: {SPEC.source}, channel: {SPEC.channel}}}\n"
-            f"site: {{title: {title}}}\n"
-            "output: {state: state, hexo: blog/source/_posts, site: site}\n")
+            f"site: {{{site or f'title: {title}'}}}\n"
+            f"output: {{state: state, {outputs}}}\n")
     path = folder / "rsspage.yml"
     path.write_text(text, encoding="utf-8")
     return parse_config(text, path)

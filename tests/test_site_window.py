@@ -10,21 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from rsspage.config import DEFAULT_MAX_ARTICLES, Config, parse_config
+from rsspage.config import DEFAULT_MAX_ARTICLES, Config
 from rsspage.errors import ConfigError
 from rsspage.publish.outputs import publish_site
 from rsspage.store import Store
-from test_build_record import NOW, OK, SPEC, article
+from test_build_record import make_config as make_site_config
+from test_hexo_incremental import NOW, OK, SPEC, article
 
 
 def make_config(folder: Path, limits: str) -> Config:
-    text = (f"feeds:\n  - {{url: '{SPEC.key}', category: {SPEC.category}, "
-            f"source: {SPEC.source}, channel: {SPEC.channel}}}\n"
-            f"site: {{timezone: Asia/Shanghai{limits}}}\n"
-            "output: {state: state, site: site}\n")
-    path = folder / "rsspage.yml"
-    path.write_text(text, encoding="utf-8")
-    return parse_config(text, path)
+    return make_site_config(folder, site=f"timezone: Asia/Shanghai{limits}", outputs="site: site")
 
 
 def article_pages(config: Config) -> int:
