@@ -172,7 +172,7 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     if previous is None:
         store.save_page_hashes("site", {})
     stats.check()  # after the bookkeeping: the new files are in place all the same
-    if result.search.available or search_index.find_binary() is None:
+    if not result.search_failed:
         # A search index Pagefind failed to update is mended by the next build, which must
         # not be skipped for want of a change in the archive.
         _record_build(root, mark, inputs, stats)

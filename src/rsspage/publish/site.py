@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,6 +126,8 @@ class SiteResult:
     search: search_index.IndexResult
     #: URLs of the pages, for the site's feeds and sitemap.
     links: SiteLinks
+    #: Pagefind is installed but the index was not updated (the next build must mend it).
+    search_failed: bool = False
 
     @property
     def search_shards_rebuilt(self) -> int:
@@ -171,30 +174,39 @@ def build_site(
     pages = all_pages(model, health, config.output.page_size, searchable)
     if binary is None:
         # Nothing to index beside the pages: they may take every core (render_pool.py).
-        search = search_index.update_index(writer.root, shards, page_hashes, language, None,
-                                           threading.Event())
+        search = search_index.update_index(writer.root, shards, page_hashes, language, None)
         hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
                                                  load_content, pool=True)
-        hashes.update(search.hashes)
-        return SiteResult(hashes, rendered, skipped, search, model)
+    else:
+        hashes, rendered, skipped, search = _write_pages_beside_search(
+            env, pages, version, writer, page_hashes, load_content,
+            partial(search_index.update_index, writer.root, shards, page_hashes, language,
+                    binary))
+    hashes.update(search.hashes)
+    log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
+              rendered, skipped, search.rebuilt)
+    return SiteResult(hashes, rendered, skipped, search, model,
+                      search_failed=binary is not None and not search.available)
+
+
+def _write_pages_beside_search(
+        env: jinja2.Environment, pages: Iterable[Page], version: str, writer: OutputWriter,
+        page_hashes: Mapping[str, str], load_content: ContentLoader | None,
+        index: Callable[[threading.Event], search_index.IndexResult],
+) -> tuple[dict[str, str], int, int, search_index.IndexResult]:
+    """:func:`_write_pages` while ``index`` runs in a thread: Pagefind indexes in its own
+    process, on another core, while the pages render here; the thread only feeds it records
+    and writes the bundles it returns."""
     stop = threading.Event()
     with ThreadPoolExecutor(1, thread_name_prefix="rsspage-search") as pool:
-        # Pagefind indexes in its own process, on another core, while the pages render here;
-        # this thread only feeds it records and writes the bundles it returns.
-        indexing = pool.submit(search_index.update_index, writer.root, shards, page_hashes,
-                               language, binary, stop)
+        indexing = pool.submit(index, stop)
         try:
-            hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
-                                                     load_content)
-            search = indexing.result()
+            written = _write_pages(env, pages, version, writer, page_hashes, load_content)
+            return (*written, indexing.result())
         except BaseException:
             stop.set()
             indexing.add_done_callback(_discard_shards)
             raise
-    hashes.update(search.hashes)
-    log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
-              rendered, skipped, search.rebuilt)
-    return SiteResult(hashes, rendered, skipped, search, model)
 
 
 def _discard_shards(indexing: Future[search_index.IndexResult]) -> None:
