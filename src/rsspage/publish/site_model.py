@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
@@ -117,6 +117,11 @@ class Node:
     index: str = ""
     #: Folder of the feeds that cover this node (a channel: its source's), not encoded.
     feeds: str = ""
+    #: How many articles it lists, and when the newest was published (ISO 8601 in the site's
+    #: zone, "" when none): what the category index shows, known also to a build that has
+    #: not loaded :attr:`articles`.
+    count: int = 0
+    latest: str = ""
 
     def __post_init__(self) -> None:
         self.index = href(self.folder + "index.html")
@@ -143,8 +148,15 @@ class Node:
         return " · ".join(n.name for n in reversed(owner.trail))
 
     @property
-    def newest(self) -> ArticleView | None:
-        return self.articles[-1] if self.articles else None
+    def latest_when(self) -> str:
+        """:attr:`latest` as ``2022-07-21 17:22``."""
+        return f"{self.latest[:10]} {self.latest[11:16]}" if self.latest else ""
+
+    def nodes(self) -> Iterator[Node]:
+        """This node and every node below it."""
+        yield self
+        for child in self.children.values():
+            yield from child.nodes()
 
 
 @dataclass(eq=False, slots=True)
@@ -214,23 +226,36 @@ def build_model(articles: Sequence[Article], zone: ZoneInfo) -> SiteModel:
     """Sort, group and prepare every article once."""
     unique = {a.id: a for a in articles}  # the store never repeats an id; be safe anyway
     ordered = sorted(unique.values(), key=lambda a: (a.published, a.id))
-    categories = _tree(ordered)
+    categories = tree(tree_names((a.category, a.source, a.channel) for a in ordered))
     views: list[ArticleView] = []
     days: dict[str, list[ArticleView]] = {}
     for article in ordered:
         channel = categories[article.category].children[article.source].children[article.channel]
-        view = _view(article, channel, zone)
+        view = view_of(article, channel, zone)
         views.append(view)
         days.setdefault(view.day, []).append(view)
         for node in channel.trail:
             node.articles.append(view)
+    for category in categories.values():
+        for node in category.nodes():
+            node.count = len(node.articles)
+            node.latest = node.articles[-1].iso if node.articles else ""
     return SiteModel(categories, views, dict(sorted(days.items())))
 
 
-def _tree(ordered: Sequence[Article]) -> dict[str, Node]:
-    names: dict[str, dict[str, set[str]]] = {}
-    for a in ordered:
-        names.setdefault(a.category, {}).setdefault(a.source, set()).add(a.channel)
+#: Category → source → channels.
+TreeNames = dict[str, dict[str, set[str]]]
+
+
+def tree_names(triples: Iterable[tuple[str, str, str]]) -> TreeNames:
+    names: TreeNames = {}
+    for category, source, channel in triples:
+        names.setdefault(category, {}).setdefault(source, set()).add(channel)
+    return names
+
+
+def tree(names: TreeNames) -> dict[str, Node]:
+    """The category tree, every node with its folders, empty (no articles, counts 0)."""
     categories: dict[str, Node] = {}
     cat_feeds = folder_names(names)
     for cat_name, cat_seg in sorted(child_segments(names).items()):
@@ -248,7 +273,7 @@ def _tree(ordered: Sequence[Article]) -> dict[str, Node]:
     return categories
 
 
-def _view(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
+def view_of(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
     iso = article.published.astimezone(zone).isoformat()  # 2022-07-21T17:22:55+08:00
     summary = article.text[:SUMMARY_CHARS]
     if len(article.text) > SUMMARY_CHARS:

@@ -10,7 +10,7 @@ targets, names — never of the whole site.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,10 +47,15 @@ def all_pages(model: SiteModel, health: Sequence[FeedHealth], page_size: int,
     yield from listing_pages(model.views, "", None, page_size, list(model.categories.values()))
     for category in model.categories.values():
         yield from node_pages(category, page_size)
-    yield category_index(model)
+    yield category_index(list(model.categories.values()))
     yield from article_pages(model)
     yield from archive_pages(model)
     yield health_page(health)
+    yield from fixed_pages(search_shards)
+
+
+def fixed_pages(search_shards: int) -> Iterator[Page]:
+    """The search page (whether there are shards to search) and the 404 page."""
     yield Page("search.html", "search.html", {"shards": search_shards}, digest(str(search_shards)))
     yield Page("404.html", "404.html", {}, digest())
 
@@ -74,7 +79,7 @@ DAY_SPLIT_PAGES = 50
 
 
 @dataclass(frozen=True, slots=True)
-class _Period:
+class Period:
     """One page of a listing's history: a month's or a day's articles (a part of them)."""
 
     path: str
@@ -95,44 +100,63 @@ def listing_pages(items: Sequence[ArticleView], folder: str, node: Node | None, 
     listing: a new article changes the index and the newest period's page, and one arriving late
     (an old date) changes the pages of its own period only, never every page after it.
     """
-    trail = crumbs(node)
-    base = {"node": node, "crumbs": trail, "total": len(items)}
-    nav_key = "|".join([folder, node.feeds if node else "", *(c.name for c in trail)])
     periods = list(_periods(items, folder, size))
-    index_items = items[-size:][::-1]
     older = _page_of(periods, len(items) - size - 1) if len(items) > size else ""
     oldest = href(periods[0].path) if periods else ""
-    kids = "\x1e".join(f"{c.name}:{c.folder}" for c in children)
-    yield Page(
-        folder + "index.html", "listing.html",
-        {**base, "items": index_items, "children": children, "label": "", "older": older,
-         "newer": "", "newest": "", "oldest": oldest if oldest != older else ""},
-        digest(nav_key, older, oldest, kids, str(len(items)),
-               *(v.card_key for v in index_items)),
-    )
-    newest_index = href(folder + "index.html")
+    yield index_page(items[-size:][::-1], len(items), folder, node, children, older, oldest)
     for k, period in enumerate(periods):
-        newer = href(periods[k + 1].path) if k + 1 < len(periods) else newest_index
+        newer = href(periods[k + 1].path) if k + 1 < len(periods) else ""
         prev = href(periods[k - 1].path) if k > 0 else ""
-        chunk = period.items[::-1]
-        # No "oldest" link here: an older period appearing would change every page.
-        yield Page(
-            period.path, "listing.html",
-            {**base, "items": chunk, "children": (), "label": period.label, "older": prev,
-             "newer": newer, "newest": newest_index, "oldest": ""},
-            digest(nav_key, period.label, newer, prev, *(v.card_key for v in chunk)),
-        )
+        yield period_page(period, folder, node, newer, prev)
 
 
-def _periods(items: Sequence[ArticleView], folder: str, size: int) -> Iterator[_Period]:
+def _listing_base(folder: str, node: Node | None) -> tuple[dict[str, Any], str]:
+    """What every page of a listing shows of it, and the key of its navigation."""
+    trail = crumbs(node)
+    nav_key = "|".join([folder, node.feeds if node else "", *(c.name for c in trail)])
+    return {"node": node, "crumbs": trail}, nav_key
+
+
+def index_page(newest: Sequence[ArticleView], total: int, folder: str, node: Node | None,
+               children: Sequence[Node], older: str, oldest: str) -> Page:
+    """A listing's ``index.html``: its ``newest`` articles (newest first) of ``total``, links to
+    the page of the next older article and to its oldest page."""
+    base, nav_key = _listing_base(folder, node)
+    kids = "\x1e".join(f"{c.name}:{c.folder}" for c in children)
+    return Page(
+        folder + "index.html", "listing.html",
+        {**base, "total": total, "items": newest, "children": children, "label": "",
+         "older": older, "newer": "", "newest": "", "oldest": oldest if oldest != older else ""},
+        digest(nav_key, older, oldest, kids, str(total), *(v.card_key for v in newest)),
+    )
+
+
+def period_page(period: Period, folder: str, node: Node | None, newer: str,
+                prev: str) -> Page:
+    """One page of a listing's history; ``newer`` and ``prev`` link to the pages next to it
+    (``newer`` "": the listing's index)."""
+    base, nav_key = _listing_base(folder, node)
+    newest_index = href(folder + "index.html")
+    newer = newer or newest_index
+    chunk = period.items[::-1]
+    # No "oldest" link here: an older period appearing would change every page.
+    return Page(
+        period.path, "listing.html",
+        {**base, "total": 0, "items": chunk, "children": (), "label": period.label,
+         "older": prev, "newer": newer, "newest": newest_index, "oldest": ""},
+        digest(nav_key, period.label, newer, prev, *(v.card_key for v in chunk)),
+    )
+
+
+def _periods(items: Sequence[ArticleView], folder: str, size: int) -> Iterator[Period]:
     """The listing's pages, oldest first: each month, or each day of a crowded month, cut into
     pages of ``size`` from its oldest article."""
     for month, in_month in _grouped(items, 7):
         if len(in_month) > DAY_SPLIT_PAGES * size:
             for day, in_day in _grouped(in_month, 10):
-                yield from _chunks(day, in_day, folder, size)
+                yield from chunks(day, in_day, folder, size)
         else:
-            yield from _chunks(month, in_month, folder, size)
+            yield from chunks(month, in_month, folder, size)
 
 
 def _grouped(items: Sequence[ArticleView], width: int
@@ -146,15 +170,17 @@ def _grouped(items: Sequence[ArticleView], width: int
             start = end
 
 
-def _chunks(period: str, items: Sequence[ArticleView], folder: str, size: int
-            ) -> Iterator[_Period]:
+def chunks(period: str, items: Sequence[ArticleView], folder: str, size: int
+           ) -> Iterator[Period]:
+    """The pages of one month or day (``period``) of a listing: ``items``, oldest first, cut
+    into pages of ``size`` from the oldest."""
     for part, start in enumerate(range(0, len(items), size), 1):
         name = period if part == 1 else f"{period}.{part}"
         label = period if part == 1 else f"{period} · {part}"
-        yield _Period(f"{folder}page/{name}.html", label, items[start:start + size])
+        yield Period(f"{folder}page/{name}.html", label, items[start:start + size])
 
 
-def _page_of(periods: Sequence[_Period], position: int) -> str:
+def _page_of(periods: Sequence[Period], position: int) -> str:
     """The URL of the page that lists the article at ``position`` of the listing (oldest
     first): periods are consecutive runs of the listing."""
     seen = 0
@@ -178,10 +204,10 @@ def _channel_articles(channel: Node) -> Iterator[Page]:
     for i, view in enumerate(items):
         older = items[i - 1] if i > 0 else None
         newer = items[i + 1] if i + 1 < len(items) else None
-        yield _article_page(view, older, newer, trail)
+        yield article_page(view, older, newer, trail)
 
 
-def _article_page(view: ArticleView, older: ArticleView | None,
+def article_page(view: ArticleView, older: ArticleView | None,
                   newer: ArticleView | None, trail: list[Crumb]) -> Page:
     a = view.article
     parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
@@ -191,35 +217,44 @@ def _article_page(view: ArticleView, older: ArticleView | None,
                 digest(*parts), article=view)
 
 
-def category_index(model: SiteModel) -> Page:
+def category_index(categories: Sequence[Node]) -> Page:
     parts: list[str] = []
-    for cat in model.categories.values():
+    for cat in categories:
+        parts.append(f"{cat.folder}:{cat.count}")
         for src in cat.children.values():
-            newest = src.newest
-            parts.append(f"{src.folder}:{len(src.articles)}:{newest.iso if newest else ''}")
-            parts.extend(f"{ch.folder}:{len(ch.articles)}" for ch in src.children.values())
-    return Page("c/index.html", "categories.html",
-                {"categories": list(model.categories.values())}, digest(*parts))
+            parts.append(f"{src.folder}:{src.count}:{src.latest}")
+            parts.extend(f"{ch.folder}:{ch.count}" for ch in src.children.values())
+    return Page("c/index.html", "categories.html", {"categories": list(categories)},
+                digest(*parts))
 
 
 def archive_pages(model: SiteModel) -> Iterator[Page]:
     """``archive/index.html`` (days by month, newest first) and one page per day."""
     days = list(model.days)
-    months: dict[str, list[tuple[str, str, int]]] = {}
-    for day in reversed(days):
-        months.setdefault(day[:7], []).append((day, href(f"archive/{day}.html"),
-                                               len(model.days[day])))
-    counts = [f"{d}:{len(v)}" for d, v in model.days.items()]
-    yield Page("archive/index.html", "archive.html", {"months": months}, digest(*counts))
+    yield archive_index({day: len(items) for day, items in model.days.items()})
     for i, day in enumerate(days):
-        items = model.days[day][::-1]
         older = days[i - 1] if i > 0 else ""
         newer = days[i + 1] if i + 1 < len(days) else ""
-        yield Page(
-            f"archive/{day}.html", "day.html",
-            {"day": day, "items": items, "older": older, "newer": newer},
-            digest(day, older, newer, *(v.card_key for v in items)),
-        )
+        yield day_page(day, model.days[day], older, newer)
+
+
+def archive_index(counts: Mapping[str, int]) -> Page:
+    """``archive/index.html`` from the number of articles of each day (days in order)."""
+    months: dict[str, list[tuple[str, str, int]]] = {}
+    for day in reversed(list(counts)):
+        months.setdefault(day[:7], []).append((day, href(f"archive/{day}.html"), counts[day]))
+    return Page("archive/index.html", "archive.html", {"months": months},
+                digest(*(f"{d}:{n}" for d, n in counts.items())))
+
+
+def day_page(day: str, items: Sequence[ArticleView], older: str, newer: str) -> Page:
+    """``archive/<day>.html``: ``items`` (oldest first) with links to the days next to it."""
+    shown = items[::-1]
+    return Page(
+        f"archive/{day}.html", "day.html",
+        {"day": day, "items": shown, "older": older, "newer": newer},
+        digest(day, older, newer, *(v.card_key for v in shown)),
+    )
 
 
 def health_page(health: Sequence[FeedHealth]) -> Page:

@@ -14,14 +14,15 @@ from pathlib import Path
 from rsspage.store import articles, changes, db, feeds
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
-from rsspage.store.changes import ArchiveMark
+from rsspage.store.changes import ArchiveMark, Change, Location
 from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
 from rsspage.store.search import SearchHit, search
+from rsspage.store.site_query import SiteQuery
 from rsspage.types import Article, FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult
 
-__all__ = ["ArchiveMark", "ExportCounts", "FeedHealth", "RestoreCounts", "SaveCounts",
-           "SearchHit", "Store"]
+__all__ = ["ArchiveMark", "Change", "ExportCounts", "FeedHealth", "Location", "RestoreCounts",
+           "SaveCounts", "SearchHit", "SiteQuery", "Store"]
 
 
 class Store:
@@ -171,6 +172,16 @@ class Store:
         """Where the archive stands now (see :mod:`rsspage.store.changes`): an output built at
         an equal mark shows these very articles."""
         return changes.mark(self._conn)
+
+    def changes_since(self, seq: int) -> list[Change] | None:
+        """The articles added, changed or removed after mark ``seq`` (of this archive), each
+        with where it was then; None when the log no longer reaches back that far."""
+        return changes.since(self._conn, seq)
+
+    def site_query(self, since: datetime | None) -> SiteQuery:
+        """Indexed reads of the articles published since ``since`` (None: all), for a build
+        that renders only what changed."""
+        return SiteQuery(self._conn, since)
 
     def trim_changes(self, upto: int) -> int:
         """Forget the change log up to ``upto`` (every output is built past it)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +64,43 @@ def adopt(conn: sqlite3.Connection, archive: str, seq: int) -> None:
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', ?)", (seq,))
     conn.execute("INSERT INTO meta (key, value) VALUES ('trimmed', ?) ON CONFLICT(key) "
                  "DO UPDATE SET value = excluded.value", (str(seq),))
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an article was: its names and dates."""
+
+    category: str
+    source: str
+    channel: str
+    published: datetime
+    first_seen: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """An article added, changed or removed since a mark."""
+
+    id: str
+    #: Where it was at the mark; None when it was not in the archive then.
+    before: Location | None
+
+
+def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
+    """The articles that changed after mark ``seq``, each with where it was at that mark (its
+    earliest row after it; later rows describe states no build saw). None when the log no
+    longer reaches back to ``seq`` (trimmed past it)."""
+    trimmed = conn.execute("SELECT value FROM meta WHERE key = 'trimmed'").fetchone()
+    if trimmed is not None and int(trimmed[0]) > seq:
+        return None
+    found: dict[str, Change] = {}
+    rows = conn.execute("SELECT id, category, source, channel, published, first_seen "
+                        "FROM changes WHERE seq > ? ORDER BY seq", (seq,))
+    for ident, category, source, channel, published, first_seen in rows:
+        if ident in found:
+            continue
+        before = None if published is None else Location(
+            category, source, channel, datetime.fromisoformat(published),
+            datetime.fromisoformat(first_seen) if first_seen else None)
+        found[ident] = Change(ident, before)
+    return list(found.values())

@@ -155,4 +155,14 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_feed_published ON articles(feed_key, published);
     DROP INDEX articles_feed;
     """,
+    # 9: what an incremental site build reads (store/site_query.py): a listing's articles of
+    # one month or day, its newest, its counts, an article's neighbours in its channel, from
+    # the tree index; the search shards' ranges of entry keys from the entry index. Without
+    # them each of those reads every article of the site's window.
+    """
+    CREATE INDEX articles_tree ON articles(category, source, channel, published, id);
+    CREATE INDEX articles_entry ON articles(first_seen, id);
+    CREATE INDEX articles_published_id ON articles(published, id);
+    DROP INDEX articles_published;
+    """,
 )

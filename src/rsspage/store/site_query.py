@@ -1,0 +1,152 @@
+"""Slices of the archive for an incremental site build, each read through an index.
+
+A build that knows what changed (store/changes.py) reads only the listings, days and search
+shards the change falls in: a month of one channel, the newest articles of a category, the
+neighbours of an article, the number of articles per hour. Every read is limited to the site's
+window (articles published since ``since``) and costs what it returns, not what the archive
+holds (indexes of schema migration 9).
+
+A *place* is where an article is listed: ``()`` the whole site, ``(category,)``,
+``(category, source)`` or ``(category, source, channel)``. Articles come without their
+``content_html`` (``Store.contents`` loads it for the pages rendered) and in the site's order,
+by (published, id).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from rsspage.store.articles import _READ_COLUMNS, _article
+from rsspage.types import Article
+
+#: Where articles are listed (see the module docstring).
+Place = tuple[str, ...]
+#: An article's place in the site's order: (published, id).
+SiteKey = tuple[datetime, str]
+#: An article's place in the archive's order: (first_seen, id).
+EntryKey = tuple[datetime, str]
+
+_PLACE_COLUMNS = ("category", "source", "channel")
+_COLUMNS = ", ".join("'' AS content_html" if c == "content_html" else c for c in _READ_COLUMNS)
+_IDS_PER_QUERY = 500
+
+
+class SiteQuery:
+    """Reads of the site's window of the archive (see the module docstring)."""
+
+    def __init__(self, conn: sqlite3.Connection, since: datetime | None) -> None:
+        self._conn = conn
+        self._since = since.isoformat() if since else None
+
+    def tree(self) -> list[tuple[str, str, str, int, datetime]]:
+        """(category, source, channel, articles, newest published) of every channel."""
+        where, params = self._where((), None, None)
+        rows = self._conn.execute(
+            f"SELECT category, source, channel, COUNT(*), MAX(published) FROM articles {where} "
+            "GROUP BY category, source, channel", params)
+        return [(c, s, ch, n, datetime.fromisoformat(p)) for c, s, ch, n, p in rows]
+
+    def count(self, place: Place, start: datetime | None = None,
+              end: datetime | None = None, *, before: SiteKey | None = None) -> int:
+        """Articles of ``place`` published in ``[start, end)``, and before ``before``."""
+        where, params = self._where(place, start, end, before=before)
+        return int(self._conn.execute(f"SELECT COUNT(*) FROM articles {where}",
+                                      params).fetchone()[0])
+
+    def articles(self, place: Place, start: datetime | None = None,
+                 end: datetime | None = None, *, newest_first: bool = False,
+                 limit: int = -1, offset: int = 0) -> list[Article]:
+        """Articles of ``place`` published in ``[start, end)``, oldest first (or newest)."""
+        where, params = self._where(place, start, end)
+        order = "DESC" if newest_first else ""
+        return self._read(f"{where} ORDER BY published {order}, id {order} LIMIT ? OFFSET ?",
+                          [*params, limit, offset])
+
+    def neighbour(self, place: Place, key: SiteKey, *, older: bool) -> Article | None:
+        """The article of ``place`` just before ``key`` (``older``) or just after it."""
+        bound = {"before": key} if older else {"after": key}
+        where, params = self._where(place, None, None, **bound)
+        order = "DESC" if older else ""
+        found = self._read(f"{where} ORDER BY published {order}, id {order} LIMIT 1", params)
+        return found[0] if found else None
+
+    def hour_counts(self) -> list[tuple[str, int]]:
+        """Articles per hour they were published in (``2026-11-21T07``, UTC), oldest first."""
+        where, params = self._where((), None, None)
+        rows = self._conn.execute(f"SELECT substr(published, 1, 13) AS hour, COUNT(*) "
+                                  f"FROM articles {where} GROUP BY hour ORDER BY hour", params)
+        return [(hour, count) for hour, count in rows]
+
+    def minute_counts(self) -> list[tuple[str, int]]:
+        """Like :meth:`hour_counts`, per minute (for zones whose offset is not whole hours)."""
+        where, params = self._where((), None, None)
+        rows = self._conn.execute(f"SELECT substr(published, 1, 16) AS minute, COUNT(*) "
+                                  f"FROM articles {where} GROUP BY minute ORDER BY minute",
+                                  params)
+        return [(minute, count) for minute, count in rows]
+
+    def by_ids(self, ids: Iterable[str]) -> dict[str, Article]:
+        """The articles ``ids`` that are in the window, by id."""
+        wanted = list(ids)
+        found: dict[str, Article] = {}
+        for first in range(0, len(wanted), _IDS_PER_QUERY):
+            part = wanted[first:first + _IDS_PER_QUERY]
+            where, params = self._where((), None, None)
+            found.update((a.id, a) for a in self._read(
+                f"{where} AND id IN ({', '.join('?' * len(part))})", [*params, *part]))
+        return found
+
+    def entry_keys(self, start: EntryKey | None, end: EntryKey | None) -> list[EntryKey]:
+        """Entry keys of the window's articles in ``[start, end)``, in entry order."""
+        where, params = self._entry_where(start, end)
+        rows = self._conn.execute(f"SELECT first_seen, id FROM articles {where} "
+                                  "ORDER BY first_seen, id", params)
+        return [(datetime.fromisoformat(when), ident) for when, ident in rows]
+
+    def by_entry(self, start: EntryKey | None, end: EntryKey | None) -> list[Article]:
+        """The window's articles with entry keys in ``[start, end)``, in entry order."""
+        where, params = self._entry_where(start, end)
+        return self._read(f"{where} ORDER BY first_seen, id", params)
+
+    def _read(self, tail: str, params: Sequence[object]) -> list[Article]:
+        cursor = self._conn.cursor()
+        cursor.row_factory = None
+        cursor.execute(f"SELECT {_COLUMNS} FROM articles {tail}", params)
+        return [_article(row) for row in cursor]
+
+    def _where(self, place: Place, start: datetime | None, end: datetime | None, *,
+               before: SiteKey | None = None, after: SiteKey | None = None,
+               ) -> tuple[str, list[object]]:
+        terms = ["1"]
+        params: list[object] = []
+        for column, value in zip(_PLACE_COLUMNS, place, strict=False):
+            terms.append(f"{column} = ?")
+            params.append(value)
+        for op, bound in ((">=", self._since), (">=", _text(start)), ("<", _text(end))):
+            if bound is not None:
+                terms.append(f"published {op} ?")
+                params.append(bound)
+        for op, key in (("<", before), (">", after)):
+            if key is not None:
+                terms.append(f"(published, id) {op} (?, ?)")
+                params += [key[0].isoformat(), key[1]]
+        return "WHERE " + " AND ".join(terms), params
+
+    def _entry_where(self, start: EntryKey | None, end: EntryKey | None,
+                     ) -> tuple[str, list[object]]:
+        terms = ["1"]
+        params: list[object] = []
+        if self._since is not None:
+            terms.append("published >= ?")
+            params.append(self._since)
+        for op, key in ((">=", start), ("<", end)):
+            if key is not None:
+                terms.append(f"(first_seen, id) {op} (?, ?)")
+                params += [key[0].isoformat(), key[1]]
+        return "WHERE " + " AND ".join(terms), params
+
+
+def _text(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
