@@ -1,11 +1,12 @@
 """What an output folder was last built from, so that a build with nothing new does nothing.
 
 ``<output>/.rsspage-build.json`` holds the archive's mark (:class:`~rsspage.store.ArchiveMark`:
-its identity and the number of its last change) and a digest of every other input of the
-output (templates, settings, formats, the feeds' health) at the end of the last complete
-build. When both are the same again, the files on disk are what a build would write, and the
-build is skipped without reading the archive, the manifest or a single page: it costs the same
-for 300,000 articles as for 300.
+its identity and the number of its last change), a digest of every other input of the
+output (templates, settings, formats) and one of the feeds' health at the end of the last
+complete build. When all are the same again, the files on disk are what a build would write,
+and the build is skipped without reading the archive, the manifest or a single page: it costs
+the same for 300,000 articles as for 300. When only the mark and the health moved, the site is
+built from the changes alone (site_delta.py), starting from that mark.
 
 It is written only after a build has put every file in place and removed every stale one, and
 it is not trusted while a journal says a build was interrupted. It travels with the files it
@@ -44,6 +45,11 @@ class BuildRecord:
     #: Size and modification time of the manifest after that build: a manifest changed since
     #: (damaged, or another copy checked out) is read by a full build.
     manifest: str = ""
+    #: The category tree's key (site_delta.tree_key): whether a build of the changes alone
+    #: can tell the folders of listings that came or went.
+    tree: str = ""
+    #: Digest of the feeds' health the status page and the OPML showed.
+    health: str = ""
 
 
 def load(root: Path) -> BuildRecord | None:

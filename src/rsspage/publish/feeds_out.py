@@ -510,17 +510,29 @@ def feed_groups(
     """
     whole, by_cat, by_src = _latest(articles_newest_first, limit)
     cat_dirs = folder_names(by_cat)
-    groups = [FeedGroup("feeds/", site.title, "", whole)]
+    groups = [feed_group(site, "feeds/", (), whole)]
     for category, items in by_cat.items():
         folder = f"feeds/{cat_dirs[category]}/"
-        page = site.category_page(category) if site.category_page else ""
-        groups.append(FeedGroup(folder, f"{category} · {site.title}", page, items))
+        groups.append(feed_group(site, folder, (category,), items))
         sources = by_src[category]
         for source, src_dir in folder_names(sources).items():
-            page = site.source_page(category, source) if site.source_page else ""
-            title = f"{source} · {category} · {site.title}"
-            groups.append(FeedGroup(f"{folder}{src_dir}/", title, page, sources[source]))
+            groups.append(feed_group(site, f"{folder}{src_dir}/", (category, source),
+                                     sources[source]))
     return groups
+
+
+def feed_group(site: SiteFeeds, folder: str, place: tuple[str, ...],
+               articles: Sequence[Article]) -> FeedGroup:
+    """The feed folder of the site (``place`` ``()``), a category or a (category, source),
+    titled and linked to its page."""
+    if not place:
+        return FeedGroup(folder, site.title, "", articles)
+    if len(place) == 1:
+        page = site.category_page(place[0]) if site.category_page else ""
+        return FeedGroup(folder, f"{place[0]} · {site.title}", page, articles)
+    category, source = place[:2]
+    page = site.source_page(category, source) if site.source_page else ""
+    return FeedGroup(folder, f"{source} · {category} · {site.title}", page, articles)
 
 
 def render_group(site: SiteFeeds, group: FeedGroup) -> dict[str, bytes]:

@@ -14,7 +14,7 @@ interrupted build is completed by the next one.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,6 +29,7 @@ from rsspage.publish import (
     manifest,
     precompress,
     search_index,
+    site_delta,
     site_size,
 )
 from rsspage.publish import hexo as hexo_posts
@@ -39,12 +40,13 @@ from rsspage.publish.site import (
     SiteLinks,
     SiteResult,
     build_site,
+    build_site_delta,
     site_version,
     with_content,
 )
-from rsspage.publish.site_pages import digest
+from rsspage.publish.site_pages import digest, health_page
 from rsspage.publish.writer import OutputWriter, WriteStats
-from rsspage.store import ArchiveMark, FeedHealth, Store
+from rsspage.store import ArchiveMark, Change, FeedHealth, SiteQuery, Store
 from rsspage.types import Article, OutputCounts
 
 #: Bump when the feeds, OPML or sitemap change form, to render them all again.
@@ -76,21 +78,24 @@ def publish_all(config: Config, store: Store, now: datetime, *,
     return published
 
 
-def _skipped(root: Path, mark: ArchiveMark, inputs: str) -> WriteStats | None:
-    """What a build skipped because nothing changed since the last one would do; None when
-    there is something to build."""
-    record = build_record.load(root)
-    if record is None or record != replace(record, mark=mark.as_text(), inputs=inputs):
+def _skipped(root: Path, record: BuildRecord | None, mark: ArchiveMark, inputs: str,
+             health: str = "") -> WriteStats | None:
+    """What a build skipped because nothing changed since the last one (``record``) would
+    do; None when there is something to build."""
+    if record is None or (record.mark, record.inputs, record.health) != (
+            mark.as_text(), inputs, health):
         return None
     manifest.sweep_temporaries(root / manifest.NAME)  # a copy a kill left while saving it
     return WriteStats(written=0, unchanged=record.files, removed=0,
                       kept_unknown=record.kept_unknown, kept=record.files)
 
 
-def _record_build(root: Path, mark: ArchiveMark, inputs: str, stats: WriteStats) -> None:
+def _record_build(root: Path, mark: ArchiveMark, inputs: str, stats: WriteStats,
+                  tree: str = "", health: str = "") -> None:
     """After a build that put every file in place and removed every stale one."""
     build_record.save(root, BuildRecord(mark.as_text(), inputs, stats.written + stats.unchanged,
-                                        stats.kept_unknown, build_record.manifest_stamp(root)))
+                                        stats.kept_unknown, build_record.manifest_stamp(root),
+                                        tree, health))
 
 
 def _counts(stats: WriteStats) -> OutputCounts:
@@ -121,7 +126,8 @@ def _writer(config: Config, output: str, root: Path) -> OutputWriter:
 def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> WriteStats:
     assert config.output.hexo is not None
     mark, inputs = store.mark(), digest(hexo_posts.POST_FORMAT)
-    if not full and (skipped := _skipped(config.output.hexo, mark, inputs)) is not None:
+    record = None if full else build_record.load(config.output.hexo)
+    if (skipped := _skipped(config.output.hexo, record, mark, inputs)) is not None:
         return skipped
     build_record.forget(config.output.hexo)  # until this build is wholly in place
     writer = _writer(config, "hexo", config.output.hexo)
@@ -156,18 +162,25 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     mark = store.mark()  # before the articles: a change made meanwhile is built next time
     health = store.health(now - timedelta(days=7))
     since = site_window(config, store, now)
-    inputs = site_inputs(config, health, since)
-    if not full and (skipped := _skipped(root, mark, inputs)) is not None:
+    inputs, health_key = site_inputs(config, since), digest(*map(repr, health))
+    record = None if full else build_record.load(root)
+    if (skipped := _skipped(root, record, mark, inputs, health_key)) is not None:
         return skipped
     build_record.forget(root)  # until this build is wholly in place
-    # Without their content: only the pages and feeds rendered again load it (store.contents).
-    # Only the site's window of the archive is read: its cost does not grow with the archive.
-    articles = list(store.articles(content=False, since=since))
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
-    result, stats = write_site(config, articles, health,
-                               store.page_hashes("site") if previous is None else previous,
-                               store.contents, store.is_unknown)
+    query = store.site_query(since)
+    changes = _changes(store, query, record, mark, inputs) if previous is not None else None
+    if previous is not None and changes is not None:
+        result, stats = write_site_changes(config, query, changes, health, previous,
+                                           store.contents)
+    else:
+        # Without their content: only the pages and feeds rendered again load it
+        # (store.contents). Only the site's window of the archive is read.
+        articles = list(store.articles(content=False, since=since))
+        result, stats = write_site(config, articles, health,
+                                   store.page_hashes("site") if previous is None else previous,
+                                   store.contents, store.is_unknown)
     manifest.save_pages(root, result.page_hashes)
     if previous is None:
         store.save_page_hashes("site", {})
@@ -175,8 +188,74 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     if not result.search_failed:
         # A search index Pagefind failed to update is mended by the next build, which must
         # not be skipped for want of a change in the archive.
-        _record_build(root, mark, inputs, stats)
+        _record_build(root, mark, inputs, stats, site_delta.tree_key(result.links.categories),
+                      health_key)
     return stats
+
+
+#: More changed articles than this since the last build: a full build (it reads the window
+#: once, where planning the changes costs a few indexed reads per article).
+DELTA_LIMIT = 5_000
+
+
+def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: ArchiveMark,
+             inputs: str) -> list[Change] | None:
+    """The articles changed since the site's last build, when only they need building: the
+    build is of this archive, with the same other inputs (the window among them), the log
+    reaches back to it and every listing's folder depends on its name alone."""
+    if record is None or record.inputs != inputs:
+        return None
+    archive, _, seq = record.mark.rpartition(":")
+    if archive != mark.archive or not seq.isdigit() or record.tree == site_delta.UNSTABLE:
+        return None
+    changes = store.changes_since(int(seq))
+    if changes is None or len(changes) > DELTA_LIMIT:
+        return None
+    names = site_delta.names_of(query)
+    if site_delta.tree_key_of(names) != record.tree and not site_delta.stable_folders(names):
+        return None
+    return changes
+
+
+def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Change],
+                       health: Sequence[FeedHealth], previous: Mapping[str, str],
+                       load_content: ContentLoader) -> tuple[SiteResult, WriteStats]:
+    """The pages, feeds, sitemap and search shards ``changes`` touch (site_delta.py); every
+    other file of the site is kept as it is. All or nothing, like :func:`write_site`. (The
+    archive is the one the site was built from: every article it holds files for is known.)"""
+    root = config.output.site
+    assert root is not None
+    zone = ZoneInfo(config.site.timezone)
+    plan = site_delta.plan(query, changes, zone, config.output.page_size, previous,
+                           search_index.find_binary() is not None)
+    plan.pages.append(health_page(health))
+    source = site_delta.QuerySource(query, plan.categories, zone)
+    writer = _writer(config, "site", root)
+    result = None
+    try:
+        result = build_site_delta(plan, source, config, writer, previous, load_content)
+        hashes = {path: key for path, key in previous.items()
+                  if path not in plan.remove and not path.startswith(search_index.FOLDER + "/")}
+        hashes |= result.page_hashes | result.search.hashes
+        groups = site_delta.feed_groups(plan.categories, plan.feeds, query,
+                                        site_feeds(config, result.links))
+        hashes |= write_feeds(config, site_feeds(config, result.links), groups, writer,
+                              previous, load_content)
+        sitemap = write_sitemap(config, [p for p in hashes if p.endswith(".html")], writer,
+                                previous)
+        plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
+        hashes = {p: k for p, k in (hashes | sitemap).items() if p not in plan.remove}
+        write_opml(config, health, writer)
+        writer.keep_others(plan.remove)
+        stats = writer.finish()
+    except BaseException:
+        writer.abort()
+        if result is not None:
+            result.search.discard()
+        raise
+    result.search.put_in_place()
+    precompress.sync_search(writer.root, precompress.usable(config.site.precompress)[0])
+    return replace(result, page_hashes=hashes), stats
 
 
 def site_window(config: Config, store: Store, now: datetime) -> datetime | None:
@@ -198,15 +277,14 @@ def site_window(config: Config, store: Store, now: datetime) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
-def site_inputs(config: Config, health: Sequence[FeedHealth], since: datetime | None) -> str:
-    """Digest of everything the site is built from but the articles: the pages' version, the
-    formats of the feeds and the search index, whether Pagefind is there, the compressed
-    copies asked for, the window of the archive that gets pages, and the feeds' health (the
-    status page, the OPML)."""
+def site_inputs(config: Config, since: datetime | None) -> str:
+    """Digest of everything the site is built from but the articles and the feeds' health
+    (which changes with every update, and only the status page and the OPML show): the pages'
+    version, the formats of the feeds and the search index, whether Pagefind is there, the
+    compressed copies asked for, the window of the archive that gets pages."""
     encodings, _ = precompress.usable(config.site.precompress)
     return digest(site_version(config), EXTRAS_FORMAT, search_index.SEARCH_FORMAT,
-                  search_index.find_binary() or "", *encodings, since.isoformat() if since else "",
-                  *map(repr, health))
+                  search_index.find_binary() or "", *encodings, since.isoformat() if since else "")
 
 
 def write_site(
@@ -256,30 +334,58 @@ def write_extras(
     hashes. A feed folder or sitemap whose inputs did not change (``previous``) is not rendered
     again: a few new articles touch a few of the feed folders."""
     site = config.site
-    feeds = feeds_out.SiteFeeds(
+    feeds = site_feeds(config, links)
+    newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+    hashes = write_feeds(config, feeds, feeds_out.feed_groups(newest_first, feeds), writer,
+                         previous, load_content)
+    hashes |= write_sitemap(config, pages, writer, previous)
+    write_opml(config, health, writer)
+    writer.write("robots.txt", feeds_out.robots(site.url))
+    return hashes
+
+
+def write_opml(config: Config, health: Sequence[FeedHealth], writer: OutputWriter) -> None:
+    """``feeds/subscriptions.opml``: the feeds followed now."""
+    followed = [feeds_out.OpmlFeed(h.channel or h.title or h.key, h.url or h.key, "",
+                                   h.category, h.source or h.title)
+                for h in health if h.retired_at is None]
+    writer.write("feeds/subscriptions.opml", feeds_out.opml(config.site.title, followed))
+
+
+def site_feeds(config: Config, links: SiteLinks) -> feeds_out.SiteFeeds:
+    site = config.site
+    return feeds_out.SiteFeeds(
         title=site.title, url=site.url, language=site.language,
         article_page=links.article_page, category_page=links.category_page,
         source_page=links.source_page,
     )
-    newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+
+
+def write_feeds(config: Config, feeds: feeds_out.SiteFeeds,
+                groups: Iterable[feeds_out.FeedGroup], writer: OutputWriter,
+                previous: Mapping[str, str], load_content: ContentLoader | None,
+                ) -> dict[str, str]:
+    """The feed folders of ``groups`` whose inputs changed; their input hashes."""
+    site = config.site
     hashes: dict[str, str] = {}
-    for group in feeds_out.feed_groups(newest_first, feeds):
+    for group in groups:
         key = digest(EXTRAS_FORMAT, site.title, site.url, site.language, group.folder,
                      group.title, group.page, *map(_feed_entry_key, group.articles))
         hashes |= _write_unless_kept(writer, previous, key, group.files,
                                      partial(_render_group, feeds, group, load_content))
-    if site.url:
-        ordered = sorted(pages)
-        key = digest(EXTRAS_FORMAT, site.url, *ordered)
-        hashes |= _write_unless_kept(
-            writer, previous, key, feeds_out.sitemap_names(len(ordered)),
-            partial(feeds_out.sitemaps, site.url, [(p, None) for p in ordered]))
-    followed = [feeds_out.OpmlFeed(h.channel or h.title or h.key, h.url or h.key, "",
-                                   h.category, h.source or h.title)
-                for h in health if h.retired_at is None]
-    writer.write("feeds/subscriptions.opml", feeds_out.opml(site.title, followed))
-    writer.write("robots.txt", feeds_out.robots(site.url))
     return hashes
+
+
+def write_sitemap(config: Config, pages: Iterable[str], writer: OutputWriter,
+                  previous: Mapping[str, str]) -> dict[str, str]:
+    """The sitemap of ``pages`` (with a site URL), unless its pages are the same."""
+    if not config.site.url:
+        return {}
+    ordered = sorted(pages)
+    key = digest(EXTRAS_FORMAT, config.site.url, *ordered)
+    return _write_unless_kept(
+        writer, previous, key, feeds_out.sitemap_names(len(ordered)),
+        partial(feeds_out.sitemaps, config.site.url, [(p, None) for p in ordered]))
 
 
 def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,

@@ -131,6 +131,11 @@ class PrecompressingWriter(OutputWriter):
                         super().keep(relpath + suffix)
         return super().finish(remove_stale, keep_article)
 
+    def _follows(self, relpath: str) -> str:
+        if relpath.endswith(_COPY_ENDINGS) and is_text(relpath[:relpath.rindex(".")]):
+            return relpath[:relpath.rindex(".")]
+        return relpath
+
     def _remove_stale(self, failures: list[str], kept: set[str]) -> int:
         """The writer's removal of the files this build did not write (``finish()`` calls it
         once the new files are in place, before the manifest is saved), the stale copies first.

@@ -39,7 +39,7 @@ from markupsafe import Markup
 
 from rsspage.config import Config
 from rsspage.errors import PublishError
-from rsspage.publish import render_pool, search_index
+from rsspage.publish import render_pool, search_index, site_delta
 from rsspage.publish.site_model import (
     SiteLinks,
     build_model,
@@ -186,6 +186,37 @@ def build_site(
     log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
               rendered, skipped, search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search, model,
+                      search_failed=binary is not None and not search.available)
+
+
+def build_site_delta(
+    plan: site_delta.DeltaPlan,
+    source: search_index.SearchSource,
+    config: Config,
+    writer: OutputWriter,
+    page_hashes: Mapping[str, str],
+    load_content: ContentLoader | None = None,
+) -> SiteResult:
+    """Write the pages of ``plan`` (site_delta.py: the pages a change touches) and update the
+    search shards its entry keys fall in; like :func:`build_site`, but nothing else is read.
+    The caller removes ``plan.remove`` (``writer.keep_others``)."""
+    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone))
+    assets = _write_assets(writer)
+    version = _site_version(env, assets, config)
+    _set_globals(env, config, assets)
+    binary = search_index.find_binary()
+    index = partial(search_index.update_tiers, writer.root, source, plan.entry_keys,
+                    config.site.language, binary)
+    if binary is None:
+        search = index()
+        hashes, rendered, skipped = _write_pages(env, plan.pages, version, writer, page_hashes,
+                                                 load_content)
+    else:
+        hashes, rendered, skipped, search = _write_pages_beside_search(
+            env, plan.pages, version, writer, page_hashes, load_content, index)
+    log.debug("site (changes only): %d pages rendered, %d kept, %d removed; %d search shards "
+              "rebuilt", rendered, skipped, len(plan.remove), search.rebuilt)
+    return SiteResult(hashes, rendered, skipped, search, SiteLinks(plan.categories),
                       search_failed=binary is not None and not search.available)
 
 

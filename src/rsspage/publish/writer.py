@@ -52,7 +52,7 @@ import os
 import resource
 import stat
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -256,6 +256,31 @@ class OutputWriter:
         self._unchanged += 1
         self._kept += 1
         return True
+
+    def keep_others(self, remove: Collection[str]) -> None:
+        """Count every owned file this build has not written or kept as kept, but those of
+        ``remove`` (and what :meth:`_follows` says belongs to them): for a build that rendered
+        only what changed, whose :meth:`finish` must remove just ``remove``. Files are not
+        checked on disk (``rsspage build --full`` does that)."""
+        self._check_open()
+        for relpath, digest in list(self._owned.items()):
+            if (relpath in self._claimed_paths or not digest or relpath in remove
+                    or self._follows(relpath) in remove):
+                continue
+            key = clash_key(relpath)
+            if key in self._claimed:
+                continue  # another spelling of a file of this build: finish() judges it
+            article = self._articles.get(relpath)
+            inputs = self._inputs.get(relpath)
+            self._claim(relpath, key, digest, article)
+            if inputs is not None:
+                self._inputs[relpath] = inputs
+            self._unchanged += 1
+            self._kept += 1
+
+    def _follows(self, relpath: str) -> str:
+        """The file ``relpath`` belongs to (itself; a compressed copy: its original)."""
+        return relpath
 
     def _files_in(self, folder: str) -> frozenset[str]:
         """Names of the regular files in ``folder``, read once per build: keep() asks for

@@ -15,8 +15,9 @@ by (published, id).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 from rsspage.store.articles import _READ_COLUMNS, _article
 from rsspage.types import Article
@@ -38,7 +39,19 @@ class SiteQuery:
 
     def __init__(self, conn: sqlite3.Connection, since: datetime | None) -> None:
         self._conn = conn
+        self.since = since
         self._since = since.isoformat() if since else None
+
+    def for_another_thread(self) -> Callable[[], SiteQuery]:
+        """A way to make, in another thread (a connection serves the thread that made it),
+        a read-only query of the same archive and window."""
+        path = str(self._conn.execute("PRAGMA database_list").fetchone()[2])
+        since = self.since
+
+        def reopen() -> SiteQuery:
+            conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=30)
+            return SiteQuery(conn, since)
+        return reopen
 
     def tree(self) -> list[tuple[str, str, str, int, datetime]]:
         """(category, source, channel, articles, newest published) of every channel."""

@@ -1,0 +1,180 @@
+"""A site built from the changes alone equals a site built from scratch (issue 10).
+
+One real SQLite archive, two site folders: ``a`` is built after every step as an update builds
+it (incrementally, from the change log: site_delta.py), ``b`` from scratch (``full=True``).
+Random steps add articles at the newest end and late (old dates, crowding a month until it is
+paged by day), change titles and dates, move articles between channels, remove some, and bring a
+new source; after each, every file of ``a`` must be byte for byte the file of ``b``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rsspage.config import Config, parse_config
+from rsspage.publish import outputs, search_index, site_delta
+from rsspage.publish.outputs import publish_site
+from rsspage.store import Store
+from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+FEEDS = [("科技", "快科技", "最新"), ("科技", "快科技", "手机"), ("科技", "IT之家", "最新"),
+         ("财经", "36氪", "快讯")]
+#: The source a step brings in (a new category too).
+NEW_FEED = ("汽车", "懂车帝", "新车")
+
+
+def spec(names: tuple[str, str, str]) -> FeedSpec:
+    key = "https://example.com/" + "/".join(names)
+    return FeedSpec(key=key, urls=(key,), category=names[0], source=names[1], channel=names[2])
+
+
+def make_config(folder: Path, site: str) -> Config:
+    feeds = "".join(f"  - {{url: '{spec(n).key}', category: {n[0]}, source: {n[1]}, "
+                    f"channel: {n[2]}}}\n" for n in [*FEEDS, NEW_FEED])
+    text = (f"feeds:\n{feeds}"
+            "site: {title: 新闻, url: 'https://news.example.org/', timezone: Asia/Shanghai}\n"
+            f"output: {{state: state, site: {site}, page_size: 2}}\n")
+    path = folder / f"{site}.yml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+def make_article(n: int, names: tuple[str, str, str], when: datetime, edit: int = 0) -> Article:
+    title = f"第{n}条新闻：小米发布新芯片" + (f"（更新{edit}）" if edit else "")
+    body = f"<p>正文 {n} {edit}</p>"
+    return Article(
+        id=f"id{n:04d}", feed_key=spec(names).key, title=title,
+        link=f"https://example.com/{n}.html", published=when, date_estimated=False,
+        date_clamped=False, updated=None, author="", category=names[0], source=names[1],
+        channel=names[2], content_html=body, text=f"正文 {n} {edit}", image="",
+        content_hash=hashlib.sha256(f"{title}\x1f{body}\x1f{names}".encode()).hexdigest(),
+    )
+
+
+class Archive:
+    """The articles stored so far, and the steps that change them."""
+
+    def __init__(self, state: Path, seed: int) -> None:
+        self.state, self.rng = state, random.Random(seed)
+        self.articles: dict[int, Article] = {}
+        self.next = 0
+
+    def save(self, *articles: Article) -> None:
+        with Store.open(self.state) as s:
+            for a in articles:
+                names = (a.category, a.source, a.channel)
+                ok = FetchResult(key=spec(names).key, status=FetchStatus.OK,
+                                 url=spec(names).key, http_status=200)
+                s.save_feed(spec(names), ok, [a], None, NOW)
+                self.articles[int(a.id[2:])] = a
+
+    def new(self, count: int, newest: bool, feeds: list[tuple[str, str, str]] = FEEDS) -> None:
+        made = []
+        for _ in range(count):
+            self.next += 1
+            if newest:
+                when = NOW - timedelta(minutes=self.rng.randrange(0, 600))
+            else:  # late: most in one month, so that it is paged by day
+                when = NOW - timedelta(days=self.rng.choice([40, 41, 42, 70, 100]),
+                                       minutes=self.rng.randrange(0, 1440))
+            made.append(make_article(self.next, self.rng.choice(feeds), when))
+        self.save(*made)
+
+    def edit(self, count: int, *, move: bool = False, redate: bool = False) -> None:
+        changed = []
+        for n in self.rng.sample(sorted(self.articles), count):
+            old = self.articles[n]
+            names = self.rng.choice(FEEDS) if move else (old.category, old.source, old.channel)
+            when = old.published - timedelta(days=self.rng.randrange(1, 30)) if redate \
+                else old.published
+            changed.append(make_article(n, names, when, edit=self.rng.randrange(1, 1000)))
+        self.save(*changed)
+
+    def prune(self, days: int) -> None:
+        with Store.open(self.state) as s:
+            s.prune(NOW - timedelta(days=days), NOW)
+        self.articles = {n: a for n, a in self.articles.items()
+                         if a.published >= NOW - timedelta(days=days)}
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".rsspage-")}
+
+
+@pytest.fixture
+def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Pagefind left out (tests/test_search_tiers.py covers the shards); counts the builds
+    made from the changes, with the pages each planned."""
+    monkeypatch.setattr(search_index, "find_binary", lambda: None)
+    counts: list[int] = []
+    real = site_delta.plan
+
+    def counting(*args: Any, **kwargs: Any) -> site_delta.DeltaPlan:
+        result = real(*args, **kwargs)
+        counts.append(len(result.pages))
+        return result
+    monkeypatch.setattr(outputs.site_delta, "plan", counting)
+    return counts
+
+
+STEPS: list[tuple[str, Callable[[Archive], None]]] = [
+    ("newest", lambda a: a.new(5, newest=True)),
+    ("late", lambda a: a.new(60, newest=False)),
+    ("late few", lambda a: a.new(3, newest=False)),
+    ("titles", lambda a: a.edit(4)),
+    ("dates", lambda a: a.edit(4, redate=True)),
+    ("channels", lambda a: a.edit(4, move=True)),
+    ("new source", lambda a: a.new(3, newest=True, feeds=[NEW_FEED])),
+    ("prune", lambda a: a.prune(90)),
+    ("crowded month", lambda a: a.new(120, newest=False)),
+    ("newest again", lambda a: a.new(7, newest=True)),
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
+        tmp_path: Path, planned: list[int], seed: int) -> None:
+    a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
+    archive = Archive(a.output.state, seed)
+    archive.new(40, newest=False)
+    archive.new(10, newest=True)
+    for name, step in [("first", lambda _: None), *STEPS]:
+        step(archive)
+        with Store.open(a.output.state) as s:
+            publish_site(a, s, NOW)
+            publish_site(b, s, NOW, full=True)
+        assert a.output.site is not None and b.output.site is not None
+        got, want = files(a.output.site), files(b.output.site)
+        assert sorted(got) == sorted(want), name
+        differ = [path for path in want if got[path] != want[path]]
+        assert not differ, f"{name}: {differ[:5]}"
+    # Every build after the first was made from the changes, planning a part of the pages.
+    assert len(planned) == len(STEPS)
+    assert max(planned) < len([p for p in files(a.output.site) if p.endswith(".html")])
+
+
+def test_a_new_source_with_a_name_that_clashes_builds_everything(
+        tmp_path: Path, planned: list[int]) -> None:
+    """Two sources whose names differ only in case: which one keeps the plain folder name
+    depends on both, so the build after the second arrives is a full one (and correct)."""
+    a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
+    archive = Archive(a.output.state, 3)
+    archive.save(make_article(1, ("科技", "ithome", "最新"), NOW - timedelta(hours=1)))
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+    archive.save(make_article(2, ("科技", "ITHOME", "最新"), NOW))
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+        publish_site(b, s, NOW, full=True)
+    assert planned == []
+    assert a.output.site is not None and b.output.site is not None
+    assert files(a.output.site) == files(b.output.site)
