@@ -32,6 +32,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
 
@@ -64,7 +66,7 @@ def load(path: Path) -> Manifest:
     except OSError as e:
         raise PublishError(f"cannot read manifest {path}: {e.strerror}") from e
     try:
-        body = json.loads(raw)
+        body = orjson.loads(raw)
         files, articles = body["files"], body.get("articles", {})
         inputs = body.get("inputs", {})  # version 2 without it: nothing known up to date
         if body.get("version") not in _VERSIONS or not all(
@@ -89,7 +91,9 @@ def save(path: Path, manifest: Manifest) -> None:
         # Still version 2: an earlier rsspage ignores the key and drops it when it saves,
         # which only costs the next build a full render.
         body["inputs"] = dict(sorted(manifest.inputs.items()))
-    data = json.dumps(body, ensure_ascii=False, indent=0).encode("utf-8")
+    # A line per file (a git tree of posts shows which changed); orjson: ~10x the standard
+    # library's speed, and every build reads and writes the whole manifest.
+    data = orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep_temporaries(path)
@@ -156,7 +160,7 @@ def load_pages(root: Path) -> dict[str, str] | None:
     """The page hashes kept in ``root``; None when there are none (or they are unreadable:
     they only save work, so a damaged file costs one full build)."""
     try:
-        body = json.loads((root / PAGES_NAME).read_bytes())
+        body = orjson.loads((root / PAGES_NAME).read_bytes())
         pages = body["pages"]
         if body.get("version") != 1 or not isinstance(pages, dict):
             return None
@@ -167,6 +171,5 @@ def load_pages(root: Path) -> dict[str, str] | None:
 
 def save_pages(root: Path, pages: dict[str, str]) -> None:
     """Replace the page hashes kept in ``root`` (atomically; not rewritten when unchanged)."""
-    data = json.dumps({"version": 1, "pages": dict(sorted(pages.items()))}, ensure_ascii=False,
-                      separators=(",", ":")).encode("utf-8")
+    data = orjson.dumps({"version": 1, "pages": pages}, option=orjson.OPT_SORT_KEYS)
     _replace(root / PAGES_NAME, data, durable=False)  # only saves work: a loss costs a build
