@@ -1,0 +1,293 @@
+"""The listing pages a change touches, for an incremental build (site_delta.py).
+
+A listing (the site, a category, a source, a channel) is paged by month, or by day in a month of
+over ``DAY_SPLIT_PAGES`` pages, each period cut into pages of ``page_size`` from its oldest
+article (site_pages.py). For each month or day a changed article is in, now or before, the
+pages are planned from the first whose articles shift, with the last page of the period before
+and the first of the one after (their links); the pages a period no longer has are listed in
+:attr:`Planner.removed`. Every read is a slice of the archive through an index (SiteQuery).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rsspage.publish.site_model import ArticleView, Node, href, view_of
+from rsspage.publish.site_pages import (
+    DAY_SPLIT_PAGES,
+    Page,
+    Period,
+    chunks,
+    index_page,
+    period_page,
+)
+from rsspage.store import SiteQuery
+from rsspage.store.site_query import Place, SiteKey
+from rsspage.types import Article
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """A month of a listing, or a day of a crowded month: the pages cut together."""
+
+    label: str
+    start: datetime
+    end: datetime
+    count: int
+
+
+
+def day_of(when: datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).date().isoformat()
+
+
+def bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of a month (``2026-11``) or day (``2026-11-21``) in ``zone``."""
+    first = date.fromisoformat(label + "-01" if len(label) == 7 else label)
+    if len(label) == 7:
+        last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    else:
+        last = first + timedelta(days=1)
+    return _midnight(first, zone), _midnight(last, zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def period_paths(previous: Iterable[str]) -> dict[str, list[str]]:
+    """The last build's period pages by listing folder (``c/x/`` → names under ``page/``)."""
+    found: dict[str, list[str]] = {}
+    for path in previous:
+        folder, sep, name = path.rpartition("page/")
+        if sep and name.endswith(".html") and "/" not in name:
+            found.setdefault(folder, []).append(name[:-5])
+    return found
+
+
+class Planner:
+    """The listing pages of the touched months and days, and article views by id."""
+
+    def __init__(self, query: SiteQuery, zone: ZoneInfo, size: int,
+                 categories: dict[str, Node], periods: Mapping[str, list[str]]) -> None:
+        self._query, self._zone, self._size = query, zone, size
+        self._categories = categories
+        self._periods = periods
+        # place → month → day → the site keys changed in it (before and after)
+        self._touched: dict[Place, dict[str, dict[str, list[SiteKey]]]] = {}
+        self.removed: set[str] = set()
+
+    def touch(self, place: Place, key: SiteKey) -> None:
+        day = day_of(key[0], self._zone)
+        months = self._touched.setdefault(place, {})
+        months.setdefault(day[:7], {}).setdefault(day, []).append(key)
+
+    def node(self, place: Place) -> Node | None:
+        nodes = self._categories
+        node = None
+        for name in place:
+            node = nodes.get(name)
+            if node is None:
+                return None
+            nodes = node.children
+        return node
+
+    def view(self, article: Article) -> ArticleView:
+        node = self.node((article.category, article.source, article.channel))
+        assert node is not None
+        return view_of(article, node, self._zone)
+
+    def listing_pages(self) -> Iterator[Page]:
+        for place, months in sorted(self._touched.items()):
+            node = self.node(place)
+            if place and node is None:
+                continue  # the listing is gone: its folder goes (_gone_folders)
+            listing = _Listing(self, place, node)
+            yield listing.index()
+            for month, days in sorted(months.items()):
+                yield from listing.month_pages(month, days)
+
+    def group(self, place: Place, label: str) -> _Group:
+        start, end = bounds(label, self._zone)
+        return _Group(label, start, end, self._query.count(place, start, end))
+
+    def group_of(self, place: Place, when: datetime) -> _Group:
+        """The group (month, or day of a crowded month) an article of ``when`` is paged in."""
+        day = day_of(when, self._zone)
+        month = self.group(place, day[:7])
+        return month if not self.split(month) else self.group(place, day)
+
+    def split(self, month: _Group) -> bool:
+        return month.count > DAY_SPLIT_PAGES * self._size
+
+    def articles(self, place: Place, group: _Group, offset: int = 0,
+                 limit: int = -1) -> list[ArticleView]:
+        return [self.view(a) for a in self._query.articles(
+            place, group.start, group.end, limit=limit, offset=offset)]
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def query(self) -> SiteQuery:
+        return self._query
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self._zone
+
+    @property
+    def categories(self) -> dict[str, Node]:
+        return self._categories
+
+    def old_names(self, folder: str) -> list[str]:
+        return self._periods.get(folder, [])
+
+
+class _Listing:
+    """The pages of one listing that a change touches."""
+
+    def __init__(self, planner: Planner, place: Place, node: Node | None) -> None:
+        self._p, self._place, self._node = planner, place, node
+        self._folder = node.folder if node else ""
+        self._size = planner.size
+
+    def index(self) -> Page:
+        query, place, size = self._p.query, self._place, self._size
+        newest = [self._p.view(a) for a in query.articles(place, newest_first=True, limit=size)]
+        total = self._node.count if self._node else query.count(place)
+        older = oldest = ""
+        if total > size:
+            older = self._path_of(query.articles(place, newest_first=True, limit=1,
+                                                 offset=size)[0])
+        if first := query.articles(place, limit=1):
+            oldest = self._chunk_path(self._p.group_of(place, first[0].published), 1)
+        children = list((self._node.children if self._node else self._p.categories).values())
+        return index_page(newest, total, self._folder, self._node, children, older, oldest)
+
+    def month_pages(self, month: str, days: dict[str, list[SiteKey]]) -> Iterator[Page]:
+        """The pages of ``month`` (of its touched ``days`` when it is paged by day) from the
+        first that holds a changed key, the edge pages next to them; the pages they no longer
+        have go to the planner's ``removed``."""
+        whole = self._p.group(self._place, month)
+        old = [(_label_of(name), _part_of(name)) for name in self._p.old_names(self._folder)]
+        if not self._p.split(whole):
+            # Paged by day until now: every page is new.
+            first = None if any(label[:7] == month and label != month for label, _ in old) \
+                else min(key for keys in days.values() for key in keys)
+            planned = [(whole, first)]
+            gone = {label for label, _ in old if label[:7] == month and label != month}
+        else:
+            if any(label == month for label, _ in old):
+                # Paged by month until now: every day of it gets its pages.
+                days = {day_of(a.published, self._p.zone): [] for a in self._p.query.articles(
+                    self._place, whole.start, whole.end)}
+            planned = [(self._p.group(self._place, day), min(keys) if keys else None)
+                       for day, keys in sorted(days.items())]
+            gone = {month}
+        for group, first in planned:
+            yield from self._group_pages(group, first)
+            yield from self._edges(group)
+        parts = {group.label: (group.count + self._size - 1) // self._size
+                 for group, _ in planned}
+        for label, part in old:
+            if label in gone or part > parts.get(label, part):
+                name = label if part == 1 else f"{label}.{part}"
+                self._p.removed.add(f"{self._folder}page/{name}.html")
+
+    def _group_pages(self, group: _Group, first: SiteKey | None) -> Iterator[Page]:
+        """The pages of ``group`` from the one that lists ``first`` (None: all of them): the
+        pages before it list the same articles as before."""
+        if not group.count:
+            return
+        size = self._size
+        skip = 0
+        if first is not None:
+            # From the page before it too: its link to the next page may have changed (the
+            # group ends before it now).
+            skip = self._p.query.count(self._place, group.start, group.end,
+                                       before=first) // size * size
+            skip = max(0, min(skip, (group.count - 1) // size * size) - size)
+        items = self._p.articles(self._place, group, offset=skip)
+        periods = list(chunks(group.label, items, self._folder, size))
+        periods = [Period(self._period_path(group, k), _period_label(group.label, k), p.items)
+                   for k, p in enumerate(periods, skip // size + 1)]
+        before = self._chunk_path(group, skip // size) if skip else self._before(group)
+        after = self._after(group)
+        for k, period in enumerate(periods):
+            newer = href(periods[k + 1].path) if k + 1 < len(periods) else after
+            prev = href(periods[k - 1].path) if k > 0 else before
+            yield period_page(period, self._folder, self._node, newer, prev)
+
+    def _edges(self, group: _Group) -> Iterator[Page]:
+        """The last page of the group before ``group`` and the first of the one after: their
+        links lead to ``group`` (or past it, when it is empty now)."""
+        place, query = self._place, self._p.query
+        older = query.articles(place, None, group.start, newest_first=True, limit=1)
+        if older:
+            prior = self._p.group_of(place, older[0].published)
+            last = (prior.count - 1) // self._size + 1
+            yield self._chunk_page(prior, last)
+        newer = query.articles(place, group.end, None, limit=1)
+        if newer:
+            yield self._chunk_page(self._p.group_of(place, newer[0].published), 1)
+
+    def _chunk_page(self, group: _Group, k: int) -> Page:
+        size = self._size
+        items = self._p.articles(self._place, group, offset=(k - 1) * size, limit=size)
+        last = (group.count - 1) // size + 1
+        period = Period(self._period_path(group, k), _period_label(group.label, k), items)
+        newer = self._chunk_path(group, k + 1) if k < last else self._after(group)
+        prev = self._chunk_path(group, k - 1) if k > 1 else self._before(group)
+        return period_page(period, self._folder, self._node, newer, prev)
+
+    def _before(self, group: _Group) -> str:
+        """URL of the last page of the group before ``group`` ("" when none)."""
+        older = self._p.query.articles(self._place, None, group.start, newest_first=True,
+                                       limit=1)
+        if not older:
+            return ""
+        prior = self._p.group_of(self._place, older[0].published)
+        return self._chunk_path(prior, (prior.count - 1) // self._size + 1)
+
+    def _after(self, group: _Group) -> str:
+        """URL of the first page of the group after ``group`` ("": the listing's index)."""
+        newer = self._p.query.articles(self._place, group.end, None, limit=1)
+        if not newer:
+            return ""
+        return self._chunk_path(self._p.group_of(self._place, newer[0].published), 1)
+
+    def _path_of(self, article: Article) -> str:
+        """URL of the page listing ``article``."""
+        group = self._p.group_of(self._place, article.published)
+        position = self._p.query.count(self._place, group.start, group.end,
+                                       before=(article.published, article.id))
+        return self._chunk_path(group, position // self._size + 1)
+
+    def _chunk_path(self, group: _Group, k: int) -> str:
+        return href(self._period_path(group, k))
+
+    def _period_path(self, group: _Group, k: int) -> str:
+        name = group.label if k == 1 else f"{group.label}.{k}"
+        return f"{self._folder}page/{name}.html"
+
+
+def _period_label(label: str, k: int) -> str:
+    return label if k == 1 else f"{label} · {k}"
+
+
+def _label_of(name: str) -> str:
+    """``2026-11`` of ``2026-11.3``, ``2026-11-21`` of ``2026-11-21.2``."""
+    return name.split(".", 1)[0]
+
+
+def _part_of(name: str) -> int:
+    """``3`` of ``2026-11.3``, ``1`` of ``2026-11``."""
+    _, _, part = name.partition(".")
+    return int(part) if part.isdigit() else 1
+
+
