@@ -15,18 +15,21 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from lxml import etree
 
 from rsspage.config import Config, parse_config
 from rsspage.publish import outputs, search_index, site_delta
-from rsspage.publish.outputs import publish_site
+from rsspage.publish.outputs import publish_hexo_posts, publish_site
 from rsspage.store import Store
 from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 FEEDS = [("科技", "快科技", "最新"), ("科技", "快科技", "手机"), ("科技", "IT之家", "最新"),
          ("财经", "36氪", "快讯")]
+SITE_URL = "https://news.example.org/"
 #: The source a step brings in (a new category too).
 NEW_FEED = ("汽车", "懂车帝", "新车")
 
@@ -40,7 +43,7 @@ def make_config(folder: Path, site: str) -> Config:
     feeds = "".join(f"  - {{url: '{spec(n).key}', category: {n[0]}, source: {n[1]}, "
                     f"channel: {n[2]}}}\n" for n in [*FEEDS, NEW_FEED])
     text = (f"feeds:\n{feeds}"
-            "site: {title: 新闻, url: 'https://news.example.org/', timezone: Asia/Shanghai}\n"
+            f"site: {{title: 新闻, url: '{SITE_URL}', timezone: Asia/Shanghai}}\n"
             f"output: {{state: state, site: {site}, page_size: 2}}\n")
     path = folder / f"{site}.yml"
     path.write_text(text, encoding="utf-8")
@@ -140,9 +143,22 @@ STEPS: list[tuple[str, Callable[[Archive], None]]] = [
 ]
 
 
+def sitemap_pages(root: Path) -> list[str]:
+    """The pages the sitemap lists (through its index and parts, when it has them)."""
+    def locs(name: str) -> list[str]:
+        tree = etree.parse(str(root / name))
+        return [str(t) for t in tree.xpath("//*[local-name()='loc']/text()")]
+    found = locs("sitemap.xml")
+    if found and found[0].endswith(".xml"):
+        found = [url for part in found for url in locs(part.removeprefix(SITE_URL))]
+    return sorted(unquote(url.removeprefix(SITE_URL)) for url in found)
+
+
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
-        tmp_path: Path, planned: list[int], seed: int) -> None:
+        tmp_path: Path, planned: list[int], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    if seed == 2:  # a sitemap of parts (one per folder of the first two levels)
+        monkeypatch.setattr(outputs, "SITEMAP_ONE_FILE", 20)
     a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
     archive = Archive(a.output.state, seed)
     archive.new(40, newest=False)
@@ -157,6 +173,7 @@ def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
         assert sorted(got) == sorted(want), name
         differ = [path for path in want if got[path] != want[path]]
         assert not differ, f"{name}: {differ[:5]}"
+        assert sitemap_pages(a.output.site) == sorted(p for p in got if p.endswith(".html"))
     # Every build after the first was made from the changes, planning a part of the pages.
     assert len(planned) == len(STEPS)
     assert max(planned) < len([p for p in files(a.output.site) if p.endswith(".html")])
@@ -178,3 +195,31 @@ def test_a_new_source_with_a_name_that_clashes_builds_everything(
     assert planned == []
     assert a.output.site is not None and b.output.site is not None
     assert files(a.output.site) == files(b.output.site)
+
+
+def hexo_config(folder: Path, posts: str) -> Config:
+    feeds = "".join(f"  - {{url: '{spec(n).key}', category: {n[0]}, source: {n[1]}, "
+                    f"channel: {n[2]}}}\n" for n in [*FEEDS, NEW_FEED])
+    text = f"feeds:\n{feeds}output: {{state: state, hexo: {posts}}}\n"
+    path = folder / f"{posts}.yml"
+    path.write_text(text, encoding="utf-8")
+    return parse_config(text, path)
+
+
+def test_hexo_posts_built_from_the_changes_equal_posts_built_from_scratch(
+        tmp_path: Path) -> None:
+    """The same steps for Hexo posts: after each, the posts written from the changes alone
+    are those a full build writes (names, front matter, removed posts)."""
+    a, b = hexo_config(tmp_path, "a"), hexo_config(tmp_path, "b")
+    archive = Archive(a.output.state, 4)
+    archive.new(30, newest=False)
+    rendered = []
+    for name, step in [("first", lambda _: None), *STEPS]:
+        step(archive)
+        with Store.open(a.output.state) as s:
+            rendered.append(publish_hexo_posts(a, s).written)
+            publish_hexo_posts(b, s, full=True)
+        assert a.output.hexo is not None and b.output.hexo is not None
+        assert files(a.output.hexo) == files(b.output.hexo), name
+    # Only the posts of the changed articles were written, step by step.
+    assert rendered == [30, 5, 60, 3, 4, 4, 4, 3, 0, 120, 7]

@@ -420,6 +420,20 @@ def sitemaps(
     return {"sitemap.xml": _xml_bytes(index), **files}
 
 
+def sitemap_part(site_url: str, pages: Iterable[str]) -> bytes:
+    """One ``urlset`` of ``pages`` (URLs relative to the site root), without dates."""
+    return _urlset([(absolute(site_url, path), None) for path in pages])
+
+
+def sitemap_index(site_url: str, parts: Iterable[str]) -> bytes:
+    """A ``sitemapindex`` of the parts ``parts`` (file names in the site root)."""
+    index = _root(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
+    for name in parts:
+        node = _sub(index, f"{{{SITEMAP_NS}}}sitemap")
+        _sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
+    return _xml_bytes(index)
+
+
 def sitemap_names(pages: int, *, limit: int = SITEMAP_LIMIT) -> list[str]:
     """The files :func:`sitemaps` writes for ``pages`` URLs (with a site URL)."""
     if pages <= limit:

@@ -50,7 +50,7 @@ from rsspage.store import ArchiveMark, Change, FeedHealth, SiteQuery, Store
 from rsspage.types import Article, OutputCounts
 
 #: Bump when the feeds, OPML or sitemap change form, to render them all again.
-EXTRAS_FORMAT = "extras-1"
+EXTRAS_FORMAT = "extras-2"
 #: What publishing did, per output name.
 PublishStats = dict[str, OutputCounts]
 #: Manifests of earlier versions, in the state folder (read once, then moved into the output).
@@ -130,16 +130,27 @@ def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> W
     if (skipped := _skipped(config.output.hexo, record, mark, inputs)) is not None:
         return skipped
     build_record.forget(config.output.hexo)  # until this build is wholly in place
+    changes = _changes_since(store, record, mark, inputs)
     writer = _writer(config, "hexo", config.output.hexo)
+    removed: set[str] = set()
     try:
         stored = store.published_names("hexo")
         # An article the state lost its name for gets the name its post was written under.
         names = {**writer.article_paths(), **stored}
         seen = store.page_hashes(_HEXO_ON_DISK)
         check = DiskCheck(writer.root, seen)
-        # Without their content: only the posts rendered again load it.
-        used = publish_hexo(store.articles(content=False), writer, names,
-                            load=store.articles_by_id, check=check)
+        if changes is None:
+            # Without their content: only the posts rendered again load it.
+            used = publish_hexo(store.articles(content=False), writer, names,
+                                load=store.articles_by_id, check=check)
+        else:
+            # Only the posts of the articles changed since the last build: the others are
+            # kept unread (``build --full`` checks them all).
+            found = store.articles_by_id(c.id for c in changes)
+            used = publish_hexo(sorted(found.values(), key=_archive_order), writer, names,
+                                check=check)
+            removed = {names[c.id] for c in changes if c.id not in found and c.id in names}
+            writer.keep_others(removed)
         # Names first: a post put in place must never lose the name it was written under.
         store.save_names("hexo", {i: rel for i, rel in used.items() if stored.get(i) != rel})
         stats = writer.finish(keep_article=store.is_unknown)
@@ -148,7 +159,10 @@ def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> W
         raise
     # Once the files are in place. After a crash before this, the posts written since differ
     # from what was recorded, so the next build checks them by their sha256.
-    if (on_disk := check.seen_after(writer)) != seen:
+    on_disk = check.seen_after(writer)
+    if changes is not None:
+        on_disk = {p: r for p, r in (seen | on_disk).items() if p not in removed}
+    if on_disk != seen:
         store.save_page_hashes(_HEXO_ON_DISK, on_disk)
     stats.check()
     _record_build(writer.root, mark, inputs, stats)
@@ -193,23 +207,37 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     return stats
 
 
-#: More changed articles than this since the last build: a full build (it reads the window
-#: once, where planning the changes costs a few indexed reads per article).
+#: More changed articles than this since an output's last build: a full build (it reads the
+#: archive once, where planning the changes costs a few indexed reads per article).
 DELTA_LIMIT = 5_000
+
+
+def _archive_order(article: Article) -> tuple[datetime, datetime, str]:
+    """The order of ``Store.articles``: it decides which of two new posts of one title gets
+    the plain name."""
+    return article.published, article.first_seen or article.published, article.id
+
+
+def _changes_since(store: Store, record: BuildRecord | None, mark: ArchiveMark,
+                   inputs: str) -> list[Change] | None:
+    """The articles changed since an output's last build (``record``), when only they need
+    building: it was built from this archive with the same other inputs, the log reaches back
+    to it, and they are not too many (then a full build costs less)."""
+    if record is None or record.inputs != inputs:
+        return None
+    archive, _, seq = record.mark.rpartition(":")
+    if archive != mark.archive or not seq.isdigit():
+        return None
+    changes = store.changes_since(int(seq))
+    return changes if changes is not None and len(changes) <= DELTA_LIMIT else None
 
 
 def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: ArchiveMark,
              inputs: str) -> list[Change] | None:
-    """The articles changed since the site's last build, when only they need building: the
-    build is of this archive, with the same other inputs (the window among them), the log
-    reaches back to it and every listing's folder depends on its name alone."""
-    if record is None or record.inputs != inputs:
-        return None
-    archive, _, seq = record.mark.rpartition(":")
-    if archive != mark.archive or not seq.isdigit() or record.tree == site_delta.UNSTABLE:
-        return None
-    changes = store.changes_since(int(seq))
-    if changes is None or len(changes) > DELTA_LIMIT:
+    """:func:`_changes_since` for the site, whose window is among its inputs, and when every
+    listing's folder depends on its name alone."""
+    changes = _changes_since(store, record, mark, inputs)
+    if changes is None or record is None or record.tree == site_delta.UNSTABLE:
         return None
     names = site_delta.names_of(query)
     if site_delta.tree_key_of(names) != record.tree and not site_delta.stable_folders(names):
@@ -378,14 +406,52 @@ def write_feeds(config: Config, feeds: feeds_out.SiteFeeds,
 
 def write_sitemap(config: Config, pages: Iterable[str], writer: OutputWriter,
                   previous: Mapping[str, str]) -> dict[str, str]:
-    """The sitemap of ``pages`` (with a site URL), unless its pages are the same."""
-    if not config.site.url:
+    """The sitemap of ``pages`` (with a site URL): its parts whose pages changed.
+
+    Up to :data:`SITEMAP_ONE_FILE` pages, one ``sitemap.xml``; beyond, an index of parts, one
+    per folder of the site's first two levels (``a/3f``: the pages of the articles whose id
+    starts with ``3f``; ``c/<category>``; ``archive``; ``page``; the root), named by a hash of
+    the folder: the articles a build adds or changes touch the parts of their own folders,
+    where parts cut by position would all shift with every new page."""
+    url = config.site.url
+    if not url:
         return {}
     ordered = sorted(pages)
-    key = digest(EXTRAS_FORMAT, config.site.url, *ordered)
-    return _write_unless_kept(
-        writer, previous, key, feeds_out.sitemap_names(len(ordered)),
-        partial(feeds_out.sitemaps, config.site.url, [(p, None) for p in ordered]))
+    if len(ordered) <= SITEMAP_ONE_FILE:
+        return _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *ordered),
+                                  ["sitemap.xml"],
+                                  partial(feeds_out.sitemaps, url, [(p, None) for p in ordered]))
+    folders: dict[str, list[str]] = {}
+    for path in ordered:
+        folders.setdefault(_sitemap_part(path), []).append(path)
+    parts: dict[str, list[str]] = {}
+    for name, paths in folders.items():  # a part holds at most the protocol's limit
+        limit = feeds_out.SITEMAP_LIMIT
+        for n, start in enumerate(range(0, len(paths), limit)):
+            parts[name if not n else name.replace(".xml", f"-{n}.xml")] = paths[start:start + limit]
+    hashes: dict[str, str] = {}
+    for name, paths in sorted(parts.items()):
+        hashes |= _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *paths), [name],
+                                     partial(_sitemap_file, name, url, paths, part=True))
+    return hashes | _write_unless_kept(
+        writer, previous, digest(EXTRAS_FORMAT, url, *sorted(parts)), ["sitemap.xml"],
+        partial(_sitemap_file, "sitemap.xml", url, sorted(parts), part=False))
+
+
+def _sitemap_file(name: str, url: str, items: Sequence[str], *, part: bool) -> dict[str, bytes]:
+    """``{name: bytes}``: a part listing the pages ``items``, or the index of the parts."""
+    render = feeds_out.sitemap_part if part else feeds_out.sitemap_index
+    return {name: render(url, items)}
+
+
+#: Pages up to which the sitemap is one file.
+SITEMAP_ONE_FILE = 5_000
+
+
+def _sitemap_part(path: str) -> str:
+    """The part of the sitemap that lists ``path`` (see :func:`write_sitemap`)."""
+    folder = "/".join(path.split("/")[:2]) if path.count("/") >= 2 else path.rpartition("/")[0]
+    return f"sitemap-{digest(folder)[:10]}.xml"
 
 
 def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,
