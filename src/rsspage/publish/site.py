@@ -162,7 +162,7 @@ def build_site(
     """
     zone = ZoneInfo(config.site.timezone)
     model = build_model(articles, zone)
-    env = make_environment(config.folder / "templates", zone)
+    env = make_environment(config.folder / "templates", zone, _cache_of(config))
     assets = _write_assets(writer)
     version = _site_version(env, assets, config)
     language = config.site.language
@@ -200,7 +200,8 @@ def build_site_delta(
     """Write the pages of ``plan`` (site_delta.py: the pages a change touches) and update the
     search shards its entry keys fall in; like :func:`build_site`, but nothing else is read.
     The caller removes ``plan.remove`` (``writer.keep_others``)."""
-    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone))
+    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone),
+                           _cache_of(config))
     assets = _write_assets(writer)
     version = _site_version(env, assets, config)
     _set_globals(env, config, assets)
@@ -218,6 +219,11 @@ def build_site_delta(
               "rebuilt", rendered, skipped, len(plan.remove), search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search, SiteLinks(plan.categories),
                       search_failed=binary is not None and not search.available)
+
+
+def _cache_of(config: Config) -> Path:
+    """Where compiled templates are kept: the state folder (never published)."""
+    return config.output.state / "template-cache"
 
 
 def _write_pages_beside_search(
@@ -307,8 +313,11 @@ def _contents_loaded(pages: Sequence[Page], load: ContentLoader | None) -> Itera
             view.article = original
 
 
-def make_environment(user_templates: Path, zone: ZoneInfo) -> jinja2.Environment:
-    """One environment per build: user templates first, then the package's."""
+def make_environment(user_templates: Path, zone: ZoneInfo,
+                     cache: Path | None = None) -> jinja2.Environment:
+    """One environment per build: user templates first, then the package's. ``cache``: a
+    folder for the compiled templates (compiling them is ~0.13 s of a build that renders a
+    few pages); a template whose source changed is compiled again."""
     loaders: list[jinja2.BaseLoader] = []
     if user_templates.is_dir():
         loaders.append(jinja2.FileSystemLoader(user_templates))
@@ -320,10 +329,21 @@ def make_environment(user_templates: Path, zone: ZoneInfo) -> jinja2.Environment
         auto_reload=False,  # no stat() per render: templates cannot change during a build
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_bytecode_cache(cache),
     )
     env.filters["content"] = _content
     env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
     return env
+
+
+def _bytecode_cache(folder: Path | None) -> jinja2.BytecodeCache | None:
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None  # it only saves time
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def _content(html: str) -> Markup:

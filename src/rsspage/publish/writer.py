@@ -263,20 +263,20 @@ class OutputWriter:
         only what changed, whose :meth:`finish` must remove just ``remove``. Files are not
         checked on disk (``rsspage build --full`` does that)."""
         self._check_open()
-        for relpath, digest in list(self._owned.items()):
-            if (relpath in self._claimed_paths or not digest or relpath in remove
-                    or self._follows(relpath) in remove):
-                continue
-            key = clash_key(relpath)
+        for key, spellings in list(self._owned_keys.items()):
             if key in self._claimed:
-                continue  # another spelling of a file of this build: finish() judges it
-            article = self._articles.get(relpath)
-            inputs = self._inputs.get(relpath)
-            self._claim(relpath, key, digest, article)
-            if inputs is not None:
-                self._inputs[relpath] = inputs
-            self._unchanged += 1
-            self._kept += 1
+                continue  # written or kept in this build (another spelling: finish() judges)
+            for relpath in sorted(spellings):
+                digest = self._owned.get(relpath)
+                if not digest or relpath in remove or self._follows(relpath) in remove:
+                    continue
+                inputs = self._inputs.get(relpath)
+                self._claim(relpath, key, digest, self._articles.get(relpath))
+                if inputs is not None:
+                    self._inputs[relpath] = inputs
+                self._unchanged += 1
+                self._kept += 1
+                break
 
     def _follows(self, relpath: str) -> str:
         """The file ``relpath`` belongs to (itself; a compressed copy: its original)."""

@@ -156,11 +156,14 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX articles_feed;
     """,
     # 9: what an incremental site build reads (store/site_query.py): a listing's articles of
-    # one month or day, its newest, its counts, an article's neighbours in its channel, from
-    # the tree index; the search shards' ranges of entry keys from the entry index. Without
-    # them each of those reads every article of the site's window.
+    # one month or day, its newest, its counts, an article's neighbours in its channel, in the
+    # order of an index of each level of listing (the site, a category, a source, a channel);
+    # the search shards' ranges of entry keys from the entry index. Without them each of those
+    # reads and sorts every article of the listing (7-12 ms a read for a source of 3,000).
     """
     CREATE INDEX articles_tree ON articles(category, source, channel, published, id);
+    CREATE INDEX articles_source_published ON articles(category, source, published, id);
+    CREATE INDEX articles_category_published ON articles(category, published, id);
     CREATE INDEX articles_entry ON articles(first_seen, id);
     CREATE INDEX articles_published_id ON articles(published, id);
     DROP INDEX articles_published;
