@@ -10,6 +10,7 @@ new source; after each, every file of ``a`` must be byte for byte the file of ``
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -39,11 +40,11 @@ def spec(names: tuple[str, str, str]) -> FeedSpec:
     return FeedSpec(key=key, urls=(key,), category=names[0], source=names[1], channel=names[2])
 
 
-def make_config(folder: Path, site: str) -> Config:
+def make_config(folder: Path, site: str, settings: str = "") -> Config:
     feeds = "".join(f"  - {{url: '{spec(n).key}', category: {n[0]}, source: {n[1]}, "
                     f"channel: {n[2]}}}\n" for n in [*FEEDS, NEW_FEED])
     text = (f"feeds:\n{feeds}"
-            f"site: {{title: 新闻, url: '{SITE_URL}', timezone: Asia/Shanghai}}\n"
+            f"site: {{title: 新闻, url: '{SITE_URL}', timezone: Asia/Shanghai{settings}}}\n"
             f"output: {{state: state, site: {site}, page_size: 2}}\n")
     path = folder / f"{site}.yml"
     path.write_text(text, encoding="utf-8")
@@ -154,26 +155,33 @@ def sitemap_pages(root: Path) -> list[str]:
     return sorted(unquote(url.removeprefix(SITE_URL)) for url in found)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
         tmp_path: Path, planned: list[int], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    if seed == 2:  # a sitemap of parts (one per folder of the first two levels)
+    """Seed 2: with a sitemap of parts (one per folder of the first two levels); seed 3: with
+    a window of the newest 45 articles' days, which moves as articles come (those that leave
+    it lose their pages, like removed ones)."""
+    if seed == 2:
         monkeypatch.setattr(outputs, "SITEMAP_ONE_FILE", 20)
-    a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
+    settings = ", max_articles: 45" if seed == 3 else ""
+    a, b = make_config(tmp_path, "a", settings), make_config(tmp_path, "b", settings)
     archive = Archive(a.output.state, seed)
     archive.new(40, newest=False)
     archive.new(10, newest=True)
+    windows = set()
     for name, step in [("first", lambda _: None), *STEPS]:
         step(archive)
         with Store.open(a.output.state) as s:
             publish_site(a, s, NOW)
             publish_site(b, s, NOW, full=True)
         assert a.output.site is not None and b.output.site is not None
+        windows.add(json.loads((a.output.site / ".rsspage-build.json").read_bytes())["window"])
         got, want = files(a.output.site), files(b.output.site)
         assert sorted(got) == sorted(want), name
         differ = [path for path in want if got[path] != want[path]]
         assert not differ, f"{name}: {differ[:5]}"
         assert sitemap_pages(a.output.site) == sorted(p for p in got if p.endswith(".html"))
+    assert len(windows) > 3 if seed == 3 else windows == {""}
     # Every build after the first was made from the changes, planning a part of the pages.
     assert len(planned) == len(STEPS)
     assert max(planned) < len([p for p in files(a.output.site) if p.endswith(".html")])
@@ -223,3 +231,24 @@ def test_hexo_posts_built_from_the_changes_equal_posts_built_from_scratch(
         assert files(a.output.hexo) == files(b.output.hexo), name
     # Only the posts of the changed articles were written, step by step.
     assert rendered == [30, 5, 60, 3, 4, 4, 4, 3, 0, 120, 7]
+
+
+def test_a_run_that_brings_no_article_rebuilds_the_status_page_only(
+        tmp_path: Path, planned: list[int]) -> None:
+    """Every update changes the feeds' health (times of the last fetch): the status page and
+    the OPML show it, and nothing else is rendered for it."""
+    a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
+    archive = Archive(a.output.state, 5)
+    archive.new(20, newest=True)
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+        names = FEEDS[0]
+        failed = FetchResult(key=spec(names).key, status=FetchStatus.FAILED,
+                             url=spec(names).key, http_status=500)
+        s.save_feed(spec(names), failed, [], "HTTP 500", NOW + timedelta(hours=1))
+        stats = publish_site(a, s, NOW + timedelta(hours=1))
+        publish_site(b, s, NOW + timedelta(hours=1), full=True)
+    assert a.output.site is not None and b.output.site is not None
+    assert stats.written == 1  # health.html (the OPML lists the same feeds)
+    assert planned and files(a.output.site) == files(b.output.site)
+    assert "HTTP 500" in (a.output.site / "health.html").read_text("utf-8")

@@ -50,6 +50,8 @@ class BuildRecord:
     tree: str = ""
     #: Digest of the feeds' health the status page and the OPML showed.
     health: str = ""
+    #: The start of the window of the archive that got pages (ISO 8601; "": all of it).
+    window: str = ""
 
 
 def load(root: Path) -> BuildRecord | None:

@@ -79,11 +79,11 @@ def publish_all(config: Config, store: Store, now: datetime, *,
 
 
 def _skipped(root: Path, record: BuildRecord | None, mark: ArchiveMark, inputs: str,
-             health: str = "") -> WriteStats | None:
+             health: str = "", window: str = "") -> WriteStats | None:
     """What a build skipped because nothing changed since the last one (``record``) would
     do; None when there is something to build."""
-    if record is None or (record.mark, record.inputs, record.health) != (
-            mark.as_text(), inputs, health):
+    if record is None or (record.mark, record.inputs, record.health, record.window) != (
+            mark.as_text(), inputs, health, window):
         return None
     manifest.sweep_temporaries(root / manifest.NAME)  # a copy a kill left while saving it
     return WriteStats(written=0, unchanged=record.files, removed=0,
@@ -91,11 +91,11 @@ def _skipped(root: Path, record: BuildRecord | None, mark: ArchiveMark, inputs: 
 
 
 def _record_build(root: Path, mark: ArchiveMark, inputs: str, stats: WriteStats,
-                  tree: str = "", health: str = "") -> None:
+                  tree: str = "", health: str = "", window: str = "") -> None:
     """After a build that put every file in place and removed every stale one."""
     build_record.save(root, BuildRecord(mark.as_text(), inputs, stats.written + stats.unchanged,
                                         stats.kept_unknown, build_record.manifest_stamp(root),
-                                        tree, health))
+                                        tree, health, window))
 
 
 def _counts(stats: WriteStats) -> OutputCounts:
@@ -176,18 +176,19 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     mark = store.mark()  # before the articles: a change made meanwhile is built next time
     health = store.health(now - timedelta(days=7))
     since = site_window(config, store, now)
-    inputs, health_key = site_inputs(config, since), digest(*map(repr, health))
+    inputs, health_key = site_inputs(config), digest(*map(repr, health))
+    window = since.isoformat() if since else ""
     record = None if full else build_record.load(root)
-    if (skipped := _skipped(root, record, mark, inputs, health_key)) is not None:
+    if (skipped := _skipped(root, record, mark, inputs, health_key, window)) is not None:
         return skipped
     build_record.forget(root)  # until this build is wholly in place
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
     query = store.site_query(since)
     changes = _changes(store, query, record, mark, inputs) if previous is not None else None
-    if previous is not None and changes is not None:
-        result, stats = write_site_changes(config, query, changes, health, previous,
-                                           store.contents)
+    if previous is not None and changes is not None and record is not None:
+        result, stats = write_site_changes(config, query, changes, _window_of(record), health,
+                                           previous, store.contents)
     else:
         # Without their content: only the pages and feeds rendered again load it
         # (store.contents). Only the site's window of the archive is read.
@@ -203,7 +204,7 @@ def publish_site(config: Config, store: Store, now: datetime, *,
         # A search index Pagefind failed to update is mended by the next build, which must
         # not be skipped for want of a change in the archive.
         _record_build(root, mark, inputs, stats, site_delta.tree_key(result.links.categories),
-                      health_key)
+                      health_key, window)
     return stats
 
 
@@ -242,20 +243,32 @@ def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: A
     names = site_delta.names_of(query)
     if site_delta.tree_key_of(names) != record.tree and not site_delta.stable_folders(names):
         return None
-    return changes
+    # The window moved (a day's articles left it): they are removed like deleted ones.
+    moved = store.window_moved(_window_of(record), query.since, DELTA_LIMIT - len(changes))
+    if moved is None:
+        return None
+    logged = {c.id for c in changes}
+    return [*changes, *(c for c in moved if c.id not in logged)]
+
+
+def _window_of(record: BuildRecord) -> datetime | None:
+    """The start of the window the site was last built with."""
+    return datetime.fromisoformat(record.window) if record.window else None
 
 
 def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Change],
-                       health: Sequence[FeedHealth], previous: Mapping[str, str],
-                       load_content: ContentLoader) -> tuple[SiteResult, WriteStats]:
-    """The pages, feeds, sitemap and search shards ``changes`` touch (site_delta.py); every
-    other file of the site is kept as it is. All or nothing, like :func:`write_site`. (The
-    archive is the one the site was built from: every article it holds files for is known.)"""
+                       since: datetime | None, health: Sequence[FeedHealth],
+                       previous: Mapping[str, str], load_content: ContentLoader,
+                       ) -> tuple[SiteResult, WriteStats]:
+    """The pages, feeds, sitemap and search shards ``changes`` touch (site_delta.py) in a site
+    last built with the window ``since``; every other file is kept as it is. All or nothing,
+    like :func:`write_site`. (The archive is the one the site was built from: every article it
+    holds files for is known.)"""
     root = config.output.site
     assert root is not None
     zone = ZoneInfo(config.site.timezone)
     plan = site_delta.plan(query, changes, zone, config.output.page_size, previous,
-                           search_index.find_binary() is not None)
+                           search_index.find_binary() is not None, since)
     plan.pages.append(health_page(health))
     source = site_delta.QuerySource(query, plan.categories, zone)
     writer = _writer(config, "site", root)
@@ -305,14 +318,14 @@ def site_window(config: Config, store: Store, now: datetime) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
-def site_inputs(config: Config, since: datetime | None) -> str:
-    """Digest of everything the site is built from but the articles and the feeds' health
-    (which changes with every update, and only the status page and the OPML show): the pages'
+def site_inputs(config: Config) -> str:
+    """Digest of everything the site is built from but the articles, the window of them that
+    gets pages and the feeds' health (those three are built from what changed): the pages'
     version, the formats of the feeds and the search index, whether Pagefind is there, the
-    compressed copies asked for, the window of the archive that gets pages."""
+    compressed copies asked for."""
     encodings, _ = precompress.usable(config.site.precompress)
     return digest(site_version(config), EXTRAS_FORMAT, search_index.SEARCH_FORMAT,
-                  search_index.find_binary() or "", *encodings, since.isoformat() if since else "")
+                  search_index.find_binary() or "", *encodings)
 
 
 def write_site(

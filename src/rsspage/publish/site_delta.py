@@ -116,13 +116,13 @@ def stable_folders(names: TreeNames) -> bool:
 
 
 def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
-         previous: Iterable[str], searchable: bool) -> DeltaPlan:
+         previous: Iterable[str], searchable: bool, since: datetime | None) -> DeltaPlan:
     """The pages ``changes`` touch (see the module docstring). ``previous``: the paths of the
-    last build's pages; ``searchable``: whether the search page offers search."""
+    last build's pages, ``since`` the start of its window (the articles published before it
+    had no pages); ``searchable``: whether the search page offers search."""
     categories = _counted_tree(query, zone)
     previous = list(previous)
     current = query.by_ids(c.id for c in changes)
-    since = query.since
     before = [(c.id, c.before) for c in changes
               if c.before is not None and (since is None or c.before.published >= since)]
     result = DeltaPlan(categories)

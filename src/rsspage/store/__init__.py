@@ -178,6 +178,12 @@ class Store:
         with where it was then; None when the log no longer reaches back that far."""
         return changes.since(self._conn, seq)
 
+    def window_moved(self, old: datetime | None, new: datetime | None,
+                     limit: int) -> list[Change] | None:
+        """The articles that left (or entered) a window of the archive published since
+        ``old`` when it starts at ``new``; None when more than ``limit``."""
+        return changes.window_moved(self._conn, old, new, limit)
+
     def site_query(self, since: datetime | None) -> SiteQuery:
         """Indexed reads of the articles published since ``since`` (None: all), for a build
         that renders only what changed."""

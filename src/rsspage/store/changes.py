@@ -104,3 +104,28 @@ def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
             datetime.fromisoformat(first_seen) if first_seen else None)
         found[ident] = Change(ident, before)
     return list(found.values())
+
+
+def window_moved(conn: sqlite3.Connection, old: datetime | None, new: datetime | None,
+                 limit: int) -> list[Change] | None:
+    """The articles published between ``old`` and ``new`` (None: the beginning of time): those
+    that left a window starting at ``old`` when it starts at ``new`` now (where they are), or
+    that entered it (as new to it). None when they are more than ``limit``."""
+    if old == new:
+        return []
+    left = new is not None and (old is None or new > old)  # it starts later: articles left
+    low, high = (old, new) if left else (new, old)
+    assert high is not None
+    terms, params = ["published < ?"], [high.isoformat()]
+    if low is not None:
+        terms.append("published >= ?")
+        params.append(low.isoformat())
+    rows = conn.execute(f"SELECT id, category, source, channel, published, first_seen "
+                        f"FROM articles WHERE {' AND '.join(terms)} LIMIT ?",
+                        (*params, limit + 1)).fetchall()
+    if len(rows) > limit:
+        return None
+    return [Change(ident, Location(category, source, channel, datetime.fromisoformat(published),
+                                   datetime.fromisoformat(first_seen) if first_seen else None)
+                   if left else None)
+            for ident, category, source, channel, published, first_seen in rows]
