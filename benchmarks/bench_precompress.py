@@ -17,7 +17,7 @@ with ``git archive``). Needs the ``brotli`` package (``both`` writes ``.br`` cop
    - lane *copies*: the same two builds with ``both`` (``.gz`` and ``.br`` of every text file);
      then *drop brotli*, a build with ``gzip`` (every ``.br`` copy removed); then *turn off*, a
      build with ``false`` (every ``.gz`` copy removed) whose site writer is a
-     ``PrecompressingWriter`` without encodings. (``outputs._writer`` makes a plain
+     ``PrecompressingWriter`` without encodings. (``rebuild.writer_for`` makes a plain
      ``OutputWriter`` when precompress is off, which removes the copies by the writer's own path
      one at a time: the *turn off* row of a tree before this work is that cost.)
 
@@ -103,8 +103,8 @@ def child_add(folder: Path) -> dict[str, Any]:
 
 
 def child_build(folder: Path, precompress: str, copies_writer: bool) -> dict[str, Any]:
-    from rsspage.publish import outputs
     from rsspage.publish import precompress as precompress_module
+    from rsspage.publish import rebuild, site_output
     from rsspage.publish.writer import OutputWriter
     from rsspage.store import Store
 
@@ -112,14 +112,14 @@ def child_build(folder: Path, precompress: str, copies_writer: bool) -> dict[str
     if precompress_module.usable(config.site.precompress)[1]:
         raise SystemExit("this benchmark needs the brotli package (pip install brotli)")
     if copies_writer:  # the site's writer removes copies as PrecompressingWriter does
-        plain = outputs._writer
+        plain = rebuild.writer_for
 
         def writer(config: Any, output: str, root: Path) -> OutputWriter:
             if output != "site" or config.site.precompress:
                 return plain(config, output, root)
             return precompress_module.PrecompressingWriter(root, ())
 
-        outputs._writer = writer
+        rebuild.writer_for = writer
     in_finish = [0.0]
     finish = OutputWriter.finish
 
@@ -135,7 +135,7 @@ def child_build(folder: Path, precompress: str, copies_writer: bool) -> dict[str
     with Store.open(config.output.state) as store:
         began = time.perf_counter()
         cpu = time.process_time()
-        stats = outputs.publish_site(config, store, NOW)
+        stats = site_output.publish_site(config, store, NOW)
         seconds = time.perf_counter() - began
         cpu = time.process_time() - cpu
     size = files = 0

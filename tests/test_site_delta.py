@@ -22,7 +22,7 @@ import pytest
 from lxml import etree
 
 from rsspage.config import Config, parse_config
-from rsspage.publish import outputs, search_index, site_delta
+from rsspage.publish import search_index, site_delta, site_output
 from rsspage.publish.outputs import publish_hexo_posts, publish_site
 from rsspage.store import Store
 from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
@@ -126,7 +126,7 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         result = real(*args, **kwargs)
         counts.append(len(result.pages))
         return result
-    monkeypatch.setattr(outputs.site_delta, "plan", counting)
+    monkeypatch.setattr(site_delta, "plan", counting)
     return counts
 
 
@@ -162,7 +162,7 @@ def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
     a window of the newest 45 articles' days, which moves as articles come (those that leave
     it lose their pages, like removed ones)."""
     if seed == 2:
-        monkeypatch.setattr(outputs, "SITEMAP_ONE_FILE", 20)
+        monkeypatch.setattr(site_output, "SITEMAP_ONE_FILE", 20)
     settings = ", max_articles: 45" if seed == 3 else ""
     a, b = make_config(tmp_path, "a", settings), make_config(tmp_path, "b", settings)
     archive = Archive(a.output.state, seed)

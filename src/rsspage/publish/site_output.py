@@ -1,0 +1,369 @@
+"""The built-in site as the publish stage writes it: pages, search, feeds, OPML, sitemap.
+
+A build is skipped when nothing changed (rebuild.py), made from the articles changed since the
+last one when it can be (site_delta.py: what they touch, read through indexes), or made whole:
+every article of the site's window read once (site.py). Either way the files are staged and put
+in place together, then the search shards; a failure before that leaves the site as it was.
+The page hashes live in the site folder (they describe that copy of it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from rsspage.config import Config
+from rsspage.publish import (
+    build_record,
+    feeds_out,
+    hosts,
+    manifest,
+    precompress,
+    rebuild,
+    search_index,
+    site_delta,
+    site_size,
+)
+from rsspage.publish.build_record import BuildRecord
+from rsspage.publish.site import (
+    ContentLoader,
+    SiteLinks,
+    SiteResult,
+    build_site,
+    build_site_delta,
+    site_version,
+    with_content,
+)
+from rsspage.publish.site_pages import digest, health_page
+from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.store import ArchiveMark, Change, FeedHealth, SiteQuery, Store
+from rsspage.types import Article
+
+#: Bump when the feeds, OPML or sitemap change form, to render them all again.
+EXTRAS_FORMAT = "extras-2"
+
+
+#: In the state folder: the numbers of the site's folders at their last measure (site_size.py).
+SIZES_NAME = "site-sizes.json"
+
+
+def site_counts(config: Config, stats: WriteStats) -> site_size.SiteCounts:
+    """What a site build did, with the size of the site folder now and the warnings for the
+    user: the limits of ``site.host`` near or passed, an encoding that cannot be written."""
+    assert config.output.site is not None
+    size = site_size.measure(config.output.site, config.output.state / SIZES_NAME)
+    _, unusable = precompress.usable(config.site.precompress)
+    warnings = unusable + hosts.host_warnings(size, hosts.LIMITS.get(config.site.host))
+    return site_size.SiteCounts(stats.written, stats.removed, stats.kept_unknown, size=size,
+                                warnings=tuple(warnings))
+
+
+def publish_site(config: Config, store: Store, now: datetime, *,
+                 full: bool = False) -> WriteStats:
+    root = config.output.site
+    assert root is not None
+    mark = store.mark()  # before the articles: a change made meanwhile is built next time
+    health = store.health(now - timedelta(days=7))
+    since = site_window(config, store, now)
+    inputs, health_key = site_inputs(config), digest(*map(repr, health))
+    window = since.isoformat() if since else ""
+    record = None if full else build_record.load(root)
+    if (skipped := rebuild.skipped(root, record, mark, inputs, health_key, window)) is not None:
+        return skipped
+    build_record.forget(root)  # until this build is wholly in place
+    # Kept with the files they describe; the store held them before (read once, then dropped).
+    previous = manifest.load_pages(root)
+    query = store.site_query(since)
+    changes = _changes(store, query, record, mark, inputs) if previous is not None else None
+    if previous is not None and changes is not None and record is not None:
+        result, stats = write_site_changes(config, query, changes, _window_of(record), health,
+                                           previous, store.contents)
+    else:
+        # Without their content: only the pages and feeds rendered again load it
+        # (store.contents). Only the site's window of the archive is read.
+        articles = list(store.articles(content=False, since=since))
+        result, stats = write_site(config, articles, health,
+                                   store.page_hashes("site") if previous is None else previous,
+                                   store.contents, store.is_unknown)
+    manifest.save_pages(root, result.page_hashes)
+    if previous is None:
+        store.save_page_hashes("site", {})
+    stats.check()  # after the bookkeeping: the new files are in place all the same
+    if not result.search_failed:
+        # A search index Pagefind failed to update is mended by the next build, which must
+        # not be skipped for want of a change in the archive.
+        tree = site_delta.tree_key(result.links.categories)
+        rebuild.record_build(root, mark, inputs, stats, tree, health_key, window)
+    return stats
+
+
+def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: ArchiveMark,
+             inputs: str) -> list[Change] | None:
+    """:func:`_changes_since` for the site, whose window is among its inputs, and when every
+    listing's folder depends on its name alone."""
+    changes = rebuild.changes_since(store, record, mark, inputs)
+    if changes is None or record is None or record.tree == site_delta.UNSTABLE:
+        return None
+    names = site_delta.names_of(query)
+    if site_delta.tree_key_of(names) != record.tree and not site_delta.stable_folders(names):
+        return None
+    # The window moved (a day's articles left it): they are removed like deleted ones.
+    moved = store.window_moved(_window_of(record), query.since, rebuild.DELTA_LIMIT - len(changes))
+    if moved is None:
+        return None
+    logged = {c.id for c in changes}
+    return [*changes, *(c for c in moved if c.id not in logged)]
+
+
+def _window_of(record: BuildRecord) -> datetime | None:
+    """The start of the window the site was last built with."""
+    return datetime.fromisoformat(record.window) if record.window else None
+
+
+def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Change],
+                       since: datetime | None, health: Sequence[FeedHealth],
+                       previous: Mapping[str, str], load_content: ContentLoader,
+                       ) -> tuple[SiteResult, WriteStats]:
+    """The pages, feeds, sitemap and search shards ``changes`` touch (site_delta.py) in a site
+    last built with the window ``since``; every other file is kept as it is. All or nothing,
+    like :func:`write_site`. (The archive is the one the site was built from: every article it
+    holds files for is known.)"""
+    root = config.output.site
+    assert root is not None
+    zone = ZoneInfo(config.site.timezone)
+    plan = site_delta.plan(query, changes, zone, config.output.page_size, previous,
+                           search_index.find_binary() is not None, since)
+    plan.pages.append(health_page(health))
+    source = site_delta.QuerySource(query, plan.categories, zone)
+    writer = rebuild.writer_for(config, "site", root)
+    result = None
+    try:
+        result = build_site_delta(plan, source, config, writer, previous, load_content)
+        hashes = {path: key for path, key in previous.items()
+                  if path not in plan.remove and not path.startswith(search_index.FOLDER + "/")}
+        hashes |= result.page_hashes | result.search.hashes
+        groups = site_delta.feed_groups(plan.categories, plan.feeds, query,
+                                        site_feeds(config, result.links))
+        hashes |= write_feeds(config, site_feeds(config, result.links), groups, writer,
+                              previous, load_content)
+        sitemap = write_sitemap(config, [p for p in hashes if p.endswith(".html")], writer,
+                                previous)
+        plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
+        hashes = {p: k for p, k in (hashes | sitemap).items() if p not in plan.remove}
+        write_opml(config, health, writer)
+        writer.keep_others(plan.remove)
+        stats = writer.finish()
+    except BaseException:
+        _abort(writer, result)
+        raise
+    _put_search_in_place(config, writer, result)
+    return replace(result, page_hashes=hashes), stats
+
+
+def site_window(config: Config, store: Store, now: datetime) -> datetime | None:
+    """The oldest publication time that gets pages (None: all do): the start of the oldest
+    day, in the site's zone, that ``site.keep_days`` keeps and that holds one of the newest
+    ``site.max_articles``. Whole days: the window moves once a day, not with each article, so
+    the pages and the search shards of the oldest days are not rebuilt on every update (and a
+    day's archive page is never cut in half)."""
+    zone = ZoneInfo(config.site.timezone)
+    starts = []
+    if config.site.keep_days:
+        starts.append(now - timedelta(days=config.site.keep_days))
+    if config.site.max_articles and (
+            oldest := store.published_at(config.site.max_articles)) is not None:
+        starts.append(oldest)
+    if not starts:
+        return None
+    day = max(starts).astimezone(zone).date()
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def site_inputs(config: Config) -> str:
+    """Digest of everything the site is built from but the articles, the window of them that
+    gets pages and the feeds' health (those three are built from what changed): the pages'
+    version, the formats of the feeds and the search index, whether Pagefind is there, the
+    compressed copies asked for."""
+    encodings, _ = precompress.usable(config.site.precompress)
+    return digest(site_version(config), EXTRAS_FORMAT, search_index.SEARCH_FORMAT,
+                  search_index.find_binary() or "", *encodings)
+
+
+def write_site(
+    config: Config,
+    articles: Sequence[Article],
+    health: Sequence[FeedHealth],
+    page_hashes: Mapping[str, str],
+    load_content: ContentLoader | None = None,
+    keep_article: Callable[[str], bool] | None = None,
+) -> tuple[SiteResult, WriteStats]:
+    """The whole site, all or nothing: pages and feeds are staged and put in place together,
+    then the search shards; a failure before that leaves the previous site as it was.
+
+    ``load_content``: see :func:`~rsspage.publish.site.build_site`; ``keep_article``: see
+    :meth:`~rsspage.publish.writer.OutputWriter.finish`."""
+    assert config.output.site is not None
+    writer = rebuild.writer_for(config, "site", config.output.site)
+    result = None
+    try:
+        result = build_site(articles, health, config, writer, page_hashes, load_content)
+        pages = [path for path in result.page_hashes if path.endswith(".html")]
+        result.page_hashes.update(write_extras(
+            config, articles, result.links, health, pages, writer, page_hashes, load_content))
+        stats = writer.finish(keep_article=keep_article)
+    except BaseException:
+        _abort(writer, result)
+        raise
+    _put_search_in_place(config, writer, result)
+    return result, stats
+
+
+def _abort(writer: OutputWriter, result: SiteResult | None) -> None:
+    """Leave the site as it was: the staged files and the search shards built beside it go."""
+    writer.abort()
+    if result is not None:
+        result.search.discard()
+
+
+def _put_search_in_place(config: Config, writer: OutputWriter, result: SiteResult) -> None:
+    """After the pages: the new search shards, then their compressed copies (Pagefind's bundles
+    are not the writer's: their copies are made, or removed, here)."""
+    result.search.put_in_place()
+    precompress.sync_search(writer.root, precompress.usable(config.site.precompress)[0])
+
+
+def write_extras(
+    config: Config,
+    articles: Sequence[Article],
+    links: SiteLinks,
+    health: Sequence[FeedHealth],
+    pages: Sequence[str],
+    writer: OutputWriter,
+    previous: Mapping[str, str],
+    load_content: ContentLoader | None = None,
+) -> dict[str, str]:
+    """The site's machine-readable files: feeds, OPML, sitemap, robots.txt; returns their input
+    hashes. A feed folder or sitemap whose inputs did not change (``previous``) is not rendered
+    again: a few new articles touch a few of the feed folders."""
+    site = config.site
+    feeds = site_feeds(config, links)
+    newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
+    hashes = write_feeds(config, feeds, feeds_out.feed_groups(newest_first, feeds), writer,
+                         previous, load_content)
+    hashes |= write_sitemap(config, pages, writer, previous)
+    write_opml(config, health, writer)
+    writer.write("robots.txt", feeds_out.robots(site.url))
+    return hashes
+
+
+def write_opml(config: Config, health: Sequence[FeedHealth], writer: OutputWriter) -> None:
+    """``feeds/subscriptions.opml``: the feeds followed now."""
+    followed = [feeds_out.OpmlFeed(h.channel or h.title or h.key, h.url or h.key, "",
+                                   h.category, h.source or h.title)
+                for h in health if h.retired_at is None]
+    writer.write("feeds/subscriptions.opml", feeds_out.opml(config.site.title, followed))
+
+
+def site_feeds(config: Config, links: SiteLinks) -> feeds_out.SiteFeeds:
+    site = config.site
+    return feeds_out.SiteFeeds(
+        title=site.title, url=site.url, language=site.language,
+        article_page=links.article_page, category_page=links.category_page,
+        source_page=links.source_page,
+    )
+
+
+def write_feeds(config: Config, feeds: feeds_out.SiteFeeds,
+                groups: Iterable[feeds_out.FeedGroup], writer: OutputWriter,
+                previous: Mapping[str, str], load_content: ContentLoader | None,
+                ) -> dict[str, str]:
+    """The feed folders of ``groups`` whose inputs changed; their input hashes."""
+    site = config.site
+    hashes: dict[str, str] = {}
+    for group in groups:
+        key = digest(EXTRAS_FORMAT, site.title, site.url, site.language, group.folder,
+                     group.title, group.page, *map(_feed_entry_key, group.articles))
+        hashes |= _write_unless_kept(writer, previous, key, group.files,
+                                     partial(_render_group, feeds, group, load_content))
+    return hashes
+
+
+def write_sitemap(config: Config, pages: Iterable[str], writer: OutputWriter,
+                  previous: Mapping[str, str]) -> dict[str, str]:
+    """The sitemap of ``pages`` (with a site URL): its parts whose pages changed.
+
+    Up to :data:`SITEMAP_ONE_FILE` pages, one ``sitemap.xml``; beyond, an index of parts, one
+    per folder of the site's first two levels (``a/3f``: the pages of the articles whose id
+    starts with ``3f``; ``c/<category>``; ``archive``; ``page``; the root), named by a hash of
+    the folder: the articles a build adds or changes touch the parts of their own folders,
+    where parts cut by position would all shift with every new page."""
+    url = config.site.url
+    if not url:
+        return {}
+    ordered = sorted(pages)
+    if len(ordered) <= SITEMAP_ONE_FILE:
+        return _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *ordered),
+                                  ["sitemap.xml"],
+                                  partial(feeds_out.sitemaps, url, [(p, None) for p in ordered]))
+    folders: dict[str, list[str]] = {}
+    for path in ordered:
+        folders.setdefault(_sitemap_part(path), []).append(path)
+    parts: dict[str, list[str]] = {}
+    for name, paths in folders.items():  # a part holds at most the protocol's limit
+        limit = feeds_out.SITEMAP_LIMIT
+        for n, start in enumerate(range(0, len(paths), limit)):
+            parts[name if not n else name.replace(".xml", f"-{n}.xml")] = paths[start:start + limit]
+    hashes: dict[str, str] = {}
+    for name, paths in sorted(parts.items()):
+        hashes |= _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *paths), [name],
+                                     partial(_sitemap_file, name, url, paths, part=True))
+    return hashes | _write_unless_kept(
+        writer, previous, digest(EXTRAS_FORMAT, url, *sorted(parts)), ["sitemap.xml"],
+        partial(_sitemap_file, "sitemap.xml", url, sorted(parts), part=False))
+
+
+def _sitemap_file(name: str, url: str, items: Sequence[str], *, part: bool) -> dict[str, bytes]:
+    """``{name: bytes}``: a part listing the pages ``items``, or the index of the parts."""
+    render = feeds_out.sitemap_part if part else feeds_out.sitemap_index
+    return {name: render(url, items)}
+
+
+#: Pages up to which the sitemap is one file.
+SITEMAP_ONE_FILE = 5_000
+
+
+def _sitemap_part(path: str) -> str:
+    """The part of the sitemap that lists ``path`` (see :func:`write_sitemap`)."""
+    folder = "/".join(path.split("/")[:2]) if path.count("/") >= 2 else path.rpartition("/")[0]
+    return f"sitemap-{digest(folder)[:10]}.xml"
+
+
+def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,
+                  load_content: ContentLoader | None) -> dict[str, bytes]:
+    if load_content is not None:
+        group = replace(group, articles=with_content(group.articles, load_content))
+    return feeds_out.render_group(feeds, group)
+
+
+def _feed_entry_key(article: Article) -> str:
+    """Everything of an article that its feed entries show (content_hash covers the title, text,
+    content and image)."""
+    return "\x1e".join((article.id, article.content_hash, article.link, article.author,
+                        article.category, article.source, article.channel,
+                        article.published.isoformat(),
+                        article.updated.isoformat() if article.updated else ""))
+
+
+def _write_unless_kept(writer: OutputWriter, previous: Mapping[str, str], key: str,
+                       files: Sequence[str], render: Callable[[], dict[str, bytes]],
+                       ) -> dict[str, str]:
+    """Keep each of ``files`` whose input hash is ``key`` still; render and write the others."""
+    missing = [f for f in files if previous.get(f) != key or not writer.keep(f)]
+    if missing:
+        rendered = render()
+        for relpath in missing:
+            writer.write(relpath, rendered[relpath])
+    return dict.fromkeys(files, key)
