@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,11 +41,12 @@ def spec(names: tuple[str, str, str]) -> FeedSpec:
     return FeedSpec(key=key, urls=(key,), category=names[0], source=names[1], channel=names[2])
 
 
-def make_config(folder: Path, site: str, settings: str = "") -> Config:
+def make_config(folder: Path, site: str, settings: str = "",
+                zone: str = "Asia/Shanghai") -> Config:
     feeds = "".join(f"  - {{url: '{spec(n).key}', category: {n[0]}, source: {n[1]}, "
                     f"channel: {n[2]}}}\n" for n in [*FEEDS, NEW_FEED])
     text = (f"feeds:\n{feeds}"
-            f"site: {{title: 新闻, url: '{SITE_URL}', timezone: Asia/Shanghai{settings}}}\n"
+            f"site: {{title: 新闻, url: '{SITE_URL}', timezone: {zone}{settings}}}\n"
             f"output: {{state: state, site: {site}, page_size: 2}}\n")
     path = folder / f"{site}.yml"
     path.write_text(text, encoding="utf-8")
@@ -155,16 +157,18 @@ def sitemap_pages(root: Path) -> list[str]:
     return sorted(unquote(url.removeprefix(SITE_URL)) for url in found)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
         tmp_path: Path, planned: list[int], seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Seed 2: with a sitemap of parts (one per folder of the first two levels); seed 3: with
     a window of the newest 45 articles' days, which moves as articles come (those that leave
-    it lose their pages, like removed ones)."""
+    it lose their pages, like removed ones); seed 4: days and months in a zone that left
+    summer time on 2026-11-01 within the articles' dates; seed 5: in a zone 5:30 from UTC."""
     if seed == 2:
         monkeypatch.setattr(site_output, "SITEMAP_ONE_FILE", 20)
     settings = ", max_articles: 45" if seed == 3 else ""
-    a, b = make_config(tmp_path, "a", settings), make_config(tmp_path, "b", settings)
+    zone = {4: "America/New_York", 5: "Asia/Kolkata"}.get(seed, "Asia/Shanghai")
+    a, b = (make_config(tmp_path, name, settings, zone) for name in ("a", "b"))
     archive = Archive(a.output.state, seed)
     archive.new(40, newest=False)
     archive.new(10, newest=True)
@@ -252,3 +256,31 @@ def test_a_run_that_brings_no_article_rebuilds_the_status_page_only(
     assert stats.written == 1  # health.html (the OPML lists the same feeds)
     assert planned and files(a.output.site) == files(b.output.site)
     assert "HTTP 500" in (a.output.site / "health.html").read_text("utf-8")
+
+
+def test_an_older_copy_of_the_archive_makes_a_full_build(tmp_path: Path,
+                                                          planned: list[int]) -> None:
+    """A state folder set back to an older copy of the same archive (a cache, a restored
+    export) numbers its next changes as the output already saw them: the site is built whole,
+    never from a log that does not describe it."""
+    a, b = make_config(tmp_path, "a"), make_config(tmp_path, "b")
+    archive = Archive(a.output.state, 6)
+    archive.new(10, newest=True)
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+    shutil.copytree(a.output.state, tmp_path / "older")
+    archive.new(5, newest=True)
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+    shutil.rmtree(a.output.state)
+    shutil.copytree(tmp_path / "older", a.output.state)
+    archive.new(3, newest=True)  # changes 11 to 13: the site was built at 15
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+        publish_site(b, s, NOW, full=True)
+    assert a.output.site is not None and b.output.site is not None
+    got, want = files(a.output.site), files(b.output.site)
+    # The pages of the articles the older copy lacks are kept (until it knows them again).
+    assert sorted(set(got) - set(want)) == [f"a/id/id{n:04d}.html" for n in range(11, 16)]
+    assert {p: got[p] for p in want} == want
+    assert len(planned) == 1  # the second build only

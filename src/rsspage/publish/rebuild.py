@@ -54,7 +54,10 @@ def changes_since(store: Store, record: BuildRecord | None, mark: ArchiveMark,
     if record is None or record.inputs != inputs:
         return None
     archive, _, seq = record.mark.rpartition(":")
-    if archive != mark.archive or not seq.isdigit():
+    if archive != mark.archive or not seq.isdigit() or int(seq) > mark.seq:
+        # Another archive, or this one set back to an older copy (a cache, a restored
+        # export): the output may show changes the archive no longer has, and the log's
+        # numbers after the copy's mark are not the output's.
         return None
     changes = store.changes_since(int(seq))
     return changes if changes is not None and len(changes) <= DELTA_LIMIT else None

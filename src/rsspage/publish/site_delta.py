@@ -152,11 +152,14 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
 def _counted_tree(query: SiteQuery, zone: ZoneInfo) -> dict[str, Node]:
     rows = query.tree()
     categories = tree(tree_names((c, s, ch) for c, s, ch, _, _ in rows))
+    newest_of: dict[int, datetime] = {}
     for cat, src, ch, count, newest in rows:
-        latest = newest.astimezone(zone).isoformat()
         for node in categories[cat].children[src].children[ch].trail:
             node.count += count
-            node.latest = max(node.latest, latest)
+            # Compared as instants: local times around a DST change do not sort as text.
+            if id(node) not in newest_of or newest > newest_of[id(node)]:
+                newest_of[id(node)] = newest
+                node.latest = newest.astimezone(zone).isoformat()
     return categories
 
 

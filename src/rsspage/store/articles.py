@@ -88,11 +88,14 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
     among imported ones only, for an item a feed brings; among all, for an imported one."""
     only = " AND imported = 1" if imported_only else ""
     if article.link:
+        # "+feed_key": by the link's index (a few rows), not the feed's (all its articles:
+        # 3.5 ms a lookup in a feed of 3,000, 7 s of storing 2,000 into 100,000).
         where, key = "link = ? AND link != ''", article.link
     else:
         where, key = "link = '' AND title = ?", article.title
+    feed = "+feed_key" if article.link else "feed_key"
     return conn.execute(
-        f"SELECT id, content_hash, published FROM articles WHERE feed_key = ? AND {where}{only} "
+        f"SELECT id, content_hash, published FROM articles WHERE {feed} = ? AND {where}{only} "
         "LIMIT 1", (article.feed_key, key)).fetchone()
 
 
