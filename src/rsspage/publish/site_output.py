@@ -9,6 +9,7 @@ The page hashes live in the site folder (they describe that copy of it).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -338,6 +339,11 @@ SITEMAP_ONE_FILE = 5_000
 def _sitemap_part(path: str) -> str:
     """The part of the sitemap that lists ``path`` (see :func:`write_sitemap`)."""
     folder = "/".join(path.split("/")[:2]) if path.count("/") >= 2 else path.rpartition("/")[0]
+    return _sitemap_name(folder)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sitemap_name(folder: str) -> str:
     return f"sitemap-{digest(folder)[:10]}.xml"
 
 

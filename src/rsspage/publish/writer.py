@@ -263,20 +263,21 @@ class OutputWriter:
         only what changed, whose :meth:`finish` must remove just ``remove``. Files are not
         checked on disk (``rsspage build --full`` does that)."""
         self._check_open()
-        for key, spellings in list(self._owned_keys.items()):
-            if key in self._claimed:
+        claimed, owned = self._claimed, self._owned
+        kept = 0
+        for key, spellings in self._owned_keys.items():
+            if key in claimed:
                 continue  # written or kept in this build (another spelling: finish() judges)
-            for relpath in sorted(spellings):
-                digest = self._owned.get(relpath)
-                if not digest or relpath in remove or self._follows(relpath) in remove:
+            for relpath in sorted(spellings) if len(spellings) > 1 else spellings:
+                if not owned.get(relpath) or relpath in remove or self._follows(relpath) in remove:
                     continue
-                inputs = self._inputs.get(relpath)
-                self._claim(relpath, key, digest, self._articles.get(relpath))
-                if inputs is not None:
-                    self._inputs[relpath] = inputs
-                self._unchanged += 1
-                self._kept += 1
+                # What _claim() does, but for a file that stays as the manifest has it.
+                claimed[key] = relpath
+                self._claimed_paths.add(relpath)
+                kept += 1
                 break
+        self._unchanged += kept
+        self._kept += kept
 
     def _follows(self, relpath: str) -> str:
         """The file ``relpath`` belongs to (itself; a compressed copy: its original)."""
