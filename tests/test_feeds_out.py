@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from rsspage.publish import feeds_out
+from rsspage.publish import feed_folders, feeds_out
+from rsspage.publish.feed_folders import SiteFeeds, folder_names
 from rsspage.publish.feeds_out import (
     ATOM_NS,
     CONTENT_NS,
@@ -31,11 +32,9 @@ from rsspage.publish.feeds_out import (
     SITEMAP_NS,
     FeedMeta,
     OpmlFeed,
-    SiteFeeds,
     atom_feed,
     entry_id,
     feed_title,
-    folder_names,
     json_feed,
     opml,
     robots,
@@ -380,8 +379,8 @@ def feed_set(articles_newest_first: Sequence[Article], site: SiteFeeds,
              **limit: int) -> dict[str, bytes]:
     """Every feed file of the site, as the publish stage renders its groups."""
     files: dict[str, bytes] = {}
-    for group in feeds_out.feed_groups(articles_newest_first, site, **limit):
-        files.update(feeds_out.render_group(site, group))
+    for group in feed_folders.feed_groups(articles_newest_first, site, **limit):
+        files.update(feed_folders.render_group(site, group))
     return files
 
 

@@ -25,6 +25,7 @@ import pytest
 from rsspage.config import Config, parse_config
 from rsspage.errors import PublishError
 from rsspage.publish import (
+    feed_folders,
     feeds_out,
     search_index,
     search_pagefind,
@@ -633,9 +634,9 @@ def test_unchanged_feed_folders_and_sitemap_are_not_rendered_again(
     site = make_site(tmp_path)
     site.config = replace(site.config, site=replace(site.config.site, url="https://n.example/"))
     rendered: list[str] = []
-    render_group, sitemaps = feeds_out.render_group, feeds_out.sitemaps
+    render_group, sitemaps = feed_folders.render_group, feeds_out.sitemaps
 
-    def counting_render(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup
+    def counting_render(feeds: feed_folders.SiteFeeds, group: feed_folders.FeedGroup
                         ) -> dict[str, bytes]:
         rendered.append(group.folder)
         return render_group(feeds, group)
@@ -644,7 +645,7 @@ def test_unchanged_feed_folders_and_sitemap_are_not_rendered_again(
         rendered.append("sitemap")
         return sitemaps(*args, **kwargs)
 
-    monkeypatch.setattr(feeds_out, "render_group", counting_render)
+    monkeypatch.setattr(feed_folders, "render_group", counting_render)
     monkeypatch.setattr(feeds_out, "sitemaps", counting_sitemaps)
     site.build()
     folders = {f for f in rendered if f != "sitemap"}

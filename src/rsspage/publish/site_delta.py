@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from rsspage.publish import feeds_out
+from rsspage.publish import feed_folders, feeds_out
 from rsspage.publish.delta_listings import Planner, bounds, day_of, period_paths
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.site_model import (
@@ -103,7 +103,7 @@ def tree_key(categories: Mapping[str, Node]) -> str:
 def stable_folders(names: TreeNames) -> bool:
     """Whether every name's folder depends on the name alone: no two siblings whose safe
     folder names clash (then the first in sorted order keeps the plain name, see
-    site_model.child_segments and feeds_out.folder_names)."""
+    site_model.child_segments and feed_folders.folder_names)."""
     groups: list[Iterable[str]] = [names.keys()]
     for sources in names.values():
         groups.append(sources.keys())
@@ -282,9 +282,9 @@ def _trail(old: Mapping[str, Node], loc: Location) -> list[Node]:
 
 
 def feed_groups(categories: Mapping[str, Node], places: Iterable[Place], query: SiteQuery,
-                site: feeds_out.SiteFeeds) -> list[feeds_out.FeedGroup]:
+                site: feed_folders.SiteFeeds) -> list[feed_folders.FeedGroup]:
     """The feed folders of ``places`` (those still in the tree), each with its newest
-    articles, as feeds_out.feed_groups makes them."""
+    articles, as feed_folders.feed_groups makes them."""
     groups = []
     for place in sorted(set(places)):
         node: Node | None = None
@@ -297,7 +297,7 @@ def feed_groups(categories: Mapping[str, Node], places: Iterable[Place], query: 
         if place and node is None:
             continue
         articles = query.articles(place, newest_first=True, limit=feeds_out.FEED_LIMIT)
-        groups.append(feeds_out.feed_group(site, node.feeds if node else "feeds/", place,
+        groups.append(feed_folders.feed_group(site, node.feeds if node else "feeds/", place,
                                            articles))
     return groups
 

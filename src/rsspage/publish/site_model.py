@@ -33,7 +33,7 @@ from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
-from rsspage.publish.feeds_out import folder_names
+from rsspage.publish.feed_folders import folder_names
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.types import Article
 

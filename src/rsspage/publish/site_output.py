@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from rsspage.config import Config
 from rsspage.publish import (
     build_record,
+    feed_folders,
     feeds_out,
     hosts,
     manifest,
@@ -252,7 +253,7 @@ def write_extras(
     site = config.site
     feeds = site_feeds(config, links)
     newest_first = sorted(articles, key=lambda a: (a.published, a.id), reverse=True)
-    hashes = write_feeds(config, feeds, feeds_out.feed_groups(newest_first, feeds), writer,
+    hashes = write_feeds(config, feeds, feed_folders.feed_groups(newest_first, feeds), writer,
                          previous, load_content)
     hashes |= write_sitemap(config, pages, writer, previous)
     write_opml(config, health, writer)
@@ -268,17 +269,17 @@ def write_opml(config: Config, health: Sequence[FeedHealth], writer: OutputWrite
     writer.write("feeds/subscriptions.opml", feeds_out.opml(config.site.title, followed))
 
 
-def site_feeds(config: Config, links: SiteLinks) -> feeds_out.SiteFeeds:
+def site_feeds(config: Config, links: SiteLinks) -> feed_folders.SiteFeeds:
     site = config.site
-    return feeds_out.SiteFeeds(
+    return feed_folders.SiteFeeds(
         title=site.title, url=site.url, language=site.language,
         article_page=links.article_page, category_page=links.category_page,
         source_page=links.source_page,
     )
 
 
-def write_feeds(config: Config, feeds: feeds_out.SiteFeeds,
-                groups: Iterable[feeds_out.FeedGroup], writer: OutputWriter,
+def write_feeds(config: Config, feeds: feed_folders.SiteFeeds,
+                groups: Iterable[feed_folders.FeedGroup], writer: OutputWriter,
                 previous: Mapping[str, str], load_content: ContentLoader | None,
                 ) -> dict[str, str]:
     """The feed folders of ``groups`` whose inputs changed; their input hashes."""
@@ -347,11 +348,11 @@ def _sitemap_name(folder: str) -> str:
     return f"sitemap-{digest(folder)[:10]}.xml"
 
 
-def _render_group(feeds: feeds_out.SiteFeeds, group: feeds_out.FeedGroup,
+def _render_group(feeds: feed_folders.SiteFeeds, group: feed_folders.FeedGroup,
                   load_content: ContentLoader | None) -> dict[str, bytes]:
     if load_content is not None:
         group = replace(group, articles=with_content(group.articles, load_content))
-    return feeds_out.render_group(feeds, group)
+    return feed_folders.render_group(feeds, group)
 
 
 def _feed_entry_key(article: Article) -> str:
