@@ -23,7 +23,8 @@ from rsspage.errors import PublishError
 from rsspage.publish import hexo
 from rsspage.publish.hexo import post_inputs, publish_hexo, render_post
 from rsspage.publish.outputs import publish_hexo_posts
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.write_stats import WriteStats
+from rsspage.publish.writer import OutputWriter
 from rsspage.store import Store
 from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
 

@@ -36,7 +36,7 @@ from rsspage.publish.names import clash_key
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site import SiteResult
 from rsspage.publish.site_model import RESERVED, article_path, build_model, child_segments
-from rsspage.publish.writer import WriteStats
+from rsspage.publish.write_stats import WriteStats
 from rsspage.store import FeedHealth
 from rsspage.types import Article
 

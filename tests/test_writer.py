@@ -15,7 +15,8 @@ import pytest
 
 from rsspage.errors import PublishError
 from rsspage.publish import writer as writer_module
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.write_stats import WriteStats
+from rsspage.publish.writer import OutputWriter
 
 
 def make(tmp_path: Path) -> OutputWriter:

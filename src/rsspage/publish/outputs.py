@@ -31,7 +31,7 @@ from rsspage.publish.site_output import (
     write_site,
 )
 from rsspage.publish.site_pages import digest
-from rsspage.publish.writer import WriteStats
+from rsspage.publish.write_stats import WriteStats
 from rsspage.store import Store
 from rsspage.types import Article, OutputCounts
 

@@ -37,7 +37,8 @@ from typing import Any
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
 from rsspage.publish.names import clash_key
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.write_stats import WriteStats
+from rsspage.publish.writer import OutputWriter
 
 _BROTLI: Any = (
     importlib.import_module("brotli") if importlib.util.find_spec("brotli") is not None else None

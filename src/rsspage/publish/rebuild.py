@@ -14,7 +14,8 @@ from pathlib import Path
 from rsspage.config import Config
 from rsspage.publish import build_record, manifest, precompress
 from rsspage.publish.build_record import BuildRecord
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.write_stats import WriteStats
+from rsspage.publish.writer import OutputWriter
 from rsspage.store import ArchiveMark, Change, Store
 
 #: Manifests of earlier versions, in the state folder (read once, then moved into the output).

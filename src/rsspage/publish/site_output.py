@@ -40,7 +40,8 @@ from rsspage.publish.site import (
     with_content,
 )
 from rsspage.publish.site_pages import digest, health_page
-from rsspage.publish.writer import OutputWriter, WriteStats
+from rsspage.publish.write_stats import WriteStats
+from rsspage.publish.writer import OutputWriter
 from rsspage.store import ArchiveMark, Change, FeedHealth, SiteQuery, Store
 from rsspage.types import Article
 

@@ -53,7 +53,6 @@ import resource
 import stat
 from collections import OrderedDict
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -62,43 +61,13 @@ from rsspage.fileio import TMP_SUFFIX, write_all
 from rsspage.publish import manifest as manifests
 from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import clash_key
+from rsspage.publish.write_stats import WriteStats
 
 #: Folder descriptors kept open per writer (least recently used closed first): enough for the
 #: few hundred folders of a site, well under the process's limit.
 _OPEN_FOLDERS = max(16, min(1024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
 _FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-@dataclass(frozen=True, slots=True)
-class WriteStats:
-    """What one build did to the output folder."""
-
-    #: Files created or rewritten because their content changed.
-    written: int
-    #: Files whose content was already on disk.
-    unchanged: int
-    #: Files of earlier builds removed because this build did not write them.
-    removed: int
-    #: Files of earlier builds that could not be removed, each with the reason (they stay
-    #: rsspage's, and the next build tries again).
-    not_removed: tuple[str, ...] = ()
-    #: Files of earlier builds kept although this build did not write them: their article is
-    #: not in the archive (a younger state), and only a known removal deletes an article's file.
-    kept_unknown: int = 0
-    #: Of ``unchanged``, the files kept with :meth:`OutputWriter.keep`: not rendered again. (The
-    #: others were rendered, given to ``write()`` and found the same as the file.)
-    kept: int = 0
-
-    @property
-    def rendered(self) -> int:
-        """Files the build rendered and gave to ``write()``, rewritten or not."""
-        return self.written + self.unchanged - self.kept
-
-    def check(self) -> None:
-        """Raise PublishError when some old files could not be removed."""
-        if self.not_removed:
-            raise PublishError("could not remove: " + "; ".join(self.not_removed))
 
 
 class _Staged(NamedTuple):
