@@ -39,7 +39,6 @@ class _Group:
     count: int
 
 
-
 def day_of(when: datetime, zone: ZoneInfo) -> str:
     return when.astimezone(zone).date().isoformat()
 
@@ -155,6 +154,7 @@ class _Listing:
         self._p, self._place, self._node = planner, place, node
         self._folder = node.folder if node else ""
         self._size = planner.size
+        self._edge_cache: dict[tuple[_Group, bool], tuple[_Group, int] | None] = {}
 
     def index(self) -> Page:
         query, place, size = self._p.query, self._place, self._size
@@ -226,15 +226,9 @@ class _Listing:
     def _edges(self, group: _Group) -> Iterator[Page]:
         """The last page of the group before ``group`` and the first of the one after: their
         links lead to ``group`` (or past it, when it is empty now)."""
-        place, query = self._place, self._p.query
-        older = query.articles(place, None, group.start, newest_first=True, limit=1)
-        if older:
-            prior = self._p.group_of(place, older[0].published)
-            last = (prior.count - 1) // self._size + 1
-            yield self._chunk_page(prior, last)
-        newer = query.articles(place, group.end, None, limit=1)
-        if newer:
-            yield self._chunk_page(self._p.group_of(place, newer[0].published), 1)
+        for edge in (self._next_to(group, older=True), self._next_to(group, older=False)):
+            if edge is not None:
+                yield self._chunk_page(*edge)
 
     def _chunk_page(self, group: _Group, k: int) -> Page:
         size = self._size
@@ -247,19 +241,28 @@ class _Listing:
 
     def _before(self, group: _Group) -> str:
         """URL of the last page of the group before ``group`` ("" when none)."""
-        older = self._p.query.articles(self._place, None, group.start, newest_first=True,
-                                       limit=1)
-        if not older:
-            return ""
-        prior = self._p.group_of(self._place, older[0].published)
-        return self._chunk_path(prior, (prior.count - 1) // self._size + 1)
+        edge = self._next_to(group, older=True)
+        return self._chunk_path(*edge) if edge else ""
 
     def _after(self, group: _Group) -> str:
         """URL of the first page of the group after ``group`` ("": the listing's index)."""
-        newer = self._p.query.articles(self._place, group.end, None, limit=1)
-        if not newer:
-            return ""
-        return self._chunk_path(self._p.group_of(self._place, newer[0].published), 1)
+        edge = self._next_to(group, older=False)
+        return self._chunk_path(*edge) if edge else ""
+
+    def _next_to(self, group: _Group, *, older: bool) -> tuple[_Group, int] | None:
+        """The group before (``older``) or after ``group`` and its page next to it (read once
+        per group: its pages and the edge pages all ask)."""
+        key = (group, older)
+        if key not in self._edge_cache:
+            place, query = self._place, self._p.query
+            found = (query.articles(place, None, group.start, newest_first=True, limit=1)
+                     if older else query.articles(place, group.end, None, limit=1))
+            edge = None
+            if found:
+                near = self._p.group_of(place, found[0].published)
+                edge = (near, (near.count - 1) // self._size + 1 if older else 1)
+            self._edge_cache[key] = edge
+        return self._edge_cache[key]
 
     def _path_of(self, article: Article) -> str:
         """URL of the page listing ``article``."""

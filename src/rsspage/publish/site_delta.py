@@ -127,16 +127,15 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
               if c.before is not None and (since is None or c.before.published >= since)]
     result = DeltaPlan(categories)
     planner = Planner(query, zone, size, categories, period_paths(previous))
-    located = [*(loc for _, loc in before), *(_location(a) for a in current.values())]
-    keyed = [*((ident, loc) for ident, loc in before),
-             *((a.id, _location(a)) for a in current.values())]
-    for ident, loc in keyed:
+    # Where each changed article was at the last build, and where it is now.
+    located = [*before, *((a.id, _location(a)) for a in current.values())]
+    for ident, loc in located:
         for place in _places(loc):
             planner.touch(place, (loc.published, ident))
         result.feeds.update(_places(loc)[:3])
     pages: list[Page] = [*planner.listing_pages()]
     pages += _article_pages(query, planner, current, before)
-    days = {day_of(loc.published, zone) for loc in located}
+    days = {day_of(loc.published, zone) for _, loc in located}
     pages += _archive_pages(query, zone, days, planner.view, result.remove)
     pages.append(category_index(list(categories.values())))
     pages += fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)
@@ -144,8 +143,7 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     result.remove |= planner.removed | {article_path(c.id) for c in changes
                                         if c.id not in current}
     result.remove |= _gone_folders(categories, [loc for _, loc in before], previous)
-    result.entry_keys = {*(_entry(ident, loc) for ident, loc in before),
-                         *(_entry(a.id, _location(a)) for a in current.values())}
+    result.entry_keys = {_entry(ident, loc) for ident, loc in located}
     return result
 
 
