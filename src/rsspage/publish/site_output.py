@@ -105,8 +105,9 @@ def publish_site(config: Config, store: Store, now: datetime, *,
 
 def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: ArchiveMark,
              inputs: str) -> list[Change] | None:
-    """:func:`_changes_since` for the site, whose window is among its inputs, and when every
-    listing's folder depends on its name alone."""
+    """The articles a build from the changes must look at (``rebuild.changes_since``, and those
+    that left or entered the window since the last build), when every listing's folder depends
+    on its name alone; None for a full build."""
     changes = rebuild.changes_since(store, record, mark, inputs)
     if changes is None or record is None or record.tree == site_delta.UNSTABLE:
         return None
@@ -148,10 +149,9 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
         hashes = {path: key for path, key in previous.items()
                   if path not in plan.remove and not path.startswith(search_index.FOLDER + "/")}
         hashes |= result.page_hashes | result.search.hashes
-        groups = site_delta.feed_groups(plan.categories, plan.feeds, query,
-                                        site_feeds(config, result.links))
-        hashes |= write_feeds(config, site_feeds(config, result.links), groups, writer,
-                              previous, load_content)
+        feeds = site_feeds(config, result.links)
+        groups = site_delta.feed_groups(plan.categories, plan.feeds, query, feeds)
+        hashes |= write_feeds(config, feeds, groups, writer, previous, load_content)
         sitemap = write_sitemap(config, [p for p in hashes if p.endswith(".html")], writer,
                                 previous)
         plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
