@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from rsspage.demo.sample import CATALOG, feed_paths, load_demo_data
-from rsspage.demo.server import serve_demo, write_demo_config
+from rsspage.demo.server import make_server, serve_demo, write_demo_config
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
 _IMG = re.compile(r"""<img\b[^>]*?\b(?:data-src|src)="([^"]+)\"""")
@@ -200,3 +200,19 @@ def test_write_demo_config(tmp_path: Path, base: str) -> None:
                                                         for f in config["feeds"]]
     assert sorted(served) == sorted(feed_paths(load_demo_data()))
     assert all(fetch(base + p)[0] == 200 for p in served)
+
+
+def test_a_client_that_leaves_mid_answer_prints_no_traceback(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A browser leaving a page resets its picture requests: the demo server says nothing
+    (the standard library's server would print a BrokenPipeError traceback)."""
+    server = make_server()
+    try:
+        for error in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise error
+            except ConnectionError:
+                server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    assert capsys.readouterr().err == ""

@@ -162,7 +162,7 @@ class Watcher(threading.Thread):
 # --------------------------------------------------------------------------- serving
 
 
-class _QuietServer(ThreadingHTTPServer):
+class QuietServer(ThreadingHTTPServer):
     """A browser that leaves a page mid-load resets its connections: that is no error."""
 
     daemon_threads = True
@@ -191,7 +191,7 @@ def serving(
     errors go to ``log`` or, without one, to stderr.
     """
     try:
-        server = _QuietServer((host, port), _handler_class(site_dir, log))
+        server = QuietServer((host, port), _handler_class(site_dir, log))
     except OSError as e:
         raise RsspageError(f"cannot serve on {host}:{port}: {e.strerror or e}") from e
     thread = threading.Thread(

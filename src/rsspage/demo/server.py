@@ -38,6 +38,7 @@ from rsspage.demo.sample import (
     load_demo_data,
 )
 from rsspage.errors import PublishError, RsspageError
+from rsspage.serve import QuietServer
 
 #: A Host header we are willing to echo into feed URLs (no quotes, no markup).
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
@@ -161,11 +162,11 @@ def make_server(port: int = 0) -> ThreadingHTTPServer:
     """A demo server bound to 127.0.0.1:``port`` (0: any free port), not yet serving."""
     handler = type("BoundDemoHandler", (DemoHandler,), {"data": load_demo_data()})
     try:
-        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        # Quiet: a browser that leaves a page mid-load resets its picture requests.
+        server = QuietServer(("127.0.0.1", port), handler)
     except OSError as e:
         raise RsspageError(f"cannot start the demo server on 127.0.0.1:{port}: {e}") from e
-    server.daemon_threads = True  # a stuck client must not keep the process alive
-    return server
+    return server  # with daemon threads: a stuck client must not keep the process alive
 
 
 @contextmanager
