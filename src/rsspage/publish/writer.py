@@ -101,11 +101,6 @@ class OutputWriter:
             loaded = manifests.load(legacy_manifest)
         else:
             loaded = manifests.load(self._manifest_path)
-        # What the manifest file says, so that a build that changed nothing does not rewrite it
-        # (serialising 20,000 entries costs more than comparing them).
-        self._on_file = manifests.Manifest(dict(loaded.files), dict(loaded.articles),
-                                           dict(loaded.inputs)) \
-            if self._manifest_path.exists() else None
         self._owned: dict[str, str] = loaded.files  # relpath → sha256
         self._articles: dict[str, str] = loaded.articles  # relpath → article id
         self._inputs: dict[str, str] = loaded.inputs  # relpath → digest of what it came from
@@ -118,9 +113,12 @@ class OutputWriter:
             # A new file, or one a killed build may have replaced: its digest is unknown, so
             # the next write rewrites it and keep() refuses it.
             self._owned[rel] = ""
-        self._owned_keys: dict[str, set[str]] = {}
+        # Clash key → the owned path under it; the rare keys owned under several spellings
+        # also → all of them (a set per path would be 12 MB of 56,000 pages).
+        self._owned_keys: dict[str, str] = {}
+        self._twin_keys: dict[str, set[str]] = {}
         for rel in self._owned:
-            self._owned_keys.setdefault(clash_key(rel), set()).add(rel)
+            self._add_spelling(clash_key(rel), rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
         self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
         self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
@@ -178,10 +176,23 @@ class OutputWriter:
         key = clash_key(relpath)
         if key in self._claimed:
             return False
-        owned = self._owned_keys.get(key)
+        owned = self._spellings(key)
         if owned:
             return relpath in owned
         return self._lstat(relpath) is None
+
+    def _spellings(self, key: str) -> Collection[str]:
+        """The owned paths under clash key ``key``."""
+        twins = self._twin_keys.get(key)
+        if twins is not None:
+            return twins
+        first = self._owned_keys.get(key)
+        return (first,) if first is not None else ()
+
+    def _add_spelling(self, key: str, relpath: str) -> None:
+        first = self._owned_keys.setdefault(key, relpath)
+        if first != relpath:
+            self._twin_keys.setdefault(key, {first}).add(relpath)
 
     def write(self, relpath: str, data: bytes, *, article: str | None = None) -> bool:
         """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one); True
@@ -234,10 +245,10 @@ class OutputWriter:
         self._check_open()
         claimed, owned = self._claimed, self._owned
         kept = 0
-        for key, spellings in self._owned_keys.items():
+        for key in self._owned_keys:
             if key in claimed:
                 continue  # written or kept in this build (another spelling: finish() judges)
-            for relpath in sorted(spellings) if len(spellings) > 1 else spellings:
+            for relpath in sorted(self._spellings(key)):
                 if not owned.get(relpath) or relpath in remove or self._follows(relpath) in remove:
                     continue
                 # What _claim() does, but for a file that stays as the manifest has it.
@@ -425,7 +436,7 @@ class OutputWriter:
         self._claimed[key] = relpath
         self._claimed_paths.add(relpath)
         self._owned[relpath] = digest
-        self._owned_keys.setdefault(key, set()).add(relpath)
+        self._add_spelling(key, relpath)
         if article is None:
             self._articles.pop(relpath, None)
         else:
@@ -534,17 +545,12 @@ class OutputWriter:
                     leftover.unlink(missing_ok=True)
 
     def _save_manifest(self) -> None:
-        journaled = self._journal.is_open or self._recovering
         self._journal.close()
         articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
         inputs = {rel: i for rel, i in self._inputs.items() if rel in self._owned}
-        manifest = manifests.Manifest(self._owned, articles, inputs)
-        if manifest == self._on_file and not journaled:
-            # The file says this already and no journal is left to drop; a copy left by a
-            # build killed while saving it still goes.
-            manifests.sweep_temporaries(self._manifest_path)
-            return
-        manifests.save(self._manifest_path, manifest)
+        # Written only when its bytes change (a build that changed nothing leaves the file as
+        # it is): serialising is cheaper than a copy of the manifest kept to compare with.
+        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles, inputs))
         if self._legacy is not None:
             self._journal.path.unlink(missing_ok=True)  # the legacy one, if it was read
             manifests.remove_legacy(self._legacy)
