@@ -238,13 +238,11 @@ class OutputWriter:
         return True
 
     def keep_others(self, remove: Collection[str]) -> None:
-        """Count every owned file this build has not written or kept as kept, but those of
-        ``remove`` (and what :meth:`_follows` says belongs to them): for a build that rendered
-        only what changed, whose :meth:`finish` must remove just ``remove``. Files are not
-        checked on disk (``rsspage build --full`` does that)."""
+        """Keep every owned file this build has not written or kept, but ``remove`` (and the
+        files that :meth:`_follows` them), unchecked on disk (``build --full`` checks): for a
+        build of only what changed, whose :meth:`finish` must remove just ``remove``."""
         self._check_open()
-        claimed, owned = self._claimed, self._owned
-        kept = 0
+        claimed, owned, kept = self._claimed, self._owned, 0
         for key in self._owned_keys:
             if key in claimed:
                 continue  # written or kept in this build (another spelling: finish() judges)
