@@ -162,26 +162,18 @@ def build_site(
     """
     zone = ZoneInfo(config.site.timezone)
     model = build_model(articles, zone)
-    env = make_environment(config.folder / "templates", zone, _cache_of(config))
-    assets = _write_assets(writer)
-    version = _site_version(env, assets, config)
+    env, version = _prepare(config, writer)
     language = config.site.language
     shards = search_index.plan_shards(model.views, language)
     # Without Pagefind the search page says so instead of loading bundles that are not there.
     binary = search_index.find_binary()
-    searchable = len(shards) if binary else 0
-    _set_globals(env, config, assets)
-    pages = all_pages(model, health, config.output.page_size, searchable)
-    if binary is None:
-        # Nothing to index beside the pages: they may take every core (render_pool.py).
-        search = search_index.update_index(writer.root, shards, page_hashes, language, None)
-        hashes, rendered, skipped = _write_pages(env, pages, version, writer, page_hashes,
-                                                 load_content, pool=True)
-    else:
-        hashes, rendered, skipped, search = _write_pages_beside_search(
-            env, pages, version, writer, page_hashes, load_content,
-            partial(search_index.update_index, writer.root, shards, page_hashes, language,
-                    binary))
+    pages = all_pages(model, health, config.output.page_size, len(shards) if binary else 0)
+    # Nothing to index beside the pages without Pagefind: they may take every core
+    # (render_pool.py).
+    hashes, rendered, skipped, search = _write_pages_and_search(
+        env, pages, version, writer, page_hashes, load_content, binary,
+        partial(search_index.update_index, writer.root, shards, page_hashes, language, binary),
+        pool=binary is None)
     hashes.update(search.hashes)
     log.debug("site: %d pages rendered, %d kept; %d search shards rebuilt",
               rendered, skipped, search.rebuilt)
@@ -200,25 +192,41 @@ def build_site_delta(
     """Write the pages of ``plan`` (site_delta.py: the pages a change touches) and update the
     search shards its entry keys fall in; like :func:`build_site`, but nothing else is read.
     The caller removes ``plan.remove`` (``writer.keep_others``)."""
-    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone),
-                           _cache_of(config))
-    assets = _write_assets(writer)
-    version = _site_version(env, assets, config)
-    _set_globals(env, config, assets)
+    env, version = _prepare(config, writer)
     binary = search_index.find_binary()
-    index = partial(search_index.update_tiers, writer.root, source, plan.entry_keys,
-                    config.site.language, binary)
-    if binary is None:
-        search = index()
-        hashes, rendered, skipped = _write_pages(env, plan.pages, version, writer, page_hashes,
-                                                 load_content)
-    else:
-        hashes, rendered, skipped, search = _write_pages_beside_search(
-            env, plan.pages, version, writer, page_hashes, load_content, index)
+    hashes, rendered, skipped, search = _write_pages_and_search(
+        env, plan.pages, version, writer, page_hashes, load_content, binary,
+        partial(search_index.update_tiers, writer.root, source, plan.entry_keys,
+                config.site.language, binary))
     log.debug("site (changes only): %d pages rendered, %d kept, %d removed; %d search shards "
               "rebuilt", rendered, skipped, len(plan.remove), search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search, SiteLinks(plan.categories),
                       search_failed=binary is not None and not search.available)
+
+
+def _prepare(config: Config, writer: OutputWriter) -> tuple[jinja2.Environment, str]:
+    """The templates' environment of a build and the site version: static assets written,
+    the environment's globals set."""
+    env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone),
+                           _cache_of(config))
+    assets = _write_assets(writer)
+    _set_globals(env, config, assets)
+    return env, _site_version(env, assets, config)
+
+
+def _write_pages_and_search(
+        env: jinja2.Environment, pages: Iterable[Page], version: str, writer: OutputWriter,
+        page_hashes: Mapping[str, str], load_content: ContentLoader | None,
+        binary: str | None, index: Callable[..., search_index.IndexResult], *,
+        pool: bool = False) -> tuple[dict[str, str], int, int, search_index.IndexResult]:
+    """The pages, and the search shards (``index``): beside them when Pagefind is there,
+    else first (it then only says there is no search)."""
+    if binary is None:
+        search = index()
+        return (*_write_pages(env, pages, version, writer, page_hashes, load_content,
+                              pool=pool), search)
+    return _write_pages_beside_search(env, pages, version, writer, page_hashes, load_content,
+                                      index)
 
 
 def _cache_of(config: Config) -> Path:
