@@ -37,6 +37,7 @@ from zoneinfo import ZoneInfo
 from rsspage.publish import feed_folders, feeds_out
 from rsspage.publish.delta_listings import Planner, bounds, day_of, period_paths
 from rsspage.publish.names import clash_key, safe_segment
+from rsspage.publish.search_tiers import aware
 from rsspage.publish.site_model import (
     RESERVED,
     SEGMENT_BYTES,
@@ -172,8 +173,8 @@ def _places(loc: Location) -> list[Place]:
 
 
 def _entry(ident: str, loc: Location) -> EntryKey:
-    when = loc.first_seen or loc.published
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)), ident
+    """As search_index.entry_key makes it for a view."""
+    return aware(loc.first_seen or loc.published), ident
 
 
 def _article_pages(query: SiteQuery, planner: Planner, current: Mapping[str, Article],
@@ -186,20 +187,15 @@ def _article_pages(query: SiteQuery, planner: Planner, current: Mapping[str, Art
              if planner.node(_channel(loc)) is not None]
     for place, key in keys:
         for older in (True, False):
-            if (near := _near(query, place, key, older)) is not None:
+            if (near := query.neighbour(place, key, older=older)) is not None:
                 wanted.setdefault(near.id, near)
     for article in wanted.values():
         view = planner.view(article)
         place = _channel(_location(article))
         key = (article.published, article.id)
-        before_it, after_it = (_near(query, place, key, flag) for flag in (True, False))
+        before_it, after_it = (query.neighbour(place, key, older=flag) for flag in (True, False))
         yield article_page(view, planner.view(before_it) if before_it else None,
                            planner.view(after_it) if after_it else None, crumbs(view.channel))
-
-
-def _near(query: SiteQuery, place: Place, key: tuple[datetime, str],
-          older: bool) -> Article | None:
-    return query.neighbour(place, key, older=older)
 
 
 def _channel(loc: Location) -> Place:
@@ -316,7 +312,7 @@ class QuerySource:
         return self._query
 
     def keys_between(self, start: EntryKey | None, end: EntryKey | None) -> Sequence[EntryKey]:
-        return [(_aware(when), ident) for when, ident in self._reader().entry_keys(start, end)]
+        return [(aware(when), ident) for when, ident in self._reader().entry_keys(start, end)]
 
     def views_between(self, start: EntryKey | None,
                       end: EntryKey | None) -> Sequence[ArticleView]:
@@ -326,6 +322,3 @@ class QuerySource:
             views.append(view_of(a, channel, self._zone))
         return views
 
-
-def _aware(when: datetime) -> datetime:
-    return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -96,14 +96,17 @@ def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
     found: dict[str, Change] = {}
     rows = conn.execute("SELECT id, category, source, channel, published, first_seen "
                         "FROM changes WHERE seq > ? ORDER BY seq", (seq,))
-    for ident, category, source, channel, published, first_seen in rows:
-        if ident in found:
-            continue
-        before = None if published is None else Location(
-            category, source, channel, datetime.fromisoformat(published),
-            datetime.fromisoformat(first_seen) if first_seen else None)
-        found[ident] = Change(ident, before)
+    for ident, *where in rows:
+        if ident not in found:
+            found[ident] = Change(ident, None if where[3] is None else _location(*where))
     return list(found.values())
+
+
+def _location(category: str, source: str, channel: str, published: str,
+              first_seen: str | None) -> Location:
+    """A :class:`Location` from its columns (of ``changes`` or ``articles``)."""
+    return Location(category, source, channel, datetime.fromisoformat(published),
+                    datetime.fromisoformat(first_seen) if first_seen else None)
 
 
 def window_moved(conn: sqlite3.Connection, old: datetime | None, new: datetime | None,
@@ -125,7 +128,4 @@ def window_moved(conn: sqlite3.Connection, old: datetime | None, new: datetime |
                         (*params, limit + 1)).fetchall()
     if len(rows) > limit:
         return None
-    return [Change(ident, Location(category, source, channel, datetime.fromisoformat(published),
-                                   datetime.fromisoformat(first_seen) if first_seen else None)
-                   if left else None)
-            for ident, category, source, channel, published, first_seen in rows]
+    return [Change(ident, _location(*where) if left else None) for ident, *where in rows]
