@@ -18,6 +18,7 @@ import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote, unquote, urljoin
 
@@ -34,6 +35,7 @@ from rsspage.pipeline import build
 from rsspage.publish import search_index, search_tiers
 from rsspage.publish.outputs import write_site
 from rsspage.serve import serving
+from rsspage.store import Store
 
 pytestmark = pytest.mark.slow
 
@@ -227,7 +229,9 @@ def search_for(tab: Tab, query: str) -> list[tuple[str, str]]:
     page.wait_for_function(
         """(q) => {
           const status = document.getElementById("search-status");
-          const done = document.querySelector("#search-results li")
+          // The first page is complete when the status gives the count.
+          const done = (document.querySelector("#search-results li")
+                        && status.textContent !== status.dataset.searching)
             || status.textContent === status.dataset.none;
           return new URLSearchParams(location.search).get("q") === q && done;
         }""", arg=query)
@@ -307,6 +311,39 @@ def test_search_across_shards(
             tab.page.wait_for_function(
                 "(n) => document.querySelectorAll('#search-results li').length === n", arg=shown)
         assert tab.page.locator("#search-more").is_hidden()
+        clean(tab.log)
+        tab.close()
+
+
+def test_search_hides_records_published_before_the_layouts_floor(
+    browser: Browser, live_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the site's window moves, the records of the articles that left it stay in their
+    shards (search_tiers.plan) and the layout's floor says when the site starts: the search
+    page shows none of them, whichever shard they are in."""
+    site = rebuilt_in_shards(live_site, tmp_path, monkeypatch, wave=60_000)
+    with Store.open(load_config(site.parent / "rsspage.yml").output.state) as store:
+        published = sorted(a.published for a in store.articles(content=False)
+                           if "演示数据" in a.title + a.text)
+    assert len(published) == 128
+    floor = published[50].replace(microsecond=0) + timedelta(seconds=1)
+    expected = sum(p >= floor for p in published)
+    assert 128 - expected == 51
+    path = site / "pagefind" / search_tiers.LAYOUT_NAME
+    layout = json.loads(path.read_bytes())
+    path.write_text(json.dumps({**layout, "floor": floor.isoformat()}), encoding="utf-8")
+    shown = 20
+    with serving(site, 0, rebuild=None, watch=None) as url:
+        tab = browser.open(url + "search.html", allow=[url])
+        assert len(search_for(tab, "演示数据")) == shown
+        while shown < expected:
+            tab.page.click("#search-more")
+            tab.page.wait_for_function(
+                "(n) => document.querySelectorAll('#search-results li').length > n", arg=shown)
+            shown = tab.page.locator("#search-results li").count()
+        assert tab.page.locator("#search-more").is_hidden()
+        assert tab.page.locator("#search-results li").count() == expected
+        assert tab.page.locator("#search-status").inner_text() == f"找到 {expected} 篇文章"
         clean(tab.log)
         tab.close()
 

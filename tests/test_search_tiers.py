@@ -181,10 +181,12 @@ class Archive:
         root.mkdir(parents=True, exist_ok=True)
 
     def index(self, articles: Sequence[Article], changed: Collection[EntryKey] | None = None,
-              binary: str | None = None) -> IndexResult:
+              binary: str | None = None, hidden: Collection[EntryKey] = (),
+              floor: datetime | None = None) -> IndexResult:
         views = build_model(articles, ZONE).views
         result = search_index.update_tiers(self.root, MemorySource(views), changed, "zh-CN",
-                                           binary or self.binary, tiers=SMALL)
+                                           binary or self.binary, tiers=SMALL, hidden=hidden,
+                                           floor=floor)
         result.put_in_place()
         return result
 
@@ -362,6 +364,56 @@ def test_a_missing_bundle_is_rebuilt_and_a_pagefind_failure_leaves_its_shards_st
     result = archive.index(now, [])
     assert result.rebuilt == 1 and archive.layout.shards[0].digest
     assert archive.found("失败之后")["失败之后"] == [url(edited)]
+
+
+def shown(archive: Archive, *queries: str) -> dict[str, list[str]]:
+    """What the search page shows: the hits published at or after the layout's floor."""
+    floor = archive.layout.floor
+    hits = run_queries(archive.root, *queries)
+    return {q: sorted(h["url"] for h in hits[q]
+                      if floor is None or int(h["t"]) >= floor.timestamp()) for q in queries}
+
+
+def test_articles_leaving_the_window_stay_hidden_until_their_shard_is_rebuilt(
+    tmp_path: Path, binary: str
+) -> None:
+    """The window's daily move: the articles published before its new start leave the site.
+    Their records stay where they are, below the layout's floor (the search page hides them),
+    and nothing is re-indexed; a shard left with no current record goes."""
+    archive = Archive(tmp_path / "site", binary)
+    articles = stored(range(45))  # 16, 16, 8, 4, 1; published in the order they entered
+    archive.index(articles)
+    before = archive.folders()
+    floor = articles[20].published  # 0-19 leave: the whole first shard, 4 of the second
+    assert floor == floor.replace(microsecond=0)
+    left, kept = articles[:20], articles[20:]
+    result = archive.index(kept, [], hidden=[key(a) for a in left], floor=floor)
+    assert result.rebuilt == 0
+    assert archive.folders() == before[1:] and archive.layout.floor == floor
+    assert str(before[0]) not in archive.bundles_on_disk()
+    hits = run_queries(archive.root, "芯片", "qubits")
+    stale = {url(a) for a in articles[16:20]}
+    assert stale <= {h["url"] for q in hits for h in hits[q]}  # still in the second shard
+    truth = {url(a) for a in kept}
+    found = shown(archive, "芯片", "qubits")
+    assert set(found["芯片"] + found["qubits"]) == truth
+    # A change in the second shard rebuilds it, without the records of the articles that left.
+    edited = replace(kept[0], text="改写", content_hash="edited")
+    now = [edited, *kept[1:]]
+    assert archive.index(now, [key(edited)], floor=floor).rebuilt == 1
+    hits = run_queries(archive.root, "芯片", "qubits")
+    assert {h["url"] for q in hits for h in hits[q]} == truth
+    # The window starts earlier again (a larger site.max_articles): the articles that come
+    # back are indexed, and no record below the old floor could show by mistake.
+    assert archive.index(kept[8:], [], hidden=[key(a) for a in kept[:8]],
+                         floor=kept[8].published).rebuilt == 0
+    back = [*articles[10:20], *kept]
+    result = archive.index(back, [key(a) for a in [*articles[10:20], *kept[:8]]],
+                           floor=articles[10].published)
+    assert result.rebuilt >= 1 and archive.layout.floor == articles[10].published
+    hits = run_queries(archive.root, "芯片", "qubits")
+    assert {h["url"] for q in hits for h in hits[q]} == {url(a) for a in back}
+    assert archive.index(back, None).rebuilt == 0  # every shard holds what it should
 
 
 def test_the_entry_key_is_first_seen_then_id() -> None:

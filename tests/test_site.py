@@ -522,7 +522,7 @@ const out = {};
 for (const q of queries) {
   const r = await pf.search(q);
   const data = await Promise.all(r.results.map((x) => x.data()));
-  out[q] = data.map((d) => ({ url: d.url, title: d.meta.title, excerpt: d.excerpt }));
+  out[q] = data.map((d) => ({ url: d.url, title: d.meta.title, excerpt: d.excerpt, t: d.meta.t }));
 }
 console.log(JSON.stringify(out));
 """

@@ -5,13 +5,14 @@ Real stores, real site builds through ``publish_site``; the archive itself is ne
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from rsspage.config import DEFAULT_MAX_ARTICLES, Config
 from rsspage.errors import ConfigError
+from rsspage.publish import search_index, search_tiers
 from rsspage.publish.outputs import publish_site
 from rsspage.store import Store
 from test_build_record import make_config as make_site_config
@@ -64,6 +65,32 @@ def test_keep_days_counts_from_now(archive: Path) -> None:
     assert article_pages(config) == 17
     build(config, days_later=3)
     assert article_pages(config) == 0
+
+
+def search_layout(config: Config) -> search_tiers.Layout:
+    assert config.output.site is not None
+    path = config.output.site / search_index.FOLDER / search_tiers.LAYOUT_NAME
+    layout = search_tiers.load_layout(path.read_bytes())
+    assert layout is not None
+    return layout
+
+
+def test_articles_leaving_the_window_stay_in_search_below_its_floor(archive: Path) -> None:
+    """The window's daily move re-indexes no search shard: the records of the articles that
+    left stay, below the layout's floor (which the search page hides), until their shard is
+    rebuilt for another reason or holds nothing else."""
+    config = make_config(archive, ", max_articles: 0, keep_days: 1")
+    build(config)
+    first = search_layout(config)
+    assert first.floor is None and [s.count for s in first.shards] == [30]
+    build(config, days_later=1)
+    moved = search_layout(config)
+    assert moved.floor == datetime(2026, 11, 30, 16, tzinfo=UTC)  # 00:00 in Shanghai
+    assert moved.shards == first.shards  # the same bundle, with 13 hidden records
+    assert article_pages(config) == 17
+    build(config, days_later=3)  # nothing left: the bundle goes
+    assert [s.folder for s in search_layout(config).shards] == [None]
+    assert not list((archive / "site" / search_index.FOLDER).glob(f"{first.shards[0].folder}"))
 
 
 def test_the_default_bounds_the_site(tmp_path: Path) -> None:

@@ -62,6 +62,7 @@ import time
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -202,10 +203,16 @@ def update_index(root: Path, shards: Sequence[Shard], previous: Mapping[str, str
 
 def update_tiers(root: Path, source: SearchSource, changed: Collection[EntryKey] | None,
                  language: str, binary: str | None, stop: threading.Event | None = None, *,
-                 tiers: Tiers | None = None) -> IndexResult:
+                 tiers: Tiers | None = None, hidden: Collection[EntryKey] = (),
+                 floor: datetime | None = None) -> IndexResult:
     """Bring the shards in ``root/pagefind`` up to date with ``source``: build (beside the live
     ones) the shards that ``changed`` falls in (None: whose digest changed) and those the tiers
     merge or split; :meth:`IndexResult.put_in_place` publishes them.
+
+    ``hidden`` and ``floor``: the keys of the articles that left the site's window, whose start
+    is ``floor`` now (see search_tiers.plan): their records stay, and the search page hides
+    every record published before the floor. A floor lower than the last one could show such
+    records again: then every shard is checked (and those holding them rebuilt).
 
     ``binary`` is :func:`find_binary`'s answer (None: no search). ``stop``, when set (the pages
     failed), ends the work at the next record."""
@@ -217,7 +224,9 @@ def update_tiers(root: Path, source: SearchSource, changed: Collection[EntryKey]
         log.error("the search index was not updated: %s", e)
         return IndexResult(available=False)
     old = _read_layout(folder, language, version)
-    pieces = search_tiers.plan(old, source, changed, tiers or search_tiers.TIERS)
+    if old is not None and old.floor is not None and (floor is None or floor < old.floor):
+        changed, hidden = None, ()
+    pieces = search_tiers.plan(old, source, changed, tiers or search_tiers.TIERS, hidden)
     numbers = iter(range(_next_folder(folder, old), 1 << 62))
     planned = [p if isinstance(p, TierShard) else Job(next(numbers), p)
                for p in _reuse(pieces, old, folder, source, language)]
@@ -225,7 +234,8 @@ def update_tiers(root: Path, source: SearchSource, changed: Collection[EntryKey]
     runtime = old.runtime if old is not None and _intact(folder, old.runtime) else None
     if not jobs and runtime is not None:
         assert old is not None
-        return _result(folder, replace(old, shards=tuple(_fill(planned, {}))), (), {}, started)
+        return _result(folder, replace(old, shards=tuple(_fill(planned, {})), floor=floor), (),
+                       {}, started)
     if binary is None:
         log.warning("pagefind is not installed: the site is built without search "
                     "(pip install 'pagefind[extended]')")
@@ -240,9 +250,9 @@ def update_tiers(root: Path, source: SearchSource, changed: Collection[EntryKey]
         # meanwhile); the shards it should have rebuilt are marked stale for the next build.
         if not (stop and stop.is_set()):  # stopped: the pages' error is the one to report
             log.error("the search index was not updated: %s", e)
-        return _failed(folder, old, [job.piece for job in jobs if job.piece], started)
+        return _failed(folder, old, [job.piece for job in jobs if job.piece], floor, started)
     layout = Layout(_format_prefix(language) + str(version), runtime, next(numbers),
-                    tuple(_fill(planned, built)))
+                    tuple(_fill(planned, built)), floor)
     staged = tuple((folder / f".tmp-{n}", folder / str(n)) for n in built)
     return _result(folder, layout, staged, built, started)
 
@@ -316,17 +326,20 @@ def _result(folder: Path, layout: Layout, staged: tuple[tuple[Path, Path], ...],
     )
 
 
-def _failed(folder: Path, old: Layout | None, pieces: Sequence[Piece],
+def _failed(folder: Path, old: Layout | None, pieces: Sequence[Piece], floor: datetime | None,
             started: float) -> IndexResult:
-    """The old layout, with every shard the failed build should have replaced marked stale."""
+    """The old layout, with every shard the failed build should have replaced marked stale,
+    and the higher of the two floors (the pages below the new one are gone all the same)."""
     if old is None:
         return IndexResult(seconds=time.monotonic() - started, available=False)
     stale = [replace(s, digest="") if any(_overlaps(s, p) for p in pieces) else s
              for s in old.shards]
     kept = [s for s in stale if s.folder is not None and s.digest]
+    floors = [f for f in (old.floor, floor) if f is not None]
+    layout = replace(old, shards=tuple(stale), floor=max(floors) if floors else None)
     return IndexResult(hashes={f"{FOLDER}/{s.folder}/": s.digest for s in kept},
                        seconds=time.monotonic() - started, available=False, folder=folder,
-                       layout=search_tiers.dump_layout(replace(old, shards=tuple(stale)), WAVE))
+                       layout=search_tiers.dump_layout(layout, WAVE))
 
 
 def _overlaps(shard: TierShard, piece: Piece) -> bool:

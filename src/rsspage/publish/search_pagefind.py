@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -32,12 +33,13 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from rsspage.errors import PublishError
 from rsspage.fileio import write_all
-from rsspage.publish.search_tiers import Piece
+from rsspage.publish.search_tiers import Piece, aware
 from rsspage.publish.site_model import ArticleView, href
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import is_plain_relpath
@@ -45,7 +47,7 @@ from rsspage.publish.writer import is_plain_relpath
 #: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
 TEXT_CHARS = 10_000
 #: Bump when the records or bundles change shape, to re-index every shard.
-SEARCH_FORMAT = "search-2"
+SEARCH_FORMAT = "search-3"
 ENTRY = "pagefind-entry.json"
 #: Longest wait for one answer of Pagefind's (a shard of 4,000 records takes ~10 s).
 CALL_TIMEOUT = 600
@@ -254,9 +256,16 @@ def record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
     return {
         "type": "AddRecord", "index_id": index_id, "url": href(view.path),
         "content": f"{a.title}\n{a.text[:TEXT_CHARS]}", "language": language,
-        "meta": {"title": a.title, "source": f"{a.source} › {a.channel}", "date": view.when},
+        "meta": {"title": a.title, "source": f"{a.source} › {a.channel}", "date": view.when,
+                 "t": published_seconds(a.published)},
         "filters": None, "sort": None,
     }
+
+
+def published_seconds(published: datetime) -> str:
+    """A record's publication time as whole Unix seconds (rounded down), which the search page
+    compares with the layout's floor (search_tiers.Layout.floor)."""
+    return str(math.floor(aware(published).timestamp()))
 
 
 def pagefind_language(language: str) -> str:

@@ -19,6 +19,13 @@ A shard's records change (an article changed, removed, or arriving with an old k
 rebuilt alone. One that overflows its level is split; one left empty gives its range to its
 older neighbour (the open shard stays, empty and without a bundle), at no cost.
 
+The site's window (site.max_articles, site.keep_days) moves a day at a time, and the articles
+it leaves behind are the oldest, in the largest shards. Rebuilding those on every move cost
+most of an update (~50 s for 2,000 articles into a 100,000-article archive), so their records
+stay: the layout's *floor* is the window's start, and the search page hides every record
+published before it. A shard sheds them when it is rebuilt for another reason, and goes when
+it holds nothing else; a floor lower than before (a larger window) has every shard checked.
+
 The layout lives in ``pagefind/`` (the site travels without the state) as JSON: the format it
 was built for, the runtime bundle, the next free folder number and each shard's folder, range,
 level, record count and digest (``""``: to be rebuilt, e.g. after Pagefind failed). Folder
@@ -95,6 +102,10 @@ class Layout:
     runtime: int
     next_folder: int
     shards: tuple[TierShard, ...]
+    #: The start of the site's window (site_output.site_window) when a shard may still hold
+    #: records of articles published before it: they left the site, and the search page hides
+    #: them (see :func:`plan`'s ``hidden``). None: every record is current.
+    floor: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +131,19 @@ def shard_of(starts: Sequence[EntryKey], key: EntryKey) -> int:
 
 
 def plan(layout: Layout | None, source: KeySource, changed: Collection[EntryKey] | None,
-         tiers: Tiers = TIERS) -> list[Piece]:
+         tiers: Tiers = TIERS, hidden: Collection[EntryKey] = ()) -> list[Piece]:
     """The next layout's shards. ``changed``: the keys of the articles added, changed or
     removed since ``layout`` was built; None to check every shard. Without a layout, every
-    key is loaded and cut afresh."""
+    key is loaded and cut afresh.
+
+    ``hidden``: the keys of articles that left the site's window below its floor (the window
+    moves a day at a time). Their records stay where they are, hidden by the search page, so
+    that the window's daily move does not re-index the oldest (largest) shards; a shard left
+    with nothing but such records is dropped, and a shard rebuilt for another reason sheds
+    them."""
     if layout is None:
         return fresh_cut(source.keys_between(None, None), tiers)
-    touched = _touched(layout, changed)
+    touched = _touched(layout, changed) | _emptied(layout, source, hidden)
     pieces = []
     for index, shard in enumerate(layout.shards):
         if index in touched:
@@ -145,6 +162,14 @@ def _touched(layout: Layout, changed: Collection[EntryKey] | None) -> set[int]:
     starts = [s.start for s in shards[1:] if s.start is not None]
     found = {shard_of(starts, key) for key in changed}
     return found | {i for i, s in enumerate(shards) if not s.digest}
+
+
+def _emptied(layout: Layout, source: KeySource, hidden: Collection[EntryKey]) -> set[int]:
+    """The shards that ``hidden`` falls in and that hold no current key any more."""
+    shards = layout.shards
+    starts = [s.start for s in shards[1:] if s.start is not None]
+    found = {shard_of(starts, key) for key in hidden}
+    return {i for i in found if not source.keys_between(shards[i].start, shards[i].end)}
 
 
 def fresh_cut(keys: Sequence[EntryKey], tiers: Tiers = TIERS) -> list[Piece]:
@@ -249,6 +274,7 @@ def dump_layout(layout: Layout, wave: int) -> bytes:
     body = {
         "version": LAYOUT_VERSION, "format": layout.format, "runtime": layout.runtime,
         "next": layout.next_folder, "wave": wave,
+        "floor": None if layout.floor is None else layout.floor.isoformat(),
         "shards": [{"folder": s.folder, "start": _key_json(s.start), "end": _key_json(s.end),
                     "level": s.level, "count": s.count, "digest": s.digest}
                    for s in layout.shards],
@@ -263,7 +289,9 @@ def load_layout(data: bytes) -> Layout | None:
         if body["version"] != LAYOUT_VERSION:
             return None
         shards = tuple(_shard(item) for item in body["shards"])
-        layout = Layout(_str(body["format"]), _int(body["runtime"]), _int(body["next"]), shards)
+        floor = body.get("floor")
+        layout = Layout(_str(body["format"]), _int(body["runtime"]), _int(body["next"]), shards,
+                        None if floor is None else aware(datetime.fromisoformat(_str(floor))))
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return layout if _well_formed(layout) else None

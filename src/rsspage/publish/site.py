@@ -197,7 +197,7 @@ def build_site_delta(
     hashes, rendered, skipped, search = _write_pages_and_search(
         env, plan.pages, version, writer, page_hashes, load_content, binary,
         partial(search_index.update_tiers, writer.root, source, plan.entry_keys,
-                config.site.language, binary))
+                config.site.language, binary, hidden=plan.hidden_keys, floor=plan.floor))
     log.debug("site (changes only): %d pages rendered, %d kept, %d removed; %d search shards "
               "rebuilt", rendered, skipped, len(plan.remove), search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search, SiteLinks(plan.categories),

@@ -77,6 +77,11 @@ class DeltaPlan:
     feeds: set[Place] = field(default_factory=set)
     #: Entry keys of the articles changed (before and after): the search shards they fall in.
     entry_keys: set[EntryKey] = field(default_factory=set)
+    #: Entry keys of the articles that left the window below its start (search_tiers.plan):
+    #: their search records stay, hidden.
+    hidden_keys: set[EntryKey] = field(default_factory=set)
+    #: The start of the window: the search page hides records published before it.
+    floor: datetime | None = None
 
 
 #: The tree key of a tree whose folders depend on more than each name (stable_folders).
@@ -144,7 +149,11 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     result.remove |= planner.removed | {article_path(c.id) for c in changes
                                         if c.id not in current}
     result.remove |= _gone_folders(categories, [loc for _, loc in before], previous)
-    result.entry_keys = {_entry(ident, loc) for ident, loc in located}
+    result.floor = floor = query.since
+    left = {ident for ident, loc in before if ident not in current
+            and floor is not None and loc.published < floor}
+    result.entry_keys = {_entry(ident, loc) for ident, loc in located if ident not in left}
+    result.hidden_keys = {_entry(ident, loc) for ident, loc in before if ident in left}
     return result
 
 

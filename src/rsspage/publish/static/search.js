@@ -23,6 +23,9 @@ const PAGE = 20;
 const GIVE_UP = 3 * PAGE;
 // Articles whose bundles are merged in the first wave (the layout says; search_index.WAVE).
 let wave = 10000;
+// Unix seconds: a record published before it belongs to an article that left the site (the
+// window moves a day at a time; the shards keep such records until they are rebuilt).
+let floor = -Infinity;
 const available = Number(status.dataset.shards || 0) > 0;
 const root = new URL(status.dataset.root || "./", location.href);
 const language = document.documentElement.lang || "en";
@@ -69,6 +72,7 @@ async function start() {
   await started;
   waiting = layout.shards.filter((s) => s.folder !== null).reverse();
   wave = layout.wave || wave;
+  if (layout.floor) floor = Date.parse(layout.floor) / 1000;
   await mergeWave(pf);
   pagefind = pf;
   return pf;
@@ -222,6 +226,7 @@ async function showMore(run) {
     if (run !== generation) return;
     checked += batch.length;
     for (const data of items) {
+      if (Number(data.meta.t) < floor) continue;  // its page is gone
       if (!relevant(data.excerpt || "")) {
         misses++;
         continue;
