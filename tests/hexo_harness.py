@@ -1,10 +1,12 @@
-"""Run a real Hexo 8 (default theme landscape) over a folder of posts and read back what it saw.
+"""Run a real Hexo 8 over a folder of posts and read back what it saw. Themes: landscape (Hexo's
+default) or volantis (what users of the system rsspage replaces run).
 
 Hexo is installed from the npm registry into a cached folder (``$RSSPAGE_TEST_CACHE`` or
 ``~/.cache/rsspage-tests``), once; later runs reuse its ``node_modules``. ``hexo init`` is not
 used because it clones from GitHub. Each :func:`hexo_generate` call builds a fresh site in a work
-folder, runs ``hexo generate`` and loads Hexo's database (``db.json``: models Post, Category and
-PostCategory) so a test can compare every post with what was written.
+folder, runs ``hexo generate`` on a UTC machine (``TZ=UTC``, as GitHub Actions) and loads Hexo's
+database (``db.json``: models Post, Category and PostCategory) so a test can compare every post
+with what was written.
 """
 
 from __future__ import annotations
@@ -41,6 +43,20 @@ theme: landscape
 """
 NPM_TIMEOUT = 600
 HEXO_TIMEOUT = 600
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A Hexo theme and the npm packages it needs beyond :data:`DEPENDENCIES`."""
+
+    name: str
+    packages: dict[str, str]
+
+
+LANDSCAPE = Theme("landscape", {})
+#: The theme of the system rsspage replaces. It prints titles raw into quoted attributes.
+VOLANTIS = Theme("volantis", {"hexo-theme-volantis": "6.8.3",
+                              "hexo-generator-json-content": "^4.2.3"})
 
 
 @dataclass(frozen=True)
@@ -117,12 +133,21 @@ def install_hexo(extra: dict[str, str] | None = None) -> Path:
     return folder
 
 
-def hexo_generate(posts_dir: Path, work: Path) -> HexoResult:
-    """Build a Hexo site in ``work`` from the posts under ``posts_dir`` and read it back."""
-    install = install_hexo()
-    site = _prepare_site(install, work)
+def hexo_generate(posts_dir: Path, work: Path, *, theme: Theme = LANDSCAPE,
+                  timezone: str = "") -> HexoResult:
+    """Build a Hexo site in ``work`` from the posts under ``posts_dir`` and read it back.
+
+    ``timezone`` is the site's ``_config.yml`` ``timezone`` ("": none, Hexo takes the
+    machine's); Hexo itself always runs with ``TZ=UTC``."""
+    install = install_hexo(theme.packages)
+    # volantis warns about a site without a description.
+    config = (CONFIG.replace("theme: landscape", f"theme: {theme.name}")
+              + f"description: rsspage test site\ntimezone: '{timezone}'\n")
+    site = _prepare_site(install, work, {**DEPENDENCIES, **theme.packages}, config)
     shutil.copytree(posts_dir, site / "source" / "_posts")
-    env = {**os.environ, "TZ": "UTC", "NO_COLOR": "1", "FORCE_COLOR": "0"}
+    # volantis runs `hexo -v` to check its environment: a user has hexo-cli on the PATH.
+    path = f"{site / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {**os.environ, "TZ": "UTC", "NO_COLOR": "1", "FORCE_COLOR": "0", "PATH": path}
     proc = subprocess.run(
         [str(site / "node_modules" / ".bin" / "hexo"), "generate"],
         cwd=site, env=env, timeout=HEXO_TIMEOUT, capture_output=True, text=True,
@@ -132,17 +157,18 @@ def hexo_generate(posts_dir: Path, work: Path) -> HexoResult:
     return HexoResult(proc.returncode, proc.stdout, proc.stderr, site, posts)
 
 
-def _prepare_site(install: Path, work: Path) -> Path:
+def _prepare_site(install: Path, work: Path, dependencies: dict[str, str], config: str) -> Path:
     site = work / "hexo-site"
     if site.exists():
         shutil.rmtree(site)
     (site / "source").mkdir(parents=True)
     version = json.loads((install / "node_modules" / "hexo" / "package.json").read_text())
-    # hexo-cli recognises a site by the "hexo" key of its package.json.
+    # hexo-cli recognises a site by the "hexo" key of its package.json; Hexo loads the plugins
+    # its dependencies name.
     package = {"private": True, "hexo": {"version": version["version"]},
-               "dependencies": DEPENDENCIES}
+               "dependencies": dependencies}
     (site / "package.json").write_text(json.dumps(package, indent=2))
-    (site / "_config.yml").write_text(CONFIG)
+    (site / "_config.yml").write_text(config)
     (site / "node_modules").symlink_to(install / "node_modules", target_is_directory=True)
     return site
 

@@ -44,6 +44,13 @@ def test_design_example_loads_with_paths_relative_to_the_config(tmp_path: Path) 
     assert config.output.state == tmp_path / ".rsspage"
     assert config.output.hexo is None
     assert config.output.site == tmp_path / "public"
+    assert config.output.hexo_date == "auto"
+
+
+@pytest.mark.parametrize("setting", ["auto", "gmt", "Asia/Tokyo"])
+def test_hexo_date_setting(tmp_path: Path, setting: str) -> None:
+    text = EXAMPLE.replace("hexo: null", f"hexo: null, hexo_date: {setting}")
+    assert load_config(write(tmp_path, text)).output.hexo_date == setting
 
 
 @pytest.mark.parametrize(
@@ -62,6 +69,8 @@ def test_design_example_loads_with_paths_relative_to_the_config(tmp_path: Path) 
         (("output: {", "output: ["), ":12: invalid YAML"),
         (("channel: 快讯", "channel: " + "快" * 70), ":7: routes[1].channel: longer than 200 bytes"),
         (("site: {title", "sites: {title"), ":1: sites: unknown key"),
+        (("hexo: null", "hexo: null, hexo_date: Mars/Base"),
+         ":12: output.hexo_date: expected auto, gmt or a time zone such as Asia/Shanghai"),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, change: tuple[str, str], expected: str) -> None:

@@ -17,8 +17,12 @@ from hypothesis import strategies as st
 
 from rsspage.errors import PublishError
 from rsspage.publish.hexo import (
+    DateForm,
+    blog_zone,
+    date_form,
     hexo_text,
     hexo_url,
+    post_inputs,
     post_path,
     publish_hexo,
     quote_yaml,
@@ -173,6 +177,73 @@ def test_odd_names_are_quoted_in_categories_and_author() -> None:
     assert data["author"] == "- a: b #c"
 
 
+def test_quotes_and_angle_brackets_become_look_alikes_in_values_and_names() -> None:
+    names = {"category": "it's", "source": 'say "hi"', "channel": "<b>"}
+    post = article(title='y" onmouseover="alert(2) it\'s <i>', **names)
+    data, _ = split_post(render_post(post))
+    assert data["title"] == "y＂ onmouseover=＂alert(2) it＇s ＜i＞"
+    assert data["categories"] == ["it＇s", "say ＂hi＂", "＜b＞"]
+    assert data["author"] == "say ＂hi＂"
+    relpath = post_path(replace(post, title="Brightline's plan & more"), lambda _: True)
+    assert relpath == "it＇s/say ＂hi＂/＜b＞/Brightline＇s plan ＆ more.md"
+
+
+# -- dates --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "when", "text"), [
+    (None, datetime(2022, 7, 22, 1, 22, 55, tzinfo=ZoneInfo("Asia/Shanghai")),
+     "Thu, 21 Jul 2022 17:22:55 GMT"),
+    ("Asia/Shanghai", datetime(2022, 7, 21, 17, 22, 55, tzinfo=UTC), "2022-07-22 01:22:55"),
+    ("America/New_York", datetime(2022, 7, 21, 17, 22, 55, tzinfo=UTC), "2022-07-21 13:22:55"),
+    ("America/New_York", datetime(2023, 1, 15, 17, 0, 0, tzinfo=UTC), "2023-01-15 12:00:00"),
+    ("UTC", datetime(2022, 7, 21, 17, 22, 55, 999, tzinfo=UTC), "2022-07-21 17:22:55"),
+    ("UTC", datetime(5, 1, 2, 3, 4, 5), "0005-01-02 03:04:05"),  # naive: taken as UTC
+])
+def test_date_forms(zone: str | None, when: datetime, text: str) -> None:
+    assert DateForm(zone).text(when) == text
+    data, _ = split_post(render_post(article(published=when), DateForm(zone)))
+    if zone is not None:  # an unquoted timestamp, which YAML reads as one (Hexo: a Date)
+        assert data["date"] == datetime.fromisoformat(text)
+
+
+def hexo_site(root: Path, config: str, posts: str = "source/_posts") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "_config.yml").write_text(config, "utf-8")
+    (root / posts).mkdir(parents=True)
+    return root / posts
+
+
+def test_blog_zone_is_the_timezone_of_the_hexo_site_above_the_posts(tmp_path: Path) -> None:
+    assert blog_zone(hexo_site(tmp_path / "a", "timezone: Asia/Shanghai\n")) == "Asia/Shanghai"
+    assert blog_zone(hexo_site(tmp_path / "b", "timezone: Asia/Tokyo\n") / "x" / "y") == \
+        "Asia/Tokyo"
+    assert blog_zone(hexo_site(tmp_path / "c", "source_dir: src\ntimezone: UTC\n",
+                               "src/_posts")) == "UTC"
+    assert blog_zone(hexo_site(tmp_path / "d", "timezone: ''\n")) is None  # the machine's
+    assert blog_zone(hexo_site(tmp_path / "e", "timezone: Mars/Base\n")) is None
+    assert blog_zone(hexo_site(tmp_path / "f", "[not a mapping\n")) is None
+    # A Jekyll site's _config.yml above a folder that is not its posts: not a Hexo blog's.
+    assert blog_zone(hexo_site(tmp_path / "g", "timezone: Asia/Tokyo\n", "posts")) is None
+    assert blog_zone(tmp_path / "nowhere") is None
+
+
+def test_date_form_settings(tmp_path: Path) -> None:
+    posts = hexo_site(tmp_path, "timezone: Asia/Shanghai\n")
+    assert date_form("auto", posts) == DateForm("Asia/Shanghai")
+    assert date_form("gmt", posts) == DateForm(None)
+    assert date_form("Europe/Paris", posts) == DateForm("Europe/Paris")
+    assert post_inputs(article(), DateForm("UTC")) != post_inputs(article(), DateForm(None))
+
+
+def test_posts_in_a_hexo_site_get_its_wall_clock_by_default(tmp_path: Path) -> None:
+    posts = hexo_site(tmp_path, "timezone: Asia/Shanghai\n")
+    writer = OutputWriter(posts)
+    (relpath,) = publish_hexo([article()], writer, {}).values()
+    writer.finish()
+    assert "\ndate: 2022-07-22 01:22:55\n" in (posts / relpath).read_text("utf-8")
+
+
 # -- names --------------------------------------------------------------------------------------
 
 
@@ -294,7 +365,7 @@ def check_path(root: Path, relpath: str) -> None:
     for segment in segments:
         assert 0 < len(segment.encode()) <= 200
         assert segment.isprintable() and segment[0] not in "._ " and segment[-1] not in ". "
-        assert not any(ch in segment for ch in ':*?"<>|\\#')
+        assert not any(ch in segment for ch in ':*?"<>|\\#\'&')
 
 
 def check_post(text: str, source: Article) -> None:
@@ -304,7 +375,7 @@ def check_post(text: str, source: Article) -> None:
     assert data["categories"] == [hexo_text(n) for n in (source.category, source.source, source.channel)]
     assert data["author"] == hexo_text(source.source)
     assert data["headimg"] == data["thumbnail"] == hexo_url(source.image)
-    assert not any(ch in data["title"] + data["author"] for ch in "<>")
+    assert not any(ch in data["title"] + data["author"] for ch in "<>\"'")
     assert "{" not in body and "}" not in body and "\n\n" not in body.strip("\n")
 
 

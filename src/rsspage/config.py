@@ -138,6 +138,9 @@ class OutputConfig:
     site: Path | None
     #: Listing page size of the built-in site.
     page_size: int = 40
+    #: How Hexo posts write their ``date`` (publish/hexo.py, "Dates"): ``auto`` (the wall-clock
+    #: time in the Hexo site's ``timezone``), an IANA zone, or ``gmt`` (the seed's RFC 1123 text).
+    hexo_date: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,8 +418,13 @@ def _schedule(r: Reader, node: yaml.Node | None) -> ScheduleConfig:
     return schedule
 
 
+_OUTPUT_KEYS = {"state", "hexo", "site", "page_size", "hexo_date"}
+#: ``output.hexo_date`` words; anything else must be an IANA zone.
+HEXO_DATE_WORDS = ("auto", "gmt")
+
+
 def _output(r: Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
-    items = r.mapping(node, "output", {"state", "hexo", "site", "page_size"}) if node else {}
+    items = r.mapping(node, "output", _OUTPUT_KEYS) if node else {}
 
     def path(name: str, default: str | None) -> Path | None:
         if name not in items:
@@ -429,8 +437,21 @@ def _output(r: Reader, node: yaml.Node | None, folder: Path) -> OutputConfig:
         page_size = r.number(items["page_size"], "output.page_size", int, 1)
     state = path("state", DEFAULT_STATE)
     assert state is not None  # the default is never null
+    hexo_date = _hexo_date(r, items["hexo_date"]) if "hexo_date" in items else "auto"
     return OutputConfig(state=state, hexo=path("hexo", None), site=path("site", "public"),
-                        page_size=page_size)
+                        page_size=page_size, hexo_date=hexo_date)
+
+
+def _hexo_date(r: Reader, node: yaml.Node) -> str:
+    value = r.text(node, "output.hexo_date") or ""
+    if value in HEXO_DATE_WORDS:
+        return value
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
+        problem = f"expected auto, gmt or a time zone such as Asia/Shanghai, got {value!r}"
+        raise r.fail(node, "output.hexo_date", problem) from e
+    return value
 
 
 _TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output", "schedule"}

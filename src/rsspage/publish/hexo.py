@@ -7,13 +7,18 @@ Front matter, seven keys in this order and nothing else::
     headimg: '…'        article.image, '' when none
     author: …           the source (plain when safe)
     comments: false
-    date: Thu, 21 Jul 2022 17:22:55 GMT
+    date: 2022-07-22 01:22:55    see "Dates" below
     thumbnail: '…'      same as headimg
 
-Values are the article's strings with one change, :func:`hexo_text`: ``<`` and ``>`` become the
-full-width ``＜`` ``＞`` (they read the same). Hexo and its themes print title, categories and
+Values are the article's strings with one change, :func:`hexo_text`: ``< > " '`` become the
+full-width ``＜ ＞ ＂ ＇`` (they read the same). Hexo and its themes print title, categories and
 author as raw HTML (core ``list_categories``, volantis' ``<%- post.title %>``), so a feed title
-such as ``<img src=x onerror=…>`` (plain text to us) would run in every page of the blog.
+such as ``<img src=x onerror=…>`` (plain text to us) would run in every page of the blog; and
+inside quoted attributes (volantis' share links ``title="<%- post.title %>"``,
+``href='<%- url_for(post.path) %>'``) a quote ends the value: ``y" onmouseover="alert(2)``
+would add an event handler, ``Brightline's plan`` (in the title, hence in the file name and the
+permalink) would cut every link to the post short. File and folder names are made from the
+same look-alike text.
 ``headimg``/``thumbnail`` are URLs: quotes, angle brackets, backticks and spaces in them are
 percent-encoded (volantis prints headimg raw inside ``data-bg='…'``).
 
@@ -37,6 +42,18 @@ interpret feed text, so in the body only:
 All of these are replaced by character references, which browsers decode in text and in
 attribute values alike, so the page shows exactly the sanitised HTML.
 
+Dates: Hexo 8 reads no front-matter date as the instant it names. hexo-front-matter takes a
+YAML timestamp's UTC fields as a wall-clock time (its offset, ``Z`` or ``+08:00``, is dropped);
+a string (the seed's ``Thu, 21 Jul 2022 17:22:55 GMT``) is read as an instant; then, when the
+site's ``_config.yml`` sets a ``timezone``, Hexo moves either by the difference between the
+machine's zone and that one. So the seed's text is right only on a machine in the blog's zone
+(or for a blog without ``timezone``): on a UTC runner a ``timezone: Asia/Shanghai`` blog got
+every post 8 hours early. The one form Hexo reads right on any machine is the wall-clock time in
+the blog's zone, unquoted (``2022-07-22 01:22:55``, what ``hexo new`` writes). :class:`DateForm`
+writes that; ``output.hexo_date`` chooses the zone: ``auto`` (the ``timezone`` of the Hexo site
+whose ``source/_posts`` holds the posts, the seed's text when it sets none or there is no such
+site), an IANA zone, or ``gmt`` for the seed's text always (byte-identical posts).
+
 File names: ``<category>/<source>/<channel>/<title>.md``, each segment made safe by
 :func:`rsspage.publish.names.safe_segment`. When a name is taken, a suffix derived from the
 article id (`` -a1b2c3``) is added, so a build that is re-run after a crash picks the same name.
@@ -57,8 +74,10 @@ import html
 import os
 import re
 import stat
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import UTC
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -88,7 +107,7 @@ _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 _YAML_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null"])
 #: Bump whenever render_post writes something else for the same article (format, escaping,
 #: names of keys, a PyYAML that quotes otherwise): every post is then rendered again.
-POST_FORMAT = "hexo-1"
+POST_FORMAT = "hexo-2"
 #: Posts rendered per batch, as the articles are read: their content is loaded for the batch
 #: only, and the first posts are staged a few milliseconds into a build.
 _BATCH = 100
@@ -98,22 +117,26 @@ _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
 LoadArticles = Callable[[Sequence[str]], Mapping[str, Article]]
 
 
-def render_post(article: Article) -> str:
-    """The whole text of the article's Hexo post (UTF-8, LF line endings, final newline)."""
-    return _front_matter(article) + "\n" + _body(article) + "\n"
+def render_post(article: Article, dates: DateForm | None = None) -> str:
+    """The whole text of the article's Hexo post (UTF-8, LF line endings, final newline).
+
+    ``dates`` says how the ``date`` is written; by default the seed's RFC 1123 text."""
+    return _front_matter(article, dates or SEED_DATES) + "\n" + _body(article) + "\n"
 
 
 def post_path(article: Article, is_free: Callable[[str], bool]) -> str:
     """A new relpath ``<category>/<source>/<channel>/<name>.md`` for which ``is_free`` holds."""
     folder = "/".join(
         (
-            safe_segment(article.category, MAX_FILE_NAME_BYTES, fallback=UNCATEGORISED),
-            safe_segment(article.source, MAX_FILE_NAME_BYTES),
-            safe_segment(article.channel, MAX_FILE_NAME_BYTES),
+            safe_segment(_name_text(article.category), MAX_FILE_NAME_BYTES,
+                         fallback=UNCATEGORISED),
+            safe_segment(_name_text(article.source), MAX_FILE_NAME_BYTES),
+            safe_segment(_name_text(article.channel), MAX_FILE_NAME_BYTES),
         )
     )
+    title = _name_text(article.title)
     for suffix in _suffixes(article.id):
-        stem = safe_segment(article.title, MAX_FILE_NAME_BYTES - len(suffix) - len(_SUFFIX))
+        stem = safe_segment(title, MAX_FILE_NAME_BYTES - len(suffix) - len(_SUFFIX))
         candidate = f"{folder}/{stem}{suffix}{_SUFFIX}"
         if is_free(candidate):
             return candidate
@@ -134,6 +157,7 @@ class _Post(NamedTuple):
 def publish_hexo(
     articles: Iterable[Article], writer: OutputWriter, names: Mapping[str, str], *,
     load: LoadArticles | None = None, check: DiskCheck | None = None,
+    dates: DateForm | None = None,
 ) -> dict[str, str]:
     """Give every article its post; return the relpath of each, by article id.
 
@@ -143,8 +167,9 @@ def publish_hexo(
     (``check``; by default each post is hashed) is kept; the others are rendered. With
     ``load``, ``articles`` may come without their content (``Store.articles(content=False)``):
     the articles of the posts to render are loaded whole, a batch at a time, so a full build
-    never holds them all.
+    never holds them all. ``dates`` defaults to :func:`date_form` ``("auto", writer.root)``.
     """
+    dates = dates or date_form(AUTO_DATES, writer.root)
     new_names = _NewNames(names, writer)
     check = check or DiskCheck(writer.root)
     used: dict[str, str] = {}
@@ -155,12 +180,12 @@ def publish_hexo(
         relpath = names.get(article.id) or new_names.pick(article)
         used[article.id] = relpath
         intact = check.intact(relpath, writer.digest(relpath))
-        if not (intact and _kept(article, relpath, writer)):
+        if not (intact and _kept(article, relpath, writer, dates)):
             batch.append(_Post(article.id, relpath, not intact, None if load else article))
             if len(batch) == _BATCH:
-                _render(batch, writer, load, check)
+                _render(batch, writer, load, check, dates)
                 batch = []
-    _render(batch, writer, load, check)
+    _render(batch, writer, load, check, dates)
     return used
 
 
@@ -189,9 +214,9 @@ class _NewNames:
         return relpath
 
 
-def _kept(article: Article, relpath: str, writer: OutputWriter) -> bool:
+def _kept(article: Article, relpath: str, writer: OutputWriter, dates: DateForm) -> bool:
     """Keep the intact post of ``article`` if it was rendered from what it would be now."""
-    inputs = post_inputs(article)
+    inputs = post_inputs(article, dates)
     if writer.inputs(relpath) != inputs or not writer.keep(relpath, article=article.id):
         return False
     writer.set_inputs(relpath, inputs)
@@ -199,7 +224,7 @@ def _kept(article: Article, relpath: str, writer: OutputWriter) -> bool:
 
 
 def _render(batch: Sequence[_Post], writer: OutputWriter, load: LoadArticles | None,
-            check: DiskCheck) -> None:
+            check: DiskCheck, dates: DateForm) -> None:
     loaded = load([post.article_id for post in batch]) if load and batch else {}
     for post in batch:
         article = post.article or loaded.get(post.article_id)
@@ -207,21 +232,23 @@ def _render(batch: Sequence[_Post], writer: OutputWriter, load: LoadArticles | N
             raise PublishError(f"article {post.article_id} left the store during the build")
         if post.rewrite:
             writer.changed_on_disk(post.relpath)
-        writer.write(post.relpath, render_post(article).encode("utf-8"), article=article.id)
+        text = render_post(article, dates)
+        writer.write(post.relpath, text.encode("utf-8"), article=article.id)
         # Of the article as rendered: a change since it was first read is rendered now.
-        writer.set_inputs(post.relpath, post_inputs(article))
+        writer.set_inputs(post.relpath, post_inputs(article, dates))
         check.written(post.relpath)
 
 
-def post_inputs(article: Article) -> str:
+def post_inputs(article: Article, dates: DateForm | None = None) -> str:
     """A digest of everything :func:`render_post` reads of ``article``, and the format.
 
     ``content_hash`` stands for the content: normalise derives it from the content, and the
     store writes both together. The fields it also covers are named all the same, since the
     store changes some of them alone (a forgotten feed's articles take their new feed's names).
     """
-    fields = (POST_FORMAT, article.title, article.category, article.source, article.channel,
-              article.image, article.link, article.published.isoformat(), article.content_hash)
+    fields = (post_format(dates or SEED_DATES), article.title, article.category, article.source,
+              article.channel, article.image, article.link, article.published.isoformat(),
+              article.content_hash)
     # repr: unambiguous whatever the fields hold; ASCII escapes for what UTF-8 cannot encode.
     return hashlib.blake2b(repr(fields).encode("utf-8"), digest_size=16).hexdigest()
 
@@ -292,16 +319,99 @@ def _holds(path: str, st: os.stat_result, digest: str) -> bool:
         return False
 
 
+# -- dates ------------------------------------------------------------------------------------
+
+
+#: ``output.hexo_date`` values besides an IANA zone: the zone of the Hexo site's _config.yml, or
+#: the seed's RFC 1123 text whatever the blog.
+AUTO_DATES, SEED_DATES_SETTING = "auto", "gmt"
+
+
+@dataclass(frozen=True, slots=True)
+class DateForm:
+    """How a post's ``date`` is written (see "Dates" in the module docstring)."""
+
+    #: The blog's IANA zone: the date is written as the wall-clock time there
+    #: (``2022-07-22 01:22:55``); None: the seed's ``Thu, 21 Jul 2022 17:22:55 GMT``.
+    zone: str | None = None
+
+    def text(self, when: datetime) -> str:
+        if when.tzinfo is None:  # Article promises aware UTC; never guess another zone
+            when = when.replace(tzinfo=UTC)
+        if self.zone is None:
+            return format_datetime(when.astimezone(UTC), usegmt=True)
+        wall = when.astimezone(zoneinfo.ZoneInfo(self.zone)).replace(tzinfo=None)
+        return wall.isoformat(sep=" ", timespec="seconds")  # Hexo's own form (`hexo new`)
+
+
+SEED_DATES = DateForm()
+
+
+def post_format(dates: DateForm) -> str:
+    """:data:`POST_FORMAT` with the date form: posts are rendered again when either changes."""
+    return f"{POST_FORMAT};date={dates.zone or SEED_DATES_SETTING}"
+
+
+def date_form(setting: str, posts: Path) -> DateForm:
+    """The form of ``output.hexo_date`` (``auto``, ``gmt`` or a zone) for posts in ``posts``."""
+    if setting == SEED_DATES_SETTING:
+        return SEED_DATES
+    if setting != AUTO_DATES:
+        return DateForm(setting)
+    return DateForm(blog_zone(posts))
+
+
+def blog_zone(posts: Path) -> str | None:
+    """The ``timezone`` of the Hexo site whose posts folder holds ``posts``; None when it sets
+    none (Hexo then takes the machine's), names one Hexo cannot use, or no site is found."""
+    posts = posts.absolute()
+    for folder in posts.parents:
+        config = _site_config(folder / "_config.yml")
+        if config is None:
+            continue
+        source = config.get("source_dir") or "source"
+        # Another tool's _config.yml (Jekyll's) above a folder that is no Hexo site's: go on.
+        if isinstance(source, str) and posts.is_relative_to(folder / source / "_posts"):
+            return _known_zone(config.get("timezone"))
+    return None
+
+
+def _site_config(path: Path) -> dict[object, object] | None:
+    try:
+        loaded: object = yaml.safe_load(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _known_zone(value: object) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        zoneinfo.ZoneInfo(value.strip())
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    return value.strip()
+
+
 # -- front matter -----------------------------------------------------------------------------
 
 
-_INERT = str.maketrans({"<": "＜", ">": "＞"})
+#: Full-width look-alikes of what a theme printing text raw would read as markup: ``< >`` open
+#: tags, ``" '`` end the quoted attributes themes print titles and permalinks into.
+_INERT = str.maketrans({"<": "＜", ">": "＞", '"': "＂", "'": "＇"})
 _URL_UNSAFE = {ch: quote(ch) for ch in "'\"<>` "}
 
 
 def hexo_text(text: str) -> str:
-    """A title or name as written for Hexo: no ``<``/``>`` that a theme could print as a tag."""
+    """A title or name as written for Hexo: nothing a theme printing it raw reads as markup."""
     return text.translate(_INERT)
+
+
+def _name_text(text: str) -> str:
+    """A title or name as it goes into a file name, hence the permalink, which themes print raw
+    into ``href='…'``: as :func:`hexo_text`, and ``&`` too (``&amp;`` would read as ``&``)."""
+    return hexo_text(text).replace("&", "＆")
 
 
 def hexo_url(url: str) -> str:
@@ -309,10 +419,7 @@ def hexo_url(url: str) -> str:
     return "".join(_URL_UNSAFE.get(ch, ch) for ch in url)
 
 
-def _front_matter(article: Article) -> str:
-    published = article.published
-    if published.tzinfo is None:  # Article promises aware UTC; never guess another zone
-        published = published.replace(tzinfo=UTC)
+def _front_matter(article: Article, dates: DateForm) -> str:
     image = quote_yaml(hexo_url(article.image))
     source = hexo_text(article.source)
     lines = [
@@ -324,7 +431,7 @@ def _front_matter(article: Article) -> str:
         f"headimg: {image}",
         f"author: {plain_or_quoted_yaml(source)}",
         "comments: false",
-        f"date: {format_datetime(published.astimezone(UTC), usegmt=True)}",
+        f"date: {dates.text(article.published)}",
         f"thumbnail: {image}",
         "---",
     ]
