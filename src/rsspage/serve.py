@@ -6,6 +6,13 @@ types a static host would send (``application/wasm`` for Pagefind's engine, UTF-
 the site's own ``404.html`` for missing paths, no directory listings, and ``no-cache`` so that a
 rebuilt page shows on reload.
 
+Requests are untrusted, even on 127.0.0.1 (any web page the browser opens can send some). A path
+that is not valid percent-encoded UTF-8 or holds a control character (``/index.html%00.png``) is
+a 400. The path is resolved with symbolic links followed and served only when it stays inside the
+site folder (``Path.resolve`` + ``is_relative_to``), as a regular file: a link to ``/etc/passwd``,
+``..``, dot files (rsspage's records of its files) and FIFOs are "not found". An error while
+answering is one line on the log, never a traceback, and log lines escape control characters.
+
 A watcher thread polls the state database file and its ``-wal`` (mtime and size, about once a
 second). When they changed and then stayed still for one poll — an ``update`` run writes for a
 while — it calls ``rebuild()``. Rebuilds run one at a time on that thread; an error is printed
@@ -26,7 +33,7 @@ from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote
 
 from rsspage.errors import RsspageError
 
@@ -57,11 +64,28 @@ CONTENT_TYPES = {
 Log = Callable[[str], None]
 
 
+class _Refused(Exception):
+    """A request path that is answered with ``status`` and nothing from the disk."""
+
+    def __init__(self, status: HTTPStatus) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+#: Control characters have no place in a path; NUL would even reach the file system's calls.
+_CONTROL = frozenset(map(chr, [*range(0x20), *range(0x7F, 0xA0)]))
+#: How log lines show them (as the standard library's own log does): no terminal escapes.
+_LOG_ESCAPES = str.maketrans({ch: f"\\x{ord(ch):02x}" for ch in _CONTROL} | {"\\": "\\\\"})
+
+
 class SiteHandler(SimpleHTTPRequestHandler):
     """Serves one built site folder; set up through :func:`_handler_class`."""
 
     #: Where lines about requests go; None keeps the server quiet.
     log: Log | None = None
+    #: An answer to a request line that does not parse has a status line too (the standard
+    #: library answers it as HTTP/0.9: the bare page, which no client reads as a 400).
+    default_request_version = "HTTP/1.0"
 
     def guess_type(self, path: str | os.PathLike[str]) -> str:
         suffix = Path(str(path)).suffix.lower()
@@ -72,12 +96,40 @@ class SiteHandler(SimpleHTTPRequestHandler):
         super().end_headers()
 
     def send_head(self) -> Any:
-        # Dot files (rsspage's records of its files, a journal) are not part of the site.
-        parts = urlsplit(self.path).path.split("/")
-        if any(part.startswith(".") or part.lower().startswith("%2e") for part in parts):
-            self.send_error(HTTPStatus.NOT_FOUND)
+        try:
+            return super().send_head()  # which asks translate_path for the file
+        except _Refused as refused:
+            self.send_error(refused.status)
             return None
-        return super().send_head()
+
+    def translate_path(self, path: str) -> str:
+        """The file or folder ``path`` names, resolved inside the site; else raises _Refused.
+
+        For a folder asked with its final ``/``, its ``index.html`` (the standard library would
+        also take an ``index.htm`` it has not checked)."""
+        text = _url_path(path)
+        # Dot files (rsspage's records of its files, a journal) are not part of the site.
+        parts = [part for part in text.split("/") if part]
+        if any(part.startswith(".") for part in parts):
+            raise _Refused(HTTPStatus.NOT_FOUND)
+        target = self._inside(Path(self.directory).joinpath(*parts))
+        if target.is_dir() and text.endswith("/"):
+            target = self._inside(target / "index.html")
+        elif not target.is_dir() and not target.is_file():
+            raise _Refused(HTTPStatus.NOT_FOUND)
+        return str(target)
+
+    def _inside(self, path: Path) -> Path:
+        """``path`` resolved, when it exists inside the site folder as a folder or a file."""
+        root = Path(self.directory).resolve()
+        try:
+            resolved = path.resolve()
+            usable = resolved.is_relative_to(root) and (resolved.is_dir() or resolved.is_file())
+        except (OSError, ValueError, RuntimeError):  # a name too long; a loop of links
+            usable = False
+        if not usable:
+            raise _Refused(HTTPStatus.NOT_FOUND)
+        return resolved
 
     def list_directory(self, path: str | os.PathLike[str]) -> None:
         # A folder without index.html is "not found" on a static host too.
@@ -85,11 +137,13 @@ class SiteHandler(SimpleHTTPRequestHandler):
         return None
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        page = Path(self.directory) / "404.html"
-        if code != HTTPStatus.NOT_FOUND or not page.is_file():
+        try:
+            body = self._inside(Path(self.directory) / "404.html").read_bytes()
+        except (_Refused, OSError):
+            body = None
+        if code != HTTPStatus.NOT_FOUND or body is None:
             super().send_error(code, message, explain)
             return
-        body = page.read_bytes()
         self.send_response(code, message)
         self.send_header("Content-Type", CONTENT_TYPES[".html"])
         self.send_header("Content-Length", str(len(body)))
@@ -98,8 +152,21 @@ class SiteHandler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.log is not None:
-            self.log(f"{self.address_string()} {format % args}")
+        if self.log is not None:  # escaped as the standard library does: no terminal codes
+            message = (format % args).translate(_LOG_ESCAPES)
+            self.log(f"{self.address_string()} {message}")
+
+
+def _url_path(path: str) -> str:
+    """The decoded path of a request target; _Refused (400) when it is malformed."""
+    raw = path.split("?", 1)[0].split("#", 1)[0]
+    try:
+        text = unquote(raw, errors="strict")
+    except UnicodeDecodeError as e:  # not UTF-8, or an encoded surrogate
+        raise _Refused(HTTPStatus.BAD_REQUEST) from e
+    if not _CONTROL.isdisjoint(text):
+        raise _Refused(HTTPStatus.BAD_REQUEST)
+    return text
 
 
 def _handler_class(site_dir: Path, log: Log | None) -> Callable[..., SiteHandler]:
@@ -163,14 +230,17 @@ class Watcher(threading.Thread):
 
 
 class QuietServer(ThreadingHTTPServer):
-    """A browser that leaves a page mid-load resets its connections: that is no error."""
+    """A browser that leaves a page mid-load resets its connections: that is no error. Any
+    other error while answering is one line on stderr: requests are the client's to choose,
+    and a traceback for each would bury the log."""
 
     daemon_threads = True
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError):
             return
-        super().handle_error(request, client_address)
+        _stderr(f"error answering {client_address[0]}: {type(error).__name__}: {error}")
 
 
 @contextlib.contextmanager
