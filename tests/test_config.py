@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from rsspage.config import load_config
 from rsspage.errors import ConfigError
 
@@ -109,3 +110,98 @@ def test_cli_unreadable_config_exit_2(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "missing.yml: config file not found" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+# -- every problem at once, and list items that swallowed their neighbour (issue 11) ----------
+
+SWALLOWED_ROUTE = """\
+routes:
+  - /kkj/news
+     - /36kr/newsflashes
+  - /ithome/ranking/24h
+"""
+
+
+def test_an_over_indented_route_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    path = write(tmp_path, SWALLOWED_ROUTE)
+    run = run_cli("update", "-c", str(path))
+    assert run.code == 2
+    assert (f"{path}:2: routes[0]: '/kkj/news - /36kr/newsflashes' reads as one entry: a '- ' "
+            "item indented deeper than the one above joins it (lines 2-3); give every '- ' of "
+            "the list the same indentation") in run.err
+    assert "Traceback" not in run.err + run.out
+
+
+@pytest.mark.parametrize(("entry", "where"), [
+    ("feeds:\n  - https://a.example/feed\n    - https://b.example/feed\n", ":2: feeds[0]: "),
+    ("feeds:\n  - url: https://a.example/feed\n     - http://b.example/feed\n",
+     ":2: feeds[0].url: "),
+    ("routes:\n  - {path: /a - /b}\n", ":2: routes[0]: "),
+    ("routes:\n  - path: /a\n      - /b\n", ":2: routes[0]: "),
+])
+def test_swallowed_routes_and_feeds(tmp_path: Path, entry: str, where: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, entry))
+    assert where in str(info.value) and "same indentation" in str(info.value)
+
+
+def test_a_dash_in_a_value_that_is_no_second_entry_is_kept(tmp_path: Path) -> None:
+    text = "routes:\n  - /twitter/keyword/rust - lang\nfeeds:\n  - https://a.example/x-y - z\n"
+    config = load_config(write(tmp_path, text))
+    assert config.routes[0].path == "/twitter/keyword/rust - lang"
+    assert config.feeds[0].url == "https://a.example/x-y - z"
+
+
+BROKEN = """\
+site: {title: x, timezone: Mars/Base}
+rsshub:
+  instances: [https://rsshub.app, ftp://nope]
+routes:
+  - /kkj/news
+     - /36kr/newsflashes
+  - {path: /a, categroy: x}
+  - kkj
+feeds:
+  - {url: https://a.example/feed.xml, chanel: y}
+fetch: {concurency: 3, timeout: soon}
+limits: {items_per_feed: 0}
+output: {hexo_date: Mars/Base, sitee: x}
+schedule: {every: never}
+colour: red
+"""
+#: Every problem of BROKEN, in file order.
+BROKEN_PROBLEMS = [
+    ":1: site.timezone: unknown time zone 'Mars/Base'",
+    ":3: rsshub.instances[1]: expected an http(s) URL, got 'ftp://nope'",
+    ":5: routes[0]: '/kkj/news - /36kr/newsflashes' reads as one entry",
+    ":7: routes[1].categroy: unknown key, did you mean category? (allowed: category, channel, ",
+    ":8: routes[2]: a route is a path starting with '/', got 'kkj'",
+    ":10: feeds[0].chanel: unknown key, did you mean channel?",
+    ":11: fetch.concurency: unknown key, did you mean concurrency?",
+    ":11: fetch.timeout: expected a number, got 'soon'",
+    ":12: limits.items_per_feed: must be at least 1, got 0",
+    ":13: output.sitee: unknown key, did you mean site?",
+    ":13: output.hexo_date: expected auto, gmt or a time zone",
+    ":14: schedule.every: expected a duration such as 30m",
+    ":15: colour: unknown key (allowed: ",
+]
+
+
+def test_every_problem_of_the_file_is_listed(tmp_path: Path) -> None:
+    path = write(tmp_path, BROKEN)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == len(BROKEN_PROBLEMS), lines
+    for line, expected in zip(lines, BROKEN_PROBLEMS, strict=True):
+        assert line.startswith(f"{path}{expected}"), (line, expected)
+    assert (info.value.line, info.value.key) == (1, "site.timezone")  # the first one's
+
+
+def test_the_cli_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    path = write(tmp_path, BROKEN)
+    run = run_cli("build", "-c", str(path))
+    assert run.code == 2
+    for expected in BROKEN_PROBLEMS:
+        assert f"{path}{expected}" in run.err, expected
+    assert "Traceback" not in run.err + run.out

@@ -2,6 +2,9 @@
 
 The YAML is composed into nodes (not loaded into plain dicts) so that every error can name the
 file, the line and the key: ``rsspage.yml:12: fetch.timeout: expected a number, got 'soon'``.
+The whole file is read before anything is raised, so one run names every problem in it (an
+unknown key with the known key it is closest to). A route or feed URL holding `` - /…`` or
+`` - http…`` is the next list item, indented deeper and so read by YAML as part of this one.
 Relative paths are resolved against the folder of the config file. The node reader and the
 duration syntax live in :mod:`rsspage.config_nodes`.
 """
@@ -9,6 +12,7 @@ duration syntax live in :mod:`rsspage.config_nodes`.
 from __future__ import annotations
 
 import os
+import re
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -183,8 +187,8 @@ def _site(r: Reader, node: yaml.Node | None) -> SiteConfig:
     if node is None:
         return SiteConfig()
     items = r.mapping(node, "site", _SITE_TEXT | {"host", "precompress", *_SITE_LIMITS})
-    values: dict[str, Any] = {k: r.text(v, f"site.{k}") for k, v in items.items()
-                              if k in _SITE_TEXT}
+    values: dict[str, Any] = r.values({k: v for k, v in items.items() if k in _SITE_TEXT},
+                                      lambda k, v: r.text(v, f"site.{k}"))
     if "host" in items:
         # null: none, as when the key is left out.
         host = r.text(items["host"], "site.host", allow_null=True) or "none"
@@ -205,7 +209,7 @@ def _site(r: Reader, node: yaml.Node | None) -> SiteConfig:
         zoneinfo.ZoneInfo(site.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as e:
         problem = f"unknown time zone {site.timezone!r}"
-        raise r.fail(items["timezone"], "site.timezone", problem) from e
+        raise r.fail(items.get("timezone", node), "site.timezone", problem) from e
     return site
 
 
@@ -262,16 +266,19 @@ def _instance(r: Reader, node: yaml.Node, index: int) -> InstanceConfig:
 LIVE_CATALOG = "instance"
 
 
-def _rsshub(
-    r: Reader, node: yaml.Node | None, folder: Path
-) -> tuple[tuple[InstanceConfig, ...], tuple[Path, ...], bool]:
+RsshubSection = tuple[tuple[InstanceConfig, ...], tuple[Path, ...], bool]
+#: No ``rsshub:``: the default instance and its live catalog.
+_DEFAULT_RSSHUB: RsshubSection = ((DEFAULT_INSTANCE,), (), True)
+
+
+def _rsshub(r: Reader, node: yaml.Node | None, folder: Path) -> RsshubSection:
     if node is None:
-        return (DEFAULT_INSTANCE,), (), True
+        return _DEFAULT_RSSHUB
     items = r.mapping(node, "rsshub", {"instances", "catalog"})
     instances: tuple[InstanceConfig, ...] = (DEFAULT_INSTANCE,)
     if "instances" in items:
         nodes = r.sequence(items["instances"], "rsshub.instances")
-        instances = tuple(_instance(r, n, i) for i, n in enumerate(nodes))
+        instances = tuple(r.each(nodes, lambda n, i: _instance(r, n, i)))
     if "catalog" not in items:
         return instances, (), True
     node = items["catalog"]
@@ -365,24 +372,43 @@ def _route(r: Reader, node: yaml.Node, index: int) -> RouteConfig:
             extra["params"] = _params(r, items["params"], f"{key}.params")
     if not path.startswith("/") or path.startswith("//"):
         raise r.fail(node, key, f"a route is a path starting with '/', got {path!r}")
+    _not_two_items(r, node, key, path)
     return RouteConfig(path=path, line=line, **extra)
+
+
+#: `` - `` then a route or a URL inside one value: the next list item, indented deeper, was
+#: read by YAML as the rest of this one (a plain scalar goes on over more-indented lines).
+_SWALLOWED_ITEM = re.compile(r"\s-\s+(?:/|https?://)")
+
+
+def _not_two_items(r: Reader, node: yaml.Node, key: str, value: str) -> None:
+    if _SWALLOWED_ITEM.search(value) is None:
+        return
+    first, last = node.start_mark.line + 1, node.end_mark.line + 1
+    lines = f"lines {first}-{last}" if last > first else f"line {first}"
+    raise r.fail(node, key, f"{value!r} reads as one entry: a '- ' item indented deeper than the "
+                 f"one above joins it ({lines}); give every '- ' of the list the same indentation")
 
 
 def _feed(r: Reader, node: yaml.Node, index: int) -> FeedConfig:
     key = f"feeds[{index}]"
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
-        return FeedConfig(url=_url(r, node, key), line=line)
+        url = _url(r, node, key)
+        _not_two_items(r, node, key, url)
+        return FeedConfig(url=url, line=line)
     items = r.mapping(node, key, {"url"} | _NAME_KEYS, required=("url",))
-    return FeedConfig(url=_url(r, items["url"], f"{key}.url"), line=line, **_names(r, items, key))
+    url = _url(r, items["url"], f"{key}.url")
+    _not_two_items(r, items["url"], f"{key}.url", url)
+    return FeedConfig(url=url, line=line, **_names(r, items, key))
 
 
 def _limits(r: Reader, node: yaml.Node | None) -> LimitsConfig:
     if node is None:
         return LimitsConfig()
     items = r.mapping(node, "limits", {"items_per_feed", "keep_days"})
-    values = {k: r.number(v, f"limits.{k}", int, 1 if k == "items_per_feed" else 0)
-              for k, v in items.items()}
+    values = r.values(items, lambda k, v: r.number(v, f"limits.{k}", int,
+                                                    1 if k == "items_per_feed" else 0))
     return LimitsConfig(**values)
 
 
@@ -394,7 +420,7 @@ def _fetch(r: Reader, node: yaml.Node | None) -> FetchConfig:
         "retries": (int, 0), "max_bytes": (int, 1024),
     }
     items = r.mapping(node, "fetch", set(kinds))
-    values = {k: r.number(v, f"fetch.{k}", *kinds[k]) for k, v in items.items()}
+    values = r.values(items, lambda k, v: r.number(v, f"fetch.{k}", *kinds[k]))
     return FetchConfig(**values)
 
 
@@ -403,10 +429,9 @@ def _schedule(r: Reader, node: yaml.Node | None) -> ScheduleConfig:
         return ScheduleConfig()
     durations = {"every", "min_interval", "max_interval", "max_backoff", "retry_gone"}
     items = r.mapping(node, "schedule", durations | {"jitter"})
-    values: dict[str, Any] = {
-        k: r.duration(v, f"schedule.{k}", MIN_EVERY if k == "every" else timedelta(0))
-        for k, v in items.items() if k in durations
-    }
+    values: dict[str, Any] = r.values(
+        {k: v for k, v in items.items() if k in durations},
+        lambda k, v: r.duration(v, f"schedule.{k}", MIN_EVERY if k == "every" else timedelta(0)))
     if "jitter" in items:
         values["jitter"] = r.number(items["jitter"], "schedule.jitter", float, 0)
         if values["jitter"] > 1:
@@ -470,6 +495,7 @@ def load_config(path: Path) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
+    """Read a config from its text; every problem of the file is in the ConfigError raised."""
     r = Reader(str(path))
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -482,18 +508,33 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError(str(path), 1, "", "the config is empty: add routes or feeds")
     top = r.mapping(root, "", _TOP)
     folder = path.parent
-    instances, catalog, live = _rsshub(r, top.get("rsshub"), folder)
-    routes = tuple(_route(r, n, i) for i, n in enumerate(r.sequence(top["routes"], "routes"))) \
-        if "routes" in top else ()
-    feeds = tuple(_feed(r, n, i) for i, n in enumerate(r.sequence(top["feeds"], "feeds"))) \
-        if "feeds" in top else ()
+    # Each section is read even when another failed, so that one run names every problem.
+    instances, catalog, live = r.attempt(lambda: _rsshub(r, top.get("rsshub"), folder),
+                                         _DEFAULT_RSSHUB)
+    routes = tuple(r.each(r.attempt(lambda: _list(r, top, "routes"), []),
+                          lambda n, i: _route(r, n, i)))
+    feeds = tuple(r.each(r.attempt(lambda: _list(r, top, "feeds"), []),
+                         lambda n, i: _feed(r, n, i)))
     if routes and not instances:
-        raise r.fail(top.get("rsshub"), "rsshub.instances", "routes need at least one instance")
-    if not routes and not feeds:
-        raise r.fail(root, "routes", "nothing to follow: add routes or feeds")
-    return Config(
-        path=path, site=_site(r, top.get("site")), instances=instances, catalog=catalog,
-        routes=routes, feeds=feeds, limits=_limits(r, top.get("limits")),
-        fetch=_fetch(r, top.get("fetch")), output=_output(r, top.get("output"), folder),
-        schedule=_schedule(r, top.get("schedule")), catalog_instance=live,
+        r.note(r.fail(top.get("rsshub"), "rsshub.instances", "routes need at least one instance"))
+    if not routes and not feeds and not r.problems:  # not when they are there but broken
+        r.note(r.fail(root, "routes", "nothing to follow: add routes or feeds"))
+    config = Config(
+        path=path, site=r.attempt(lambda: _site(r, top.get("site")), SiteConfig()),
+        instances=instances, catalog=catalog, routes=routes, feeds=feeds,
+        limits=r.attempt(lambda: _limits(r, top.get("limits")), LimitsConfig()),
+        fetch=r.attempt(lambda: _fetch(r, top.get("fetch")), FetchConfig()),
+        output=r.attempt(lambda: _output(r, top.get("output"), folder), _default_output(folder)),
+        schedule=r.attempt(lambda: _schedule(r, top.get("schedule")), ScheduleConfig()),
+        catalog_instance=live,
     )
+    r.check()
+    return config
+
+
+def _list(r: Reader, top: dict[str, yaml.Node], key: str) -> list[yaml.Node]:
+    return r.sequence(top[key], key) if key in top else []
+
+
+def _default_output(folder: Path) -> OutputConfig:
+    return OutputConfig(state=folder / DEFAULT_STATE, hexo=None, site=folder / "public")

@@ -1,13 +1,20 @@
 """Reading composed YAML nodes with errors that name file, line and key, and the duration
 syntax of the config (``30m``, ``1h30m``): the parts of :mod:`rsspage.config` every section
-uses."""
+uses.
+
+A config is read to its end, so that one run names every problem of the file: the
+:class:`Reader` notes a problem and goes on wherever the rest does not depend on it (an unknown
+key, a list entry, a section, a value of a flat section), and :meth:`Reader.check` raises them
+all at once (:class:`ConfigProblems`, one ``file:line: key: problem`` line each).
+"""
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -17,6 +24,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _DURATION = re.compile(r"(?:\d+(?:\.\d+)?[smhdw])+")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 _LONGEST = timedelta(days=366)
+T = TypeVar("T")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -41,15 +49,69 @@ def format_duration(span: timedelta) -> str:
     return "".join(parts) or "0s"
 
 
+class ConfigProblems(ConfigError):
+    """Several problems in one config file; the message has one line for each, in file order.
+    The attributes ``line``, ``key`` and ``problem`` are the first one's."""
+
+    def __init__(self, problems: Iterable[ConfigError]) -> None:
+        self.problems = tuple(sorted(problems, key=lambda p: p.line or 0))
+        first = self.problems[0]
+        super().__init__(first.file, first.line, first.key, first.problem)
+        self.args = ("\n".join(str(p) for p in self.problems),)
+
+
 class Reader:
-    """Validates composed YAML nodes, raising ConfigError with file:line:key."""
+    """Validates composed YAML nodes, raising or noting ConfigError with file:line:key."""
 
     def __init__(self, file: str) -> None:
         self.file = file
+        #: Problems noted so far, for :meth:`check`.
+        self.problems: list[ConfigError] = []
 
     def fail(self, node: yaml.Node | None, key: str, problem: str) -> ConfigError:
         line = node.start_mark.line + 1 if node is not None else None
         return ConfigError(self.file, line, key, problem)
+
+    def note(self, error: ConfigError) -> None:
+        self.problems.append(error)
+
+    def attempt(self, read: Callable[[], T], default: T) -> T:
+        """``read()``, or ``default`` with its problem noted."""
+        try:
+            return read()
+        except ConfigProblems as e:
+            self.problems.extend(e.problems)
+        except ConfigError as e:
+            self.note(e)
+        return default
+
+    def each(self, nodes: Iterable[yaml.Node], read: Callable[[yaml.Node, int], T]) -> list[T]:
+        """``read(node, index)`` of every node that reads; the others' problems noted."""
+        out: list[T] = []
+        for index, node in enumerate(nodes):
+            try:
+                out.append(read(node, index))
+            except ConfigError as e:
+                self.note(e)
+        return out
+
+    def values(self, items: dict[str, yaml.Node],
+               read: Callable[[str, yaml.Node], T]) -> dict[str, T]:
+        """``read(key, node)`` of every item that reads; the others' problems noted."""
+        out: dict[str, T] = {}
+        for key, node in items.items():
+            try:
+                out[key] = read(key, node)
+            except ConfigError as e:
+                self.note(e)
+        return out
+
+    def check(self) -> None:
+        """Raise what was noted: the one problem itself, or all of them."""
+        if len(self.problems) == 1:
+            raise self.problems[0]
+        if self.problems:
+            raise ConfigProblems(self.problems)
 
     def mapping(
         self, node: yaml.Node, key: str, allowed: set[str], required: tuple[str, ...] = ()
@@ -60,12 +122,12 @@ class Reader:
         for knode, vnode in node.value:
             name = str(knode.value)
             full = f"{key}.{name}" if key else name
-            if name not in allowed:
-                hint = ", ".join(sorted(allowed))
-                raise self.fail(knode, full, f"unknown key (allowed: {hint})")
-            if name in items:
-                raise self.fail(knode, full, "duplicate key")
-            items[name] = vnode
+            if name not in allowed:  # noted: the keys that are known can still be read
+                self.note(self.fail(knode, full, _unknown_key(name, allowed)))
+            elif name in items:
+                self.note(self.fail(knode, full, "duplicate key"))
+            else:
+                items[name] = vnode
         for name in required:
             if name not in items:
                 raise self.fail(node, f"{key}.{name}" if key else name, "missing required key")
@@ -109,6 +171,12 @@ class Reader:
         if value < low:
             raise self.fail(node, key, f"must be at least {low:g}, got {node.value}")
         return value
+
+
+def _unknown_key(name: str, allowed: set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
+    guess = f", did you mean {close[0]}?" if close else ""
+    return f"unknown key{guess} (allowed: {', '.join(sorted(allowed))})"
 
 
 def is_null(node: yaml.Node) -> bool:
