@@ -126,6 +126,7 @@ def planned(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     def counting(*args: Any, **kwargs: Any) -> site_delta.DeltaPlan:
         result = real(*args, **kwargs)
+        result.pages = list(result.pages)  # planned as they are rendered: counted here
         counts.append(len(result.pages))
         return result
     monkeypatch.setattr(site_delta, "plan", counting)

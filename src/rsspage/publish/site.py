@@ -29,6 +29,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -267,24 +268,35 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     """Render and write the pages whose input hash changed; (hashes, rendered, skipped).
     ``pool``: many of them may be rendered by worker processes (nothing runs beside)."""
     hashes: dict[str, str] = {}
-    stale: list[Page] = []
+    stale = _stale(pages, version, writer, page_hashes, hashes)
+    if pool:
+        every = list(stale)
+        if workers := render_pool.workers_for(len(every)):
+            for page, data in render_pool.render(env, every, _render, load_content, workers):
+                writer.write(page.path, data, article=_article_id(page))
+            return hashes, len(every), len(hashes) - len(every)
+        stale = iter(every)
+    rendered = 0
+    # A batch at a time, as ``pages`` come: only a batch of pages is held (and its content).
+    while batch := list(islice(stale, _RENDER_BATCH)):
+        with _contents_loaded(batch, load_content):
+            for page in batch:
+                writer.write(page.path, _render(env, page).encode("utf-8"),
+                             article=_article_id(page))
+        rendered += len(batch)
+    return hashes, rendered, len(hashes) - rendered
+
+
+def _stale(pages: Iterable[Page], version: str, writer: OutputWriter,
+           page_hashes: Mapping[str, str], hashes: dict[str, str]) -> Iterator[Page]:
+    """The pages to render: those whose input hash changed, or whose file cannot be kept. The
+    input hash of every page goes into ``hashes``."""
     for page in pages:
         key = f"{version}:{page.template}:{page.digest}"  # no second hash: 20,000 pages
         hashes[page.path] = key
         if page_hashes.get(page.path) != key or not writer.keep(page.path,
                                                                 article=_article_id(page)):
-            stale.append(page)
-    if workers := render_pool.workers_for(len(stale)) if pool else 0:
-        for page, data in render_pool.render(env, stale, _render, load_content, workers):
-            writer.write(page.path, data, article=_article_id(page))
-        return hashes, len(stale), len(hashes) - len(stale)
-    for start in range(0, len(stale), _RENDER_BATCH):
-        batch = stale[start:start + _RENDER_BATCH]
-        with _contents_loaded(batch, load_content):
-            for page in batch:
-                writer.write(page.path, _render(env, page).encode("utf-8"),
-                             article=_article_id(page))
-    return hashes, len(stale), len(hashes) - len(stale)
+            yield page
 
 
 def _article_id(page: Page) -> str | None:

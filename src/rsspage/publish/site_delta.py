@@ -32,6 +32,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from rsspage.publish import feed_folders, feeds_out
@@ -70,8 +71,10 @@ class DeltaPlan:
 
     #: Category name → node, with counts (the links of the feeds and the sitemap).
     categories: dict[str, Node]
-    pages: list[Page] = field(default_factory=list)
-    #: Output paths that no longer belong to the site.
+    #: Planned as they are rendered (a late article among many touches thousands of listing
+    #: pages: their articles are read a batch at a time, not all held at once).
+    pages: Iterable[Page] = ()
+    #: Output paths that no longer belong to the site: complete once ``pages`` is consumed.
     remove: set[str] = field(default_factory=set)
     #: Places whose feed folder is rendered again: () the site, (category,), (category, source).
     feeds: set[Place] = field(default_factory=set)
@@ -139,15 +142,14 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
         for place in _places(loc):
             planner.touch(place, (loc.published, ident))
         result.feeds.update(_places(loc)[:3])
-    pages: list[Page] = [*planner.listing_pages()]
-    pages += _article_pages(query, planner, current, before)
+    result.remove = planner.removed  # filled as the pages are planned
     days = {day_of(loc.published, zone) for _, loc in located}
-    pages += _archive_pages(query, zone, days, planner.view, result.remove)
-    pages.append(category_index(list(categories.values())))
-    pages += fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)
-    result.pages = list({page.path: page for page in pages}.values())  # a page planned twice
-    result.remove |= planner.removed | {article_path(c.id) for c in changes
-                                        if c.id not in current}
+    result.pages = _once(chain(
+        planner.listing_pages(), _article_pages(query, planner, current, before),
+        _archive_pages(query, zone, days, planner.view, result.remove),
+        [category_index(list(categories.values()))],
+        fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)))
+    result.remove |= {article_path(c.id) for c in changes if c.id not in current}
     result.remove |= _gone_folders(categories, [loc for _, loc in before], previous)
     result.floor = floor = query.since
     left = {ident for ident, loc in before if ident not in current
@@ -155,6 +157,15 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     result.entry_keys = {_entry(ident, loc) for ident, loc in located if ident not in left}
     result.hidden_keys = {_entry(ident, loc) for ident, loc in before if ident in left}
     return result
+
+
+def _once(pages: Iterable[Page]) -> Iterator[Page]:
+    """``pages`` without the second plan of a page (both read the same archive: the same)."""
+    seen: set[str] = set()
+    for page in pages:
+        if page.path not in seen:
+            seen.add(page.path)
+            yield page
 
 
 def _counted_tree(query: SiteQuery, zone: ZoneInfo) -> dict[str, Node]:

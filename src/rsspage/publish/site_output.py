@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 from rsspage.config import Config
@@ -140,7 +141,7 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
     zone = ZoneInfo(config.site.timezone)
     plan = site_delta.plan(query, changes, zone, config.output.page_size, previous,
                            search_index.find_binary() is not None, since)
-    plan.pages.append(health_page(health))
+    plan.pages = chain(plan.pages, [health_page(health)])
     source = site_delta.QuerySource(query, plan.categories, zone)
     writer = rebuild.writer_for(config, "site", root)
     result = None
