@@ -137,11 +137,8 @@ class SiteHandler(SimpleHTTPRequestHandler):
         return None
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        try:
-            body = self._inside(Path(self.directory) / "404.html").read_bytes()
-        except (_Refused, OSError):
-            body = None
-        if code != HTTPStatus.NOT_FOUND or body is None:
+        body = self._not_found_page() if code == HTTPStatus.NOT_FOUND else None
+        if body is None:
             super().send_error(code, message, explain)
             return
         self.send_response(code, message)
@@ -150,6 +147,13 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def _not_found_page(self) -> bytes | None:
+        """The site's own 404.html (checked as any file served), None when it has none."""
+        try:
+            return self._inside(Path(self.directory) / "404.html").read_bytes()
+        except (_Refused, OSError):
+            return None
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.log is not None:  # escaped as the standard library does: no terminal codes
