@@ -53,6 +53,9 @@ the blog's zone, unquoted (``2022-07-22 01:22:55``, what ``hexo new`` writes). :
 writes that; ``output.hexo_date`` chooses the zone: ``auto`` (the ``timezone`` of the Hexo site
 whose ``source/_posts`` holds the posts, the seed's text when it sets none or there is no such
 site), an IANA zone, or ``gmt`` for the seed's text always (byte-identical posts).
+Hexo takes the zone's offset at the wall-clock time read as UTC, so in a zone with summer time
+the few hours after a change (as many as the zone is off UTC) read one hour off (New York: a
+post at 03:30 EDT on the day summer time starts shows at 04:30), as any date typed by hand.
 
 File names: ``<category>/<source>/<channel>/<title>.md``, each segment made safe by
 :func:`rsspage.publish.names.safe_segment`. When a name is taken, a suffix derived from the
