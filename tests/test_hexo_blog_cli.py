@@ -62,3 +62,32 @@ def test_update_into_a_shanghai_blog_gives_hexo_the_right_instants(tmp_path: Pat
     assert result.returncode == 0, result.output
     assert {post.date for post in result.posts.values()} == INSTANTS
     assert all(post.html is not None for post in result.posts.values())
+
+
+def test_hexo_date_setting_and_a_switch_rewrites_the_posts(tmp_path: Path) -> None:
+    """``output.hexo_date: gmt`` keeps the seed's text; back to ``auto``, a build rewrites every
+    post with the blog's wall-clock time (the build record knows the date form)."""
+    blog = tmp_path / "blog"
+    (blog / "source" / "_posts").mkdir(parents=True)
+    (blog / "_config.yml").write_text("title: blog\ntimezone: Asia/Shanghai\n", "utf-8")
+    config = tmp_path / "rsspage.yml"
+    post = blog / "source" / "_posts" / "交通" / "Rail" / "News" / "Brightline＇s plan.md"
+    with LocalServer() as server:
+        server.route("/rail.xml", respond(200, FEED.encode()))
+
+        def configure(setting: str) -> None:
+            config.write_text(yaml.safe_dump({
+                "feeds": [{"url": server.url("/rail.xml"), "category": "交通", "source": "Rail",
+                           "channel": "News"}],
+                "output": {"hexo": "blog/source/_posts", "site": None, "hexo_date": setting},
+            }), "utf-8")
+
+        configure("gmt")
+        assert run_cli("update", "-c", str(config)).code == 0
+        assert "\ndate: Thu, 21 Jul 2022 17:22:55 GMT\n" in post.read_text("utf-8")
+        configure("auto")
+        assert run_cli("build", "-c", str(config)).code == 0
+        assert "\ndate: 2022-07-22 01:22:55\n" in post.read_text("utf-8")
+        configure("America/New_York")
+        assert run_cli("build", "-c", str(config)).code == 0
+        assert "\ndate: 2022-07-21 13:22:55\n" in post.read_text("utf-8")

@@ -70,7 +70,9 @@ def _counts(stats: WriteStats) -> OutputCounts:
 
 def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> WriteStats:
     assert config.output.hexo is not None
-    mark, inputs = store.mark(), digest(hexo_posts.POST_FORMAT)
+    # Posts are rendered again when the date form changes (the setting, the blog's timezone).
+    dates = hexo_posts.date_form(config.output.hexo_date, config.output.hexo)
+    mark, inputs = store.mark(), digest(hexo_posts.post_format(dates))
     record = None if full else build_record.load(config.output.hexo)
     if (skipped := rebuild.skipped(config.output.hexo, record, mark, inputs)) is not None:
         return skipped
@@ -87,13 +89,13 @@ def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> W
         if changes is None:
             # Without their content: only the posts rendered again load it.
             used = publish_hexo(store.articles(content=False), writer, names,
-                                load=store.articles_by_id, check=check)
+                                load=store.articles_by_id, check=check, dates=dates)
         else:
             # Only the posts of the articles changed since the last build: the others are
             # kept unread (``build --full`` checks them all).
             found = store.articles_by_id(c.id for c in changes)
             used = publish_hexo(sorted(found.values(), key=_archive_order), writer, names,
-                                check=check)
+                                check=check, dates=dates)
             removed = {names[c.id] for c in changes if c.id not in found and c.id in names}
             writer.keep_others(removed)
         # Names first: a post put in place must never lose the name it was written under.
