@@ -24,7 +24,6 @@ first retried at the same URL (see :mod:`rsspage.fetch`).
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
 import ssl
@@ -37,6 +36,8 @@ import httpx
 
 from rsspage import fetch_hints
 from rsspage.errors import FetchError
+from rsspage.parse.encoding import head_text
+from rsspage.parse.sniff import is_html_page
 from rsspage.redact import carries_key
 
 __all__ = [
@@ -46,11 +47,6 @@ __all__ = [
 
 _MB = 1024 * 1024
 _E = TypeVar("_E", bound=BaseException)
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
-# Skips an XML declaration and comments, then looks for the first tag of an HTML page.
-_HTML_START = re.compile(r"(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)[\s>]",
-                         re.IGNORECASE | re.DOTALL)
 # h11's words for a body shorter than its Content-Length.
 _BODY_COUNTS = re.compile(r"received (\d+) bytes, expected (\d+)")
 # RSSHub's error page puts the message of the error its route threw here (4 KB into the page).
@@ -252,36 +248,30 @@ def unexpected_body(expect: str, status: int, headers: Mapping[str, str],
 def _problem(expect: str, content_type: str, body: bytes) -> str | None:
     if expect == "feed":
         return _not_a_feed(content_type, body)
-    if not _head_text(body).strip():
+    head = head_text(body)
+    if not head:
         return "empty response"
-    if expect == "json" and not _head_text(body).lstrip().startswith(("{", "[")):
-        return f"not JSON: body starts with {_head_text(body).lstrip()[:20]!r}"
+    if expect == "json" and not head.startswith(("{", "[")):
+        return f"not JSON: body starts with {head[:20]!r}"
     return None
 
 
 def _not_a_feed(content_type: str, body: bytes) -> str | None:
     """Why ``body`` cannot be a feed (an HTML page, say), or None if it may be one.
 
-    A cheap sniff, not a parse: feeds are XML (``<``) or JSON (``{``).
+    A cheap sniff, not a parse: feeds are XML (``<``) or JSON (``{``), in any encoding the
+    parser reads (UTF-16 and UTF-32 with or without a BOM too); an HTML page is told by its
+    root element, as the parser tells it (:mod:`rsspage.parse.sniff`).
     """
-    text = _head_text(body).lstrip()
+    text = head_text(body)
     if not text:
         return "not a feed: empty response"
     if text[0] not in "<{":
         return f"not a feed: body starts with {text[:20]!r}"
-    if _HTML_START.match(text):
+    if is_html_page(text, {"content-type": content_type}):
         mime = content_type.split(";")[0].strip().lower() or "no content type"
         return f"not a feed: an HTML page ({mime})"
     return None
-
-
-def _head_text(body: bytes) -> str:
-    """The first 2 KB of ``body`` as text, for sniffing (only ASCII matters there)."""
-    head = body[:2048]
-    for bom, encoding in _BOMS:
-        if head.startswith(bom):
-            return head[len(bom):].decode(encoding, "ignore")
-    return head.decode("latin-1")
 
 
 def _text(body: bytes) -> str:

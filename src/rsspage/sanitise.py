@@ -148,6 +148,16 @@ _PLACEHOLDER_NAME = re.compile(
 )
 
 
+# C0 and C1 control characters but tab, line feed and carriage return: no text holds them (XML
+# 1.0 forbids most), and HTML parsers turn references such as "&#1;" into them.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]+")
+
+
+def without_controls(text: str) -> str:
+    """``text`` without C0/C1 control characters (tab, line feed, carriage return stay)."""
+    return _CONTROLS.sub("", text)
+
+
 def sanitise_html(html: str, base_url: str | None) -> str:
     """Return ``html`` with only safe markup left and relative URLs resolved against base_url."""
     if not html:
@@ -163,6 +173,7 @@ def sanitise_html(html: str, base_url: str | None) -> str:
     else:
         allow_data_images = bool(hits)
     clean = _cleaner(_usable_base(base_url), allow_data_images).clean(html).strip()
+    clean = without_controls(clean)  # "&#1;" in the input comes out as U+0001
     # Added here rather than with ammonia's set_tag_attribute_values, whose hash map puts them
     # in a different order in every process (and so would change content hashes run to run).
     # Both attributes are off the allowlist, so no <img> has them already.
@@ -182,7 +193,7 @@ def html_to_text(html: str) -> str:
         html = _ANY_TAG.sub(" ", _TEXT_CLEANER.clean(_renamed_root(_bounded_depth(html))))
     if "&" in html:
         html = htmllib.unescape(html)
-    return " ".join(html.split())
+    return " ".join(without_controls(html).split())
 
 
 def sanitised_html_to_text(clean_html: str) -> str:

@@ -1,0 +1,64 @@
+"""Text repairs that every parse path (fast, JSON Feed, feedparser) applies to what it read.
+
+- C1 control characters (U+0080-U+009F) are windows-1252 punctuation in practice: a reference
+  such as ``&#146;`` or a byte 0x92 in text read as ISO-8859-1 means ``’``. feedparser maps them
+  in every value it keeps; this does the same for every field, bodies included.
+- No other control character is kept (tab, line feed and carriage return are text).
+- UTF-8 read as windows-1252 and written out again (``â€¦`` for ``…``) is undone by ftfy, only
+  when the text holds such a pair (one regex search; ftfy runs on next to nothing) and ftfy
+  finds the repair unambiguous. ftfy's guess that a space once was a no-break space is off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import ftfy
+
+from ..sanitise import without_controls
+from ..types import ParsedFeed, RawEntry
+from .encoding import CP1252_C1
+
+__all__ = ["repair_feed", "repair_text"]
+
+_C1 = re.compile("[\x80-\x9f]")
+# A UTF-8 lead byte read as windows-1252 or Latin-1 (Â-ô), then a continuation byte so read:
+# the mark of double-encoded UTF-8. Ordinary text in any language rarely has such a pair.
+_MOJIBAKE = re.compile(
+    "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
+    "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
+)
+_FTFY = ftfy.TextFixerConfig(restore_byte_a0=False)
+
+
+def repair_text(text: str | None) -> str | None:
+    """``text`` with C1 controls read as windows-1252, double-encoded UTF-8 undone, and no
+    control characters."""
+    if not text:
+        return text
+    if not text.isascii():
+        if _C1.search(text):
+            text = text.translate(CP1252_C1)
+        if _MOJIBAKE.search(text):
+            text = ftfy.fix_encoding(text, _FTFY)
+    return without_controls(text)
+
+
+def repair_feed(parsed: ParsedFeed) -> ParsedFeed:
+    """``parsed`` with repair_text applied to its title and to each entry's text fields (ids
+    and URLs stay as written: ids must not change, and URLs are checked where they are used)."""
+    return dataclasses.replace(
+        parsed, title=repair_text(parsed.title),
+        entries=tuple(_repair_entry(entry) for entry in parsed.entries),
+    )  # fmt: skip
+
+
+def _repair_entry(entry: RawEntry) -> RawEntry:
+    fields = (entry.title, entry.author, entry.content_html, entry.summary_html)
+    title, author, content, summary = repaired = tuple(map(repair_text, fields))
+    categories = tuple(repair_text(c) or "" for c in entry.categories)
+    if repaired == fields and categories == entry.categories:
+        return entry  # the common case: no new record
+    return dataclasses.replace(entry, title=title, author=author, content_html=content,
+                               summary_html=summary, categories=categories)
