@@ -6,7 +6,7 @@ import dataclasses
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from rsspage.normalise import UNTITLED, normalise_feed
+from rsspage.normalise import UNTITLED, normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.types import Article, FeedSpec, ParsedFeed, RawEntry
 
@@ -94,7 +94,35 @@ def test_titles_are_plain_text_and_never_empty() -> None:
     assert short.title == "短讯"
     latin = one(entry(title=None, summary_html="<p>" + "word " * 20 + "</p>"))
     assert latin.title.endswith("word…") and len(latin.title) <= 41
-    assert one(entry(title=None, summary_html=None)).title == UNTITLED
+    assert one(entry(title=None, summary_html=None)).title == "https://news.mydrivers.com/1/1.htm"
+    picture_only = entry(title=None, link=None, summary_html=None, images=("https://i.cn/a.png",))
+    assert one(picture_only).title == UNTITLED and one(picture_only).image == "https://i.cn/a.png"
+
+
+def test_empty_entries_are_counted_and_skipped_not_published_untitled() -> None:
+    """Issue 11: an item with no title, link, text or picture is no article."""
+    empty = [
+        entry(guid="cut", title=None, link=None, summary_html=None),  # a truncated <item>
+        entry(guid="geo", title="  ", link="javascript:void(0)", summary_html="<p> </p>"),
+        entry(guid="ctl", title="\x01\x02", link=None, summary_html="<p>&#1;</p>"),
+    ]
+    kept = entry(guid="ok")
+    result = normalise_counted(dataclasses.replace(SPEC, items_per_feed=2),
+                               feed(*empty, kept, entry(guid="ok2"), entry(guid="ok3")), NOW)
+    assert result.empty == 3
+    assert [a.title for a in result.articles] == ["小米再揽大将", "小米再揽大将"]
+    assert all(a.title != UNTITLED for a in result.articles)
+
+
+def test_a_clamped_date_is_out_of_the_hash_and_the_feeds_own_date_in() -> None:
+    """Issue 11: clamped to each run's time, the date changed the hash on every run."""
+    future = NOW + timedelta(days=30)
+    a = one(entry(published=future))
+    (b,) = normalise_feed(SPEC, feed(entry(published=future)), NOW + timedelta(hours=5))
+    assert a.date_clamped and b.date_clamped and a.published != b.published
+    assert a.content_hash == b.content_hash and a.clamped_from == future
+    (c,) = normalise_feed(SPEC, feed(entry(published=future + timedelta(days=1))), NOW)
+    assert c.content_hash != a.content_hash
 
 
 def test_links_are_absolute_http_or_empty() -> None:

@@ -1,9 +1,14 @@
 """Normalising: the entries of one parsed feed → clean Articles.
 
 Here, and only here, feed HTML is sanitised. Each Article gets a stable id, a plain-text title
-that is never empty, an absolute http(s) link, aware UTC dates (estimated or clamped when the
-feed's are missing or in the future), the names it is filed under and a hash of everything
-publishing depends on.
+that is never empty (from its text or link when the feed gives none), an absolute http(s) link,
+aware UTC dates (estimated or clamped when the feed's are missing or in the future), the names
+it is filed under and a hash of everything publishing depends on. An entry with no title, link,
+text or picture (a truncated item, one with only geo or media metadata) is no article: it is
+counted and skipped.
+
+A clamped date is the time of the run, so it is left out of the hash, like an estimated one;
+the feed's own date goes in instead, and the store keeps the date first given (issue 11).
 
 Names: a spec with ``names_from_feed`` (no catalog entry, no configured names) is filed under
 the feed's own title as its source (cut to MAX_NAME_BYTES) — or the host of the feed's site,
@@ -14,6 +19,7 @@ same name again when the spec has none.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
@@ -23,10 +29,11 @@ from .sanitise import (
     sanitise_html,
     sanitised_html_to_text,
     truncate_utf8,
+    without_controls,
 )
 from .types import MAX_NAME_BYTES, Article, FeedSpec, ParsedFeed, RawEntry
 
-__all__ = ["UNTITLED", "normalise_feed"]
+__all__ = ["UNTITLED", "Normalised", "normalise_counted", "normalise_feed"]
 
 #: Title of an entry that has neither a title nor any text to make one from.
 UNTITLED = "无标题"
@@ -37,20 +44,42 @@ _FUTURE_SLACK = timedelta(days=1)
 _ID_HEX = 20
 
 
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """The articles of one parsed feed, and how many of its entries were empty."""
+
+    articles: list[Article]
+    #: Entries with no title, link, text or picture: skipped, never published.
+    empty: int
+
+
 def normalise_feed(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> list[Article]:
-    """The first ``spec.items_per_feed`` entries of ``parsed`` as Articles, in document order.
+    """The articles of :func:`normalise_counted`."""
+    return normalise_counted(spec, parsed, now).articles
+
+
+def normalise_counted(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> Normalised:
+    """The first ``spec.items_per_feed`` entries of ``parsed`` that are not empty, as Articles
+    in document order, and the number of empty entries met on the way.
 
     ``now`` is the time of the run (a naive one is taken as UTC); ``items_per_feed`` ≤ 0 keeps
     every entry. An entry whose id repeats an earlier one in the same document is dropped.
     """
     now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    limit = spec.items_per_feed if spec.items_per_feed > 0 else None
+    limit = spec.items_per_feed if spec.items_per_feed > 0 else len(parsed.entries)
     source, channel = _names(spec, parsed)
     articles: dict[str, Article] = {}
-    for entry in parsed.entries[:limit]:
+    taken = empty = 0
+    for entry in parsed.entries:
+        if taken == limit:
+            break
         article = _article(spec, entry, source, channel, now)
+        if article is None:
+            empty += 1
+            continue
+        taken += 1
         articles.setdefault(article.id, article)
-    return list(articles.values())
+    return Normalised(list(articles.values()), empty)
 
 
 def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
@@ -71,18 +100,24 @@ def _host(url: str | None) -> str:
         return ""
 
 
-def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str, now: datetime) -> Article:
+def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
+             now: datetime) -> Article | None:
+    """The entry as an Article; None when it has no title, link, text or picture."""
     base = entry.base_url
     content = sanitise_html(entry.content_html or entry.summary_html or "", base)
     text = sanitised_html_to_text(content)
-    title = _title(entry, text)
     link = _absolute_http(entry.link, base)
-    published, estimated, clamped = _published(entry, now)
     image = _image(content, entry, base)
+    own_title = _own_title(entry)
+    if not (own_title or link or text or image):
+        return None
+    title = own_title or _title_from(text, link)
+    published, estimated, clamped = _published(entry, now)
     author = " ".join((entry.author or "").split())
+    feed_date = entry.published or entry.updated
+    date_key = "" if estimated else f"clamped {feed_date}" if clamped else published.isoformat()
     fields = (
-        title, link, "" if estimated else published.isoformat(), author,
-        spec.category, source, channel, content, image,
+        title, link, date_key, author, spec.category, source, channel, content, image,
     )  # fmt: skip
     return Article(
         id=_article_id(spec.key, entry),
@@ -101,6 +136,7 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str, now: da
         text=text,
         image=image,
         content_hash=hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest(),
+        clamped_from=feed_date if clamped else None,
     )
 
 
@@ -121,13 +157,17 @@ def _article_id(feed_key: str, entry: RawEntry) -> str:
     return digest[:_ID_HEX]
 
 
-def _title(entry: RawEntry, text: str) -> str:
+def _own_title(entry: RawEntry) -> str:
     raw = entry.title or ""
-    title = html_to_text(raw) if entry.title_is_html else " ".join(raw.split())
-    if title:
-        return title
+    return html_to_text(raw) if entry.title_is_html else " ".join(without_controls(raw).split())
+
+
+def _title_from(text: str, link: str) -> str:
+    """A title for an entry without one: the start of its text, else its link."""
+    if not text:
+        return link or UNTITLED
     if len(text) <= _TITLE_FROM_TEXT:
-        return text or UNTITLED
+        return text
     cut = text[:_TITLE_FROM_TEXT]
     if " " in cut and cut.isascii():  # cut Latin text at a word boundary, CJK anywhere
         cut = cut.rsplit(" ", 1)[0]

@@ -38,7 +38,7 @@ from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.importers.hexo import Broken, read_tree
-from rsspage.normalise import normalise_feed
+from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
@@ -205,7 +205,7 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
         return FeedOutcome(key=spec.key, status=result.status, error=result.error)
     try:
         parsed = parse_feed(result.content, result.headers, result.url)
-        articles = normalise_feed(spec, parsed, now)
+        normalised = normalise_counted(spec, parsed, now)
     except ParseError as e:
         return _failed(spec, result, store, scheduler, str(e))
     except Exception as e:  # a bug in our parsing must not stop the other feeds
@@ -214,7 +214,9 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
         return _failed(spec, result, store, scheduler, error)
     hints = replace(result.hints, ttl=parsed.ttl * 60.0 if parsed.ttl else None)
     timing = scheduler.after(spec, FetchStatus.OK, hints)
-    counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing)
+    articles = normalised.articles
+    counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing,
+                             empty_items=normalised.empty)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
                        updated=counts.updated, entries=len(articles))
 

@@ -243,6 +243,9 @@ class Article:
     #: shards follow this order, which a late arrival (an old date, new to the archive) cannot
     #: shift: it joins the newest shard instead of moving every shard after its date.
     first_seen: datetime | None = None
+    #: The feed's own date when ``date_clamped`` (it was in the future): the store keeps the
+    #: clamped date it first gave the article for as long as the feed says this same date.
+    clamped_from: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from rsspage.console import Console
 from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
 from rsspage.publish.outputs import unknown_articles
-from rsspage.store import Store
+from rsspage.store import FeedHealth, Store
 from rsspage.store.db import DB_NAME
 
 
@@ -105,9 +106,16 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             console.error_line(f"warning: {e}")
             unknown = {}
     due, notes = due_column(config, rows, timings, now)
-    console.health(rows, due, notes)
+    console.health(rows, due, [*notes, *empty_items_notes(rows)])
     console.younger_archive(unknown)
     return EXIT_OK
+
+
+def empty_items_notes(rows: Sequence[FeedHealth]) -> list[str]:
+    """A line per followed feed whose last document held empty items (skipped, not published)."""
+    return [f"{h.key}: {h.empty_items} empty item{'s' if h.empty_items > 1 else ''} skipped "
+            "in its last document (no title, link, text or picture)"
+            for h in rows if h.empty_items and not h.retired_at]
 
 
 def cmd_search(args: argparse.Namespace, console: Console) -> int:

@@ -58,14 +58,18 @@ class Store:
         now: datetime,
         title: str | None = None,
         timing: FeedTiming | None = None,
+        empty_items: int | None = None,
     ) -> SaveCounts:
         """Store one feed's outcome, its articles and when it is next due atomically: all of
-        it or nothing."""
+        it or nothing. ``empty_items``: how many items of the document were empty (skipped);
+        None leaves the count of the last document read."""
         with db.transaction(self._conn):
             counts = articles.save(self._conn, entries, now)
             feeds.record(self._conn, spec, result, error, now, timing)
             if title:
                 feeds.set_title(self._conn, spec.key, title)
+            if empty_items is not None:
+                feeds.set_empty_items(self._conn, spec.key, empty_items)
         return counts
 
     def save_imported(self, batches: Iterable[tuple[FeedSpec, Sequence[Article]]],

@@ -17,6 +17,9 @@ _COLUMNS = (
 #: What a stored Article is read from: the written columns and when it was first stored.
 _READ_COLUMNS = (*_COLUMNS, "first_seen")
 
+#: What save compares a stored article with.
+_OLD_COLUMNS = "content_hash, published, date_clamped, clamped_from"
+
 #: Ids in one ``IN (…)`` query (SQLite allows 32,766 parameters).
 _IDS_PER_QUERY = 500
 
@@ -51,7 +54,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
     for article in articles:
         target = article.id
         old = conn.execute(
-            "SELECT content_hash, published FROM articles WHERE id=?", (target,)
+            f"SELECT {_OLD_COLUMNS} FROM articles WHERE id=?", (target,)
         ).fetchone()
         if old is None:
             twin = _twin(conn, article, imported_only=not imported)
@@ -65,22 +68,34 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                 continue
             conn.execute(
                 f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
-                f"imported) VALUES ({', '.join('?' * (len(_COLUMNS) + 3))})",
-                (*_row(article), stamp, stamp, int(imported)),
+                f"imported, clamped_from) VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
+                (*_row(article), stamp, stamp, int(imported), _clamped_from(article)),
             )
             conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
             new += 1
         elif old["content_hash"] != article.content_hash and not imported:
             row = list(_row(article))
-            if article.date_estimated:
-                row[4] = old["published"]  # an estimated date never replaces the first-seen one
+            if article.date_estimated or _same_clamp(old, article):
+                row[4] = old["published"]  # the date first given stays (see _same_clamp)
             sets = ", ".join(f"{c}=?" for c in _COLUMNS[1:])
             conn.execute(
-                f"UPDATE articles SET {sets}, last_changed=? WHERE id=?",
-                (*row[1:], stamp, target),
+                f"UPDATE articles SET {sets}, clamped_from=?, last_changed=? WHERE id=?",
+                (*row[1:], _clamped_from(article), stamp, target),
             )
             updated += 1
     return SaveCounts(new=new, updated=updated, aliased=aliased)
+
+
+def _clamped_from(article: Article) -> str | None:
+    return article.clamped_from.isoformat() if article.clamped_from else None
+
+
+def _same_clamp(old: Any, article: Article) -> bool:
+    """Whether ``article``'s date is clamped as the stored one was, from the same date in the
+    feed: then the date it was first given stays, like an estimated one (else every run would
+    clamp it to its own time and rewrite the article's outputs)."""
+    return (article.date_clamped and bool(old["date_clamped"])
+            and old["clamped_from"] == _clamped_from(article))
 
 
 def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) -> Any:
@@ -95,7 +110,7 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
         where, key = "link = '' AND title = ?", article.title
     feed = "+feed_key" if article.link else "feed_key"
     return conn.execute(
-        f"SELECT id, content_hash, published FROM articles WHERE {feed} = ? AND {where}{only} "
+        f"SELECT id, {_OLD_COLUMNS} FROM articles WHERE {feed} = ? AND {where}{only} "
         "LIMIT 1", (article.feed_key, key)).fetchone()
 
 

@@ -34,6 +34,8 @@ class FeedHealth:
     next_check: str | None = None
     #: When the current failure streak began; None while the feed is fine.
     failing_since: str | None = None
+    #: Empty items (no title, link, text or picture) in its last document, skipped.
+    empty_items: int = 0
 
 
 def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
@@ -129,6 +131,10 @@ def delete(conn: sqlite3.Connection, key: str) -> None:
     conn.execute("DELETE FROM feeds WHERE key=?", (key,))
 
 
+def set_empty_items(conn: sqlite3.Connection, key: str, count: int) -> None:
+    conn.execute("UPDATE feeds SET empty_items=? WHERE key=?", (count, key))
+
+
 def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
     conn.execute("UPDATE feeds SET title=? WHERE key=?", (title, key))
 
@@ -150,6 +156,7 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
             articles=r["articles"], recent=r["recent"], retired_at=r["retired_at"],
             next_check=r["next_check"], failing_since=r["failing_since"],
+            empty_items=r["empty_items"],
         )
         for r in rows
     ]

@@ -168,4 +168,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX articles_published_id ON articles(published, id);
     DROP INDEX articles_published;
     """,
+    # 10: issue 11. The feed's own date of an article whose date was in the future and clamped
+    # to the time it was first seen, so that later runs keep that first clamped date (instead
+    # of clamping anew, which rewrote its outputs on every run) until the feed's date changes;
+    # and per feed, how many empty items (no title, link, text or picture) its last document
+    # held, skipped rather than published (`rsspage status` shows them).
+    """
+    ALTER TABLE articles ADD COLUMN clamped_from TEXT;
+    ALTER TABLE feeds ADD COLUMN empty_items INTEGER NOT NULL DEFAULT 0;
+    """,
 )
