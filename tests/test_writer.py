@@ -663,3 +663,25 @@ def test_a_late_abort_after_finish_changes_nothing(tmp_path: Path) -> None:
     following.finish()
     assert listing(tmp_path / "out") == {"new.md", ".rsspage-manifest.json"}
     assert (tmp_path / "out" / "new.md").read_bytes() == b"changed"
+
+
+def test_keep_others_removes_only_what_it_is_told_with_its_copies(tmp_path: Path) -> None:
+    """A build of only what changed: every other file stays unread, but the removed ones, their
+    compressed copies, and files a killed build left with an unknown digest."""
+    from rsspage.publish.precompress import PrecompressingWriter
+
+    root = tmp_path / "out"
+    first = PrecompressingWriter(root, ["gzip"])
+    for name in ("a/1.html", "a/2.html", "b/3.html", "feed.xml", "x.png"):
+        first.write(name, name.encode() * 50)
+    first.finish()
+    (root / ".rsspage-manifest.json.journal").write_text('"a/2.html"\n', "utf-8")
+    second = PrecompressingWriter(root, ["gzip"])
+    second.write("a/1.html", b"changed")
+    second.keep_others({"b/3.html", "x.png"})
+    stats = second.finish()
+    assert (stats.written, stats.removed) == (2, 5)  # a/1.html and its copy
+    assert stats.kept == 2 and stats.unchanged == 2  # feed.xml and its copy
+    left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert left == [".rsspage-manifest.json", "a/1.html", "a/1.html.gz", "feed.xml",
+                    "feed.xml.gz"]

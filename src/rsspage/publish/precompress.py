@@ -132,10 +132,9 @@ class PrecompressingWriter(OutputWriter):
                         super().keep(relpath + suffix)
         return super().finish(remove_stale, keep_article)
 
-    def _follows(self, relpath: str) -> str:
-        if relpath.endswith(_COPY_ENDINGS) and is_text(relpath[:relpath.rindex(".")]):
-            return relpath[:relpath.rindex(".")]
-        return relpath
+    def _followers(self, relpath: str) -> tuple[str, ...]:
+        # Every encoding's: the copies of a setting turned off go with their file too.
+        return tuple(relpath + ending for ending in _COPY_ENDINGS) if is_text(relpath) else ()
 
     def _remove_stale(self, failures: list[str], kept: set[str]) -> int:
         """The writer's removal of the files this build did not write (``finish()`` calls it
@@ -165,11 +164,9 @@ class PrecompressingWriter(OutputWriter):
 
     def _stale_copies(self, kept: set[str]) -> dict[str, list[str]]:
         """Folder → names of the copies owned but not written or kept in this build."""
-        claimed = set(self._claimed.values())
         stale: dict[str, list[str]] = {}
-        for relpath in self._owned:
-            if (relpath.endswith(_COPY_ENDINGS) and relpath not in claimed
-                    and relpath not in kept and is_text(relpath[:relpath.rindex(".")])
+        for relpath in self._stale_paths(kept):
+            if (relpath.endswith(_COPY_ENDINGS) and is_text(relpath[:relpath.rindex(".")])
                     and clash_key(relpath) not in self._claimed):
                 folder, _, name = relpath.rpartition("/")
                 stale.setdefault(folder, []).append(name)

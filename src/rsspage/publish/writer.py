@@ -113,6 +113,10 @@ class OutputWriter:
             # A new file, or one a killed build may have replaced: its digest is unknown, so
             # the next write rewrites it and keep() refuses it.
             self._owned[rel] = ""
+        self._unknown = set(journaled)  # owned with an unknown digest (keep_others)
+        # keep_others(): the paths that may go (None: every owned file this build did not
+        # write or keep goes).
+        self._only_stale: set[str] | None = None
         # Clash key → the owned path under it; the rare keys owned under several spellings
         # also → all of them (a set per path would be 12 MB of 56,000 pages).
         self._owned_keys: dict[str, str] = {}
@@ -164,6 +168,7 @@ class OutputWriter:
         rewrites it even if its size and the manifest's sha256 match the new content."""
         if relpath in self._owned:
             self._owned[relpath] = ""
+            self._unknown.add(relpath)
 
     def is_free(self, relpath: str) -> bool:
         """Whether a new file may be put at ``relpath`` in this build.
@@ -239,27 +244,30 @@ class OutputWriter:
 
     def keep_others(self, remove: Collection[str]) -> None:
         """Keep every owned file this build has not written or kept, but ``remove`` (and the
-        files that :meth:`_follows` them), unchecked on disk (``build --full`` checks): for a
-        build of only what changed, whose :meth:`finish` must remove just ``remove``."""
-        self._check_open()
-        claimed, owned, kept = self._claimed, self._owned, 0
-        for key in self._owned_keys:
-            if key in claimed:
-                continue  # written or kept in this build (another spelling: finish() judges)
-            for relpath in sorted(self._spellings(key)):
-                if not owned.get(relpath) or relpath in remove or self._follows(relpath) in remove:
-                    continue
-                # What _claim() does, but for a file that stays as the manifest has it.
-                claimed[key] = relpath
-                self._claimed_paths.add(relpath)
-                kept += 1
-                break
-        self._unchanged += kept
-        self._kept += kept
+        files that :meth:`_followers` give), unchecked on disk (``build --full`` checks): for a
+        build of only what changed, whose :meth:`finish` must remove just ``remove``. Call it
+        last, before :meth:`finish`; it costs what ``remove`` holds, not what the folder does.
 
-    def _follows(self, relpath: str) -> str:
-        """The file ``relpath`` belongs to (itself; a compressed copy: its original)."""
-        return relpath
+        Also go: files whose digest is unknown (a killed build's), and the other spellings of
+        a path written in this build or owned under several (finish() judges them)."""
+        self._check_open()
+        self._only_stale = {f for rel in (*remove, *self._unknown)
+                            for f in (rel, *self._followers(rel))}
+        for key, spellings in self._twin_keys.items():  # rare: names equal but for case
+            eligible = sorted(p for p in spellings if p not in self._only_stale)
+            stays = None if key in self._claimed or not eligible else eligible[0]
+            self._only_stale.update(p for p in spellings if p != stays)
+
+    def _followers(self, relpath: str) -> tuple[str, ...]:
+        """The files that belong to ``relpath`` and go with it (compressed copies)."""
+        return ()
+
+    def _stale_paths(self, kept: Collection[str]) -> list[str]:
+        """The owned files this build did not write or keep, but ``kept``: to be removed."""
+        claimed = self._claimed_paths
+        candidates = self._owned if self._only_stale is None else self._only_stale
+        return sorted(rel for rel in candidates
+                      if rel in self._owned and rel not in claimed and rel not in kept)
 
     def _files_in(self, folder: str) -> frozenset[str]:
         """Names of the regular files in ``folder``, read once per build: keep() asks for
@@ -295,6 +303,10 @@ class OutputWriter:
         if self._recovering:  # before stale files go: their folders may hold temporaries
             self._sweep_temporaries()
         kept = self._keep_unknown(keep_article) if keep_article else set()
+        if self._only_stale is not None:  # keep_others(): the rest stays as it is
+            stays = len(self._owned) - len(self._claimed_paths) - len(self._stale_paths(()))
+            self._unchanged += stays
+            self._kept += stays
         removed = self._remove_stale(failures, kept) if remove_stale else 0
         self._save_manifest()
         self._dropped = True  # a late abort() (from __del__) must not touch the journal again
@@ -493,14 +505,12 @@ class OutputWriter:
 
     def _keep_unknown(self, keep_article: Callable[[str], bool]) -> set[str]:
         """The owned files not written in this build whose article ``keep_article`` keeps."""
-        claimed = set(self._claimed.values())
-        return {rel for rel, article in self._articles.items()
-                if rel in self._owned and rel not in claimed and keep_article(article)}
+        return {rel for rel in self._stale_paths(())
+                if (article := self._articles.get(rel)) is not None and keep_article(article)}
 
     def _remove_stale(self, failures: list[str], kept: set[str]) -> int:
         removed = 0
-        claimed = set(self._claimed.values())
-        for relpath in sorted(set(self._owned) - claimed - kept):
+        for relpath in self._stale_paths(kept):
             try:
                 target = self._target(relpath)
                 if self._is_claimed_file(relpath, target):
