@@ -153,8 +153,10 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
         feeds = site_feeds(config, result.links)
         groups = site_delta.feed_groups(plan.categories, plan.feeds, query, feeds)
         hashes |= write_feeds(config, feeds, groups, writer, previous, load_content)
-        sitemap = write_sitemap(config, [p for p in hashes if p.endswith(".html")], writer,
-                                previous)
+        pages = [p for p in hashes if p.endswith(".html")]
+        touched = [p for p in pages if p not in previous]
+        touched += [p for p in plan.remove if p.endswith(".html") and p in previous]
+        sitemap = write_sitemap(config, pages, writer, previous, touched)
         plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
         hashes = {p: k for p, k in (hashes | sitemap).items() if p not in plan.remove}
         write_opml(config, health, writer)
@@ -295,38 +297,74 @@ def write_feeds(config: Config, feeds: feed_folders.SiteFeeds,
     return hashes
 
 
-def write_sitemap(config: Config, pages: Iterable[str], writer: OutputWriter,
-                  previous: Mapping[str, str]) -> dict[str, str]:
+def write_sitemap(config: Config, pages: Sequence[str], writer: OutputWriter,
+                  previous: Mapping[str, str], touched: Iterable[str] | None = None,
+                  ) -> dict[str, str]:
     """The sitemap of ``pages`` (with a site URL): its parts whose pages changed.
 
     Up to :data:`SITEMAP_ONE_FILE` pages, one ``sitemap.xml``; beyond, an index of parts, one
     per folder of the site's first two levels (``a/3f``: the pages of the articles whose id
     starts with ``3f``; ``c/<category>``; ``archive``; ``page``; the root), named by a hash of
     the folder: the articles a build adds or changes touch the parts of their own folders,
-    where parts cut by position would all shift with every new page."""
+    where parts cut by position would all shift with every new page. ``touched``: the pages
+    added and removed since ``previous`` (a build from the changes), when known: only their
+    parts are looked at; the others stay as they are, unread."""
     url = config.site.url
     if not url:
         return {}
-    ordered = sorted(pages)
-    if len(ordered) <= SITEMAP_ONE_FILE:
+    if len(pages) <= SITEMAP_ONE_FILE:
+        ordered = sorted(pages)
         return _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *ordered),
                                   ["sitemap.xml"],
                                   partial(feeds_out.sitemaps, url, [(p, None) for p in ordered]))
-    folders: dict[str, list[str]] = {}
-    for path in ordered:
-        folders.setdefault(_sitemap_part(path), []).append(path)
+    folders = _touched_folders(pages, previous, touched) if touched is not None else None
+    if folders is None:
+        folders = {}
+        for path in pages:
+            folders.setdefault(_sitemap_part(path), []).append(path)
     parts: dict[str, list[str]] = {}
     for name, paths in folders.items():  # a part holds at most the protocol's limit
         limit = feeds_out.SITEMAP_LIMIT
+        paths.sort()
         for n, start in enumerate(range(0, len(paths), limit)):
             parts[name if not n else name.replace(".xml", f"-{n}.xml")] = paths[start:start + limit]
     hashes: dict[str, str] = {}
     for name, paths in sorted(parts.items()):
+        if not paths:
+            continue  # a part left empty: it goes
         hashes |= _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *paths), [name],
                                      partial(_sitemap_file, name, url, paths, part=True))
+    if touched is not None and folders is not None:  # the untouched parts, as they were
+        hashes |= {name: previous[name] for name in _part_names(previous) if name not in parts}
+    names = sorted(name for name in hashes if name != "sitemap.xml")
     return hashes | _write_unless_kept(
-        writer, previous, digest(EXTRAS_FORMAT, url, *sorted(parts)), ["sitemap.xml"],
-        partial(_sitemap_file, "sitemap.xml", url, sorted(parts), part=False))
+        writer, previous, digest(EXTRAS_FORMAT, url, *names), ["sitemap.xml"],
+        partial(_sitemap_file, "sitemap.xml", url, names, part=False))
+
+
+def _part_names(previous: Mapping[str, str]) -> list[str]:
+    return [name for name in previous if name.startswith("sitemap-")]
+
+
+def _touched_folders(pages: Sequence[str], previous: Mapping[str, str],
+                     touched: Iterable[str]) -> dict[str, list[str]] | None:
+    """The pages of each part that ``touched`` falls in (empty: the part goes); None when
+    the last build's sitemap was not in parts of one folder each (then every part is made)."""
+    names = {_sitemap_part(path) for path in touched}
+    old = _part_names(previous)
+    if "sitemap.xml" not in previous or not old or any(
+            name.count("-") > 1 for name in old):  # one file, or a folder split in two
+        return None
+    folders: dict[str, list[str]] = {name: [] for name in names}
+    touched_folders = {_sitemap_folder(path) for path in touched}
+    prefixes = tuple(folder + "/" for folder in touched_folders if folder)
+    at_root = "" in touched_folders
+    for path in pages:
+        if path.startswith(prefixes) or (at_root and "/" not in path):
+            part = folders.get(_sitemap_part(path))
+            if part is not None:
+                part.append(path)
+    return folders
 
 
 def _sitemap_file(name: str, url: str, items: Sequence[str], *, part: bool) -> dict[str, bytes]:
@@ -341,8 +379,12 @@ SITEMAP_ONE_FILE = 5_000
 
 def _sitemap_part(path: str) -> str:
     """The part of the sitemap that lists ``path`` (see :func:`write_sitemap`)."""
-    folder = "/".join(path.split("/")[:2]) if path.count("/") >= 2 else path.rpartition("/")[0]
-    return _sitemap_name(folder)
+    return _sitemap_name(_sitemap_folder(path))
+
+
+def _sitemap_folder(path: str) -> str:
+    """The folder of the site's first two levels that ``path`` is in ("" for the root)."""
+    return "/".join(path.split("/")[:2]) if path.count("/") >= 2 else path.rpartition("/")[0]
 
 
 @functools.lru_cache(maxsize=4096)
