@@ -6,7 +6,7 @@
 - No other control character is kept (tab, line feed and carriage return are text).
 - UTF-8 read as windows-1252 and written out again (``â€¦`` for ``…``) is undone by ftfy, only
   when the text holds such a pair (one regex search; ftfy runs on next to nothing) and ftfy
-  finds the repair unambiguous. ftfy's guess that a space once was a no-break space is off.
+  finds the repair unambiguous: only a repair of the whole text is taken.
 """
 
 from __future__ import annotations
@@ -29,7 +29,11 @@ _MOJIBAKE = re.compile(
     "[\u00c2-\u00f4][\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6"
     "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
 )
-_FTFY = ftfy.TextFixerConfig(restore_byte_a0=False)
+# Only ftfy's whole-text repair (encode as windows-1252 or Latin-1, decode as UTF-8, taken when
+# its badness measure drops): its piecewise repairs (a lone "Â " read as a no-break space, say)
+# also "fix" text read in the wrong legacy encoding, which is no double encoding.
+_FTFY = ftfy.TextFixerConfig(restore_byte_a0=False, decode_inconsistent_utf8=False,
+                             replace_lossy_sequences=False)
 
 
 def repair_text(text: str | None) -> str | None:
