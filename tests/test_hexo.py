@@ -17,9 +17,6 @@ from hypothesis import strategies as st
 
 from rsspage.errors import PublishError
 from rsspage.publish.hexo import (
-    DateForm,
-    blog_zone,
-    date_form,
     hexo_text,
     hexo_url,
     post_inputs,
@@ -28,6 +25,7 @@ from rsspage.publish.hexo import (
     quote_yaml,
     render_post,
 )
+from rsspage.publish.hexo_dates import DateForm, blog_zone, date_form
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.writer import OutputWriter
 from rsspage.types import Article

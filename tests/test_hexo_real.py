@@ -14,7 +14,8 @@ import lxml.html
 import pytest
 
 from hexo_harness import VOLANTIS, HexoResult, hexo_generate
-from rsspage.publish.hexo import date_form, hexo_text, publish_hexo
+from rsspage.publish.hexo import hexo_text, publish_hexo
+from rsspage.publish.hexo_dates import date_form
 from rsspage.publish.writer import OutputWriter
 from rsspage.types import Article
 

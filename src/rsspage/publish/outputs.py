@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rsspage.config import Config
-from rsspage.publish import build_record, manifest, rebuild
+from rsspage.publish import build_record, hexo_dates, manifest, rebuild
 from rsspage.publish import hexo as hexo_posts
 from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.site_output import (
@@ -71,7 +71,7 @@ def _counts(stats: WriteStats) -> OutputCounts:
 def publish_hexo_posts(config: Config, store: Store, *, full: bool = False) -> WriteStats:
     assert config.output.hexo is not None
     # Posts are rendered again when the date form changes (the setting, the blog's timezone).
-    dates = hexo_posts.date_form(config.output.hexo_date, config.output.hexo)
+    dates = hexo_dates.date_form(config.output.hexo_date, config.output.hexo)
     mark, inputs = store.mark(), digest(hexo_posts.post_format(dates))
     record = None if full else build_record.load(config.output.hexo)
     if (skipped := rebuild.skipped(config.output.hexo, record, mark, inputs)) is not None:
