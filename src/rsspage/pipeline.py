@@ -40,6 +40,7 @@ from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
+from rsspage.parse.text import repair_feed
 from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
@@ -264,7 +265,8 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
             continue
         spec = feeds.find(item.category, item.source, item.channel)
         posts.setdefault(spec.key, (spec, []))[1].append(item.entry)
-    batches = [(spec, normalise_feed(spec, ParsedFeed(None, None, tuple(entries), "hexo"), now))
+    batches = [(spec, normalise_feed(spec, repair_feed(ParsedFeed(None, None, tuple(entries),
+                                                                  "hexo")), now))
                for spec, entries in posts.values()]
     with run_lock(config.output.state), Store.open(config.output.state) as store:
         counts = store.save_imported(batches, now)

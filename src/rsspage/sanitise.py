@@ -173,7 +173,8 @@ def sanitise_html(html: str, base_url: str | None) -> str:
     else:
         allow_data_images = bool(hits)
     clean = _cleaner(_usable_base(base_url), allow_data_images).clean(html).strip()
-    clean = without_controls(clean)  # "&#1;" in the input comes out as U+0001
+    if "&#" in html:  # "&#1;" comes out as U+0001 (raw ones are the parser's to remove)
+        clean = without_controls(clean)
     # Added here rather than with ammonia's set_tag_attribute_values, whose hash map puts them
     # in a different order in every process (and so would change content hashes run to run).
     # Both attributes are off the allowlist, so no <img> has them already.
@@ -193,7 +194,7 @@ def html_to_text(html: str) -> str:
         html = _ANY_TAG.sub(" ", _TEXT_CLEANER.clean(_renamed_root(_bounded_depth(html))))
     if "&" in html:
         html = htmllib.unescape(html)
-    return " ".join(without_controls(html).split())
+    return " ".join(html.split())
 
 
 def sanitised_html_to_text(clean_html: str) -> str:

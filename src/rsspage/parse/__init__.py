@@ -15,7 +15,8 @@ No I/O happens here. The path a document takes, and why:
    would, ~40× faster, and gives up on anything it does not reproduce exactly.
 5. **feedparser** (``fallback``) for everything else: the robust reference.
 6. ``text``: every path's text fields get the same repairs (windows-1252 for C1 controls, no
-   control characters, double-encoded UTF-8 undone).
+   control characters, double-encoded UTF-8 undone); on the fast path only when the bytes show
+   that some may be needed.
 
 Dates are read by ``dates.parse_date`` on every path. Hostile documents stay cheap: entities are
 never expanded nor loaded, elements nested deeper than 2,048 are a ParseError, and every pattern
@@ -35,7 +36,7 @@ from .fallback import MAX_XML_DEPTH, nested_too_deep, parse_with_feedparser
 from .json_feed import parse_json_feed
 from .repairs import declaration_on_its_own_line, escape_bare_ampersands
 from .sniff import is_html_page, is_json_type
-from .text import repair_feed
+from .text import may_need_repair, repair_feed
 from .xml_fast import parse_fast
 
 __all__ = ["parse_date", "parse_feed"]
@@ -56,8 +57,8 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     document, headers, _ = to_utf8(content, headers)
     document = escape_bare_ampersands(declaration_on_its_own_line(document))
     parsed = parse_fast(document, headers, url)
-    if parsed is None:
-        if nested_too_deep(document):
-            raise ParseError(f"not a feed: elements nested more than {MAX_XML_DEPTH} levels deep")
-        parsed = parse_with_feedparser(document, headers, url)
-    return repair_feed(parsed)
+    if parsed is not None:
+        return repair_feed(parsed) if may_need_repair(document) else parsed
+    if nested_too_deep(document):
+        raise ParseError(f"not a feed: elements nested more than {MAX_XML_DEPTH} levels deep")
+    return repair_feed(parse_with_feedparser(document, headers, url))
