@@ -54,11 +54,15 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
         return repair_feed(parse_json_feed(content, url))
     if is_html_page(head, headers):
         raise ParseError("not a feed: looks like an HTML page")
-    document, headers, _ = to_utf8(content, headers)
+    # libxml2 checks UTF-8 as it reads (as Python would, ~100 µs for 70 kB): only when the fast
+    # path fails is the encoding decided again, with the bytes checked, for feedparser.
+    document, utf8_headers, _ = to_utf8(content, headers, trust_utf8=True)
     document = escape_bare_ampersands(declaration_on_its_own_line(document))
-    parsed = parse_fast(document, headers, url)
+    parsed = parse_fast(document, utf8_headers, url)
     if parsed is not None:
         return repair_feed(parsed) if may_need_repair(document) else parsed
+    document, headers, _ = to_utf8(content, headers)
+    document = escape_bare_ampersands(declaration_on_its_own_line(document))
     if nested_too_deep(document):
         raise ParseError(f"not a feed: elements nested more than {MAX_XML_DEPTH} levels deep")
     return repair_feed(parse_with_feedparser(document, headers, url))

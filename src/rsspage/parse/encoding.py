@@ -134,8 +134,13 @@ def declared_encoding(content: bytes) -> str:
     return xml_encoding(head.split("\n", 1)[0].encode("utf-8"))
 
 
-def choose_encoding(content: bytes, headers: Mapping[str, str]) -> Decision:
-    """The encoding of ``content`` by the precedence in this module's docstring."""
+def choose_encoding(content: bytes, headers: Mapping[str, str], *,
+                    trust_utf8: bool = False) -> Decision:
+    """The encoding of ``content`` by the precedence in this module's docstring.
+
+    ``trust_utf8``: take UTF-8, when it comes up, without checking the bytes (a caller whose
+    parser checks them anyway, and asks again with a check when it fails).
+    """
     bom = byte_order_mark(content)
     if bom is not None:
         return Decision(bom[0], "byte-order mark", bom[1])
@@ -143,11 +148,11 @@ def choose_encoding(content: bytes, headers: Mapping[str, str]) -> Decision:
     for label, reason in ((content_type(headers)[1], "HTTP charset"),
                           (declared_encoding(content), "XML declaration")):
         codec = _codec(label, family)
-        if codec is not None and decodes(content, codec):
+        if codec is not None and ((trust_utf8 and codec == "utf-8") or decodes(content, codec)):
             return Decision(codec, reason)
     if family is not None and decodes(content, family):
         return Decision(family, "sniffed")
-    if decodes(content, "utf-8"):
+    if trust_utf8 or decodes(content, "utf-8"):
         return Decision("utf-8", "UTF-8")
     detected = _detect(content)
     if detected is not None:
@@ -155,14 +160,15 @@ def choose_encoding(content: bytes, headers: Mapping[str, str]) -> Decision:
     return Decision("windows-1252", "fallback")
 
 
-def to_utf8(content: bytes, headers: Mapping[str, str]) -> tuple[bytes, dict[str, str], str]:
+def to_utf8(content: bytes, headers: Mapping[str, str], *,
+            trust_utf8: bool = False) -> tuple[bytes, dict[str, str], str]:
     """(the document as UTF-8 saying so, headers whose charset agrees, the encoding read).
 
-    A UTF-8 document that declares UTF-8 or nothing comes back as it is (the common case costs
-    one validation); any other is decoded and declared anew, so that the fast path and
-    feedparser read the same text.
+    A UTF-8 document that declares UTF-8 or nothing comes back as it is; any other is decoded
+    and declared anew, so that the fast path and feedparser read the same text. For
+    ``trust_utf8`` see choose_encoding.
     """
-    decision = choose_encoding(content, headers)
+    decision = choose_encoding(content, headers, trust_utf8=trust_utf8)
     fixed = dict(headers)
     media, charset = content_type(headers)
     if media and charset.lower() not in ("utf-8", "utf8"):

@@ -57,7 +57,9 @@ def may_need_repair(document: bytes) -> bool:
     references (XML 1.0 forbids them), so only C1 characters and DEL (raw: C2 80-9F, 7F; or as
     references) and the lead of double-encoded UTF-8 (Â-ô: C3 82-B4) are looked for.
     """
-    return any(mark in document for mark in (b"\xc2", b"\xc3", b"\x7f", b"&#"))
+    if b"\xc2" in document or b"\xc3" in document or b"\x7f" in document:
+        return True
+    return b"#" in document and b"&#" in document  # memchr first: memmem is ~50x slower
 
 
 def repair_feed(parsed: ParsedFeed) -> ParsedFeed:
