@@ -104,7 +104,7 @@ def test_empty_entries_are_counted_and_skipped_not_published_untitled() -> None:
     empty = [
         entry(guid="cut", title=None, link=None, summary_html=None),  # a truncated <item>
         entry(guid="geo", title="  ", link="javascript:void(0)", summary_html="<p> </p>"),
-        entry(guid="ctl", title="\x01\x02", link=None, summary_html="<p>&#1;</p>"),
+        entry(guid="ctl", title="&#1;&#2;", title_is_html=True, link=None, summary_html="<p>&#1;</p>"),
     ]
     kept = entry(guid="ok")
     result = normalise_counted(dataclasses.replace(SPEC, items_per_feed=2),

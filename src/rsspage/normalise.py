@@ -29,7 +29,6 @@ from .sanitise import (
     sanitise_html,
     sanitised_html_to_text,
     truncate_utf8,
-    without_controls,
 )
 from .types import MAX_NAME_BYTES, Article, FeedSpec, ParsedFeed, RawEntry
 
@@ -159,7 +158,7 @@ def _article_id(feed_key: str, entry: RawEntry) -> str:
 
 def _own_title(entry: RawEntry) -> str:
     raw = entry.title or ""
-    return html_to_text(raw) if entry.title_is_html else " ".join(without_controls(raw).split())
+    return html_to_text(raw) if entry.title_is_html else " ".join(raw.split())
 
 
 def _title_from(text: str, link: str) -> str:
