@@ -22,8 +22,10 @@ from typing import Any
 
 import yaml
 
+from rsspage.config_filters import read_filters
 from rsspage.config_nodes import Reader, is_null, kind_of
 from rsspage.errors import ConfigError
+from rsspage.filters import Rules
 from rsspage.types import MAX_NAME_BYTES
 
 DEFAULT_NAME = "rsspage.yml"
@@ -85,6 +87,8 @@ class RouteConfig:
     params: tuple[tuple[str, str], ...] = ()
     #: Line in the config, for messages.
     line: int | None = None
+    #: The route's own filter rules (``filters:``), before the global ones.
+    filters: Rules = field(default_factory=Rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +102,8 @@ class FeedConfig:
     items_per_feed: int | None = None
     every: timedelta | None = None
     line: int | None = None
+    #: The feed's own filter rules (``filters:``), before the global ones.
+    filters: Rules = field(default_factory=Rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +170,8 @@ class Config:
     #: Use the instances' live catalog (``rsshub.catalog: instance``, the default when no
     #: catalog is given), cached in the state folder.
     catalog_instance: bool = False
+    #: The global filter rules (``filters:``); each feed's own come first (filters.py).
+    filters: Rules = field(default_factory=Rules)
 
     @property
     def folder(self) -> Path:
@@ -299,7 +307,7 @@ def _rsshub(r: Reader, node: yaml.Node | None, folder: Path) -> RsshubSection:
     return instances, tuple(catalog), live
 
 
-_NAME_KEYS = {"category", "source", "channel", "items_per_feed", "every"}
+_NAME_KEYS = {"category", "source", "channel", "items_per_feed", "every", "filters"}
 #: The shortest ``every``: a feed due again at once would keep `watch` spinning.
 MIN_EVERY = timedelta(seconds=1)
 
@@ -318,6 +326,8 @@ def _names(r: Reader, items: dict[str, yaml.Node], key: str) -> dict[str, Any]:
         out["items_per_feed"] = r.number(items["items_per_feed"], f"{key}.items_per_feed", int, 1)
     if "every" in items:
         out["every"] = r.duration(items["every"], f"{key}.every", MIN_EVERY)
+    if "filters" in items:
+        out["filters"] = read_filters(r, items["filters"], f"{key}.filters", feed=True)
     return out
 
 
@@ -479,7 +489,7 @@ def _hexo_date(r: Reader, node: yaml.Node) -> str:
     return value
 
 
-_TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output", "schedule"}
+_TOP = {"site", "rsshub", "routes", "feeds", "limits", "fetch", "output", "schedule", "filters"}
 
 
 def load_config(path: Path) -> Config:
@@ -527,9 +537,15 @@ def parse_config(text: str, path: Path) -> Config:
         output=r.attempt(lambda: _output(r, top.get("output"), folder), _default_output(folder)),
         schedule=r.attempt(lambda: _schedule(r, top.get("schedule")), ScheduleConfig()),
         catalog_instance=live,
+        filters=r.attempt(lambda: _filters(r, top.get("filters")), Rules()),
     )
     r.check()
     return config
+
+
+def _filters(r: Reader, node: yaml.Node | None) -> Rules:
+    return Rules() if node is None or is_null(node) else read_filters(r, node, "filters",
+                                                                       feed=False)
 
 
 def _list(r: Reader, top: dict[str, yaml.Node], key: str) -> list[yaml.Node]:

@@ -12,11 +12,12 @@ category ``未分类`` and a warning.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from rsspage.catalog import Catalog
 from rsspage.config import Config, FeedConfig, RouteConfig
+from rsspage.filters import FeedRules
 from rsspage.instances import route_urls, with_params
 from rsspage.schedule import due_at, is_due
 from rsspage.types import UNCATEGORISED, FeedNames, FeedSpec, FeedTiming, Route
@@ -28,6 +29,16 @@ class Plan:
     #: Feed key → message for the user about a route that could not be placed in the catalog,
     #: or whose catalog entry needs instance settings or Puppeteer, or is marked nsfw.
     warnings: Mapping[str, str]
+    #: Feed key → the filter rules of that feed (its own, then the global ones).
+    filters: Mapping[str, FeedRules] = field(default_factory=dict)
+
+    def rules(self, key: str) -> FeedRules:
+        """The rules of the feed ``key``; the global ones alone for a feed not followed."""
+        return self.filters.get(key) or self._common
+
+    @property
+    def _common(self) -> FeedRules:
+        return self.filters.get("", FeedRules())
 
 
 def _route_spec(
@@ -106,8 +117,11 @@ def make_plan(config: Config, catalog: Catalog,
     catalog does not place (given when the catalog is missing)."""
     specs: dict[str, FeedSpec] = {}
     warnings: dict[str, str] = {}
+    # "": the rules of a feed the config no longer follows (the global ones alone).
+    rules = {"": FeedRules(common=config.filters)}
     for route in config.routes:
         spec, warning = _route_spec(route, config, catalog, known or {})
+        rules.setdefault(spec.key, FeedRules(route.filters, config.filters))
         first = specs.setdefault(spec.key, spec)  # a route listed twice is followed once
         if first.urls != spec.urls:  # the same path with other params: one archive per path
             warning = (f"{config.path.name}:{route.line}: {route.path} is listed before with "
@@ -117,7 +131,8 @@ def make_plan(config: Config, catalog: Catalog,
     for feed in config.feeds:
         spec = _feed_spec(feed, config)
         specs.setdefault(spec.key, spec)
-    return Plan(feeds=tuple(specs.values()), warnings=warnings)
+        rules.setdefault(spec.key, FeedRules(feed.filters, config.filters))
+    return Plan(feeds=tuple(specs.values()), warnings=warnings, filters=rules)
 
 
 def split_due(

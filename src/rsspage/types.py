@@ -246,6 +246,9 @@ class Article:
     #: The feed's own date when ``date_clamped`` (it was in the future): the store keeps the
     #: clamped date it first gave the article for as long as the feed says this same date.
     clamped_from: datetime | None = None
+    #: The entry's own categories (tags) as the feed states them, for filter rules on
+    #: ``category``; not published, so not in ``content_hash``.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,8 @@ class FeedOutcome:
     entries: int = 0
     #: Warnings worth showing the user (e.g. "no catalog entry, names taken from the feed").
     warnings: tuple[str, ...] = ()
+    #: Articles new in this run that filter rules hid (stored hidden, not published).
+    blocked: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,3 +305,7 @@ class RunReport:
     @property
     def updated(self) -> int:
         return sum(o.updated for o in self.outcomes)
+
+    @property
+    def blocked(self) -> int:
+        return sum(o.blocked for o in self.outcomes)
