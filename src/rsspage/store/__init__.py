@@ -7,7 +7,7 @@ A data-access layer with no business logic beyond what keeping the archive consi
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -59,12 +59,14 @@ class Store:
         title: str | None = None,
         timing: FeedTiming | None = None,
         empty_items: int | None = None,
+        hidden: Collection[str] = (),
     ) -> SaveCounts:
         """Store one feed's outcome, its articles and when it is next due atomically: all of
         it or nothing. ``empty_items``: how many items of the document were empty (skipped);
-        None leaves the count of the last document read."""
+        None leaves the count of the last document read. ``hidden``: ids of the articles
+        filter rules hid; new ones among them are stored hidden."""
         with db.transaction(self._conn):
-            counts = articles.save(self._conn, entries, now)
+            counts = articles.save(self._conn, entries, now, hidden=hidden)
             feeds.record(self._conn, spec, result, error, now, timing)
             if title:
                 feeds.set_title(self._conn, spec.key, title)
@@ -137,9 +139,20 @@ class Store:
 
     def articles(self, *, content: bool = True,
                  since: datetime | None = None) -> Iterator[Article]:
-        """Every article, oldest first; ``content=False``: without ``content_html``;
-        ``since``: only those published since then."""
+        """Every article that is not hidden, oldest first; ``content=False``: without
+        ``content_html``; ``since``: only those published since then."""
         return articles.iter_all(self._conn, content=content, since=since)
+
+    def archive(self) -> Iterator[tuple[Article, bool]]:
+        """Every article, hidden ones too, with whether it is hidden, without
+        ``content_html``: what ``rsspage filter test`` tries the rules on."""
+        return articles.iter_archive(self._conn)
+
+    def set_hidden(self, ids: Iterable[str], hidden: bool, now: datetime) -> int:
+        """Hide the articles ``ids`` (or show them again); nothing is deleted. Returns how many
+        changed; their pages go (or come back) at the next build."""
+        with db.transaction(self._conn):
+            return articles.set_hidden(self._conn, ids, hidden, now)
 
     def published_at(self, rank: int) -> datetime | None:
         """When the ``rank``-th newest article (1: the newest) was published; None when the

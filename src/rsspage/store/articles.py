@@ -1,9 +1,15 @@
-"""Articles: upsert by id, link de-duplication across feeds, published names, pruning."""
+"""Articles: upsert by id, link de-duplication across feeds, published names, pruning.
+
+An article a filter rule hid stays here with ``hidden = 1``; the reads of what is published
+(:func:`iter_all`, :func:`by_ids`, :func:`count`, ``SiteQuery``, search) skip it, as if it had
+been removed, while the archive still knows it (its files are removed, not kept as unknown).
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -13,6 +19,7 @@ from rsspage.types import Article
 _COLUMNS = (
     "id", "feed_key", "title", "link", "published", "date_estimated", "date_clamped", "updated",
     "author", "category", "source", "channel", "content_html", "text", "image", "content_hash",
+    "tags",
 )
 #: What a stored Article is read from: the written columns and when it was first stored.
 _READ_COLUMNS = (*_COLUMNS, "first_seen")
@@ -29,6 +36,8 @@ class SaveCounts:
     new: int = 0
     updated: int = 0
     aliased: int = 0
+    #: New articles stored hidden (a filter rule hid them).
+    blocked: int = 0
 
 
 def _row(article: Article) -> tuple[object, ...]:
@@ -37,19 +46,30 @@ def _row(article: Article) -> tuple[object, ...]:
         int(article.date_estimated), int(article.date_clamped),
         article.updated.isoformat() if article.updated else None, article.author,
         article.category, article.source, article.channel, article.content_html, article.text,
-        article.image, article.content_hash,
+        article.image, article.content_hash, _tags_text(article.tags),
     )
 
 
+def _tags_text(tags: tuple[str, ...]) -> str:
+    return json.dumps(list(tags), ensure_ascii=False) if tags else ""
+
+
+def _tags(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text)) if text else ()
+
+
 def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *,
-         imported: bool = False) -> SaveCounts:
+         imported: bool = False, hidden: Collection[str] = ()) -> SaveCounts:
     """Insert new articles, rewrite changed ones, leave unchanged ones untouched.
 
     An article brought by ``rsspage import-hexo`` (``imported``) carries an id made without the
     feed's guid; when the feed brings the same item (same link, else same title, in the same
     feed) it updates the imported article, under that article's id, instead of adding a second
-    one. An import skips an item its feed already brought the same way."""
-    new = updated = aliased = 0
+    one. An import skips an item its feed already brought the same way.
+
+    A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
+    already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
+    new = updated = aliased = blocked = 0
     stamp = now.isoformat()
     for article in articles:
         target = article.id
@@ -68,11 +88,15 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                 continue
             conn.execute(
                 f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
-                f"imported, clamped_from) VALUES ({', '.join('?' * (len(_COLUMNS) + 4))})",
-                (*_row(article), stamp, stamp, int(imported), _clamped_from(article)),
+                f"imported, clamped_from, hidden) VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})",
+                (*_row(article), stamp, stamp, int(imported), _clamped_from(article),
+                 int(article.id in hidden)),
             )
             conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
-            new += 1
+            if article.id in hidden:
+                blocked += 1
+            else:
+                new += 1
         elif old["content_hash"] != article.content_hash and not imported:
             row = list(_row(article))
             if article.date_estimated or _same_clamp(old, article):
@@ -83,7 +107,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                 (*row[1:], _clamped_from(article), stamp, target),
             )
             updated += 1
-    return SaveCounts(new=new, updated=updated, aliased=aliased)
+    return SaveCounts(new=new, updated=updated, aliased=aliased, blocked=blocked)
 
 
 def _clamped_from(article: Article) -> str | None:
@@ -134,7 +158,7 @@ def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:
 def _article(row: Sequence[Any]) -> Article:
     """An Article from a row of :data:`_READ_COLUMNS`, in that order."""
     (id_, feed_key, title, link, published, date_estimated, date_clamped, updated, author,
-     category, source, channel, content_html, text, image, content_hash, first_seen) = row
+     category, source, channel, content_html, text, image, content_hash, tags, first_seen) = row
     return Article(
         id=id_, feed_key=feed_key, title=title, link=link,
         published=datetime.fromisoformat(published), date_estimated=bool(date_estimated),
@@ -143,6 +167,7 @@ def _article(row: Sequence[Any]) -> Article:
         category=category, source=source, channel=channel, content_html=content_html, text=text,
         image=image, content_hash=content_hash,
         first_seen=datetime.fromisoformat(first_seen) if first_seen else None,
+        tags=_tags(tags),
     )
 
 
@@ -157,7 +182,9 @@ def iter_all(conn: sqlite3.Connection, *, content: bool = True,
     """
     columns = ", ".join(c if content or c != "content_html" else "'' AS content_html"
                         for c in _READ_COLUMNS)
-    where, params = ("WHERE published >= ?", [since.isoformat()]) if since else ("", [])
+    where, params = "WHERE hidden = 0", []
+    if since:
+        where, params = f"{where} AND published >= ?", [since.isoformat()]
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: every site build reads all 20,000 rows
     cursor.execute(f"SELECT {columns} FROM articles {where} "
@@ -167,7 +194,7 @@ def iter_all(conn: sqlite3.Connection, *, content: bool = True,
 
 
 def published_at(conn: sqlite3.Connection, rank: int) -> datetime | None:
-    row = conn.execute("SELECT published FROM articles ORDER BY published DESC "
+    row = conn.execute("SELECT published FROM articles WHERE hidden = 0 ORDER BY published DESC "
                        "LIMIT 1 OFFSET ?", (rank - 1,)).fetchone()
     return datetime.fromisoformat(row[0]) if row else None
 
@@ -195,13 +222,40 @@ def by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Article]:
     for start in range(0, len(wanted), _IDS_PER_QUERY):
         part = wanted[start:start + _IDS_PER_QUERY]
         cursor.execute(f"SELECT {', '.join(_READ_COLUMNS)} FROM articles "
-                       f"WHERE id IN ({', '.join('?' * len(part))})", part)
+                       f"WHERE hidden = 0 AND id IN ({', '.join('?' * len(part))})", part)
         found.update((row[0], _article(row)) for row in cursor)
     return found
 
 
 def count(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+    return int(conn.execute("SELECT COUNT(*) FROM articles WHERE hidden = 0").fetchone()[0])
+
+
+def iter_archive(conn: sqlite3.Connection) -> Iterator[tuple[Article, bool]]:
+    """Every article, hidden or not, without ``content_html`` (its ``text`` is there), with
+    whether it is hidden: what filter rules are tried on. By feed, oldest first."""
+    columns = ", ".join("'' AS content_html" if c == "content_html" else c
+                        for c in _READ_COLUMNS)
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(f"SELECT {columns}, hidden FROM articles ORDER BY feed_key, published, id")
+    for row in cursor:
+        yield _article(row[:-1]), bool(row[-1])
+
+
+def set_hidden(conn: sqlite3.Connection, ids: Iterable[str], hidden: bool,
+               now: datetime) -> int:
+    """Hide (or show again) the articles ``ids``; returns how many changed. The update is
+    logged (change log triggers), so the next build removes (or brings back) their pages."""
+    wanted = list(ids)
+    changed = 0
+    for start in range(0, len(wanted), _IDS_PER_QUERY):
+        part = wanted[start:start + _IDS_PER_QUERY]
+        changed += conn.execute(
+            f"UPDATE articles SET hidden = ?, last_changed = ? WHERE hidden != ? "
+            f"AND id IN ({', '.join('?' * len(part))})",
+            (int(hidden), now.isoformat(), int(hidden), *part)).rowcount
+    return changed
 
 
 def prune(conn: sqlite3.Connection, before: datetime, now: datetime) -> int:

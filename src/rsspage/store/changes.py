@@ -119,7 +119,7 @@ def window_moved(conn: sqlite3.Connection, old: datetime | None, new: datetime |
     left = new is not None and (old is None or new > old)  # it starts later: articles left
     low, high = (old, new) if left else (new, old)
     assert high is not None
-    terms, params = ["published < ?"], [high.isoformat()]
+    terms, params = ["hidden = 0", "published < ?"], [high.isoformat()]
     if low is not None:
         terms.append("published >= ?")
         params.append(low.isoformat())

@@ -36,6 +36,9 @@ class FeedHealth:
     failing_since: str | None = None
     #: Empty items (no title, link, text or picture) in its last document, skipped.
     empty_items: int = 0
+    #: Its articles that filter rules hid (kept in the archive, not published); ``articles``
+    #: and ``recent`` count the others.
+    hidden: int = 0
 
 
 def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
@@ -141,8 +144,9 @@ def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
 
 def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
     rows = conn.execute(
-        """SELECT f.*, COUNT(a.published) AS articles,
-                  COALESCE(SUM(a.published >= ?), 0) AS recent
+        """SELECT f.*, COUNT(a.published) - COALESCE(SUM(a.hidden), 0) AS articles,
+                  COALESCE(SUM(a.published >= ? AND a.hidden = 0), 0) AS recent,
+                  COALESCE(SUM(a.hidden), 0) AS hidden
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
            GROUP BY f.key
            ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key""",
@@ -156,7 +160,7 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
             articles=r["articles"], recent=r["recent"], retired_at=r["retired_at"],
             next_check=r["next_check"], failing_since=r["failing_since"],
-            empty_items=r["empty_items"],
+            empty_items=r["empty_items"], hidden=r["hidden"],
         )
         for r in rows
     ]

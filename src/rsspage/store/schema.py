@@ -177,4 +177,26 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE articles ADD COLUMN clamped_from TEXT;
     ALTER TABLE feeds ADD COLUMN empty_items INTEGER NOT NULL DEFAULT 0;
     """,
+    # 11: issue 12's filter rules. An article a rule hides stays in the archive, hidden: it
+    # leaves the site and the Hexo posts (every read of what is published skips it; flipping
+    # the flag is an update, so the change log tells an incremental build to remove or bring
+    # back its pages), and comes back when the rule goes (`rsspage filter test --apply`). The
+    # entry's own categories (tags, a JSON list) are kept for rules on them. The indexes the
+    # site's reads use lead with ``hidden``, so that those reads stay index-only; the one on
+    # (published, id) stays for reads of the whole archive (export, prune).
+    """
+    ALTER TABLE articles ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE articles ADD COLUMN tags TEXT NOT NULL DEFAULT '';
+    DROP INDEX articles_tree;
+    CREATE INDEX articles_tree ON articles(hidden, category, source, channel, published, id);
+    DROP INDEX articles_source_published;
+    CREATE INDEX articles_source_published ON articles(hidden, category, source, published, id);
+    DROP INDEX articles_category_published;
+    CREATE INDEX articles_category_published ON articles(hidden, category, published, id);
+    DROP INDEX articles_entry;
+    CREATE INDEX articles_entry ON articles(hidden, first_seen, id);
+    CREATE INDEX articles_visible ON articles(hidden, published, id);
+    DROP INDEX articles_feed_published;
+    CREATE INDEX articles_feed_published ON articles(feed_key, published, hidden);
+    """,
 )

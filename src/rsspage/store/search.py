@@ -34,6 +34,7 @@ def search(conn: sqlite3.Connection, query: str, limit: int = 20) -> list[Search
     long_terms = [t for t in terms if len(t) >= 3]
     short_terms = [t for t in terms if len(t) < 3]
     where = ["instr(lower(a.title || ' ' || a.text), lower(?)) > 0" for _ in short_terms]
+    where.append("a.hidden = 0")  # what filter rules hid is not published, nor found
     params: list[object] = list(short_terms)
     if long_terms:
         sql = (

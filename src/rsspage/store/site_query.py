@@ -4,7 +4,7 @@ A build that knows what changed (store/changes.py) reads only the listings, days
 shards the change falls in: a month of one channel, the newest articles of a category, the
 neighbours of an article, the number of articles per hour. Every read is limited to the site's
 window (articles published since ``since``) and costs what it returns, not what the archive
-holds (indexes of schema migration 9).
+holds (indexes of schema migrations 9 and 11). Articles hidden by filter rules are not there.
 
 A *place* is where an article is listed: ``()`` the whole site, ``(category,)``,
 ``(category, source)`` or ``(category, source, channel)``. Articles come without their
@@ -132,7 +132,7 @@ class SiteQuery:
     def _where(self, place: Place, start: datetime | None, end: datetime | None, *,
                before: SiteKey | None = None, after: SiteKey | None = None,
                ) -> tuple[str, list[object]]:
-        terms = ["1"]
+        terms = ["hidden = 0"]  # hidden articles are not published (filters.py)
         params: list[object] = []
         for column, value in zip(_PLACE_COLUMNS, place, strict=False):
             terms.append(f"{column} = ?")
@@ -149,7 +149,7 @@ class SiteQuery:
 
     def _entry_where(self, start: EntryKey | None, end: EntryKey | None,
                      ) -> tuple[str, list[object]]:
-        terms = ["1"]
+        terms = ["hidden = 0"]  # hidden articles are not published (filters.py)
         params: list[object] = []
         if self._since is not None:
             terms.append("published >= ?")
