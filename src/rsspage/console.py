@@ -73,6 +73,8 @@ def summary_rows(report: RunReport) -> list[tuple[str, str]]:
         ("new articles", str(report.new)),
         ("updated articles", str(report.updated)),
     ]
+    if report.blocked:  # only when filter rules hid something: other summaries stay as they were
+        rows.append(("new articles hidden by filters", str(report.blocked)))
     return rows + output_rows(report)
 
 
@@ -180,6 +182,11 @@ class Console:
         for warning in output_warnings(report):
             print(f"warning: {warning}", file=self.err)
         self.younger_archive({n: c.unknown for n, c in report.published.items() if c.unknown})
+        if report.blocked:
+            print("\nhidden by filter rules (stored, not published):", file=self.out)
+            print(table(["feed", "new articles hidden"],
+                        [[o.key, str(o.blocked)] for o in report.outcomes if o.blocked]),
+                  file=self.out)
         if report.failed:
             print("\nfailed feeds:", file=self.out)
             print(table(["feed", "status", "error"],

@@ -9,6 +9,7 @@
     3. per feed, sequentially:
          parse      bytes + headers → ParsedFeed
          normalise  → Articles (ids, UTC dates, sanitised HTML)
+         decide     filter rules (filters.py): which new articles are stored hidden
          store      articles + feed state + next due time (schedule.py) in one transaction
     4. prune     articles older than ``limits.keep_days``
     5. publish   from the store: Hexo posts, the site and its feeds, through the safe writer
@@ -37,7 +38,9 @@ from rsspage.catalog.live import load_live
 from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
+from rsspage.filters import FeedRules, hidden_ids
 from rsspage.importers.hexo import Broken, read_tree
+from rsspage.normalise import _article_id as article_id
 from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.parse.text import repair_feed
@@ -49,6 +52,7 @@ from rsspage.schedule import next_timing
 from rsspage.store import Store
 from rsspage.store.db import run_lock
 from rsspage.types import (
+    Article,
     FeedOutcome,
     FeedSpec,
     FeedTiming,
@@ -113,7 +117,7 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     scheduler = _Scheduler(config.schedule, timings, now)
     outcomes = []
     for spec, result in zip(due, results, strict=True):
-        outcome = _process(spec, result, store, scheduler)
+        outcome = _process(spec, result, store, scheduler, plan.rules(spec.key))
         warning = plan.warnings.get(spec.key)
         if warning:
             outcome = _with_warning(outcome, warning)
@@ -189,16 +193,13 @@ class _Scheduler:
 
 
 def _with_warning(outcome: FeedOutcome, warning: str) -> FeedOutcome:
-    return FeedOutcome(
-        key=outcome.key, status=outcome.status, error=outcome.error, new=outcome.new,
-        updated=outcome.updated, entries=outcome.entries,
-        warnings=(*outcome.warnings, warning),
-    )
+    return replace(outcome, warnings=(*outcome.warnings, warning))
 
 
 def _process(spec: FeedSpec, result: FetchResult, store: Store,
-             scheduler: _Scheduler) -> FeedOutcome:
-    """Parse, normalise and store one fetched feed; any failure becomes the outcome's error."""
+             scheduler: _Scheduler, rules: FeedRules) -> FeedOutcome:
+    """Parse, normalise, decide and store one fetched feed; any failure becomes the outcome's
+    error."""
     now = scheduler.now
     if result.status is not FetchStatus.OK:
         timing = scheduler.after(spec, result.status, result.hints)
@@ -207,6 +208,8 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
     try:
         parsed = parse_feed(result.content, result.headers, result.url)
         normalised = normalise_counted(spec, parsed, now)
+        articles = _with_tags(spec, parsed, normalised.articles)
+        hidden = hidden_ids(rules, articles, now)
     except ParseError as e:
         return _failed(spec, result, store, scheduler, str(e))
     except Exception as e:  # a bug in our parsing must not stop the other feeds
@@ -215,11 +218,20 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
         return _failed(spec, result, store, scheduler, error)
     hints = replace(result.hints, ttl=parsed.ttl * 60.0 if parsed.ttl else None)
     timing = scheduler.after(spec, FetchStatus.OK, hints)
-    articles = normalised.articles
     counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing,
-                             empty_items=normalised.empty)
+                             empty_items=normalised.empty, hidden=hidden)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
-                       updated=counts.updated, entries=len(articles))
+                       updated=counts.updated, entries=len(articles), blocked=counts.blocked)
+
+
+def _with_tags(spec: FeedSpec, parsed: ParsedFeed, articles: list[Article]) -> list[Article]:
+    """The articles with their entries' categories (tags), for filter rules on them. An entry
+    is paired with its article by normalise's own id function (the first entry of an id makes
+    its article, as in normalise)."""
+    tags: dict[str, tuple[str, ...]] = {}
+    for entry in parsed.entries:
+        tags.setdefault(article_id(spec.key, entry), entry.categories)
+    return [replace(a, tags=tags[a.id]) if tags.get(a.id) else a for a in articles]
 
 
 def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,

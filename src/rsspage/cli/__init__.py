@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rsspage import __version__
-from rsspage.cli import add, archive, catalog, core, import_hexo, init, subscriptions, watch
+from rsspage.cli import (
+    add,
+    archive,
+    catalog,
+    core,
+    filters,
+    import_hexo,
+    init,
+    subscriptions,
+    watch,
+)
 from rsspage.cli.common import EXIT_BUG, EXIT_FEEDS_FAILED, EXIT_OK, EXIT_USAGE
 from rsspage.console import Console
 from rsspage.errors import PublishError, RsspageError
@@ -33,7 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--version", action="version", version=f"rsspage {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (core, catalog, archive, init, watch, subscriptions, import_hexo, add):
+    for module in (core, catalog, archive, init, watch, subscriptions, import_hexo, add,
+                   filters):
         module.register(sub)
     return p
 

@@ -106,7 +106,7 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             console.error_line(f"warning: {e}")
             unknown = {}
     due, notes = due_column(config, rows, timings, now)
-    console.health(rows, due, [*notes, *empty_items_notes(rows)])
+    console.health(rows, due, [*notes, *empty_items_notes(rows), *hidden_notes(rows)])
     console.younger_archive(unknown)
     return EXIT_OK
 
@@ -116,6 +116,13 @@ def empty_items_notes(rows: Sequence[FeedHealth]) -> list[str]:
     return [f"{h.key}: {h.empty_items} empty item{'s' if h.empty_items > 1 else ''} skipped "
             "in its last document (no title, link, text or picture)"
             for h in rows if h.empty_items and not h.retired_at]
+
+
+def hidden_notes(rows: Sequence[FeedHealth]) -> list[str]:
+    """A line per feed with articles that filter rules hid (kept, not published)."""
+    return [f"{h.key}: {h.hidden} article{'s' if h.hidden > 1 else ''} hidden by filter rules "
+            "(kept in the archive; `rsspage filter test` shows which)"
+            for h in rows if h.hidden]
 
 
 def cmd_search(args: argparse.Namespace, console: Console) -> int:
