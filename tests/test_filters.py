@@ -17,6 +17,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from conftest import run_cli, summary
+from rsshub_harness import RealRSSHub
 from servers import LocalServer, feed
 
 NOW = datetime.now(UTC)
@@ -222,3 +223,37 @@ def test_filter_test_then_apply_hides_and_brings_back(tmp_path: Path) -> None:
     assert posts(tmp_path, "甲") == {"华为发布新机", "小米发布新机", "苹果发布新机"}
     assert "华为发布新机" in (site / "index.html").read_text(encoding="utf-8")
     assert "hidden by filter rules" not in run_cli("status", "-c", str(config)).out
+
+
+#: RSSHub's own parameter and rsspage's rule for the same keyword on ``/test/filter`` (RSSHub
+#: matches case-sensitively by default, as a /regex/ without ``i`` does). The route's "Filter
+#: Title3" and "Title1" share a guid, so rsspage keeps the first of the two of a document: a
+#: keyword that keeps one and drops the other upstream would differ for that reason, not for
+#: the rules'; none here does.
+RSSHUB_PAIRS = [
+    ({"filter": "Filter"}, {"keep": {"any": "/Filter/"}}),
+    ({"filter_title": "Title2"}, {"keep": {"title": "/Title2/"}}),
+    ({"filterout_description": "Description[12]"}, {"block": {"content": "/Description[12]/"}}),
+    ({"filterout_author": "DIYgod[12]"}, {"block": {"author": "/DIYgod[12]/"}}),
+    ({"filter_category": "Category0"}, {"keep": {"category": "/Category0/"}}),
+]
+
+
+def test_rsshub_params_and_rsspage_rules_agree(tmp_path: Path, rsshub: RealRSSHub) -> None:
+    for n, (params, filters) in enumerate(RSSHUB_PAIRS):
+        kept = []
+        for side, route in (("rsshub", {"params": params}), ("rsspage", {"filters": filters})):
+            folder = tmp_path / f"{n}-{side}"
+            folder.mkdir()
+            config = folder / "rsspage.yml"
+            config.write_text(yaml.safe_dump({
+                "rsshub": {"instances": [rsshub.url], "catalog": []},
+                "routes": [{"path": "/test/filter", "category": "测试", "source": "源",
+                            "channel": "甲", **route}],
+                "output": {"state": "state", "hexo": "hexo", "site": None},
+            }, allow_unicode=True), encoding="utf-8")
+            run = run_cli("update", "-c", str(config))
+            assert run.code == 0, run.err + run.out
+            kept.append(posts(folder, "甲"))
+        assert kept[0] == kept[1], (params, filters)
+        assert 0 < len(kept[1]) < 7, (params, kept)  # the rule kept some and hid some
