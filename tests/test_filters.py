@@ -185,42 +185,46 @@ def test_bad_patterns_are_config_errors_all_listed(tmp_path: Path) -> None:
 
 
 def test_filter_test_then_apply_hides_and_brings_back(tmp_path: Path) -> None:
-    items = rss(Item("华为发布新机"), Item("小米发布新机"), Item("苹果发布新机"))
+    items = rss(Item("华为发布新机"), Item("小米发布新机"), Item("苹果发布新机"),
+                Item("去年的新机", age=timedelta(days=40)))
+    everything = {"华为发布新机", "小米发布新机", "苹果发布新机", "去年的新机"}
     with LocalServer() as server:
         server.route("/a", feed(items))
         base = server.url("")
         config = write_config(tmp_path, base, [feed_entry("/a", "甲")], None, site=True)
         assert run_cli("update", "-c", str(config)).code == 0
-    assert posts(tmp_path, "甲") == {"华为发布新机", "小米发布新机", "苹果发布新机"}
+    assert posts(tmp_path, "甲") == everything
     assert "华为发布新机" in (tmp_path / "public" / "index.html").read_text(encoding="utf-8")
 
-    write_config(tmp_path, base, [feed_entry("/a", "甲")], {"block": {"title": "华为"}},
-                 site=True)
+    write_config(tmp_path, base, [feed_entry("/a", "甲")],
+                 {"block": {"title": "华为"}, "max_age": "30d"}, site=True)
     dry = run_cli("filter", "test", "-c", str(config))
     assert dry.code == 0, dry.err + dry.out
-    assert f"{base}/a: would hide 1:" in dry.out
+    assert f"{base}/a: would hide 2:" in dry.out
     assert "华为发布新机  [block title 华为 (global)]" in dry.out
-    assert "would hide 1, would show again 0 articles" in dry.out
-    assert posts(tmp_path, "甲") == {"华为发布新机", "小米发布新机", "苹果发布新机"}  # a dry run
+    assert "去年的新机  [max_age 30d]" in dry.out
+    assert "would hide 2, would show again 0 articles" in dry.out
+    assert posts(tmp_path, "甲") == everything  # a dry run
 
     applied = run_cli("filter", "test", "--apply", "-c", str(config))
     assert applied.code == 0, applied.err + applied.out
-    assert "hid 1, showed again 0 articles" in applied.out
+    assert "hid 2, showed again 0 articles" in applied.out
     assert posts(tmp_path, "甲") == {"小米发布新机", "苹果发布新机"}
     site = tmp_path / "public"
     assert "华为发布新机" not in (site / "index.html").read_text(encoding="utf-8")
-    assert not any("华为发布新机" in p.read_text(encoding="utf-8")
-                   for p in site.rglob("*.html")), "a page still shows the hidden article"
+    shown = [p for p in site.rglob("*") if p.suffix in (".html", ".xml", ".json")
+             and "华为发布新机" in p.read_text(encoding="utf-8")]
+    assert not shown, f"pages and feeds still show the hidden article: {shown}"
     status = run_cli("status", "-c", str(config))
-    assert f"{base}/a: 1 article hidden by filter rules" in status.out
+    assert f"{base}/a: 2 articles hidden by filter rules" in status.out
     again = run_cli("filter", "test", "-c", str(config))
     assert "would hide 0, would show again 0 articles" in again.out
 
     write_config(tmp_path, base, [feed_entry("/a", "甲")], None, site=True)  # the rule goes
     back = run_cli("filter", "test", "--apply", "-c", str(config))
     assert back.code == 0, back.err + back.out
-    assert "hid 0, showed again 1 articles" in back.out
-    assert posts(tmp_path, "甲") == {"华为发布新机", "小米发布新机", "苹果发布新机"}
+    assert "hid 0, showed again 2 articles" in back.out
+    assert posts(tmp_path, "甲") == everything
     assert "华为发布新机" in (site / "index.html").read_text(encoding="utf-8")
     assert "hidden by filter rules" not in run_cli("status", "-c", str(config)).out
 

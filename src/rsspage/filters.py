@@ -5,8 +5,10 @@ Miniflux's block and keep rules, and in this order:
 
 1. **block**: an article that any block pattern matches is hidden (the feed's patterns and the
    global ones add up; block wins over keep: nothing un-blocks it);
-2. **dates**: ``max_age`` hides articles published longer ago than that, ``future`` those dated
-   after the run (or whose date normalise clamped because it was ahead);
+2. **dates**: ``max_age`` hides articles that were older than that when they arrived, ``future``
+   those dated after their arrival (or whose date normalise clamped because it was ahead). On
+   arrival is when the rules decide in an update; judging by it again on the archive (``filter
+   test``) gives the same answer months later, instead of hiding the whole history;
 3. **keep**: when keep patterns apply, an article that matches none of them is hidden.
 
 Feed rules come before global ones: a feed's keep patterns, ``max_age`` and ``future`` replace
@@ -112,9 +114,9 @@ class Rules:
 
     block: tuple[Pattern, ...] = ()
     keep: tuple[Pattern, ...] = ()
-    #: Hide articles published longer ago; None: not set at this level; 0: no limit.
+    #: Hide articles older than this when they arrive; None: not set at this level; 0: no limit.
     max_age: timedelta | None = None
-    #: Hide articles dated after the run; None: not set at this level.
+    #: Hide articles dated after their arrival; None: not set at this level.
     future: bool | None = None
     #: False: a feed ignores the global rules.
     inherit: bool = True
@@ -166,11 +168,12 @@ class FeedRules:
         return KEPT
 
     def _date_verdict(self, article: Article, now: datetime) -> Verdict:
+        arrived = article.first_seen or now  # a stored article: when it arrived (docstring)
         max_age = _first_set(r.max_age for r, _ in self._levels())
-        if max_age and article.published < now - max_age:
+        if max_age and article.published < arrived - max_age:
             return Verdict(True, f"max_age {format_duration(max_age)}")
         future = _first_set(r.future for r, _ in self._levels())
-        if future and (article.date_clamped or article.published > now):
+        if future and (article.date_clamped or article.published > arrived):
             return Verdict(True, "future")
         return KEPT
 
