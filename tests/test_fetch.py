@@ -126,10 +126,43 @@ def test_real_feeds_pass_the_sniff(server: LocalServer) -> None:
     assert [r.content for r in results] == list(bodies.values())
 
 
+WIDE_RSS = '\n<rss version="2.0"><channel><title>中文 Кириллица</title></channel></rss>'
+XHTML_DOCTYPE = ('<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Strict//EN" '
+                 '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd">')
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [  # issue 11: refused as "not a feed" before
+        (WIDE_RSS.encode("utf-16-le"), "application/rss+xml"),
+        (WIDE_RSS.encode("utf-16-be"), "application/rss+xml; charset=utf-16be"),
+        (codecs.BOM_UTF32_LE + WIDE_RSS.encode("utf-32-le"), "application/rss+xml"),
+        (codecs.BOM_UTF32_BE + WIDE_RSS.encode("utf-32-be"), "text/xml"),
+        (WIDE_RSS.encode("utf-32-le"), "application/xml"),
+        (WIDE_RSS.encode("utf-32-be"), "application/xml"),
+        (codecs.BOM_UTF16_LE + ('<?xml version="1.0" encoding="UTF-16"?>' + XHTML_DOCTYPE
+                                + WIDE_RSS).encode("utf-16-le"), "text/html"),
+        ((XHTML_DOCTYPE + WIDE_RSS).encode(), "text/html; charset=utf-8"),
+        (("<!-- generator -->" + XHTML_DOCTYPE + "<feed xmlns='http://www.w3.org/2005/Atom'/>")
+         .encode(), "application/atom+xml"),
+    ],
+)
+def test_wide_encodings_and_xhtml_doctypes_pass_the_sniff(server: LocalServer, body: bytes,
+                                                          content_type: str) -> None:
+    url = server.route("/feed", respond(200, body, content_type=content_type))
+    result = fetch_one(url)
+    assert result.status is FetchStatus.OK, result.error
+    assert result.content == body
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
     [
         (HTML_ERROR_PAGE, "text/html", "HTML page (text/html)"),
+        ((XHTML_DOCTYPE + "<html><body>502</body></html>").encode("utf-16-le"), "text/html",
+         "HTML page (text/html)"),
+        (codecs.BOM_UTF32_LE + "<!doctype html><title>Just a moment...</title>".encode(
+            "utf-32-le"), "text/html", "HTML page"),
         (b'<?xml version="1.0"?>\n<!-- x --><html><body/></html>', "application/xml", "HTML"),
         (b"Welcome to RSSHub!", "text/plain", "starts with 'Welcome"),
         (b"  \n", "application/rss+xml", "empty"),

@@ -656,3 +656,77 @@ def test_the_second_summary_before_any_content_is_the_content() -> None:
     feed = parse_feed(rss("<item><title>t</title><description>A</description>"
                           "<summary>B</summary><description>C</description></item>"), {}, RSS_URL)
     assert (feed.entries[0].content_html, feed.entries[0].summary_html) == ("B", "C")
+
+
+# --- the encoding precedence (issue 11): BOM > HTTP charset > declaration > UTF-8 > detection ---
+
+KOI8 = "Учёные открыли новый способ хранения энергии в солнечных батареях"
+
+
+def _doc(declared: str | None = None, text: str = KOI8) -> str:
+    prolog = f'<?xml version="1.0" encoding="{declared}"?>' if declared else ""
+    return f"{prolog}<rss><channel><item><title>{text}</title></item></channel></rss>"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoding", "reason"),
+    [
+        (codecs.BOM_UTF8 + _doc("koi8-r").encode(), "text/xml; charset=koi8-r", "utf-8",
+         "byte-order mark"),
+        (codecs.BOM_UTF32_LE + _doc().encode("utf-32-le"), "", "utf-32-le", "byte-order mark"),
+        (codecs.BOM_UTF16_LE + _doc().encode("utf-16-le"), "", "utf-16-le", "byte-order mark"),
+        (_doc("windows-1251").encode("koi8-r"), "application/xml; charset=koi8-r", "koi8-r",
+         "HTTP charset"),
+        # A charset the bytes belie is passed over; so is one impossible in a UTF-16 document.
+        (_doc("koi8-r").encode("koi8-r"), "application/xml; charset=utf-8", "koi8-r",
+         "XML declaration"),
+        (_doc().encode("utf-16-be"), "text/xml; charset=iso-8859-1", "utf-16-be", "sniffed"),
+        (_doc("UTF-16").encode("utf-16-le"), "", "utf-16-le", "XML declaration"),
+        (_doc().encode("utf-32-be"), "", "utf-32-be", "sniffed"),
+        # RFC 7303: text/xml without a charset is no longer US-ASCII; the declaration decides.
+        (_doc("koi8-r").encode("koi8-r"), "text/xml", "koi8-r", "XML declaration"),
+        (_doc().encode(), "text/xml", "utf-8", "UTF-8"),
+        (_doc().encode("koi8-r"), "text/xml", "koi8-r", "detected"),
+        (_doc().encode("koi8-r"), "", "koi8-r", "detected"),
+        (_doc("ISO-8859-1", "Don\x92t").encode("latin-1"), "", "windows-1252", "XML declaration"),
+        (_doc("gb2312", "中文标题").encode("gb18030"), "", "gb18030", "XML declaration"),
+    ],
+)  # fmt: skip
+def test_the_encoding_precedence(body: bytes, content_type: str, encoding: str,
+                                 reason: str) -> None:
+    from rsspage.parse.encoding import choose_encoding
+
+    headers = {"content-type": content_type} if content_type else {}
+    decision = choose_encoding(body, headers)
+    assert (decision.encoding.replace("_", "-"), decision.reason) == (encoding, reason)
+    feed = parse_feed(body, headers, RSS_URL)
+    assert feed.parser == "lxml-rss"  # every encoding takes the fast path, as UTF-8
+    assert feed.entries[0].title in (KOI8, "Don’t", "中文标题")
+
+
+def test_fetch_and_parse_sniff_with_the_same_functions() -> None:
+    """Issue 11: one place decides what a body is, for both stages."""
+    from rsspage import fetch_failures
+    from rsspage.parse import encoding, sniff
+
+    assert fetch_failures.head_text is encoding.head_text
+    assert fetch_failures.is_html_page is sniff.is_html_page
+
+
+@pytest.mark.parametrize(
+    ("field", "document"),
+    [  # windows-1252 on the fast path, in titles and in bodies (issue 11: "don\x92t" was stored)
+        ("title", "<title>don&#146;t stop&#133;</title>"),
+        ("summary_html", "<title>t</title><description>don&#146;t stop&#133;</description>"),
+        ("summary_html", "<title>t</title><description>don\u0092t stop\u0085</description>"),
+        ("content_html", "<title>t</title><content:encoded>don&#x92;t stop&#x85;</content:encoded>"),
+        ("title", "<title>donâ€™t stopâ€¦</title>"),  # double-encoded UTF-8
+    ],
+)
+def test_windows_1252_and_double_encoding_on_the_fast_path(field: str, document: str) -> None:
+    body = ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:content='
+            f'"http://purl.org/rss/1.0/modules/content/"><channel><item>{document}</item>'
+            "</channel></rss>").encode()
+    feed = parse_feed(body, {}, RSS_URL)
+    assert feed.parser == "lxml-rss"
+    assert getattr(feed.entries[0], field) == "don’t stop…"

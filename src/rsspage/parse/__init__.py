@@ -8,8 +8,9 @@ No I/O happens here. The path a document takes, and why:
 2. ``encoding.to_utf8``: the document's encoding is decided once, by the precedence written in
    ``encoding`` (BOM > HTTP charset > XML declaration > UTF-8 > detection), and the document is
    handed on as UTF-8 declaring so, so that both parsers below read the same text.
-3. ``repairs``: bare ``&`` escaped (feedparser would read "&copy=2" as "©=2") and a declaration
-   line that would cost feedparser cubic time split.
+3. ``repairs``: bare ``&`` escaped (feedparser would read "&copy=2" as "©=2"), a declaration
+   line that would cost feedparser cubic time split, C1 controls (``&#146;``) made the
+   windows-1252 characters they stand for.
 4. **Fast path** (``xml_fast``, ``entries``; parser ``lxml-rss`` / ``lxml-atom``) for
    well-formed RSS 2.0, RSS 1.0 and Atom 1.0: lxml reads it as feedparser's strict parser
    would, ~40× faster, and gives up on anything it does not reproduce exactly.
@@ -34,7 +35,7 @@ from .dates import parse_date
 from .encoding import head_text, to_utf8
 from .fallback import MAX_XML_DEPTH, nested_too_deep, parse_with_feedparser
 from .json_feed import parse_json_feed
-from .repairs import declaration_on_its_own_line, escape_bare_ampersands
+from .repairs import c1_as_windows_1252, declaration_on_its_own_line, escape_bare_ampersands
 from .sniff import is_html_page, is_json_type
 from .text import may_need_repair, repair_feed
 from .xml_fast import parse_fast
@@ -55,14 +56,24 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
     if is_html_page(head, headers):
         raise ParseError("not a feed: looks like an HTML page")
     # libxml2 checks UTF-8 as it reads (as Python would, ~100 µs for 70 kB): only when the fast
-    # path fails is the encoding decided again, with the bytes checked, for feedparser.
-    document, utf8_headers, _ = to_utf8(content, headers, trust_utf8=True)
-    document = escape_bare_ampersands(declaration_on_its_own_line(document))
+    # path fails is the encoding decided again with the bytes checked, and the fast path tried
+    # once more on what that gives.
+    document, utf8_headers = _prepared(content, headers, trust_utf8=True)
     parsed = parse_fast(document, utf8_headers, url)
+    if parsed is None:  # not UTF-8 after all (undeclared KOI8-R, say) or not for the fast path
+        checked, utf8_headers = _prepared(content, headers, trust_utf8=False)
+        if checked != document:
+            document, parsed = checked, parse_fast(checked, utf8_headers, url)
     if parsed is not None:
         return repair_feed(parsed) if may_need_repair(document) else parsed
-    document, headers, _ = to_utf8(content, headers)
-    document = escape_bare_ampersands(declaration_on_its_own_line(document))
     if nested_too_deep(document):
         raise ParseError(f"not a feed: elements nested more than {MAX_XML_DEPTH} levels deep")
-    return repair_feed(parse_with_feedparser(document, headers, url))
+    return repair_feed(parse_with_feedparser(document, utf8_headers, url))
+
+
+def _prepared(content: bytes, headers: Mapping[str, str], *,
+              trust_utf8: bool) -> tuple[bytes, dict[str, str]]:
+    """The document in UTF-8 with the repairs every parser needs, and headers that agree."""
+    document, utf8_headers, _ = to_utf8(content, headers, trust_utf8=trust_utf8)
+    document = declaration_on_its_own_line(document)
+    return c1_as_windows_1252(escape_bare_ampersands(document)), utf8_headers

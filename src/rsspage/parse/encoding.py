@@ -175,6 +175,8 @@ def to_utf8(content: bytes, headers: Mapping[str, str], *,
         fixed["content-type"] = f"{media}; charset=utf-8"
     if decision.encoding == "utf-8" and not decision.skip and _declares_utf8_or_nothing(content):
         return content, fixed, decision.encoding
+    if trust_utf8 and decision.encoding == "utf-8" and not decodes(content, "utf-8"):
+        return to_utf8(content, headers)  # decoding would hide the bad bytes from libxml2
     text = decode(content[decision.skip :], decision.encoding)
     if _XML_DECLARATION.match(text):
         text = _XML_DECLARATION.sub(_UTF8_DECLARATION, text, count=1)

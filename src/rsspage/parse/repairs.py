@@ -1,11 +1,17 @@
-"""Repairs to a UTF-8 document before any parser reads it, each for a way feedparser would
-misread it or take too long over it."""
+"""Repairs to a UTF-8 document before any parser reads it, each for a way a parser would
+misread it (or feedparser take too long over it)."""
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["declaration_on_its_own_line", "escape_bare_ampersands"]
+from .encoding import CP1252_C1
+
+__all__ = ["c1_as_windows_1252", "declaration_on_its_own_line", "escape_bare_ampersands"]
+
+# C1 control characters (U+0080-U+009F) raw in UTF-8, or as references: "&#146;", "&#x92;".
+_RAW_C1 = re.compile(rb"\xc2([\x80-\x9f])")
+_C1_REFERENCE = re.compile(rb"&#(?:0*(1(?:2[89]|[3-5][0-9]))|[xX]0*([89][0-9a-fA-F]));")
 
 # A bare "&" is never well-formed XML; feedparser's fallback parser then reads "?a=1&copy=2" as
 # "?a=1©=2" and "&from=" as "&from;=". Escaping it first keeps URLs exactly as written.
@@ -53,3 +59,28 @@ def declaration_on_its_own_line(data: bytes) -> bytes:
     if cut < 2:  # no declaration ends on this line: break it before the second "encoding="
         cut = data.find(b"encoding=", data.find(b"encoding=", 0, end) + 9, end)
     return data[:cut] + b"\n" + data[cut:]
+
+
+def c1_as_windows_1252(document: bytes) -> bytes:
+    """A UTF-8 ``document`` with its C1 control characters, raw or as references, replaced by
+    the windows-1252 characters they stand for in practice (``&#146;`` is ``’``, ``&#133;``
+    ``…``), as feedparser maps them, and before any parser strips U+0085 as white space (which
+    lost every title's trailing "…"). The five bytes windows-1252 leaves unassigned stay (and
+    go with the other control characters, parse/text.py).
+    """
+    if b"\xc2" in document:  # memchr first; the pattern only where a C1 may be
+        document = _RAW_C1.sub(_raw_c1, document)
+    if b"&" in document and b"&#" in document:
+        document = _C1_REFERENCE.sub(_referenced_c1, document)
+    return document
+
+
+def _raw_c1(match: re.Match[bytes]) -> bytes:
+    character = CP1252_C1.get(match.group(1)[0])
+    return character.encode("utf-8") if character else match.group(0)
+
+
+def _referenced_c1(match: re.Match[bytes]) -> bytes:
+    decimal, hexadecimal = match.groups()
+    character = CP1252_C1.get(int(decimal) if decimal else int(hexadecimal, 16))
+    return f"&#{ord(character)};".encode() if character else match.group(0)
