@@ -226,8 +226,8 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
 
 def _with_tags(spec: FeedSpec, parsed: ParsedFeed, articles: list[Article]) -> list[Article]:
     """The articles with their entries' categories (tags), for filter rules on them. An entry
-    is paired with its article by normalise's own id function (the first entry of an id makes
-    its article, as in normalise)."""
+    is paired with its article by normalise's own id function (private there, but a copy could
+    drift from it); the first entry of an id makes its article, as in normalise."""
     tags: dict[str, tuple[str, ...]] = {}
     for entry in parsed.entries:
         tags.setdefault(article_id(spec.key, entry), entry.categories)
