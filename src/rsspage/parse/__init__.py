@@ -37,7 +37,7 @@ from .fallback import MAX_XML_DEPTH, nested_too_deep, parse_with_feedparser
 from .json_feed import parse_json_feed
 from .repairs import c1_as_windows_1252, declaration_on_its_own_line, escape_bare_ampersands
 from .sniff import is_html_page, is_json_type
-from .text import may_need_repair, repair_feed
+from .text import repair_feed, repairs_for
 from .xml_fast import parse_fast
 
 __all__ = ["parse_date", "parse_feed"]
@@ -65,7 +65,8 @@ def parse_feed(content: bytes, headers: Mapping[str, str], url: str) -> ParsedFe
         if checked != document:
             document, parsed = checked, parse_fast(checked, utf8_headers, url)
     if parsed is not None:
-        return repair_feed(parsed) if may_need_repair(document) else parsed
+        repairs = repairs_for(document)
+        return parsed if repairs is None else repair_feed(parsed, repairs)
     if nested_too_deep(document):
         raise ParseError(f"not a feed: elements nested more than {MAX_XML_DEPTH} levels deep")
     return repair_feed(parse_with_feedparser(document, utf8_headers, url))

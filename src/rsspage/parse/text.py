@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from dataclasses import dataclass
 
 import ftfy
 
@@ -20,7 +21,7 @@ from ..sanitise import without_controls
 from ..types import ParsedFeed, RawEntry
 from .encoding import CP1252_C1
 
-__all__ = ["repair_feed", "repair_text"]
+__all__ = ["EVERY_REPAIR", "Repairs", "repair_feed", "repair_text", "repairs_for"]
 
 _C1 = re.compile("[\x80-\x9f]")
 # A UTF-8 lead byte read as windows-1252 or Latin-1 (Â-ô), then a continuation byte so read:
@@ -36,45 +37,74 @@ _FTFY = ftfy.TextFixerConfig(restore_byte_a0=False, decode_inconsistent_utf8=Fal
                              replace_lossy_sequences=False)
 
 
-def repair_text(text: str | None) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Repairs:
+    """Which repairs a document's text may need."""
+
+    c1: bool = True
+    controls: bool = True
+    mojibake: bool = True
+
+
+EVERY_REPAIR = Repairs()
+
+
+def repair_text(text: str | None, repairs: Repairs = EVERY_REPAIR) -> str | None:
     """``text`` with C1 controls read as windows-1252, double-encoded UTF-8 undone, and no
     control characters."""
     if not text:
         return text
     if not text.isascii():
-        if _C1.search(text):
+        if repairs.c1 and _C1.search(text):
             text = text.translate(CP1252_C1)
-        if _MOJIBAKE.search(text):
+        if repairs.mojibake and _MOJIBAKE.search(text):
             text = ftfy.fix_encoding(text, _FTFY)
-    return without_controls(text)
+    return without_controls(text) if repairs.controls else text
 
 
-def may_need_repair(document: bytes) -> bool:
-    """Whether the text lxml reads from ``document`` (UTF-8) may be changed by repair_text.
+# What may still need a repair in a UTF-8 document that lxml reads, after repairs.py mapped its
+# C1 characters: DEL or one of the five C1 characters windows-1252 leaves unassigned (lxml
+# refuses the other controls, raw or as references: XML 1.0 forbids them), and _MOJIBAKE's
+# pairs as UTF-8 bytes.
+_LEFT_RAW_C1 = re.compile(rb"\xc2[\x81\x8d\x8f\x90\x9d]")
+_LEFT_REFERENCE = re.compile(
+    rb"&#(?:0*(?:127|129|141|143|144|157)|[xX]0*(?:7[fF]|81|8[dDfF]|90|9[dD]));"
+)
+_MOJIBAKE_BYTES = re.compile(
+    rb"\xc3[\x82-\xb4](?:\xc2[\x80-\xbf]|\xc5[\x92\x93\xa0\xa1\xb8\xbd\xbe]|\xc6\x92|\xcb[\x86\x9c]"
+    rb"|\xe2\x80[\x93\x94\x98-\x9e\xa0-\xa2\xa6\xb0\xb9\xba]|\xe2\x82\xac|\xe2\x84\xa2)"
+)
 
-    A few byte searches (memchr) instead of regexes over every field, which cost the fast path
-    a third of its speed on CJK text. lxml refuses the other control characters, raw or as
-    references (XML 1.0 forbids them), so only C1 characters and DEL (raw: C2 80-9F, 7F; or as
-    references) and the lead of double-encoded UTF-8 (Â-ô: C3 82-B4) are looked for.
+
+def repairs_for(document: bytes) -> Repairs | None:
+    """The repairs the text lxml reads from ``document`` (UTF-8) may need; None: none.
+
+    Byte searches over the document (memchr first) instead of regexes over every field, which
+    cost ~20 ns a character of CJK text: a third of the fast path's time.
     """
-    if b"\xc2" in document or b"\xc3" in document or b"\x7f" in document:
-        return True
-    return b"&" in document and b"&#" in document  # memchr first: memmem is ~50x slower
+    controls = (
+        b"\x7f" in document
+        or (b"\xc2" in document and _LEFT_RAW_C1.search(document) is not None)
+        or (b"&" in document and b"&#" in document
+            and _LEFT_REFERENCE.search(document) is not None)
+    )
+    mojibake = b"\xc3" in document and _MOJIBAKE_BYTES.search(document) is not None
+    return Repairs(c1=False, controls=True, mojibake=mojibake) if controls or mojibake else None
 
 
-def repair_feed(parsed: ParsedFeed) -> ParsedFeed:
+def repair_feed(parsed: ParsedFeed, repairs: Repairs = EVERY_REPAIR) -> ParsedFeed:
     """``parsed`` with repair_text applied to its title and to each entry's text fields (ids
     and URLs stay as written: ids must not change, and URLs are checked where they are used)."""
     return dataclasses.replace(
-        parsed, title=repair_text(parsed.title),
-        entries=tuple(_repair_entry(entry) for entry in parsed.entries),
+        parsed, title=repair_text(parsed.title, repairs),
+        entries=tuple(_repair_entry(entry, repairs) for entry in parsed.entries),
     )  # fmt: skip
 
 
-def _repair_entry(entry: RawEntry) -> RawEntry:
+def _repair_entry(entry: RawEntry, repairs: Repairs) -> RawEntry:
     fields = (entry.title, entry.author, entry.content_html, entry.summary_html)
-    title, author, content, summary = repaired = tuple(map(repair_text, fields))
-    categories = tuple(repair_text(c) or "" for c in entry.categories)
+    title, author, content, summary = repaired = tuple(repair_text(f, repairs) for f in fields)
+    categories = tuple(repair_text(c, repairs) or "" for c in entry.categories)
     if repaired == fields and categories == entry.categories:
         return entry  # the common case: no new record
     return dataclasses.replace(entry, title=title, author=author, content_html=content,
