@@ -7,7 +7,9 @@ No I/O happens here. The path a document takes, and why:
    HTML page, told by its root element, is refused: there is no feed to find in it.
 2. ``encoding.to_utf8``: the document's encoding is decided once, by the precedence written in
    ``encoding`` (BOM > HTTP charset > XML declaration > UTF-8 > detection), and the document is
-   handed on as UTF-8 declaring so, so that both parsers below read the same text.
+   handed on as UTF-8 declaring so, so that both parsers below read the same text. UTF-8 is
+   taken on trust at first (libxml2 checks it as it reads); if the fast path fails, the
+   encoding is decided again with the bytes checked, and the fast path tried on that.
 3. ``repairs``: bare ``&`` escaped (feedparser would read "&copy=2" as "©=2"), a declaration
    line that would cost feedparser cubic time split, C1 controls (``&#146;``) made the
    windows-1252 characters they stand for.

@@ -1,5 +1,5 @@
-"""JSON Feed 1.0/1.1, read by hand (feedparser 6.0 reads JSON Feed too, but slower and with
-less: no attachments as images, no banner_image)."""
+"""JSON Feed 1.0/1.1, read by hand: a JSON object with a JSON Feed version and an item list;
+pictures from ``image``, ``banner_image`` and image attachments."""
 
 from __future__ import annotations
 
