@@ -10,6 +10,7 @@ import json
 import shutil
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -199,6 +200,9 @@ def test_export_then_restore_gives_the_same_archive_and_twice_changes_nothing(
         server.route("/f/2", feed(rss(0, range(0, 2))))  # the same links: aliases
         config = write_config(tmp_path, server, [0, 1, 2])
         cli("update", "-c", str(config))
+        with Store.open(tmp_path / "state") as store:  # hidden by filter rules: they travel
+            hidden = [a.id for a in store.articles(content=False)][:3]
+            assert store.set_hidden(hidden, True, datetime.now(UTC)) == 3
         cli("export", "-c", str(config), str(tmp_path / "all.jsonl.gz"))
         with gzip.open(tmp_path / "all.jsonl.gz", "rt", encoding="utf-8") as lines:
             kinds = [json.loads(line)["type"] for line in lines]
@@ -214,6 +218,7 @@ def test_export_then_restore_gives_the_same_archive_and_twice_changes_nothing(
         assert dump(tmp_path / "elsewhere" / "state") == dump(tmp_path / "state")
         with Store.open(tmp_path / "elsewhere" / "state") as store:
             assert store.integrity_ok()
+            assert sorted(a.id for a, gone in store.archive() if gone) == sorted(hidden)
             assert [h.title for h in store.search("正文", 3)]  # the search index came along
 
 
