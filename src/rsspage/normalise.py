@@ -119,7 +119,7 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
         title, link, date_key, author, spec.category, source, channel, content, image,
     )  # fmt: skip
     return Article(
-        id=_article_id(spec.key, entry),
+        id=article_id(spec.key, entry),
         feed_key=spec.key,
         title=title,
         link=link,
@@ -139,7 +139,7 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
     )
 
 
-def _article_id(feed_key: str, entry: RawEntry) -> str:
+def article_id(feed_key: str, entry: RawEntry) -> str:
     """Hash of the feed key and the entry's identity as the feed states it.
 
     Raw values, not resolved ones, so that the id survives a switch of RSSHub instance.

@@ -40,8 +40,7 @@ from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.filters import FeedRules, hidden_ids
 from rsspage.importers.hexo import Broken, read_tree
-from rsspage.normalise import _article_id as article_id
-from rsspage.normalise import normalise_counted, normalise_feed
+from rsspage.normalise import article_id, normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.parse.text import repair_feed
 from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
