@@ -285,3 +285,35 @@ def test_an_older_copy_of_the_archive_makes_a_full_build(tmp_path: Path,
     assert sorted(set(got) - set(want)) == [f"a/id/id{n:04d}.html" for n in range(11, 16)]
     assert {p: got[p] for p in want} == want
     assert len(planned) == 1  # the second build only
+
+
+def test_a_sitemap_part_left_without_pages_goes(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built from the changes, a part whose every page went (a category hidden by filter
+    rules, a feed dropped) leaves the sitemap and the site, as a full build would."""
+    from rsspage.publish.writer import OutputWriter
+
+    monkeypatch.setattr(site_output, "SITEMAP_ONE_FILE", 3)
+    config = make_config(tmp_path, "site")
+    pages = [f"a/0{n}/{n}.html" for n in range(4)] + ["c/x/index.html", "c/x/page/1.html"]
+
+    def build(pages: list[str], previous: dict[str, str],
+              touched: list[str] | None) -> dict[str, str]:
+        writer = OutputWriter(tmp_path / "site")
+        hashes = site_output.write_sitemap(config, pages, writer, previous, touched)
+        gone = {p for p in previous if p.startswith("sitemap") and p not in hashes}
+        writer.keep_others(gone)
+        writer.finish()
+        return hashes
+
+    first = build(pages, {}, None)
+    left = [p for p in pages if not p.startswith("c/x/")]
+    delta = build(left, first, [p for p in pages if p.startswith("c/x/")])
+    assert len(delta) == len(first) - 1  # one part fewer
+    full = tmp_path / "full"
+    shutil.copytree(tmp_path / "site", full)
+    assert delta == build(left, {}, None)  # the same as made from scratch
+    listed = (full / "sitemap.xml").read_text("utf-8")
+    assert listed.count("<loc>") == len(delta) - 1
+    assert sorted(p.name for p in full.glob("sitemap-*.xml")) == sorted(
+        p for p in delta if p != "sitemap.xml")

@@ -335,7 +335,8 @@ def write_sitemap(config: Config, pages: Sequence[str], writer: OutputWriter,
         hashes |= _write_unless_kept(writer, previous, digest(EXTRAS_FORMAT, url, *paths), [name],
                                      partial(_sitemap_file, name, url, paths, part=True))
     if touched is not None and folders is not None:  # the untouched parts, as they were
-        hashes |= {name: previous[name] for name in _part_names(previous) if name not in parts}
+        hashes |= {name: previous[name] for name in _part_names(previous)
+                   if name not in parts and name not in folders}  # an emptied part goes
     names = sorted(name for name in hashes if name != "sitemap.xml")
     return hashes | _write_unless_kept(
         writer, previous, digest(EXTRAS_FORMAT, url, *names), ["sitemap.xml"],
