@@ -730,3 +730,15 @@ def test_windows_1252_and_double_encoding_on_the_fast_path(field: str, document:
     feed = parse_feed(body, {}, RSS_URL)
     assert feed.parser == "lxml-rss"
     assert getattr(feed.entries[0], field) == "don’t stop…"
+
+
+@pytest.mark.parametrize("label", ["punycode", "idna", "utf-7", "base64", "rot13", "undefined"])
+def test_a_charset_no_feed_is_written_in_is_not_tried(label: str) -> None:
+    """Some codecs decode in quadratic time (320 kB "in" punycode: 12 s), others are not text
+    encodings: a hostile charset or declaration names one, and it is passed over."""
+    from rsspage.parse.encoding import choose_encoding
+
+    body = (f'<?xml version="1.0" encoding="{label}"?><rss><channel><title>'
+            + "a" * 300_000 + "</title></channel></rss>").encode("ascii")
+    for headers in ({"content-type": f"application/xml; charset={label}"}, {}):
+        assert choose_encoding(body, headers).encoding == "utf-8"
