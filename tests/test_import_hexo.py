@@ -167,3 +167,20 @@ def test_posts_of_no_followed_feed_are_kept_under_a_feed_of_their_own(tmp_path: 
         status = run_cli("status", "-c", str(config))
         retired = status.out.split("retired (no longer in the config")[1]
         assert "hexo-import:博客/某人/全部" in retired  # not followed: listed apart
+
+
+def test_date_rules_do_not_hide_an_imported_history(tmp_path: Path) -> None:
+    """``max_age`` judges an article by when it arrived; an import brings years of history on
+    purpose, so ``filter test --apply`` keeps every imported post (review of issue 12)."""
+    posts = tmp_path / "posts"
+    post(posts, "新媒体/快科技/最新新闻/a.md", FORMS["新媒体/快科技/最新新闻/标准.md"])
+    with LocalServer() as server:
+        config = write_config(tmp_path, server)
+        assert run_cli("import-hexo", "-c", str(config), str(posts)).code == 0
+        body = yaml.safe_load(config.read_text("utf-8"))
+        config.write_text(yaml.safe_dump({**body, "filters": {"max_age": "30d"}},
+                                         allow_unicode=True), encoding="utf-8")
+        run = run_cli("filter", "test", "--apply", "-c", str(config))
+        assert run.code == 0, run.out + run.err
+    with Store.open(tmp_path / "state") as store:
+        assert [a.title for a in store.articles()] == ["标准格式"]

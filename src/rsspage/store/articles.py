@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -233,14 +233,22 @@ def count(conn: sqlite3.Connection) -> int:
 
 def iter_archive(conn: sqlite3.Connection) -> Iterator[tuple[Article, bool]]:
     """Every article, hidden or not, without ``content_html`` (its ``text`` is there), with
-    whether it is hidden: what filter rules are tried on. By feed, oldest first."""
+    whether it is hidden: what filter rules are tried on. By feed, oldest first.
+
+    An article ``import-hexo`` brought arrived, for the date rules (``max_age``, ``future``:
+    judged by arrival), when it was published: an import brings years of history on purpose,
+    and the rules never hid it on arrival (an import applies none)."""
     columns = ", ".join("'' AS content_html" if c == "content_html" else c
                         for c in _READ_COLUMNS)
     cursor = conn.cursor()
     cursor.row_factory = None
-    cursor.execute(f"SELECT {columns}, hidden FROM articles ORDER BY feed_key, published, id")
+    cursor.execute(f"SELECT {columns}, hidden, imported FROM articles "
+                   "ORDER BY feed_key, published, id")
     for row in cursor:
-        yield _article(row[:-1]), bool(row[-1])
+        article = _article(row[:-2])
+        if row[-1]:
+            article = replace(article, first_seen=article.published)
+        yield article, bool(row[-2])
 
 
 def set_hidden(conn: sqlite3.Connection, ids: Iterable[str], hidden: bool,
