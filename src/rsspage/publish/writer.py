@@ -113,7 +113,8 @@ class OutputWriter:
             # A new file, or one a killed build may have replaced: its digest is unknown, so
             # the next write rewrites it and keep() refuses it.
             self._owned[rel] = ""
-        self._unknown = set(journaled)  # owned with an unknown digest (keep_others)
+        # Owned with an unknown digest (keep_others removes them): journaled, or saved so.
+        self._unknown = {*journaled, *(rel for rel, sha in self._owned.items() if not sha)}
         # keep_others(): the paths that may go (None: every owned file this build did not
         # write or keep goes).
         self._only_stale: set[str] | None = None
