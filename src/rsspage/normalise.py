@@ -136,6 +136,7 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
         image=image,
         content_hash=hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest(),
         clamped_from=feed_date if clamped else None,
+        tags=tuple(entry.categories),
     )
 
 

@@ -40,7 +40,7 @@ from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.filters import FeedRules, hidden_ids
 from rsspage.importers.hexo import Broken, read_tree
-from rsspage.normalise import article_id, normalise_counted, normalise_feed
+from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.parse.text import repair_feed
 from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
@@ -51,7 +51,6 @@ from rsspage.schedule import next_timing
 from rsspage.store import Store
 from rsspage.store.db import run_lock
 from rsspage.types import (
-    Article,
     FeedOutcome,
     FeedSpec,
     FeedTiming,
@@ -207,7 +206,7 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
     try:
         parsed = parse_feed(result.content, result.headers, result.url)
         normalised = normalise_counted(spec, parsed, now)
-        articles = _with_tags(spec, parsed, normalised.articles)
+        articles = normalised.articles
         hidden = hidden_ids(rules, articles, now)
     except ParseError as e:
         return _failed(spec, result, store, scheduler, str(e))
@@ -221,16 +220,6 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
                              empty_items=normalised.empty, hidden=hidden)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
                        updated=counts.updated, entries=len(articles), blocked=counts.blocked)
-
-
-def _with_tags(spec: FeedSpec, parsed: ParsedFeed, articles: list[Article]) -> list[Article]:
-    """The articles with their entries' categories (tags), for filter rules on them. An entry
-    is paired with its article by normalise's own id function (private there, but a copy could
-    drift from it); the first entry of an id makes its article, as in normalise."""
-    tags: dict[str, tuple[str, ...]] = {}
-    for entry in parsed.entries:
-        tags.setdefault(article_id(spec.key, entry), entry.categories)
-    return [replace(a, tags=tags[a.id]) if tags.get(a.id) else a for a in articles]
 
 
 def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,
