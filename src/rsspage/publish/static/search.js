@@ -278,7 +278,13 @@ input.addEventListener("input", () => {
     search(input.value).catch((e) => say(String(e)));
   }, 200);
 });
-more.addEventListener("click", () => showMore(generation));
+// One "more" at a time: a second click while the first still loads would examine the same
+// candidates twice.
+more.addEventListener("click", () => {
+  if (more.disabled) return;
+  more.disabled = true;
+  showMore(generation).catch((e) => say(String(e))).finally(() => { more.disabled = false; });
+});
 input.addEventListener("focus", () => {
   if (available) load().catch(() => {});  // a failure is reported by the search that needs it
 }, { once: true });
