@@ -23,7 +23,7 @@ import pytest
 from lxml import etree
 
 from rsspage.config import Config, parse_config
-from rsspage.publish import search_index, site_delta, site_output
+from rsspage.publish import search_index, site_delta, sitemap
 from rsspage.publish.outputs import publish_hexo_posts, publish_site
 from rsspage.store import Store
 from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus
@@ -166,7 +166,7 @@ def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
     it lose their pages, like removed ones); seed 4: days and months in a zone that left
     summer time on 2026-11-01 within the articles' dates; seed 5: in a zone 5:30 from UTC."""
     if seed == 2:
-        monkeypatch.setattr(site_output, "SITEMAP_ONE_FILE", 20)
+        monkeypatch.setattr(sitemap, "SITEMAP_ONE_FILE", 20)
     settings = ", max_articles: 45" if seed == 3 else ""
     zone = {4: "America/New_York", 5: "Asia/Kolkata"}.get(seed, "Asia/Shanghai")
     a, b = (make_config(tmp_path, name, settings, zone) for name in ("a", "b"))
@@ -293,14 +293,14 @@ def test_a_sitemap_part_left_without_pages_goes(tmp_path: Path,
     rules, a feed dropped) leaves the sitemap and the site, as a full build would."""
     from rsspage.publish.writer import OutputWriter
 
-    monkeypatch.setattr(site_output, "SITEMAP_ONE_FILE", 3)
+    monkeypatch.setattr(sitemap, "SITEMAP_ONE_FILE", 3)
     config = make_config(tmp_path, "site")
     pages = [f"a/0{n}/{n}.html" for n in range(4)] + ["c/x/index.html", "c/x/page/1.html"]
 
     def build(pages: list[str], previous: dict[str, str],
               touched: list[str] | None) -> dict[str, str]:
         writer = OutputWriter(tmp_path / "site")
-        hashes = site_output.write_sitemap(config, pages, writer, previous, touched)
+        hashes = sitemap.write_sitemap(config, pages, writer, previous, touched)
         gone = {p for p in previous if p.startswith("sitemap") and p not in hashes}
         writer.keep_others(gone)
         writer.finish()

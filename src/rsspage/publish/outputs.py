@@ -20,9 +20,9 @@ from pathlib import Path
 from rsspage.config import Config
 from rsspage.publish import build_record, hexo_dates, manifest, rebuild
 from rsspage.publish import hexo as hexo_posts
+from rsspage.publish.feeds_out import EXTRAS_FORMAT
 from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.site_output import (
-    EXTRAS_FORMAT,
     SIZES_NAME,
     publish_site,
     site_counts,

@@ -9,6 +9,7 @@ read again (a full build).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rsspage.config import Config
@@ -72,3 +73,15 @@ def writer_for(config: Config, output: str, root: Path) -> OutputWriter:
         encodings, _ = precompress.usable(config.site.precompress)
         return precompress.PrecompressingWriter(root, encodings, legacy_manifest=legacy)
     return OutputWriter(root, legacy_manifest=legacy)
+
+
+def write_unless_kept(writer: OutputWriter, previous: Mapping[str, str], key: str,
+                       files: Sequence[str], render: Callable[[], dict[str, bytes]],
+                       ) -> dict[str, str]:
+    """Keep each of ``files`` whose input hash is ``key`` still; render and write the others."""
+    missing = [f for f in files if previous.get(f) != key or not writer.keep(f)]
+    if missing:
+        rendered = render()
+        for relpath in missing:
+            writer.write(relpath, rendered[relpath])
+    return dict.fromkeys(files, key)
