@@ -31,7 +31,15 @@ class Store:
 
     @classmethod
     def open(cls, state_dir: Path) -> Store:
-        return cls(db.connect(state_dir))
+        """Open the store; articles stored without comparison keys (by an older schema) get
+        them now, once: the next feed's copies are compared with them."""
+        store = cls(db.connect(state_dir))
+        store._fill_keys()
+        return store
+
+    def _fill_keys(self) -> int:
+        with db.transaction(self._conn):
+            return articles.fill_keys(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -135,7 +143,9 @@ class Store:
         """Merge an export (a file or a folder of parts) into the store, all or nothing."""
         files = jsonl.export_files(path)
         with db.transaction(self._conn):
-            return jsonl.restore(self._conn, files)
+            counts = jsonl.restore(self._conn, files)
+            articles.fill_keys(self._conn)  # an export of an older schema has no keys
+        return counts
 
     def articles(self, *, content: bool = True,
                  since: datetime | None = None) -> Iterator[Article]:

@@ -1,4 +1,9 @@
-"""Articles: upsert by id, link de-duplication across feeds, published names, pruning.
+"""Articles: upsert by id, de-duplication across feeds, published names, pruning.
+
+The same story brought by a second feed (an equal canonical link, or the same normalised title
+within a few days and near-identical text: :mod:`rsspage.canonical`) is stored once: the copy
+first stored stays as it is (its id, link, names and published files), and the other feed is
+recorded as an alias of it, with how it matched and the copy's own link.
 
 An article a filter rule hid stays here with ``hidden = 1``; the reads of what is published
 (:func:`iter_all`, :func:`by_ids`, :func:`count`, ``SiteQuery``, search) skip it, as if it had
@@ -11,9 +16,17 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from rsspage.canonical import (
+    FINGERPRINT_WINDOW_DAYS,
+    HEAD_READ_CHARS,
+    canonical_link,
+    same_text,
+    text_head,
+    title_key,
+)
 from rsspage.types import Article
 
 _COLUMNS = (
@@ -30,6 +43,13 @@ _OLD_COLUMNS = "content_hash, published, date_clamped, clamped_from"
 #: Ids in one ``IN (…)`` query (SQLite allows 32,766 parameters).
 _IDS_PER_QUERY = 500
 
+#: The comparison keys stored with each article (rsspage.canonical), written with it.
+_KEY_COLUMNS = ("canonical_link", "title_key")
+_WINDOW = timedelta(days=FINGERPRINT_WINDOW_DAYS)
+#: Same-titled articles of the window whose text is compared: more is a title that repeats
+#: (a daily column), where a match would say little anyway.
+_FINGERPRINT_CANDIDATES = 20
+
 
 @dataclass(frozen=True, slots=True)
 class SaveCounts:
@@ -38,6 +58,8 @@ class SaveCounts:
     aliased: int = 0
     #: New articles stored hidden (a filter rule hid them).
     blocked: int = 0
+    #: Of ``aliased``: the copies recognised by their fingerprint (a link of their own).
+    by_fingerprint: int = 0
 
 
 def _row(article: Article) -> tuple[object, ...]:
@@ -48,6 +70,10 @@ def _row(article: Article) -> tuple[object, ...]:
         article.category, article.source, article.channel, article.content_html, article.text,
         article.image, article.content_hash, _tags_text(article.tags),
     )
+
+
+def _keys(article: Article) -> tuple[str, str]:
+    return canonical_link(article.link) if article.link else "", title_key(article.title)
 
 
 def _tags_text(tags: tuple[str, ...]) -> str:
@@ -69,7 +95,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
 
     A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
     already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
-    new = updated = aliased = blocked = 0
+    new = updated = aliased = blocked = by_fingerprint = 0
     stamp = now.isoformat()
     for article in articles:
         target = article.id
@@ -83,14 +109,18 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                     continue  # the feed brought it already
                 target, old = twin["id"], twin
         if old is None:
-            if _alias_of(conn, article) is not None:
+            keys = _keys(article)
+            matched = _alias_of(conn, article, keys, stamp)
+            if matched is not None:
                 aliased += 1
+                by_fingerprint += matched == "fingerprint"
                 continue
             conn.execute(
                 f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
-                f"imported, clamped_from, hidden) VALUES ({', '.join('?' * (len(_COLUMNS) + 5))})",
+                f"imported, clamped_from, hidden, {', '.join(_KEY_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * (len(_COLUMNS) + 7))})",
                 (*_row(article), stamp, stamp, int(imported), _clamped_from(article),
-                 int(article.id in hidden)),
+                 int(article.id in hidden), *keys),
             )
             conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
             if article.id in hidden:
@@ -102,12 +132,15 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
             if article.date_estimated or _same_clamp(old, article):
                 row[4] = old["published"]  # the date first given stays (see _same_clamp)
             sets = ", ".join(f"{c}=?" for c in _COLUMNS[1:])
+            keys_set = ", ".join(f"{c}=?" for c in _KEY_COLUMNS)
             conn.execute(
-                f"UPDATE articles SET {sets}, clamped_from=?, last_changed=? WHERE id=?",
-                (*row[1:], _clamped_from(article), stamp, target),
+                f"UPDATE articles SET {sets}, clamped_from=?, last_changed=?, {keys_set} "
+                "WHERE id=?",
+                (*row[1:], _clamped_from(article), stamp, *_keys(article), target),
             )
             updated += 1
-    return SaveCounts(new=new, updated=updated, aliased=aliased, blocked=blocked)
+    return SaveCounts(new=new, updated=updated, aliased=aliased, blocked=blocked,
+                      by_fingerprint=by_fingerprint)
 
 
 def _clamped_from(article: Article) -> str | None:
@@ -138,21 +171,68 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
         "LIMIT 1", (article.feed_key, key)).fetchone()
 
 
-def _alias_of(conn: sqlite3.Connection, article: Article) -> str | None:
-    """If another feed already brought this link, record this feed as an alias of it."""
-    if not article.link:
-        return None
-    row = conn.execute(
-        "SELECT id FROM articles WHERE link=? AND link != '' AND feed_key!=? LIMIT 1",
-        (article.link, article.feed_key),
-    ).fetchone()
-    if row is None:
+def _alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
+              stamp: str) -> str | None:
+    """If another feed already brought this story, record this feed as an alias of it and
+    return how it matched (``"link"``, ``"fingerprint"``); None for a story new to the
+    archive."""
+    link_key, title = keys
+    found = _same_link(conn, article, link_key)
+    matched = "link"
+    if found is None and title:
+        found, matched = _same_fingerprint(conn, article, title), "fingerprint"
+    if found is None:
         return None
     conn.execute(
-        "INSERT OR IGNORE INTO aliases (feed_key, article_id) VALUES (?, ?)",
-        (article.feed_key, row["id"]),
-    )
-    return str(row["id"])
+        "INSERT OR IGNORE INTO aliases (feed_key, article_id, matched, link, first_seen) "
+        "VALUES (?, ?, ?, ?, ?)", (article.feed_key, found, matched, article.link, stamp))
+    return matched
+
+
+def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str | None:
+    """The article of another feed whose canonical link is ``link_key``."""
+    if not link_key:
+        return None
+    row = conn.execute(
+        "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
+        "AND feed_key != ? LIMIT 1", (link_key, article.feed_key)).fetchone()
+    return str(row[0]) if row else None
+
+
+def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) -> str | None:
+    """The article of another feed with the same title key, published within the window of
+    ``article``, whose text starts near-identically (a mirror's copy under its own link)."""
+    head = text_head(article.text)
+    if not head:
+        return None
+    rows = conn.execute(
+        "SELECT id, substr(text, 1, ?) FROM articles WHERE title_key = ? AND title_key != '' "
+        "AND published BETWEEN ? AND ? AND feed_key != ? ORDER BY published, id LIMIT ?",
+        (HEAD_READ_CHARS, title,
+         (article.published - _WINDOW).isoformat(), (article.published + _WINDOW).isoformat(),
+         article.feed_key, _FINGERPRINT_CANDIDATES)).fetchall()
+    for found, text in rows:
+        if same_text(head, text_head(text)):
+            return str(found)
+    return None
+
+
+def fill_keys(conn: sqlite3.Connection) -> int:
+    """Compute the comparison keys of the articles that have none yet (the archive of an
+    older schema, a restore), without logging them as changes: the articles themselves, and
+    so their pages, stay as they are. Returns how many were filled."""
+    if conn.execute("SELECT 1 FROM articles WHERE title_key IS NULL LIMIT 1").fetchone() is None:
+        return 0
+    (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
+                              "AND name='changes_au'").fetchone()
+    conn.execute("DROP TRIGGER changes_au")
+    rows = conn.execute("SELECT id, link, title FROM articles WHERE title_key IS NULL").fetchall()
+    conn.executemany(
+        "UPDATE articles SET canonical_link=?, title_key=? WHERE id=?",
+        [(canonical_link(link) if link else "", title_key(title), id_)
+         for id_, link, title in rows])
+    conn.execute(trigger)
+    return len(rows)
 
 
 def _article(row: Sequence[Any]) -> Article:

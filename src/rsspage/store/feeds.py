@@ -39,6 +39,9 @@ class FeedHealth:
     #: Its articles that filter rules hid (kept in the archive, not published); ``articles``
     #: and ``recent`` count the others.
     hidden: int = 0
+    #: Its copies of stories another feed brought first (issue 12): not stored again, the
+    #: feed is recorded as an alias of that article.
+    merged: int = 0
 
 
 def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
@@ -146,7 +149,8 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
     rows = conn.execute(
         """SELECT f.*, COUNT(a.published) - COALESCE(SUM(a.hidden), 0) AS articles,
                   COALESCE(SUM(a.published >= ? AND a.hidden = 0), 0) AS recent,
-                  COALESCE(SUM(a.hidden), 0) AS hidden
+                  COALESCE(SUM(a.hidden), 0) AS hidden,
+                  (SELECT COUNT(*) FROM aliases l WHERE l.feed_key = f.key) AS merged
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
            GROUP BY f.key
            ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key""",
@@ -160,7 +164,7 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
             last_status=r["last_status"], consecutive_failures=r["consecutive_failures"],
             articles=r["articles"], recent=r["recent"], retired_at=r["retired_at"],
             next_check=r["next_check"], failing_since=r["failing_since"],
-            empty_items=r["empty_items"], hidden=r["hidden"],
+            empty_items=r["empty_items"], hidden=r["hidden"], merged=r["merged"],
         )
         for r in rows
     ]

@@ -199,4 +199,21 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX articles_feed_published;
     CREATE INDEX articles_feed_published ON articles(feed_key, published, hidden);
     """,
+    # 12: issue 12's "the same story once". Each article's comparison keys (rsspage.canonical):
+    # its canonical link and a hash of its normalised title, NULL until computed in Python (the
+    # store fills them when it opens, from the articles_unkeyed index: after this migration and
+    # after a restore), '' when there is none. A new article of another feed with an equal
+    # canonical link, or the same title key within a few days and near-identical text, is not
+    # stored again: its feed becomes an alias, which now records how it matched, the copy's own
+    # link and when it was first seen (aliases made before were all by an equal link).
+    """
+    ALTER TABLE articles ADD COLUMN canonical_link TEXT;
+    ALTER TABLE articles ADD COLUMN title_key TEXT;
+    CREATE INDEX articles_canonical ON articles(canonical_link) WHERE canonical_link != '';
+    CREATE INDEX articles_title_key ON articles(title_key, published) WHERE title_key != '';
+    CREATE INDEX articles_unkeyed ON articles(id) WHERE title_key IS NULL;
+    ALTER TABLE aliases ADD COLUMN matched TEXT NOT NULL DEFAULT 'link';
+    ALTER TABLE aliases ADD COLUMN link TEXT NOT NULL DEFAULT '';
+    ALTER TABLE aliases ADD COLUMN first_seen TEXT;
+    """,
 )
