@@ -152,3 +152,105 @@ def test_page_hashes_are_replaced_by_the_new_set(store: Store) -> None:
     store.save_page_hashes("site", {"a.html": "1", "b.html": "22", "d.html": "4"})
     assert store.page_hashes("site") == {"a.html": "1", "b.html": "22", "d.html": "4"}
     assert store.page_hashes("hexo") == {"a.html": "x"}
+
+
+OTHER = FeedSpec(key="/mirror", urls=("http://127.0.0.1:1/mirror",), category="新媒体",
+                 source="镜像站", channel="全部")
+MIRROR_OK = FetchResult(key=OTHER.key, status=FetchStatus.OK, url=OTHER.urls[0])
+STORY = ("小米今天发布了第三款自研手机芯片，采用第二代三纳米工艺，十核心设计，"
+         "多核性能较上一代提升百分之三十，功耗下降百分之二十，首发机型下月上市。")
+
+
+def story(n: int, **changes: object) -> Article:
+    """article(n) with a text long enough for a fingerprint (the store's own is too short)."""
+    return article(n, **{"text": f"{STORY}第{n}款。", **changes})
+
+
+def aliases(tmp_path: Path) -> list[tuple[str, str, str, str]]:
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    return list(conn.execute("SELECT feed_key, article_id, matched, link FROM aliases"))
+
+
+def test_a_copy_with_tracking_parameters_over_http_is_an_alias(tmp_path: Path,
+                                                               store: Store) -> None:
+    store.save_feed(SPEC, OK, [article(1)], None, NOW)
+    copy = article(1, id="m1", feed_key=OTHER.key,
+                   link="http://news.example.com/1.html/?utm_source=rss&spm=a.b#top")
+    counts = store.save_feed(OTHER, MIRROR_OK, [copy], None, NOW)
+    assert (counts.new, counts.aliased, counts.by_fingerprint) == (0, 1, 0)
+    assert [a.id for a in store.articles()] == ["id1"]
+    assert aliases(tmp_path) == [(OTHER.key, "id1", "link", copy.link)]
+    assert {h.key: h.merged for h in store.health(NOW)} == {SPEC.key: 0, OTHER.key: 1}
+
+
+def test_a_real_query_parameter_makes_another_article(store: Store) -> None:
+    store.save_feed(SPEC, OK, [article(1, link="https://news.example.com/a?id=1")], None, NOW)
+    other = article(2, feed_key=OTHER.key, link="https://news.example.com/a?id=2")
+    assert store.save_feed(OTHER, MIRROR_OK, [other], None, NOW).new == 1
+
+
+def test_a_mirror_copy_is_merged_by_fingerprint_within_the_window(tmp_path: Path,
+                                                                  store: Store) -> None:
+    store.save_feed(SPEC, OK, [story(1)], None, NOW)
+    mirror = story(1, id="m1", feed_key=OTHER.key, link="https://mirror.example.net/x/1",
+                   title="小米 发布 第1款芯片：chip number 1！",
+                   published=NOW + timedelta(days=2))
+    counts = store.save_feed(OTHER, MIRROR_OK, [mirror], None, NOW)
+    assert (counts.aliased, counts.by_fingerprint) == (1, 1)
+    assert aliases(tmp_path) == [(OTHER.key, "id1", "fingerprint", mirror.link)]
+    late = story(1, id="m2", feed_key=OTHER.key, link="https://mirror.example.net/x/2",
+                 published=NOW + timedelta(days=4))  # a year's anniversary, say: not merged
+    assert store.save_feed(OTHER, MIRROR_OK, [late], None, NOW).new == 1
+
+
+def test_stories_told_the_same_way_with_other_numbers_are_not_merged(store: Store) -> None:
+    store.save_feed(SPEC, OK, [story(3)], None, NOW)
+    fourth = story(4, id="m4", feed_key=OTHER.key, link="https://mirror.example.net/x/4",
+                   published=NOW)
+    assert store.save_feed(OTHER, MIRROR_OK, [fourth], None, NOW).new == 1
+    assert store.article_count() == 2
+
+
+def test_a_much_richer_copy_gives_its_content_and_is_not_taken_back(store: Store) -> None:
+    summary = story(1, text=STORY[:60], content_html=f"<p>{STORY[:60]}</p>")
+    store.save_feed(SPEC, OK, [summary], None, NOW)
+    full = story(1, id="m1", feed_key=OTHER.key, text=STORY * 3,
+                 content_html=f"<p>{STORY * 3}</p>", content_hash="full")
+    counts = store.save_feed(OTHER, MIRROR_OK, [full], None, NOW)
+    assert (counts.aliased, counts.richer) == (1, 1)
+    (kept,) = store.articles()
+    assert (kept.id, kept.link, kept.text) == ("id1", summary.link, STORY * 3)
+    edited = replace(summary, content_hash="h1b")  # the first feed's summary, edited
+    assert store.save_feed(SPEC, OK, [edited], None, NOW).updated == 0
+    assert store.save_feed(OTHER, MIRROR_OK, [full], None, NOW).richer == 0  # unchanged
+    assert [a.text for a in store.articles()] == [STORY * 3]
+
+
+def test_migration_12_keys_an_archive_of_schema_11_without_changing_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    conn = sqlite3.connect(state / DB_NAME)
+    for script in MIGRATIONS[:11]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 11")
+    old = article(1, link="http://news.example.com/1.html?utm_medium=feed")
+    conn.execute(
+        "INSERT INTO articles (id, feed_key, title, link, published, date_estimated, "
+        "date_clamped, author, category, source, channel, content_html, text, image, "
+        "content_hash, first_seen, last_changed) VALUES (?, ?, ?, ?, ?, 0, 0, '', '', '', '', "
+        "'', ?, '', 'h', ?, ?)", (old.id, old.feed_key, old.title, old.link,
+                                  old.published.isoformat(), STORY, NOW.isoformat(),
+                                  NOW.isoformat()))
+    conn.commit()
+    seq = conn.execute("SELECT MAX(seq) FROM changes").fetchone()[0]
+    conn.close()
+    with Store.open(state) as store:
+        assert store.mark().seq == seq  # keyed, not changed: nothing to rebuild
+        copy = article(1, id="m1", feed_key=OTHER.key, link="https://news.example.com/1.html")
+        counts = store.save_feed(OTHER, MIRROR_OK, [copy], None, NOW)
+        assert (counts.new, counts.aliased) == (0, 1)
+        assert [a.id for a in store.articles()] == ["id1"]  # ids as they were
+    conn = sqlite3.connect(state / DB_NAME)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 12
+    assert conn.execute("SELECT canonical_link FROM articles").fetchone()[0] == (
+        "//news.example.com/1.html")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,8 @@ _COLUMNS = (
 _READ_COLUMNS = (*_COLUMNS, "first_seen")
 
 #: What save compares a stored article with.
-_OLD_COLUMNS = "content_hash, published, date_clamped, clamped_from"
+_OLD_COLUMNS = ("content_hash, published, date_clamped, clamped_from, content_from, "
+                "length(text) AS text_length")
 
 #: Ids in one ``IN (…)`` query (SQLite allows 32,766 parameters).
 _IDS_PER_QUERY = 500
@@ -49,6 +50,11 @@ _WINDOW = timedelta(days=FINGERPRINT_WINDOW_DAYS)
 #: Same-titled articles of the window whose text is compared: more is a title that repeats
 #: (a daily column), where a match would say little anyway.
 _FINGERPRINT_CANDIDATES = 20
+#: A copy from another feed is richer, and gives the stored article its content, when its text
+#: is this many times as long and this many characters longer (a summary against a full text;
+#: not an edited sentence).
+_RICHER_RATIO = 1.5
+_RICHER_GAIN = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,9 @@ class SaveCounts:
     blocked: int = 0
     #: Of ``aliased``: the copies recognised by their fingerprint (a link of their own).
     by_fingerprint: int = 0
+    #: Of ``aliased``: the copies much richer than the stored article, which took their
+    #: content (see ``_take_richer``).
+    richer: int = 0
 
 
 def _row(article: Article) -> tuple[object, ...]:
@@ -93,9 +102,12 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
     feed) it updates the imported article, under that article's id, instead of adding a second
     one. An import skips an item its feed already brought the same way.
 
+    A story another feed brought first is not stored again (see :func:`_alias_of`); its copy
+    gives the stored article its content only when it is much richer (:func:`_take_richer`).
+
     A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
     already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
-    new = updated = aliased = blocked = by_fingerprint = 0
+    tally = _Tally()
     stamp = now.isoformat()
     for article in articles:
         target = article.id
@@ -110,37 +122,96 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                 target, old = twin["id"], twin
         if old is None:
             keys = _keys(article)
-            matched = _alias_of(conn, article, keys, stamp)
-            if matched is not None:
-                aliased += 1
-                by_fingerprint += matched == "fingerprint"
-                continue
-            conn.execute(
-                f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
-                f"imported, clamped_from, hidden, {', '.join(_KEY_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * (len(_COLUMNS) + 7))})",
-                (*_row(article), stamp, stamp, int(imported), _clamped_from(article),
-                 int(article.id in hidden), *keys),
-            )
-            conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
-            if article.id in hidden:
-                blocked += 1
-            else:
-                new += 1
-        elif old["content_hash"] != article.content_hash and not imported:
-            row = list(_row(article))
-            if article.date_estimated or _same_clamp(old, article):
-                row[4] = old["published"]  # the date first given stays (see _same_clamp)
-            sets = ", ".join(f"{c}=?" for c in _COLUMNS[1:])
-            keys_set = ", ".join(f"{c}=?" for c in _KEY_COLUMNS)
-            conn.execute(
-                f"UPDATE articles SET {sets}, clamped_from=?, last_changed=?, {keys_set} "
-                "WHERE id=?",
-                (*row[1:], _clamped_from(article), stamp, *_keys(article), target),
-            )
-            updated += 1
-    return SaveCounts(new=new, updated=updated, aliased=aliased, blocked=blocked,
-                      by_fingerprint=by_fingerprint)
+            if not _merged(conn, article, keys, stamp, tally, imported=imported):
+                _insert(conn, article, keys, stamp, imported=imported,
+                        hidden=article.id in hidden)
+                tally.blocked += article.id in hidden
+                tally.new += article.id not in hidden
+        elif (old["content_hash"] != article.content_hash and not imported
+              and _keeps_richer(old, article)):
+            _update(conn, target, old, article, stamp)
+            tally.updated += 1
+    return SaveCounts(**asdict(tally))
+
+
+@dataclass(slots=True)
+class _Tally:
+    """The counts of :class:`SaveCounts`, while they are counted."""
+
+    new: int = 0
+    updated: int = 0
+    aliased: int = 0
+    blocked: int = 0
+    by_fingerprint: int = 0
+    richer: int = 0
+
+
+def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], stamp: str,
+            tally: _Tally, *, imported: bool) -> bool:
+    """Whether ``article`` is a copy of a story another feed brought (then recorded as an
+    alias of it, and taken when richer), counted in ``tally``."""
+    found = _alias_of(conn, article, keys, stamp)
+    if found is None:
+        return False
+    tally.aliased += 1
+    tally.by_fingerprint += found[1] == "fingerprint"
+    if not imported:
+        tally.richer += _take_richer(conn, found[0], article, stamp)
+    return True
+
+
+def _insert(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], stamp: str, *,
+            imported: bool, hidden: bool) -> None:
+    conn.execute(
+        f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
+        f"imported, clamped_from, hidden, {', '.join(_KEY_COLUMNS)}) "
+        f"VALUES ({', '.join('?' * (len(_COLUMNS) + 7))})",
+        (*_row(article), stamp, stamp, int(imported), _clamped_from(article), int(hidden),
+         *keys),
+    )
+    conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
+
+
+def _update(conn: sqlite3.Connection, target: str, old: Any, article: Article,
+            stamp: str) -> None:
+    """Rewrite the stored article ``target`` with its feed's changed copy ``article``."""
+    row = list(_row(article))
+    if article.date_estimated or _same_clamp(old, article):
+        row[4] = old["published"]  # the date first given stays (see _same_clamp)
+    sets = ", ".join(f"{c}=?" for c in (*_COLUMNS[1:], *_KEY_COLUMNS))
+    conn.execute(
+        f"UPDATE articles SET {sets}, clamped_from=?, content_from=NULL, last_changed=? "
+        "WHERE id=?",
+        (*row[1:], *_keys(article), _clamped_from(article), stamp, target),
+    )
+
+
+def _keeps_richer(old: Any, article: Article) -> bool:
+    """Whether the feed's changed copy may replace the stored article: always, unless the
+    stored content came from a richer copy of another feed (:func:`_take_richer`) and this one
+    is shorter; else the two copies would replace each other on every run."""
+    return old["content_from"] is None or len(article.text) >= old["text_length"]
+
+
+def _take_richer(conn: sqlite3.Connection, target: str, copy: Article, stamp: str) -> bool:
+    """Give the stored article ``target`` the content of another feed's ``copy`` when the copy
+    is much richer (a full text where the first feed gave a summary: half as long again, and
+    100 characters more), or when its content was taken from this feed already and changed.
+    The article keeps its id, title, link, date and names: its pages stay where they are."""
+    row = conn.execute("SELECT length(text), content_hash, content_from FROM articles "
+                       "WHERE id=?", (target,)).fetchone()
+    length, content_hash, content_from = row
+    if content_hash == copy.content_hash:
+        return False
+    richer = len(copy.text) >= length * _RICHER_RATIO and len(copy.text) - length >= _RICHER_GAIN
+    if not (richer or content_from == copy.feed_key):
+        return False
+    conn.execute(
+        "UPDATE articles SET content_html=?, text=?, image=CASE WHEN image='' THEN ? "
+        "ELSE image END, content_hash=?, content_from=?, last_changed=? WHERE id=?",
+        (copy.content_html, copy.text, copy.image, copy.content_hash, copy.feed_key, stamp,
+         target))
+    return True
 
 
 def _clamped_from(article: Article) -> str | None:
@@ -172,10 +243,10 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
 
 
 def _alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
-              stamp: str) -> str | None:
+              stamp: str) -> tuple[str, str] | None:
     """If another feed already brought this story, record this feed as an alias of it and
-    return how it matched (``"link"``, ``"fingerprint"``); None for a story new to the
-    archive."""
+    return (its id, how it matched: ``"link"`` or ``"fingerprint"``); None for a story new to
+    the archive. The copy first stored stays the article: its id, link and pages are stable."""
     link_key, title = keys
     found = _same_link(conn, article, link_key)
     matched = "link"
@@ -186,7 +257,7 @@ def _alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
     conn.execute(
         "INSERT OR IGNORE INTO aliases (feed_key, article_id, matched, link, first_seen) "
         "VALUES (?, ?, ?, ?, ?)", (article.feed_key, found, matched, article.link, stamp))
-    return matched
+    return found, matched
 
 
 def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str | None:

@@ -205,9 +205,12 @@ MIGRATIONS: tuple[str, ...] = (
     # after a restore), '' when there is none. A new article of another feed with an equal
     # canonical link, or the same title key within a few days and near-identical text, is not
     # stored again: its feed becomes an alias, which now records how it matched, the copy's own
-    # link and when it was first seen (aliases made before were all by an equal link).
+    # link and when it was first seen (aliases made before were all by an equal link). A much
+    # richer copy gives the article its content: ``content_from`` names the feed it came from,
+    # so that the first feed's shorter copy does not take it back on the next run.
     """
     ALTER TABLE articles ADD COLUMN canonical_link TEXT;
+    ALTER TABLE articles ADD COLUMN content_from TEXT;
     ALTER TABLE articles ADD COLUMN title_key TEXT;
     CREATE INDEX articles_canonical ON articles(canonical_link) WHERE canonical_link != '';
     CREATE INDEX articles_title_key ON articles(title_key, published) WHERE title_key != '';
