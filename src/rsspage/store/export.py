@@ -9,8 +9,9 @@ One record per line, each a JSON object with a ``type``:
   a restore into an empty state takes over: the outputs built from the exported archive then
   know the restored one as the same (a GitHub runner restores its state in every run);
 - ``article``: a row of ``articles`` with ``names`` (output → the file name it was published
-  under, so a restored archive publishes to the same paths) and ``aliases`` (other feeds that
-  brought the same link).
+  under, so a restored archive publishes to the same paths), ``aliases`` (other feeds that
+  brought the same story) and ``alias_details`` (feed key → how it matched, ``link`` or
+  ``fingerprint``, its copy's link and when it was first seen; older restores ignore it).
 
 Page hashes are not exported: they describe one copy of the site, which a restored state
 rebuilds (unchanged files are not rewritten).
@@ -233,15 +234,19 @@ def _write_articles(conn: sqlite3.Connection, out: _PartWriter, period: str) -> 
             f"({within})", lo_hi):
         names.setdefault(article_id, {})[output] = path
     aliases: dict[str, list[str]] = {}
-    for feed_key, article_id in conn.execute(
-            f"SELECT feed_key, article_id FROM aliases WHERE article_id IN ({within}) "
-            "ORDER BY feed_key", lo_hi):
+    details: dict[str, dict[str, dict[str, Any]]] = {}
+    for feed_key, article_id, matched, link, first_seen in conn.execute(
+            f"SELECT feed_key, article_id, matched, link, first_seen FROM aliases "
+            f"WHERE article_id IN ({within}) ORDER BY feed_key", lo_hi):
         aliases.setdefault(article_id, []).append(feed_key)
+        details.setdefault(article_id, {})[feed_key] = {
+            "matched": matched, "link": link, "first_seen": first_seen}
     count = 0
     for row in conn.execute("SELECT * FROM articles WHERE published >= ? AND published < ? "
                             "ORDER BY id", lo_hi):
         _write(out, {"type": "article", **dict(row), "names": names.get(row["id"], {}),
-                     "aliases": aliases.get(row["id"], [])})
+                     "aliases": aliases.get(row["id"], []),
+                     "alias_details": details.get(row["id"], {})})
         count += 1
     return count
 
@@ -375,8 +380,20 @@ def _restore_article(conn: sqlite3.Connection, record: dict[str, Any],
         elif conn.execute("SELECT 1 FROM published_names WHERE output=? AND article_id=?",
                           (str(output), article_id)).fetchone() is None:
             counts.names_taken += 1
-    conn.executemany("INSERT OR IGNORE INTO aliases (feed_key, article_id) VALUES (?, ?)",
-                     [(str(key), article_id) for key in record.get("aliases") or ()])
+    details = dict(record.get("alias_details") or {})  # how each matched (schema 12)
+    conn.executemany(
+        "INSERT OR IGNORE INTO aliases (feed_key, article_id, matched, link, first_seen) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [(str(key), article_id, *_alias_detail(details.get(str(key)) or {}))
+         for key in record.get("aliases") or ()])
+
+
+def _alias_detail(detail: dict[str, Any]) -> tuple[str, str, str | None]:
+    """(matched, link, first_seen) of an exported alias; an export made before schema 12 has
+    none: every alias then was by an equal link."""
+    first_seen = detail.get("first_seen")
+    return (str(detail.get("matched") or "link"), str(detail.get("link") or ""),
+            str(first_seen) if first_seen else None)
 
 
 def _upsert(conn: sqlite3.Connection, table: str, key: str, stamp: str,
