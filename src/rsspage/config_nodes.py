@@ -191,3 +191,60 @@ def kind_of(node: yaml.Node) -> str:
     if is_null(node):
         return "nothing (null)"
     return repr(node.value)
+
+
+Loc = tuple[str | int, ...]
+
+
+class Plain:
+    """A composed document as plain values (what the validator reads), with where each value
+    and each mapping key is in the file, by location (``("routes", 1, "path")``)."""
+
+    def __init__(self, reader: Reader, root: yaml.Node) -> None:
+        self._reader = reader
+        #: Line of each value, and of each mapping key (1-based).
+        self.lines: dict[Loc, int] = {}
+        self.key_lines: dict[Loc, int] = {}
+        #: First and last line of each scalar (a plain scalar may go on over several lines).
+        self.spans: dict[Loc, tuple[int, int]] = {}
+        self.value = self._read(root, ())
+
+    def _read(self, node: yaml.Node, loc: Loc) -> Any:
+        self.lines[loc] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, loc)
+        if isinstance(node, yaml.SequenceNode):
+            return [self._read(item, (*loc, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)  # yaml composes nothing else
+        self.spans[loc] = (node.start_mark.line + 1, node.end_mark.line + 1)
+        return _scalar(node)
+
+    def _mapping(self, node: yaml.MappingNode, loc: Loc) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for knode, vnode in node.value:
+            name = str(knode.value)
+            where = key_of((*loc, name))
+            if name in out:  # YAML would keep the last one silently
+                self._reader.note(self._reader.fail(knode, where, "duplicate key"))
+                continue
+            self.key_lines[(*loc, name)] = knode.start_mark.line + 1
+            out[name] = self._read(vnode, (*loc, name))
+        return out
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    """The scalar as YAML types it (int, float, bool, null), else its text: a date stays text."""
+    if node.tag.endswith((":int", ":float", ":bool", ":null")):
+        return _CONSTRUCTOR.construct_object(node, deep=True)
+    return str(node.value)
+
+
+def key_of(loc: Loc) -> str:
+    """``("routes", 1, "path")`` → ``routes[1].path``, as messages name keys."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}" if out else part
+    return out

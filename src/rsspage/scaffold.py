@@ -15,8 +15,11 @@ from pathlib import Path
 
 from rsspage import __version__
 from rsspage.config import DEFAULT_NAME
+from rsspage.config_model import schema_text
 from rsspage.errors import RsspageError
 
+#: The JSON Schema of the config, beside it (``rsspage schema`` writes it again after an upgrade).
+SCHEMA_NAME = "rsspage.schema.json"
 #: Where ``--github`` puts the workflow, relative to the folder.
 WORKFLOW = Path(".github/workflows/rsspage.yml")
 #: What ``rsspage.__version__`` says when rsspage runs from a source tree without an install.
@@ -57,7 +60,9 @@ def init_files(*, github: bool, version: str | None = None) -> list[InitFile]:
     """The files ``init`` writes: the config, and with ``github`` the Actions workflow, which
     installs rsspage ``version`` (default: this one)."""
     version = __version__ if version is None else version
-    files = [InitFile(Path(DEFAULT_NAME), _template("rsspage.yml", version))]
+    files = [InitFile(Path(DEFAULT_NAME), _template("rsspage.yml", version)),
+             # named by the config's first line: editors then complete and check it
+             InitFile(Path(SCHEMA_NAME), schema_text())]
     if github:
         files.append(InitFile(WORKFLOW, _template("workflow.yml", version)))
     return files

@@ -26,6 +26,7 @@ from rsspage.cli import (
     filters,
     import_hexo,
     init,
+    schema,
     subscriptions,
     watch,
 )
@@ -44,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rsspage {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (core, catalog, archive, init, watch, subscriptions, import_hexo, add,
-                   filters):
+                   filters, schema):
         module.register(sub)
     return p
 
