@@ -85,12 +85,14 @@ def save(path: Path, manifest: Manifest) -> None:
     """Write ``manifest`` atomically and durably (one fsync per build: it is what must survive)
     unless the file already says the same (a git tree of posts then shows no change), then drop
     the journal."""
-    body = {"version": 2, "files": dict(sorted(manifest.files.items())),
-            "articles": dict(sorted(manifest.articles.items()))}
+    # Sorted by orjson (OPT_SORT_KEYS, by code point as Python sorts): a second sort here cost
+    # 0.13 s of a +10 build with 56,000 files.
+    body: dict[str, object] = {"version": 2, "files": manifest.files,
+                               "articles": manifest.articles}
     if manifest.inputs:
         # Still version 2: an earlier rsspage ignores the key and drops it when it saves,
         # which only costs the next build a full render.
-        body["inputs"] = dict(sorted(manifest.inputs.items()))
+        body["inputs"] = manifest.inputs
     # A line per file (a git tree of posts shows which changed); orjson: ~10x the standard
     # library's speed, and every build reads and writes the whole manifest.
     data = orjson.dumps(body, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
