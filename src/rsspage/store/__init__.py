@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from rsspage.store import articles, changes, db, feeds
+from rsspage.store import articles, changes, db, feeds, retention
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
 from rsspage.store.changes import ArchiveMark, Change, Location
@@ -38,6 +38,8 @@ class Store:
         return store
 
     def _fill_keys(self) -> int:
+        if not articles.has_unkeyed(self._conn):
+            return 0  # the usual case: no write lock taken by a reader (status, serve)
         with db.transaction(self._conn):
             return articles.fill_keys(self._conn)
 
@@ -97,6 +99,13 @@ class Store:
     def prune(self, before: datetime, now: datetime) -> int:
         with db.transaction(self._conn):
             return articles.prune(self._conn, before, now)
+
+    def prune_by_feed(self, before: datetime | None, own: Mapping[str, datetime | None],
+                      now: datetime) -> int:
+        """Prune by age: ``before`` for every feed but those of ``own``, which have their own
+        date (None: keep all of theirs)."""
+        with db.transaction(self._conn):
+            return retention.prune(self._conn, before, own, now)
 
     def set_followed(self, keys: Iterable[str], now: datetime) -> int:
         """Retire the feeds that left the config, follow the ones back in it again."""

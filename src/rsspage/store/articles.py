@@ -288,11 +288,17 @@ def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) ->
     return None
 
 
+def has_unkeyed(conn: sqlite3.Connection) -> bool:
+    """Whether some article has no comparison keys yet (read from a small partial index)."""
+    return conn.execute(
+        "SELECT 1 FROM articles WHERE title_key IS NULL LIMIT 1").fetchone() is not None
+
+
 def fill_keys(conn: sqlite3.Connection) -> int:
     """Compute the comparison keys of the articles that have none yet (the archive of an
     older schema, a restore), without logging them as changes: the articles themselves, and
     so their pages, stay as they are. Returns how many were filled."""
-    if conn.execute("SELECT 1 FROM articles WHERE title_key IS NULL LIMIT 1").fetchone() is None:
+    if not has_unkeyed(conn):
         return 0
     (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
                               "AND name='changes_au'").fetchone()
