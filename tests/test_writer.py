@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import shutil
@@ -685,3 +686,30 @@ def test_keep_others_removes_only_what_it_is_told_with_its_copies(tmp_path: Path
     left = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert left == [".rsspage-manifest.json", "a/1.html", "a/1.html.gz", "feed.xml",
                     "feed.xml.gz"]
+
+
+def test_spellings_owned_twice_are_found_and_one_stays(tmp_path: Path) -> None:
+    """Two spellings of one clash key owned at once (an earlier build on a case-sensitive
+    disk): both are seen whichever is loaded first, and a build of only what changed keeps one
+    (the first in order) and removes the other."""
+    for first, second in (("a.md", "A.md"), ("A.md", "a.md")):
+        root = tmp_path / first
+        writer = make(root)
+        writer.write(first, b"1")
+        writer.finish(remove_stale=False)
+        writer = make(root)
+        assert not writer.is_free(second)  # another spelling of an owned file
+        writer.write("c.md", b"c")
+        writer.finish(remove_stale=False)
+        # Written under the other spelling by a build that knew no better (an older version).
+        (writer.root / second).write_bytes(b"2")
+        manifest = root / "state" / "manifest.json"
+        body = json.loads(manifest.read_text())
+        body["files"][second] = hashlib.sha256(b"2").hexdigest()
+        manifest.write_text(json.dumps(body))
+        writer = make(root)
+        assert not writer.is_free("a.MD") and writer.is_free("b.md")
+        writer.keep_others(set())
+        stats = writer.finish()
+        assert stats.removed == 1 and stats.kept == 2
+        assert listing(writer.root) == {"A.md", "c.md"}

@@ -118,8 +118,9 @@ class OutputWriter:
         # keep_others(): the paths that may go (None: every owned file this build did not
         # write or keep goes).
         self._only_stale: set[str] | None = None
-        # Clash key → the owned path under it; the rare keys owned under several spellings
-        # also → all of them (a set per path would be 12 MB of 56,000 pages).
+        # Clash key → the owned path under it, when that path is not its own clash key (most
+        # paths are: a/3f/….html); the rare keys owned under several spellings also → all of
+        # them. (A set per path would be 12 MB of 56,000 pages, an entry per path 0.05 s.)
         self._owned_keys: dict[str, str] = {}
         self._twin_keys: dict[str, set[str]] = {}
         for rel in self._owned:
@@ -193,12 +194,22 @@ class OutputWriter:
         if twins is not None:
             return twins
         first = self._owned_keys.get(key)
-        return (first,) if first is not None else ()
+        if first is not None:
+            return (first,)
+        return (key,) if key in self._owned else ()
 
     def _add_spelling(self, key: str, relpath: str) -> None:
+        """Record that the owned ``relpath`` has clash key ``key``."""
+        if key == relpath:  # the common case, not stored: found as itself in the owned paths
+            other = self._owned_keys.get(key)
+            if other is not None:
+                self._twin_keys.setdefault(key, {other}).add(relpath)
+            return
         first = self._owned_keys.setdefault(key, relpath)
         if first != relpath:
             self._twin_keys.setdefault(key, {first}).add(relpath)
+        if key in self._owned:  # also owned under the key's own spelling
+            self._twin_keys.setdefault(key, {first}).update((key, relpath))
 
     def write(self, relpath: str, data: bytes, *, article: str | None = None) -> bool:
         """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one); True
