@@ -7,12 +7,34 @@ dates without a zone, Unix times) by _wild_date; everything else by feedparser's
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from feedparser.datetimes import _parse_date as _feedparser_parse_date
 
-__all__ = ["parse_date", "struct_to_datetime"]
+__all__ = ["naive_dates_in", "parse_date", "struct_to_datetime"]
+
+#: The zone of dates that carry none, for the feed being parsed (its ``timezone`` setting).
+#: A context variable rather than a parameter: every parser path (fast XML, JSON Feed,
+#: feedparser) reads dates through parse_date, and the setting is the pipeline's, not theirs.
+_NAIVE_ZONE: ContextVar[tzinfo | None] = ContextVar("naive_zone", default=None)
+
+
+@contextmanager
+def naive_dates_in(zone: tzinfo | None) -> Iterator[None]:
+    """Dates parsed inside read as ``zone`` when they carry no zone (None: the defaults)."""
+    token = _NAIVE_ZONE.set(zone)
+    try:
+        yield
+    finally:
+        _NAIVE_ZONE.reset(token)
+
+
+#: The end of a date that names its zone: Z, GMT/UTC/UT, ±hh:mm or ±hhmm, or a zone word (EST).
+_ENDS_WITH_ZONE = re.compile(r"(?:[zZ]|GMT|UTC?|[+-]\d{1,2}(?::?\d{2})?|[A-Z]{3,4})\s*$")
 
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTHS = {m.lower(): i for i, m in enumerate(_MONTH_NAMES, 1)}
@@ -47,11 +69,17 @@ def parse_date(value: str | None) -> datetime | None:
         except (ValueError, OverflowError):
             pass  # impossible dates: feedparser's other handlers may still read something
     value = value.strip()
-    wild = _wild_date(value)
+    zone = _NAIVE_ZONE.get()
+    wild = _wild_date(value, zone)
     if wild is not _NOT_WILD:
         return wild
     parsed = struct_to_datetime(_feedparser_parse_date(value))
-    return parsed if parsed is not None else _loose_rfc822(value, UTC)
+    if parsed is None:
+        return _loose_rfc822(value, zone or UTC)
+    if zone is not None and _ENDS_WITH_ZONE.search(value) is None:
+        # feedparser read the wall-clock time as UTC: it was that time in the feed's zone.
+        return parsed.replace(tzinfo=zone).astimezone(UTC)
+    return parsed
 
 
 # Dates as Chinese sites and odd generators write them. feedparser reads none of these right:
@@ -81,7 +109,7 @@ _LOOSE_RFC822 = re.compile(
 )
 
 
-def _wild_date(value: str) -> datetime | None:
+def _wild_date(value: str, zone: tzinfo | None = None) -> datetime | None:
     """The date of one of the forms feedparser misreads; _NOT_WILD for any other form."""
     unix = _UNIX_TIME.fullmatch(value)
     if unix is not None:
@@ -90,7 +118,7 @@ def _wild_date(value: str) -> datetime | None:
     chinese = _CJK_DATE_CHARACTER.search(value) is not None
     if not chinese and not _YEAR_THEN_OTHER.match(value):
         return _NOT_WILD
-    default = _CHINA if chinese else UTC
+    default = zone or (_CHINA if chinese else UTC)
     numeric = _NUMERIC_DATE.fullmatch(value)
     if numeric is not None:
         year, month, day, hour, minute, second = numeric.groups()[:6]
