@@ -234,13 +234,14 @@ class _Fetcher:
             url = str(spec.urls[-1]) if spec.urls else ""
             message = f"unexpected {type(e).__name__}: {e}"
             result = FetchResult(spec.key, FetchStatus.FAILED, url, error=message)
+        secrets = [value for _, value in spec.headers]
         return index, replace(result, url=redact(result.url),
-                              error=redact(result.error) if result.error else None)
+                              error=redact(result.error, secrets) if result.error else None)
 
     async def _feed(self, spec: FeedSpec, state: FeedState) -> FetchResult:
         if not spec.urls:
             return FetchResult(spec.key, FetchStatus.FAILED, "", error="no URL to fetch")
-        headers = _request_headers(self._options, state)
+        headers = _request_headers(self._options, state, spec)
         failures: list[tuple[str, Failure]] = []
         for url in spec.urls:  # RSSHub instances, in order of preference
             try:
@@ -326,12 +327,22 @@ class _Fetcher:
         return _Answer(url, status, headers, content)
 
 
-def _request_headers(options: FetchOptions, state: FeedState) -> dict[str, str]:
+def _request_headers(options: FetchOptions, state: FeedState,
+                     spec: FeedSpec | None = None) -> dict[str, str]:
+    """What every request sends, then the feed's own ``user_agent`` and ``headers`` (config),
+    then the conditional GET's validators, which no setting may override."""
     headers = {
         "User-Agent": options.user_agent,
         "Accept": _ACCEPT[options.expect],
         "Accept-Encoding": _ACCEPT_ENCODING,
     }
+    if spec is not None:
+        if spec.user_agent:
+            headers["User-Agent"] = spec.user_agent
+        for name, value in spec.headers:  # a header named twice (any case): the last wins
+            for same in [k for k in headers if k.lower() == name.lower()]:
+                del headers[same]
+            headers[name] = value
     if state.etag:
         headers["If-None-Match"] = state.etag
     if state.last_modified:

@@ -11,7 +11,7 @@
          normalise  → Articles (ids, UTC dates, sanitised HTML)
          decide     filter rules (filters.py): which new articles are stored hidden
          store      articles + feed state + next due time (schedule.py) in one transaction
-    4. prune     articles older than ``limits.keep_days``
+    4. prune     articles older than ``limits.keep_days`` (or their feed's own ``keep_days``)
     5. publish   from the store: Hexo posts, the site and its feeds, through the safe writer
 
 A feed that fails at any step is a FeedOutcome with an error, never an exception that stops the
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +42,7 @@ from rsspage.filters import FeedRules, hidden_ids
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
+from rsspage.parse.dates import naive_dates_in
 from rsspage.parse.text import repair_feed
 from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
@@ -82,10 +83,11 @@ class Hooks:
 
 def fetch_options(config: Config) -> FetchOptions:
     f = config.fetch
-    return FetchOptions(
+    options = FetchOptions(
         concurrency=f.concurrency, per_host=f.per_host, timeout=f.timeout,
         retries=f.retries, max_bytes=f.max_bytes,
     )
+    return replace(options, user_agent=f.user_agent) if f.user_agent else options
 
 
 def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None,
@@ -122,11 +124,19 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
         if hooks.on_outcome:
             hooks.on_outcome(outcome)
         outcomes.append(outcome)
-    if config.limits.keep_days:
-        store.prune(now - timedelta(days=config.limits.keep_days), now)
+    _prune(config, plan.feeds, store, now)
     published = publish_all(config, store, now)
     return RunReport(tuple(outcomes), time.monotonic() - started, published,
                      skipped=tuple(spec.key for spec in skipped))
+
+
+def _prune(config: Config, feeds: Sequence[FeedSpec], store: Store, now: datetime) -> None:
+    """Articles older than ``limits.keep_days``, or than their feed's own ``keep_days``."""
+    own = {spec.key: now - timedelta(days=spec.keep_days) if spec.keep_days else None
+           for spec in feeds if spec.keep_days is not None}
+    keep_days = config.limits.keep_days
+    if keep_days or any(own.values()):
+        store.prune_by_feed(now - timedelta(days=keep_days) if keep_days else None, own, now)
 
 
 def config_catalog(config: Config, *, refresh: bool | None = None,
@@ -204,7 +214,8 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
         store.save_feed(spec, result, (), result.error, now, timing=timing)
         return FeedOutcome(key=spec.key, status=result.status, error=result.error)
     try:
-        parsed = parse_feed(result.content, result.headers, result.url)
+        with naive_dates_in(ZoneInfo(spec.timezone) if spec.timezone else None):
+            parsed = parse_feed(result.content, result.headers, result.url)
         normalised = normalise_counted(spec, parsed, now)
         articles = normalised.articles
         hidden = hidden_ids(rules, articles, now)

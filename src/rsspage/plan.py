@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from rsspage.catalog import Catalog
-from rsspage.config import Config, FeedConfig, RouteConfig
+from rsspage.config import Config, FeedConfig, FeedSettings, RouteConfig
 from rsspage.filters import FeedRules
 from rsspage.instances import route_urls, with_params
 from rsspage.schedule import due_at, is_due
@@ -68,6 +69,7 @@ def _route_spec(
         names_from_feed=names_from_feed,
         every=route.every or config.schedule.every,
         view=entry.view if entry else None,
+        **_settings(route.settings, config),
     )
     return spec, warning
 
@@ -98,7 +100,20 @@ def _feed_spec(feed: FeedConfig, config: Config) -> FeedSpec:
         items_per_feed=feed.items_per_feed or config.limits.items_per_feed,
         names_from_feed=feed.source is None or feed.channel is None,
         every=feed.every or config.schedule.every,
+        **_settings(feed.settings, config),
     )
+
+
+def _settings(own: FeedSettings, config: Config) -> dict[str, Any]:
+    """The FeedSpec fields of a feed's own settings over the global ones (items_per_feed and
+    every are set by the callers, which name them for both kinds of feed)."""
+    return {
+        "enabled": own.enabled,
+        "keep_days": own.keep_days,
+        "user_agent": own.user_agent or config.fetch.user_agent,
+        "headers": (*config.fetch.headers, *own.headers),  # the feed's own win (fetch.py)
+        "timezone": own.timezone or config.fetch.timezone,
+    }
 
 
 def _last_names(key: str, known: Mapping[str, FeedNames]) -> Route | None:
@@ -139,7 +154,9 @@ def split_due(
     feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming], now: datetime,
     *, everything: bool = False,
 ) -> tuple[tuple[FeedSpec, ...], tuple[FeedSpec, ...]]:
-    """(feeds to fetch now, feeds not due yet); ``everything`` (``update --all``): all due."""
+    """(feeds to fetch now, feeds not due yet); ``everything`` (``update --all``): all due.
+    Disabled feeds are in neither: they are never fetched, whatever their due time."""
+    feeds = [f for f in feeds if f.enabled]
     if everything:
         return tuple(feeds), ()
     due = {f.key for f in feeds if is_due(f, timings.get(f.key, FeedTiming()), now)}
@@ -155,8 +172,10 @@ def due_times(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> d
 
 
 def earliest_due(feeds: Sequence[FeedSpec], timings: Mapping[str, FeedTiming]) -> datetime | None:
-    """When the first of ``feeds`` is due (long ago when one was never fetched); None: no feeds."""
-    return min(due_times(feeds, timings).values(), default=None)
+    """When the first enabled one of ``feeds`` is due (long ago when one was never fetched);
+    None: no such feeds (a disabled feed, never fetched, would otherwise be due for ever)."""
+    enabled = [f for f in feeds if f.enabled]
+    return min(due_times(enabled, timings).values(), default=None)
 
 
 #: Key prefix of the feed of its own that posts of no followed feed go under.

@@ -10,12 +10,20 @@ who has it.)
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+#: Shorter header values (``1``, ``no``) are no secrets, and masking them would garble text.
+_SHORTEST_SECRET = 6
 _SECRET_PARAM = re.compile(r"([?&](?:code|key)=)[^&#\s'\"<>]*", re.IGNORECASE)
 
 
-def redact(text: str) -> str:
-    """``text`` with the values of ``code=`` and ``key=`` query parameters masked."""
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with the values of ``code=`` and ``key=`` query parameters masked, and any of
+    ``secrets`` (a feed's request header values: cookies, tokens) wherever they appear, as a
+    server may echo them in an error page."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= _SHORTEST_SECRET:
+            text = text.replace(secret, "***")
     return _SECRET_PARAM.sub(r"\1***", text)
 
 

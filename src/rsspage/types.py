@@ -98,6 +98,17 @@ class FeedSpec:
     #: What the feed's items are, from the catalog (RSSHub's ``view``: ``articles``,
     #: ``social``, ``pictures``, ``videos``, ``audio``, ``notifications``); None: not known.
     view: str | None = None
+    #: False (config ``enabled: false``): followed, so neither retired nor pruned as gone,
+    #: but never fetched.
+    enabled: bool = True
+    #: The feed's own retention in days (0: keep all); None: the global ``limits.keep_days``.
+    keep_days: int | None = None
+    #: ``User-Agent`` for this feed; None: the fetch stage's own.
+    user_agent: str | None = None
+    #: Extra request headers (name, value), global ones first; may hold cookies: never shown.
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: IANA zone of the feed's dates that carry none; None: the parser's default.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
