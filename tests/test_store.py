@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import json
 import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -254,3 +256,22 @@ def test_migration_12_keys_an_archive_of_schema_11_without_changing_it(tmp_path:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 12
     assert conn.execute("SELECT canonical_link FROM articles").fetchone()[0] == (
         "//news.example.com/1.html")
+
+
+def test_a_restored_export_without_keys_gets_them(tmp_path: Path, store: Store) -> None:
+    """An export of an archive before schema 12 has no comparison keys: the restore computes
+    them, so the next copy of a restored story is still recognised."""
+    store.save_feed(SPEC, OK, [article(1, link="https://news.example.com/1.html?utm_id=x")],
+                    None, NOW)
+    store.export(tmp_path / "all.jsonl.gz")
+    with gzip.open(tmp_path / "all.jsonl.gz", "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    for record in records:
+        for key in ("canonical_link", "title_key", "content_from", "alias_details"):
+            record.pop(key, None)
+    with gzip.open(tmp_path / "old.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    with Store.open(tmp_path / "elsewhere") as restored:
+        assert restored.restore(tmp_path / "old.jsonl.gz").new == 1
+        copy = article(1, id="m1", feed_key=OTHER.key, link="http://news.example.com/1.html")
+        assert restored.save_feed(OTHER, MIRROR_OK, [copy], None, NOW).aliased == 1
