@@ -275,3 +275,11 @@ def test_a_restored_export_without_keys_gets_them(tmp_path: Path, store: Store) 
         assert restored.restore(tmp_path / "old.jsonl.gz").new == 1
         copy = article(1, id="m1", feed_key=OTHER.key, link="http://news.example.com/1.html")
         assert restored.save_feed(OTHER, MIRROR_OK, [copy], None, NOW).aliased == 1
+
+
+def test_a_copy_of_a_story_the_first_feed_hid_is_shown_from_its_own_feed(store: Store) -> None:
+    store.save_feed(SPEC, OK, [article(1)], None, NOW, hidden={"id1"})  # the first feed's rule
+    copy = article(1, id="m1", feed_key=OTHER.key)
+    counts = store.save_feed(OTHER, MIRROR_OK, [copy], None, NOW)
+    assert (counts.new, counts.aliased) == (1, 0)
+    assert [a.id for a in store.articles()] == ["m1"]

@@ -246,7 +246,10 @@ def _alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
               stamp: str) -> tuple[str, str] | None:
     """If another feed already brought this story, record this feed as an alias of it and
     return (its id, how it matched: ``"link"`` or ``"fingerprint"``); None for a story new to
-    the archive. The copy first stored stays the article: its id, link and pages are stable."""
+    the archive. The copy first stored stays the article: its id, link and pages are stable.
+
+    A hidden article is no match: the first feed's filter rules hid it, and this feed's (which
+    may differ) decide about this copy, stored as an article of its own."""
     link_key, title = keys
     found = _same_link(conn, article, link_key)
     matched = "link"
@@ -266,7 +269,7 @@ def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str
         return None
     row = conn.execute(
         "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
-        "AND feed_key != ? LIMIT 1", (link_key, article.feed_key)).fetchone()
+        "AND feed_key != ? AND hidden = 0 LIMIT 1", (link_key, article.feed_key)).fetchone()
     return str(row[0]) if row else None
 
 
@@ -278,7 +281,8 @@ def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) ->
         return None
     rows = conn.execute(
         "SELECT id, substr(text, 1, ?) FROM articles WHERE title_key = ? AND title_key != '' "
-        "AND published BETWEEN ? AND ? AND feed_key != ? ORDER BY published, id LIMIT ?",
+        "AND published BETWEEN ? AND ? AND feed_key != ? AND hidden = 0 "
+        "ORDER BY published, id LIMIT ?",
         (HEAD_READ_CHARS, title,
          (article.published - _WINDOW).isoformat(), (article.published + _WINDOW).isoformat(),
          article.feed_key, _FINGERPRINT_CANDIDATES)).fetchall()
