@@ -121,6 +121,12 @@ Whole = Annotated[int, Field(ge=1)]
 Count = Annotated[int, Field(ge=0)]
 
 
+#: The schema of a value that is one text or a list of them (:func:`_one_or_list`).
+_ONE_OR_LIST = WithJsonSchema({"anyOf": [
+    {"type": "string", "minLength": 1},
+    {"type": "array", "items": {"type": "string", "minLength": 1}}, {"type": "null"}]})
+
+
 def _one_or_list(value: object) -> object:
     """A single value where a list is expected is a list of one; null is an empty list."""
     if value is None:
@@ -159,7 +165,7 @@ def _pattern(value: str) -> str:
 
 
 PatternList = Annotated[list[Annotated[Text, AfterValidator(_pattern)]],
-                        BeforeValidator(_one_or_list)]
+                        BeforeValidator(_one_or_list), _ONE_OR_LIST]
 
 
 class Patterns(_Strict):
@@ -305,7 +311,7 @@ class InstanceModel(_Shorthand):
 
 class RsshubModel(_Strict):
     instances: list[InstanceModel] = [InstanceModel(url="https://rsshub.app")]
-    catalog: Annotated[list[Text], BeforeValidator(_one_or_list)] | None = None
+    catalog: Annotated[list[Text], BeforeValidator(_one_or_list), _ONE_OR_LIST] | None = None
 
     @field_validator("catalog")
     @classmethod
