@@ -10,11 +10,14 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from conftest import run_cli
+from rsspage.config import load_config
+from rsspage.errors import ConfigError
 from rsspage.redact import redact
-from servers import Exchange, LocalServer, feed
+from servers import Exchange, LocalServer, feed, respond
 
 SECRET = "s3cret-cookie-value-4711"
 
@@ -173,3 +176,44 @@ def test_keep_days_per_feed_prunes_only_that_feed(tmp_path: Path) -> None:
     counts = {key: len(dates) for key, dates in stored(tmp_path).items()}
     # own: 10 days → the 20-day-old one goes; forever: both; common: global 5 days → one.
     assert counts == {own: 1, forever: 2, common: 1}
+
+
+def test_a_redirect_to_another_host_does_not_take_the_cookie(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        landing = server.route("/landing.xml", feed(rss("landing", ("1", "Wed, 01 May 2024 08:00:00 GMT"))))
+        same_host = server.url("/landing.xml")
+        other_host = landing.replace("127.0.0.1", "localhost")
+        server.route("/hop.xml", respond(302, headers={"Location": other_host}))
+        server.route("/stay.xml", respond(302, headers={"Location": same_host}))
+        headers = {"Referer": "https://example.com/", "Cookie": {"env": "TEST_COOKIE"}}
+        config = write_config(tmp_path, [named(server.url("/hop.xml"), "甲", headers=headers),
+                                         named(server.url("/stay.xml"), "乙", headers=headers)])
+        run = run_cli("update", "-c", str(config), env={"TEST_COOKIE": SECRET})
+        sent = [r.headers for r in server.requests("/landing.xml")]
+    assert run.code == 0, run.err
+    assert sorted(h.get("cookie", "") for h in sent) == ["", SECRET]  # only on the same host
+    assert all(h["referer"] == "https://example.com/" for h in sent)
+
+
+FEED_LINE = "feeds:\n  - url: https://a.example/feed.xml\n"
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("    enabled: maybe\n", ":3: feeds[0].enabled: expected true or false, got 'maybe'"),
+    ("    keep_days: -1\n", ":3: feeds[0].keep_days: must be at least 0, got -1"),
+    ("    items_per_feed: 0\n", ":3: feeds[0].items_per_feed: must be at least 1, got 0"),
+    ("    timezone: Mars/Base\n", ":3: feeds[0].timezone: unknown time zone 'Mars/Base'"),
+    ("    user_agent: ''\n", ":3: feeds[0].user_agent: must not be empty"),
+    ("    headers: {Cookie: {env: X, value: y}}\n",
+     ":3: feeds[0].headers.Cookie: give the value, or {env: NAME}"),
+    ("    headers: {Cookie: {envv: X}}\n",
+     ":3: feeds[0].headers.Cookie.envv: unknown key, did you mean env?"),
+    ("    full_text: 1\n", ":3: feeds[0].full_text: expected true or false, got '1'"),
+    ("    enabeld: false\n", ":3: feeds[0].enabeld: unknown key, did you mean enabled?"),
+])
+def test_bad_settings_name_line_and_key(tmp_path: Path, setting: str, expected: str) -> None:
+    path = tmp_path / "rsspage.yml"
+    path.write_text(FEED_LINE + setting, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert f"{path}{expected}" in str(info.value)

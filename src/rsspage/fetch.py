@@ -309,6 +309,8 @@ class _Fetcher:
                 target = _redirect_target(response)
                 if target is None:
                     return await self._answer(current, response)
+            if _host(target) != _host(current):  # a feed's cookie is for its own host only
+                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
             current = target
         raise Failure("too many redirects", http_status=response.status_code)
 
@@ -325,6 +327,10 @@ class _Fetcher:
         if failure is not None:
             raise failure
         return _Answer(url, status, headers, content)
+
+
+#: Request headers not sent on to another host after a redirect (as browsers do).
+_CREDENTIALS = frozenset({"cookie", "authorization", "proxy-authorization"})
 
 
 def _request_headers(options: FetchOptions, state: FeedState,
