@@ -116,6 +116,7 @@ def test_a_disabled_feed_is_not_fetched_and_keeps_its_articles(tmp_path: Path) -
         write_config(tmp_path, [named(url, "甲", enabled=False), named(other, "乙")])
         run = run_cli("update", "--all", "-c", str(config))
         hits = server.hits("/f.xml"), server.hits("/g.xml")
+        status = run_cli("status", "-c", str(config))
     assert run.code == 0, run.err
     assert hits == (1, 2)  # the disabled feed: not fetched again, even with --all
     assert stored(tmp_path)[url]  # its article stays in the archive …
@@ -124,6 +125,7 @@ def test_a_disabled_feed_is_not_fetched_and_keeps_its_articles(tmp_path: Path) -
     with sqlite3.connect(tmp_path / "state" / "rsspage.sqlite3") as conn:
         retired = conn.execute("SELECT retired_at FROM feeds WHERE key=?", (url,)).fetchone()
     assert retired == (None,)  # followed, not retired
+    assert re.search(r"f\.xml .* disabled", status.out), status.out  # not "due now"
 
 
 def test_items_per_feed_per_feed(tmp_path: Path) -> None:

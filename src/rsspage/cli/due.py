@@ -21,7 +21,9 @@ def due_column(config: Config, rows: Sequence[FeedHealth], timings: Mapping[str,
                now: datetime) -> tuple[dict[str, str], list[str]]:
     """(feed key → when it is next due, lines about feeds retried rarely) for the followed
     feeds of ``rows``, from the configured feeds' ``every`` and the stored ``timings``."""
-    due = due_times(make_plan(config, Catalog([])).feeds, timings)  # no catalog needed for it
+    feeds = make_plan(config, Catalog([])).feeds  # no catalog needed for it
+    due = due_times(feeds, timings)
+    disabled = {f.key for f in feeds if not f.enabled}
     column: dict[str, str] = {}
     notes: list[str] = []
     for h in rows:
@@ -30,6 +32,9 @@ def due_column(config: Config, rows: Sequence[FeedHealth], timings: Mapping[str,
         when = due.get(h.key)
         if when is None:  # left the config since the last update, which will retire it
             column[h.key] = "not in the config"
+            continue
+        if h.key in disabled:  # followed, never fetched: "due now" would never come true
+            column[h.key] = "disabled"
             continue
         column[h.key] = "due now" if when <= now else _stamp(when)
         timing = timings.get(h.key, FeedTiming())
