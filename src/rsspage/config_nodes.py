@@ -1,18 +1,13 @@
-"""Reading composed YAML nodes with errors that name file, line and key, and the duration
-syntax of the config (``30m``, ``1h30m``): the parts of :mod:`rsspage.config` every section
-uses.
-
-A config is read to its end, so that one run names every problem of the file: the
-:class:`Reader` notes a problem and goes on wherever the rest does not depend on it (an unknown
-key, a list entry, a section, a value of a flat section), and :meth:`Reader.check` raises them
-all at once (:class:`ConfigProblems`, one ``file:line: key: problem`` line each).
+"""What every part of the config reader shares: the plain values of a composed YAML document
+with the line of each (:class:`Plain`), the problems noted on the way (:class:`Reader`, raised
+all at once as :class:`ConfigProblems`, one ``file:line: key: problem`` line each) and the
+duration syntax of the config (``30m``, ``1h30m``).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -61,7 +56,7 @@ class ConfigProblems(ConfigError):
 
 
 class Reader:
-    """Validates composed YAML nodes, raising or noting ConfigError with file:line:key."""
+    """The problems of one config file, noted as they are found and raised together."""
 
     def __init__(self, file: str) -> None:
         self.file = file
@@ -75,122 +70,12 @@ class Reader:
     def note(self, error: ConfigError) -> None:
         self.problems.append(error)
 
-    def attempt(self, read: Callable[[], T], default: T) -> T:
-        """``read()``, or ``default`` with its problem noted."""
-        try:
-            return read()
-        except ConfigProblems as e:
-            self.problems.extend(e.problems)
-        except ConfigError as e:
-            self.note(e)
-        return default
-
-    def each(self, nodes: Iterable[yaml.Node], read: Callable[[yaml.Node, int], T]) -> list[T]:
-        """``read(node, index)`` of every node that reads; the others' problems noted."""
-        out: list[T] = []
-        for index, node in enumerate(nodes):
-            try:
-                out.append(read(node, index))
-            except ConfigError as e:
-                self.note(e)
-        return out
-
-    def values(self, items: dict[str, yaml.Node],
-               read: Callable[[str, yaml.Node], T]) -> dict[str, T]:
-        """``read(key, node)`` of every item that reads; the others' problems noted."""
-        out: dict[str, T] = {}
-        for key, node in items.items():
-            try:
-                out[key] = read(key, node)
-            except ConfigError as e:
-                self.note(e)
-        return out
-
     def check(self) -> None:
         """Raise what was noted: the one problem itself, or all of them."""
         if len(self.problems) == 1:
             raise self.problems[0]
         if self.problems:
             raise ConfigProblems(self.problems)
-
-    def mapping(
-        self, node: yaml.Node, key: str, allowed: set[str], required: tuple[str, ...] = ()
-    ) -> dict[str, yaml.Node]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, key or "(top level)", f"expected a mapping, got {kind_of(node)}")
-        items: dict[str, yaml.Node] = {}
-        for knode, vnode in node.value:
-            name = str(knode.value)
-            full = f"{key}.{name}" if key else name
-            if name not in allowed:  # noted: the keys that are known can still be read
-                self.note(self.fail(knode, full, _unknown_key(name, allowed)))
-            elif name in items:
-                self.note(self.fail(knode, full, "duplicate key"))
-            else:
-                items[name] = vnode
-        for name in required:
-            if name not in items:
-                raise self.fail(node, f"{key}.{name}" if key else name, "missing required key")
-        return items
-
-    def sequence(self, node: yaml.Node, key: str) -> list[yaml.Node]:
-        if is_null(node):
-            return []
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, key, f"expected a list, got {kind_of(node)}")
-        return list(node.value)
-
-    def text(self, node: yaml.Node, key: str, *, allow_null: bool = False) -> str | None:
-        if allow_null and is_null(node):
-            return None
-        if not isinstance(node, yaml.ScalarNode) or is_null(node) or node.tag.endswith(":bool"):
-            raise self.fail(node, key, f"expected text, got {kind_of(node)}")
-        value = str(node.value).strip()
-        if not value:
-            raise self.fail(node, key, "must not be empty")
-        return value
-
-    def duration(self, node: yaml.Node, key: str, low: timedelta = timedelta(0)) -> timedelta:
-        try:
-            if not isinstance(node, yaml.ScalarNode) or is_null(node):
-                raise ValueError(f"expected a duration such as 30m, 2h or 1d, got {kind_of(node)}")
-            value = parse_duration(str(node.value))
-        except ValueError as e:
-            raise self.fail(node, key, str(e)) from e
-        if value < low:
-            least = f"{low.total_seconds():g}s"
-            raise self.fail(node, key, f"must be at least {least}, got {node.value}")
-        return value
-
-    def number(self, node: yaml.Node, key: str, kind: Callable[[str], Any], low: float) -> Any:
-        if not isinstance(node, yaml.ScalarNode) or not node.tag.endswith((":int", ":float")):
-            raise self.fail(node, key, f"expected a number, got {kind_of(node)}")
-        if kind is int and node.tag.endswith(":float"):
-            raise self.fail(node, key, f"expected a whole number, got {node.value!r}")
-        value = kind(node.value)
-        if value < low:
-            raise self.fail(node, key, f"must be at least {low:g}, got {node.value}")
-        return value
-
-
-def _unknown_key(name: str, allowed: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(allowed), n=1, cutoff=0.6)
-    guess = f", did you mean {close[0]}?" if close else ""
-    return f"unknown key{guess} (allowed: {', '.join(sorted(allowed))})"
-
-
-def is_null(node: yaml.Node) -> bool:
-    return isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
-
-
-def kind_of(node: yaml.Node) -> str:
-    if isinstance(node, yaml.MappingNode):
-        return "a mapping"
-    if isinstance(node, yaml.SequenceNode):
-        return "a list"
-    if is_null(node):
-        return "nothing (null)"
-    return repr(node.value)
 
 
 Loc = tuple[str | int, ...]
