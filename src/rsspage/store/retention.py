@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 
-from rsspage.store.articles import _remove  # one way to remove an article on purpose
+from rsspage.store.articles import remove  # one way to remove an article on purpose
 
 #: SQLite's default limit of ``?`` per statement is 32766; feeds with their own keep_days are few.
 _KEYS_PER_QUERY = 500
@@ -28,11 +28,11 @@ def prune(conn: sqlite3.Connection, before: datetime | None,
             removed += _remove_globally_by_feed(conn, before, set(keys), now)
         else:
             marks = ", ".join("?" * len(keys))
-            removed += _remove(conn, f"published < ? AND feed_key NOT IN ({marks})",
+            removed += remove(conn, f"published < ? AND feed_key NOT IN ({marks})",
                                (before.isoformat(), *keys), now)
     for key, own_before in own.items():
         if own_before is not None:
-            removed += _remove(conn, "feed_key = ? AND published < ?",
+            removed += remove(conn, "feed_key = ? AND published < ?",
                                (key, own_before.isoformat()), now)
     return removed
 
@@ -40,5 +40,5 @@ def prune(conn: sqlite3.Connection, before: datetime | None,
 def _remove_globally_by_feed(conn: sqlite3.Connection, before: datetime, skip: set[str],
                              now: datetime) -> int:
     keys = [row[0] for row in conn.execute("SELECT DISTINCT feed_key FROM articles")]
-    return sum(_remove(conn, "feed_key = ? AND published < ?", (key, before.isoformat()), now)
+    return sum(remove(conn, "feed_key = ? AND published < ?", (key, before.isoformat()), now)
                for key in keys if key not in skip)
