@@ -120,6 +120,9 @@ def test_one_story_through_three_feeds_is_one_article(tmp_path: Path) -> None:
         with Store.open(tmp_path / "state") as store:
             merged = {h.key: h.merged for h in store.health(NOW - timedelta(days=7))}
         assert merged == {f"{base}/latest": 0, f"{base}/tech": 1, f"{base}/mirror": 1}
+        status = run_cli("status", "-c", str(config))
+        assert f"{base}/tech: 1 story another feed brought first" in status.out, status.out
+        assert f"{base}/latest: " not in status.out.split("another feed")[0].splitlines()[-1]
 
         again = run_cli("update", "--all", "-c", str(config))
         assert again.code == 0, again.err + again.out

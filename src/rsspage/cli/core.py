@@ -106,7 +106,8 @@ def cmd_status(args: argparse.Namespace, console: Console) -> int:
             console.error_line(f"warning: {e}")
             unknown = {}
     due, notes = due_column(config, rows, timings, now)
-    console.health(rows, due, [*notes, *empty_items_notes(rows), *hidden_notes(rows)])
+    console.health(rows, due, [*notes, *empty_items_notes(rows), *hidden_notes(rows),
+                               *merged_notes(rows)])
     console.younger_archive(unknown)
     return EXIT_OK
 
@@ -123,6 +124,13 @@ def hidden_notes(rows: Sequence[FeedHealth]) -> list[str]:
     return [f"{h.key}: {h.hidden} article{'s' if h.hidden > 1 else ''} hidden by filter rules "
             "(kept in the archive; `rsspage filter test` shows which)"
             for h in rows if h.hidden]
+
+
+def merged_notes(rows: Sequence[FeedHealth]) -> list[str]:
+    """A line per feed whose copies of stories another feed brought first were merged."""
+    return [f"{h.key}: {h.merged} stor{'ies' if h.merged > 1 else 'y'} another feed brought "
+            "first (same link or text): stored once, this feed recorded with it"
+            for h in rows if h.merged]
 
 
 def cmd_search(args: argparse.Namespace, console: Console) -> int:
