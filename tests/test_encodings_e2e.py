@@ -21,7 +21,7 @@ import codecs
 import re
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +65,14 @@ def declaration(encoding: str | None) -> str:
 
 def rss(name: str, title: str, body: str, prolog: str = "", extra: str = "") -> str:
     return (f'{prolog}<rss version="2.0"><channel><title>{title}</title><link>{BASE}/</link>'
-            f"<item><title>{title}</title><link>{BASE}/{name}</link>"
+            f"<item><title>{title} [{name}]</title><link>{BASE}/{name}</link>"
             f"<description>{body}</description><guid>{name}</guid>{extra}</item></channel></rss>")
 
 
 def atom(name: str, title: str, body: str, prolog: str = "") -> str:
     return (f'{prolog}<feed xmlns="http://www.w3.org/2005/Atom"><title>{title}</title>'
             f'<id>urn:{name}</id><updated>2026-12-01T08:00:00Z</updated><entry><title>{title}'
-            f'</title><link href="{BASE}/{name}"/><id>urn:{name}:1</id>'
+            f' [{name}]</title><link href="{BASE}/{name}"/><id>urn:{name}:1</id>'
             f"<updated>2026-12-01T08:00:00Z</updated><summary>{body}</summary></entry></feed>")
 
 
@@ -181,8 +181,11 @@ def bom_cases() -> dict[str, Case]:
     }
 
 
-ALL_CASES = {**wide_cases(), **xhtml_doctype_cases(), **windows_1252_cases(), **legacy_cases(),
-             **bom_cases()}
+# Each item's title ends with its case's name: the same story from many feeds would otherwise
+# be stored once (issue 12's duplicates), and each case is checked in its own article and post.
+ALL_CASES = {name: replace(case, title=f"{case.title} [{name}]") for name, case in {
+    **wide_cases(), **xhtml_doctype_cases(), **windows_1252_cases(), **legacy_cases(),
+    **bom_cases()}.items()}
 
 EMPTY_ITEMS = (
     '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
