@@ -560,11 +560,11 @@ def test_defaults_and_each_value() -> None:
 @pytest.mark.parametrize(("line", "message"), [
     ("  host: heroku", "site.host: expected one of github-pages, cloudflare-pages, netlify, none, "
                        "got 'heroku'"),
-    ("  host: [github-pages]", "site.host: expected text"),
+    ("  host: [github-pages]", "site.host: expected one of github-pages"),
     ("  precompress: true", "site.precompress: expected false, gzip, brotli or both (true does "
                             "not say which)"),
     ("  precompress: zstd", "site.precompress: expected false, gzip, brotli or both, got 'zstd'"),
-    ("  precompress: [gzip]", "site.precompress: expected text"),
+    ("  precompress: [gzip]", "site.precompress: expected false, gzip"),
 ])
 def test_bad_values_name_the_file_line_and_key(line: str, message: str) -> None:
     with pytest.raises(ConfigError) as error:

@@ -115,8 +115,11 @@ class Vector:
 
     @property
     def link(self) -> str:
-        """The URL made unique (the store merges entries of different feeds by link)."""
-        return f"{self.url}#{self.marker}"
+        """The URL made unique (the store merges entries of different feeds by their canonical
+        link, which has no fragment): a query parameter of its own, the fragment kept."""
+        url, hashmark, fragment = self.url.partition("#")
+        joined = f"{url}{'&' if '?' in url else '?'}xssv={self.marker}"
+        return f"{joined}#{fragment if hashmark else self.marker}"
 
 
 @functools.cache
