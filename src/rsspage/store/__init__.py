@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from rsspage.store import articles, changes, db, feeds, retention
+from rsspage.store import articles, changes, db, feeds, retention, same_story
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
 from rsspage.store.changes import ArchiveMark, Change, Location
@@ -38,10 +38,10 @@ class Store:
         return store
 
     def _fill_keys(self) -> int:
-        if not articles.has_unkeyed(self._conn):
+        if not same_story.has_unkeyed(self._conn):
             return 0  # the usual case: no write lock taken by a reader (status, serve)
         with db.transaction(self._conn):
-            return articles.fill_keys(self._conn)
+            return same_story.fill_keys(self._conn)
 
     def close(self) -> None:
         self._conn.close()
@@ -153,7 +153,7 @@ class Store:
         files = jsonl.export_files(path)
         with db.transaction(self._conn):
             counts = jsonl.restore(self._conn, files)
-            articles.fill_keys(self._conn)  # an export of an older schema has no keys
+            same_story.fill_keys(self._conn)  # an export of an older schema has no keys
         return counts
 
     def articles(self, *, content: bool = True,

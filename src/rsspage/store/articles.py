@@ -16,17 +16,10 @@ import json
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from rsspage.canonical import (
-    FINGERPRINT_WINDOW_DAYS,
-    HEAD_READ_CHARS,
-    canonical_link,
-    same_text,
-    text_head,
-    title_key,
-)
+from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
 _COLUMNS = (
@@ -46,10 +39,6 @@ _IDS_PER_QUERY = 500
 
 #: The comparison keys stored with each article (rsspage.canonical), written with it.
 _KEY_COLUMNS = ("canonical_link", "title_key")
-_WINDOW = timedelta(days=FINGERPRINT_WINDOW_DAYS)
-#: Same-titled articles of the window whose text is compared: more is a title that repeats
-#: (a daily column), where a match would say little anyway.
-_FINGERPRINT_CANDIDATES = 20
 #: A copy from another feed is richer, and gives the stored article its content, when its text
 #: is this many times as long and this many characters longer (a summary against a full text;
 #: not an edited sentence).
@@ -81,10 +70,6 @@ def _row(article: Article) -> tuple[object, ...]:
     )
 
 
-def _keys(article: Article) -> tuple[str, str]:
-    return canonical_link(article.link) if article.link else "", title_key(article.title)
-
-
 def _tags_text(tags: tuple[str, ...]) -> str:
     return json.dumps(list(tags), ensure_ascii=False) if tags else ""
 
@@ -102,8 +87,9 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
     feed) it updates the imported article, under that article's id, instead of adding a second
     one. An import skips an item its feed already brought the same way.
 
-    A story another feed brought first is not stored again (see :func:`_alias_of`); its copy
-    gives the stored article its content only when it is much richer (:func:`_take_richer`).
+    A story another feed brought first is not stored again (see
+    :func:`rsspage.store.same_story.alias_of`); its copy gives the stored article its content
+    only when it is much richer (:func:`_take_richer`).
 
     A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
     already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
@@ -121,7 +107,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                     continue  # the feed brought it already
                 target, old = twin["id"], twin
         if old is None:
-            keys = _keys(article)
+            keys = story_keys(article)
             if not _merged(conn, article, keys, stamp, tally, imported=imported):
                 _insert(conn, article, keys, stamp, imported=imported,
                         hidden=article.id in hidden)
@@ -150,7 +136,7 @@ def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], s
             tally: _Tally, *, imported: bool) -> bool:
     """Whether ``article`` is a copy of a story another feed brought (then recorded as an
     alias of it, and taken when richer), counted in ``tally``."""
-    found = _alias_of(conn, article, keys, stamp)
+    found = alias_of(conn, article, keys, stamp)
     if found is None:
         return False
     tally.aliased += 1
@@ -182,7 +168,7 @@ def _update(conn: sqlite3.Connection, target: str, old: Any, article: Article,
     conn.execute(
         f"UPDATE articles SET {sets}, clamped_from=?, content_from=NULL, last_changed=? "
         "WHERE id=?",
-        (*row[1:], *_keys(article), _clamped_from(article), stamp, target),
+        (*row[1:], *story_keys(article), _clamped_from(article), stamp, target),
     )
 
 
@@ -240,84 +226,6 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
     return conn.execute(
         f"SELECT id, {_OLD_COLUMNS} FROM articles WHERE {feed} = ? AND {where}{only} "
         "LIMIT 1", (article.feed_key, key)).fetchone()
-
-
-def _alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
-              stamp: str) -> tuple[str, str] | None:
-    """If another feed already brought this story, record this feed as an alias of it and
-    return (its id, how it matched: ``"link"`` or ``"fingerprint"``); None for a story new to
-    the archive. The copy first stored stays the article: its id, link and pages are stable.
-
-    A hidden article is no match: the first feed's filter rules hid it, and this feed's (which
-    may differ) decide about this copy, stored as an article of its own."""
-    link_key, title = keys
-    found = _same_link(conn, article, link_key)
-    matched = "link"
-    if found is None and title:
-        found, matched = _same_fingerprint(conn, article, title), "fingerprint"
-    if found is None:
-        return None
-    conn.execute(
-        "INSERT OR IGNORE INTO aliases (feed_key, article_id, matched, link, first_seen) "
-        "VALUES (?, ?, ?, ?, ?)", (article.feed_key, found, matched, article.link, stamp))
-    return found, matched
-
-
-def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str | None:
-    """The article of another feed whose canonical link is ``link_key``."""
-    if not link_key:
-        return None
-    row = conn.execute(
-        "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
-        "AND feed_key != ? AND +hidden = 0 LIMIT 1", (link_key, article.feed_key)).fetchone()
-    return str(row[0]) if row else None
-
-
-def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) -> str | None:
-    """The article of another feed with the same title key, published within the window of
-    ``article``, whose text starts near-identically (a mirror's copy under its own link)."""
-    head = text_head(article.text)
-    if not head:
-        return None
-    # "+hidden": not through the site's (hidden, published) index, which the planner prefers
-    # for the ORDER BY and which scans every article in the window: 0.8 s a lookup at 100,000.
-    rows = conn.execute(
-        "SELECT id, substr(text, 1, ?) FROM articles WHERE title_key = ? AND title_key != '' "
-        "AND published BETWEEN ? AND ? AND feed_key != ? AND +hidden = 0 "
-        "ORDER BY published, id LIMIT ?",
-        (HEAD_READ_CHARS, title,
-         (article.published - _WINDOW).isoformat(), (article.published + _WINDOW).isoformat(),
-         article.feed_key, _FINGERPRINT_CANDIDATES)).fetchall()
-    for found, text in rows:
-        if same_text(head, text_head(text)):
-            return str(found)
-    return None
-
-
-def has_unkeyed(conn: sqlite3.Connection) -> bool:
-    """Whether some article has no comparison keys yet (read from a small partial index)."""
-    return conn.execute(
-        "SELECT 1 FROM articles WHERE title_key IS NULL LIMIT 1").fetchone() is not None
-
-
-def fill_keys(conn: sqlite3.Connection) -> int:
-    """Compute the comparison keys of the articles that have none yet (the archive of an
-    older schema, a restore), without logging them as changes: the articles themselves, and
-    so their pages, stay as they are. Returns how many were filled (about 50 µs an article:
-    5 s once for an archive of 100,000)."""
-    if not has_unkeyed(conn):
-        return 0
-    (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
-                              "AND name='changes_au'").fetchone()
-    conn.execute("DROP TRIGGER changes_au")
-    rows = conn.execute(
-        "SELECT rowid, link, title FROM articles WHERE title_key IS NULL").fetchall()
-    conn.executemany(
-        "UPDATE articles SET canonical_link=?, title_key=? WHERE rowid=?",
-        [(canonical_link(link) if link else "", title_key(title), rowid)
-         for rowid, link, title in rows])
-    conn.execute(trigger)
-    return len(rows)
 
 
 def _article(row: Sequence[Any]) -> Article:
