@@ -47,9 +47,6 @@ from lxml import etree
 
 from rsspage.types import Article, FeedSpec
 
-#: Bump when the feeds, OPML or sitemap change form, to render them all again.
-EXTRAS_FORMAT = "extras-2"
-
 ATOM_NS = "http://www.w3.org/2005/Atom"
 MEDIA_NS = "http://search.yahoo.com/mrss/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"

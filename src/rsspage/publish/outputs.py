@@ -20,8 +20,8 @@ from pathlib import Path
 from rsspage.config import Config
 from rsspage.publish import build_record, hexo_dates, manifest, rebuild
 from rsspage.publish import hexo as hexo_posts
-from rsspage.publish.feeds_out import EXTRAS_FORMAT
 from rsspage.publish.hexo import DiskCheck, publish_hexo
+from rsspage.publish.rebuild import EXTRAS_FORMAT
 from rsspage.publish.site_output import (
     SIZES_NAME,
     publish_site,

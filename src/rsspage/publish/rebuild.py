@@ -27,6 +27,9 @@ LEGACY_MANIFESTS = {"hexo": "hexo-manifest.json", "site": "site-manifest.json"}
 #: archive once, where planning the changes costs a few indexed reads per article).
 DELTA_LIMIT = 5_000
 
+#: Bump when the feeds, OPML or sitemap change form, to render them all again.
+EXTRAS_FORMAT = "extras-2"
+
 
 def skipped(root: Path, record: BuildRecord | None, mark: ArchiveMark, inputs: str,
             health: str = "", window: str = "") -> WriteStats | None:

@@ -39,10 +39,10 @@ from typing import IO, Any
 
 from rsspage.errors import PublishError
 from rsspage.fileio import write_all
+from rsspage.publish.relpaths import is_plain_relpath
 from rsspage.publish.search_tiers import Piece, aware
 from rsspage.publish.site_model import ArticleView, href
 from rsspage.publish.site_pages import digest
-from rsspage.publish.writer import is_plain_relpath
 
 #: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
 TEXT_CHARS = 10_000

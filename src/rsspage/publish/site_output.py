@@ -30,8 +30,7 @@ from rsspage.publish import (
     site_size,
 )
 from rsspage.publish.build_record import BuildRecord
-from rsspage.publish.feeds_out import EXTRAS_FORMAT
-from rsspage.publish.rebuild import write_unless_kept
+from rsspage.publish.rebuild import EXTRAS_FORMAT, write_unless_kept
 from rsspage.publish.site import (
     ContentLoader,
     SiteLinks,

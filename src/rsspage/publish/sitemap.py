@@ -9,8 +9,7 @@ from functools import partial
 
 from rsspage.config import Config
 from rsspage.publish import feeds_out
-from rsspage.publish.feeds_out import EXTRAS_FORMAT
-from rsspage.publish.rebuild import write_unless_kept
+from rsspage.publish.rebuild import EXTRAS_FORMAT, write_unless_kept
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter
 

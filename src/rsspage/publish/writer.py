@@ -61,6 +61,9 @@ from rsspage.fileio import TMP_SUFFIX, write_all
 from rsspage.publish import manifest as manifests
 from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import clash_key
+from rsspage.publish.relpaths import is_file as _is_file
+from rsspage.publish.relpaths import lstat_at as _lstat_at
+from rsspage.publish.relpaths import split as _split
 from rsspage.publish.write_stats import WriteStats
 
 #: Folder descriptors kept open per writer (least recently used closed first): enough for the
@@ -583,33 +586,3 @@ class OutputWriter:
     def _check_open(self) -> None:
         if self._finished:
             raise PublishError("this build is finished; start a new OutputWriter")
-
-
-def is_plain_relpath(relpath: str) -> bool:
-    """Whether ``relpath`` is a plain relative POSIX path: no empty, ``.`` or ``..`` part, no
-    leading ``/``, no backslash or NUL."""
-    # String tests instead of splitting: this runs for every file of every build.
-    wrapped = f"/{relpath}/"
-    return not ("//" in wrapped or "/./" in wrapped or "/../" in wrapped or "\\" in relpath
-                or "\0" in relpath)
-
-
-def _split(relpath: str) -> tuple[str, str]:
-    """(folder, file name) of a plain relative POSIX path; anything else is refused."""
-    if not is_plain_relpath(relpath):
-        raise PublishError(f"{relpath!r}: not a plain relative POSIX path")
-    folder, _, name = relpath.rpartition("/")
-    return folder, name
-
-
-def _is_file(st: os.stat_result | None, size: int | None = None) -> bool:
-    """Whether ``st`` is a regular file (not a link), of ``size`` bytes when given."""
-    return (st is not None and stat.S_ISREG(st.st_mode)
-            and (size is None or st.st_size == size))
-
-
-def _lstat_at(name: str, dir_fd: int) -> os.stat_result | None:
-    try:
-        return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return None
