@@ -78,8 +78,27 @@ class FeedSettings:
     filters: Rules = field(default_factory=Rules)
 
 
+class _WithSettings:
+    """The settings a route and a feed share, read through them (``settings``)."""
+
+    __slots__ = ()
+    settings: FeedSettings
+
+    @property
+    def items_per_feed(self) -> int | None:
+        return self.settings.items_per_feed
+
+    @property
+    def every(self) -> timedelta | None:
+        return self.settings.every
+
+    @property
+    def filters(self) -> Rules:
+        return self.settings.filters
+
+
 @dataclass(frozen=True, slots=True)
-class RouteConfig:
+class RouteConfig(_WithSettings):
     """One entry of ``routes:``; names left ``None`` come from the catalog."""
 
     path: str
@@ -93,21 +112,9 @@ class RouteConfig:
     line: int | None = None
     settings: FeedSettings = field(default_factory=FeedSettings)
 
-    @property
-    def items_per_feed(self) -> int | None:
-        return self.settings.items_per_feed
-
-    @property
-    def every(self) -> timedelta | None:
-        return self.settings.every
-
-    @property
-    def filters(self) -> Rules:
-        return self.settings.filters
-
 
 @dataclass(frozen=True, slots=True)
-class FeedConfig:
+class FeedConfig(_WithSettings):
     """One entry of ``feeds:`` (any feed URL)."""
 
     url: str
@@ -116,18 +123,6 @@ class FeedConfig:
     channel: str | None = None
     line: int | None = None
     settings: FeedSettings = field(default_factory=FeedSettings)
-
-    @property
-    def items_per_feed(self) -> int | None:
-        return self.settings.items_per_feed
-
-    @property
-    def every(self) -> timedelta | None:
-        return self.settings.every
-
-    @property
-    def filters(self) -> Rules:
-        return self.settings.filters
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -93,7 +94,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
 
     A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
     already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
-    tally = _Tally()
+    tally: Counter[str] = Counter()  # SaveCounts' fields, while they are counted
     stamp = now.isoformat()
     for article in articles:
         target = article.id
@@ -111,38 +112,26 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
             if not _merged(conn, article, keys, stamp, tally, imported=imported):
                 _insert(conn, article, keys, stamp, imported=imported,
                         hidden=article.id in hidden)
-                tally.blocked += article.id in hidden
-                tally.new += article.id not in hidden
+                tally["blocked"] += article.id in hidden
+                tally["new"] += article.id not in hidden
         elif (old["content_hash"] != article.content_hash and not imported
               and _keeps_richer(old, article)):
             _update(conn, target, old, article, stamp)
-            tally.updated += 1
-    return SaveCounts(**asdict(tally))
-
-
-@dataclass(slots=True)
-class _Tally:
-    """The counts of :class:`SaveCounts`, while they are counted."""
-
-    new: int = 0
-    updated: int = 0
-    aliased: int = 0
-    blocked: int = 0
-    by_fingerprint: int = 0
-    richer: int = 0
+            tally["updated"] += 1
+    return SaveCounts(**tally)
 
 
 def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], stamp: str,
-            tally: _Tally, *, imported: bool) -> bool:
+            tally: Counter[str], *, imported: bool) -> bool:
     """Whether ``article`` is a copy of a story another feed brought (then recorded as an
     alias of it, and taken when richer), counted in ``tally``."""
     found = alias_of(conn, article, keys, stamp)
     if found is None:
         return False
-    tally.aliased += 1
-    tally.by_fingerprint += found[1] == "fingerprint"
+    tally["aliased"] += 1
+    tally["by_fingerprint"] += found[1] == "fingerprint"
     if not imported:
-        tally.richer += _take_richer(conn, found[0], article, stamp)
+        tally["richer"] += _take_richer(conn, found[0], article, stamp)
     return True
 
 
