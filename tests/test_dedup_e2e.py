@@ -98,6 +98,7 @@ def test_one_story_through_three_feeds_is_one_article(tmp_path: Path) -> None:
         run = run_cli("update", "-c", str(config))
         assert run.code == 0, run.err + run.out
         assert summary(run.out)["new articles"] == "4"
+        assert summary(run.out)["stories another feed brought first"] == "2"
 
         assert posts(tmp_path) == {
             "新闻网/最新": {"小米发布第3款芯片", "论坛帖子一"},
@@ -128,4 +129,23 @@ def test_one_story_through_three_feeds_is_one_article(tmp_path: Path) -> None:
         assert again.code == 0, again.err + again.out
         table = summary(again.out)
         assert (table["new articles"], table["updated articles"]) == ("0", "0")
+        # The copies are the same as last time: nothing new was merged in this run.
+        assert "stories another feed brought first" not in table
         assert table["hexo files written / removed"] == "0 / 0"
+
+
+def test_the_feed_listed_first_keeps_the_story_whichever_answers_first(tmp_path: Path) -> None:
+    """Within one run the winner does not depend on the network: feeds are stored in the
+    config's order, so the first feed listed keeps the story even when it answers last."""
+    with LocalServer() as server:
+        server.route("/latest", slow(1.5, feed(LATEST)))
+        server.route("/tech", feed(TECH))
+        server.route("/mirror", slow(0.5, feed(MIRROR)))
+        base = server.url("")
+        run = run_cli("update", "-c", str(write_config(tmp_path, base)))
+        assert run.code == 0, run.err + run.out
+        conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+        (kept,) = conn.execute("SELECT feed_key, link FROM articles "
+                               "WHERE title = '小米发布第3款芯片'").fetchall()
+        conn.close()
+        assert kept == (f"{base}/latest", "https://news.example.com/a/1.html")

@@ -75,6 +75,8 @@ def summary_rows(report: RunReport) -> list[tuple[str, str]]:
     ]
     if report.blocked:  # only when filter rules hid something: other summaries stay as they were
         rows.append(("new articles hidden by filters", str(report.blocked)))
+    if report.merged:  # stories another feed had brought: stored once, not counted as new
+        rows.append(("stories another feed brought first", str(report.merged)))
     return rows + output_rows(report)
 
 

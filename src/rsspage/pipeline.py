@@ -230,7 +230,8 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
     counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing,
                              empty_items=normalised.empty, hidden=hidden)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
-                       updated=counts.updated, entries=len(articles), blocked=counts.blocked)
+                       updated=counts.updated, entries=len(articles), blocked=counts.blocked,
+                       merged=counts.merged)
 
 
 def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,

@@ -280,6 +280,9 @@ class FeedOutcome:
     warnings: tuple[str, ...] = ()
     #: Articles new in this run that filter rules hid (stored hidden, not published).
     blocked: int = 0
+    #: Stories new to this feed in this run that another feed had brought: stored once, this
+    #: feed recorded as one that brought them (:mod:`rsspage.store.same_story`).
+    merged: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,3 +323,7 @@ class RunReport:
     @property
     def blocked(self) -> int:
         return sum(o.blocked for o in self.outcomes)
+
+    @property
+    def merged(self) -> int:
+        return sum(o.merged for o in self.outcomes)

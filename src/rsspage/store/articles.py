@@ -59,6 +59,9 @@ class SaveCounts:
     #: Of ``aliased``: the copies much richer than the stored article, which took their
     #: content (see ``_take_richer``).
     richer: int = 0
+    #: Of ``aliased``: the copies seen for the first time (a feed brings the same copy on every
+    #: fetch until it drops the item; only its first arrival is news for a run's summary).
+    merged: int = 0
 
 
 def _row(article: Article) -> tuple[object, ...]:
@@ -130,6 +133,7 @@ def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], s
         return False
     tally["aliased"] += 1
     tally["by_fingerprint"] += found[1] == "fingerprint"
+    tally["merged"] += found[2]
     if not imported:
         tally["richer"] += _take_richer(conn, found[0], article, stamp)
     return True

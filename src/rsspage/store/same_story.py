@@ -28,10 +28,11 @@ def story_keys(article: Article) -> tuple[str, str]:
 
 
 def alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
-              stamp: str) -> tuple[str, str] | None:
+              stamp: str) -> tuple[str, str, bool] | None:
     """If another feed already brought this story, record this feed as an alias of it and
-    return (its id, how it matched: ``"link"`` or ``"fingerprint"``); None for a story new to
-    the archive. The copy first stored stays the article: its id, link and pages are stable.
+    return (its id, how it matched: ``"link"`` or ``"fingerprint"``, whether this feed is a new
+    alias of it); None for a story new to the archive. The copy first stored stays the article:
+    its id, link and pages are stable.
 
     A hidden article is no match: the first feed's filter rules hid it, and this feed's (which
     may differ) decide about this copy, stored as an article of its own."""
@@ -42,10 +43,10 @@ def alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
         found, matched = _same_fingerprint(conn, article, title), "fingerprint"
     if found is None:
         return None
-    conn.execute(
+    added = conn.execute(
         "INSERT OR IGNORE INTO aliases (feed_key, article_id, matched, link, first_seen) "
         "VALUES (?, ?, ?, ?, ?)", (article.feed_key, found, matched, article.link, stamp))
-    return found, matched
+    return found, matched, added.rowcount == 1
 
 
 def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str | None:
