@@ -253,7 +253,7 @@ def test_migration_12_keys_an_archive_of_schema_11_without_changing_it(tmp_path:
         assert (counts.new, counts.aliased) == (0, 1)
         assert [a.id for a in store.articles()] == ["id1"]  # ids as they were
     conn = sqlite3.connect(state / DB_NAME)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 12
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 12
     assert conn.execute("SELECT canonical_link FROM articles").fetchone()[0] == (
         "//news.example.com/1.html")
 

@@ -10,6 +10,14 @@ counted and skipped.
 A clamped date is the time of the run, so it is left out of the hash, like an estimated one;
 the feed's own date goes in instead, and the store keeps the date first given (issue 11).
 
+Enclosures (issue 12): the media files of an entry are cleaned by :func:`rsspage.media.
+clean_enclosures` (absolute http(s) URLs only, one per URL, at most a few); pictures among them
+are only candidates for the head image, as before. They are published (players, our feeds'
+enclosures), so they join the hash, after the other fields and only when there are any: the
+hash of an article without any is what it always was. An entry with only an enclosure is an
+article. Two entries of one document with the same id are one article: the first, with the
+enclosures of both (RSSHub's ``/test/multimedia`` repeats an item to add its video).
+
 Names: a spec with ``names_from_feed`` (no catalog entry, no configured names) is filed under
 the feed's own title as its source (cut to MAX_NAME_BYTES) — or the host of the feed's site,
 or of the feed's own URL, when the feed has no title — and under the spec's channel, or that
@@ -19,10 +27,11 @@ same name again when the spec has none.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
 
+from .media import clean_enclosures, hash_key, merge_enclosures
 from .sanitise import (
     first_image,
     html_to_text,
@@ -30,9 +39,9 @@ from .sanitise import (
     sanitised_html_to_text,
     truncate_utf8,
 )
-from .types import MAX_NAME_BYTES, Article, FeedSpec, ParsedFeed, RawEntry
+from .types import MAX_NAME_BYTES, Article, Enclosure, FeedSpec, ParsedFeed, RawEntry
 
-__all__ = ["UNTITLED", "Normalised", "normalise_counted", "normalise_feed"]
+__all__ = ["UNTITLED", "Normalised", "content_hash", "normalise_counted", "normalise_feed"]
 
 #: Title of an entry that has neither a title nor any text to make one from.
 UNTITLED = "无标题"
@@ -77,8 +86,19 @@ def normalise_counted(spec: FeedSpec, parsed: ParsedFeed, now: datetime) -> Norm
             empty += 1
             continue
         taken += 1
-        articles.setdefault(article.id, article)
+        first = articles.setdefault(article.id, article)
+        if first is not article and article.enclosures:
+            articles[article.id] = _with_enclosures(first, article.enclosures)
     return Normalised(list(articles.values()), empty)
+
+
+def _with_enclosures(article: Article, more: tuple[Enclosure, ...]) -> Article:
+    """``article`` with the enclosures of another copy of it (same id) added."""
+    merged = merge_enclosures(article.enclosures, more)
+    if merged == article.enclosures:
+        return article
+    article = replace(article, enclosures=merged)
+    return replace(article, content_hash=content_hash(article))
 
 
 def _names(spec: FeedSpec, parsed: ParsedFeed) -> tuple[str, str]:
@@ -107,8 +127,9 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
     text = sanitised_html_to_text(content)
     link = _absolute_http(entry.link, base)
     image = _image(content, entry, base)
+    enclosures = clean_enclosures(entry.enclosures, base) if entry.enclosures else ()
     own_title = _own_title(entry)
-    if not (own_title or link or text or image):
+    if not (own_title or link or text or image or enclosures):
         return None
     title = own_title or _title_from(text, link)
     published, estimated, clamped = _published(entry, now)
@@ -134,10 +155,28 @@ def _article(spec: FeedSpec, entry: RawEntry, source: str, channel: str,
         content_html=content,
         text=text,
         image=image,
-        content_hash=hashlib.sha256("\x1f".join(fields).encode("utf-8")).hexdigest(),
+        content_hash=_hash(fields, enclosures),
         clamped_from=feed_date if clamped else None,
         tags=tuple(entry.categories),
+        enclosures=enclosures,
     )
+
+
+def _hash(fields: tuple[str, ...], enclosures: tuple[Enclosure, ...]) -> str:
+    text = "\x1f".join(fields)
+    if enclosures:
+        text += "\x1f" + hash_key(enclosures)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(article: Article) -> str:
+    """The ``content_hash`` normalise gives ``article`` (for a stage that changes an article
+    after normalise: its content, its enclosures)."""
+    date_key = ("" if article.date_estimated else f"clamped {article.clamped_from}"
+                if article.date_clamped else article.published.isoformat())
+    fields = (article.title, article.link, date_key, article.author, article.category,
+              article.source, article.channel, article.content_html, article.image)
+    return _hash(fields, article.enclosures)
 
 
 def article_id(feed_key: str, entry: RawEntry) -> str:

@@ -109,6 +109,9 @@ class FeedSpec:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: IANA zone of the feed's dates that carry none; None: the parser's default.
     timezone: str | None = None
+    #: True (config ``full_text: true``): the page of each new article is fetched and its
+    #: main content replaces the feed's summary when it is longer (:mod:`rsspage.fulltext`).
+    full_text: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +189,25 @@ class FetchResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Enclosure:
+    """A media file of an entry: a podcast's audio, a video, a picture, any attachment."""
+
+    #: Its URL (as the feed wrote it in a RawEntry; absolute http(s) in an Article).
+    url: str
+    #: MIME type, lower case, without parameters (``audio/mpeg``); ``""`` when unknown.
+    type: str = ""
+    #: Size in bytes; None when unknown (a feed's ``0`` says nothing either).
+    length: int | None = None
+    #: Playing time in whole seconds (``itunes:duration``, ``media:content duration``,
+    #: ``duration_in_seconds``); None when unknown.
+    duration: int | None = None
+    #: What it is: ``audio``, ``video``, ``image`` or ``""`` (another file, or unknown). A
+    #: RawEntry has the feed's own ``media:content medium``; normalise decides from the type,
+    #: that, and the URL's extension.
+    medium: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class RawEntry:
     """One entry as the feed states it, before any cleaning (HTML still unsanitised)."""
 
@@ -206,6 +228,9 @@ class RawEntry:
     categories: tuple[str, ...] = ()
     #: Base URL for resolving relative links inside this entry (xml:base or the feed URL).
     base_url: str | None = None
+    #: Every enclosure of the entry, of any kind (RSS ``<enclosure>``, Atom ``rel="enclosure"``
+    #: links, ``media:content``, JSON Feed ``attachments``), in that order; URLs as written.
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +285,10 @@ class Article:
     #: The entry's own categories (tags) as the feed states them, for filter rules on
     #: ``category``; not published, so not in ``content_hash``.
     tags: tuple[str, ...] = ()
+    #: Its media files (audio, video, other attachments; pictures go to ``image``), cleaned
+    #: by normalise (absolute http(s) URLs, one per URL, at most ``media.MAX_ENCLOSURES``);
+    #: published (players, feed enclosures), so in ``content_hash`` when there are any.
+    enclosures: tuple[Enclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +312,11 @@ class FeedOutcome:
     #: Stories new to this feed in this run that another feed had brought: stored once, this
     #: feed recorded as one that brought them (:mod:`rsspage.store.same_story`).
     merged: int = 0
+    #: New articles whose whole text was fetched from their page (``full_text``) / whose page
+    #: could not give it (refused by robots.txt, an error, not HTML, nothing extracted): those
+    #: keep the feed's summary.
+    full_text: int = 0
+    full_text_failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,3 +361,11 @@ class RunReport:
     @property
     def merged(self) -> int:
         return sum(o.merged for o in self.outcomes)
+
+    @property
+    def full_text(self) -> int:
+        return sum(o.full_text for o in self.outcomes)
+
+    @property
+    def full_text_failed(self) -> int:
+        return sum(o.full_text_failed for o in self.outcomes)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
-from ..types import RawEntry
+from ..media import parse_duration, parse_length
+from ..types import Enclosure, RawEntry
 from .dates import parse_date
 from .fp_text import (
     HTML_TYPES,
@@ -28,7 +30,7 @@ from .fp_text import (
 )
 from .fp_text import name as element_name
 
-__all__ = ["RDF_NS", "EntryReader", "check_no_stray_entries"]
+__all__ = ["RDF_NS", "EntryReader", "check_no_stray_entries", "with_duration"]
 
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -67,11 +69,15 @@ class EntryReader:
     content: str | None = None
     has_content = False
     summary: str | None = None
+    duration: str | None = None
 
     def __init__(self, element: Any, atom: bool, base_url: str) -> None:
         self.element, self.atom, self.base_url = element, atom, base_url
         self.images: list[str] = []
         self.categories: list[str] = []
+        #: RSS enclosures and Atom enclosure links / media:content elements, each in order.
+        self.enclosures: list[Enclosure] = []
+        self.media: list[Enclosure] = []
 
     def read(self) -> RawEntry:
         if self.element.keys():
@@ -94,6 +100,8 @@ class EntryReader:
             images=tuple(dict.fromkeys(self.images)),
             categories=tuple(dict.fromkeys(self.categories)),
             base_url=self.base_url or None,
+            enclosures=with_duration((*self.enclosures, *self.media),
+                                     parse_duration(self.duration)),
         )
 
     def _read_item_attributes(self) -> None:
@@ -138,8 +146,10 @@ class EntryReader:
             ctype = "application/xhtml+xml"
         if rel == "alternate" and ctype in HTML_TYPES:
             self.link = fix_uri(href)
-        elif rel == "enclosure" and (ctype.startswith("image/") or IMAGE_URL.search(href)):
-            self.images.append(href)
+        elif rel == "enclosure":
+            self.enclosures.append(Enclosure(href, ctype, parse_length(attrs.get("length"))))
+            if ctype.startswith("image/") or IMAGE_URL.search(href):
+                self.images.append(href)
 
     def _guid(self, child: Any, name: str) -> None:
         is_link = attributes_of(child).get("ispermalink", "true") == "true"
@@ -217,6 +227,16 @@ class EntryReader:
         )
         if url and is_image:
             self.images.append(url)
+        if url and name == "enclosure":
+            self.enclosures.append(Enclosure(url, attrs.get("type", ""),
+                                             parse_length(attrs.get("length"))))
+        elif url and name == "media_content":
+            self.media.append(Enclosure(
+                url, attrs.get("type", ""), parse_length(attrs.get("filesize")),
+                parse_duration(attrs.get("duration")), attrs.get("medium", "")))
+
+    def _duration(self, child: Any, name: str) -> None:
+        self.duration = fp_value(child)  # the last one wins, as in feedparser
 
     def _source(self, child: Any, name: str) -> None:
         # feedparser forgets the title it has seen once a <source> starts.
@@ -262,12 +282,27 @@ _HANDLERS: dict[str, _Handler] = {
     "media_thumbnail": EntryReader._media,
     "media_content": EntryReader._media,
     "media_group": EntryReader._media,
+    "itunes_duration": EntryReader._duration,
     **{name: EntryReader._date for name in _PUBLISHED | _UPDATED},
     **{name: EntryReader._author for name in _AUTHORS},
     **{name: EntryReader._body for name in _SUMMARIES | _CONTENTS},
     **{name: EntryReader._category for name in _CATEGORIES},
 }
 
+
+
+def with_duration(enclosures: tuple[Enclosure, ...],
+                  duration: int | None) -> tuple[Enclosure, ...]:
+    """The enclosures, the entry's ``itunes:duration`` given to the first one that is no
+    picture and has no duration of its own (iTunes: the duration of the episode's file)."""
+    if duration is None:
+        return enclosures
+    for n, enclosure in enumerate(enclosures):
+        if enclosure.duration is None and not enclosure.type.startswith("image/") and not (
+                enclosure.medium == "image" or IMAGE_URL.search(enclosure.url)):
+            return (*enclosures[:n], replace(enclosure, duration=duration),
+                    *enclosures[n + 1:])
+    return enclosures
 
 
 def check_no_stray_entries(elements: Iterable[Any]) -> None:

@@ -21,8 +21,10 @@ import feedparser
 from lxml import etree
 
 from ..errors import ParseError
-from ..types import ParsedFeed, RawEntry
+from ..media import parse_duration, parse_length
+from ..types import Enclosure, ParsedFeed, RawEntry
 from .dates import parse_date, struct_to_datetime
+from .entries import with_duration
 from .fp_text import HTML_TYPES, IMAGE_URL, ttl
 
 __all__ = ["MAX_XML_DEPTH", "nested_too_deep", "parse_with_feedparser"]
@@ -156,7 +158,27 @@ def _feedparser_entry(entry: Any, url: str) -> RawEntry:
             and t["term"].strip()
         )),
         base_url=base if isinstance(base, str) and base else url or None,
+        enclosures=_feedparser_enclosures(entry),
     )
+
+
+def _feedparser_enclosures(entry: Any) -> tuple[Enclosure, ...]:
+    """The entry's enclosures as the fast path reads them: RSS enclosures and Atom enclosure
+    links, then media:content, ``itunes:duration`` on the first that is no picture."""
+    found = [
+        Enclosure(str(link["href"]), str(link.get("type") or ""),
+                  parse_length(link.get("length")))
+        for link in _dicts(entry, "links")
+        if link.get("rel") == "enclosure" and isinstance(link.get("href"), str) and link["href"]
+    ]
+    found += [
+        Enclosure(str(media["url"]), str(media.get("type") or ""),
+                  parse_length(media.get("filesize")), parse_duration(media.get("duration")),
+                  str(media.get("medium") or ""))
+        for media in _dicts(entry, "media_content")
+        if isinstance(media.get("url"), str) and media["url"]
+    ]
+    return with_duration(tuple(found), parse_duration(_text(entry, "itunes_duration")))
 
 
 def _feedparser_images(entry: Any) -> list[str]:

@@ -1,5 +1,6 @@
 """JSON Feed 1.0/1.1, read by hand: a JSON object with a JSON Feed version and an item list;
-pictures from ``image``, ``banner_image`` and image attachments."""
+pictures from ``image``, ``banner_image`` and image attachments; every attachment (``url``,
+``mime_type``, ``size_in_bytes``, ``duration_in_seconds``) as an enclosure."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import json
 from typing import Any
 
 from ..errors import ParseError
-from ..types import ParsedFeed, RawEntry
+from ..media import parse_duration, parse_length
+from ..types import Enclosure, ParsedFeed, RawEntry
 from .dates import parse_date
 
 __all__ = ["parse_json_feed"]
@@ -47,11 +49,19 @@ def _json_entry(item: dict[str, Any], url: str) -> RawEntry:
         (_json_str(a.get("name")) for a in authors if isinstance(a, dict) and a.get("name")), None
     )
     images = [_json_str(item.get("image")), _json_str(item.get("banner_image"))]
-    for attachment in item.get("attachments") or []:
-        if isinstance(attachment, dict) and str(attachment.get("mime_type", "")).startswith(
-            "image/"
-        ):
+    enclosures = []
+    attachments = item.get("attachments")
+    for attachment in attachments if isinstance(attachments, list) else []:
+        if not isinstance(attachment, dict) or not isinstance(attachment.get("url"), str):
+            continue
+        mime = attachment.get("mime_type")
+        mime = mime if isinstance(mime, str) else ""
+        if mime.startswith("image/"):
             images.append(_json_str(attachment.get("url")))
+        enclosures.append(Enclosure(
+            attachment["url"], mime, parse_length(attachment.get("size_in_bytes")),
+            # A string of H:MM:SS (RSSHub writes itunes:duration there) is read too.
+            parse_duration(attachment.get("duration_in_seconds"))))
     tags = item.get("tags")
     tags = tags if isinstance(tags, list) else []
     return RawEntry(
@@ -67,4 +77,5 @@ def _json_entry(item: dict[str, Any], url: str) -> RawEntry:
         images=tuple(dict.fromkeys(i for i in images if i)),
         categories=tuple(str(t) for t in tags if isinstance(t, str | int)),
         base_url=url or None,
+        enclosures=tuple(enclosures),
     )

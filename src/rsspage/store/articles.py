@@ -20,13 +20,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from rsspage.media import enclosures_from_json, enclosures_to_json
 from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
 _COLUMNS = (
     "id", "feed_key", "title", "link", "published", "date_estimated", "date_clamped", "updated",
     "author", "category", "source", "channel", "content_html", "text", "image", "content_hash",
-    "tags",
+    "tags", "enclosures",
 )
 #: What a stored Article is read from: the written columns and when it was first stored.
 _READ_COLUMNS = (*_COLUMNS, "first_seen")
@@ -71,6 +72,7 @@ def _row(article: Article) -> tuple[object, ...]:
         article.updated.isoformat() if article.updated else None, article.author,
         article.category, article.source, article.channel, article.content_html, article.text,
         article.image, article.content_hash, _tags_text(article.tags),
+        enclosures_to_json(article.enclosures),
     )
 
 
@@ -187,9 +189,10 @@ def _take_richer(conn: sqlite3.Connection, target: str, copy: Article, stamp: st
         return False
     conn.execute(
         "UPDATE articles SET content_html=?, text=?, image=CASE WHEN image='' THEN ? "
-        "ELSE image END, content_hash=?, content_from=?, last_changed=? WHERE id=?",
-        (copy.content_html, copy.text, copy.image, copy.content_hash, copy.feed_key, stamp,
-         target))
+        "ELSE image END, enclosures=CASE WHEN enclosures='' THEN ? ELSE enclosures END, "
+        "content_hash=?, content_from=?, last_changed=? WHERE id=?",
+        (copy.content_html, copy.text, copy.image, enclosures_to_json(copy.enclosures),
+         copy.content_hash, copy.feed_key, stamp, target))
     return True
 
 
@@ -224,7 +227,8 @@ def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) ->
 def _article(row: Sequence[Any]) -> Article:
     """An Article from a row of :data:`_READ_COLUMNS`, in that order."""
     (id_, feed_key, title, link, published, date_estimated, date_clamped, updated, author,
-     category, source, channel, content_html, text, image, content_hash, tags, first_seen) = row
+     category, source, channel, content_html, text, image, content_hash, tags, enclosures,
+     first_seen) = row
     return Article(
         id=id_, feed_key=feed_key, title=title, link=link,
         published=datetime.fromisoformat(published), date_estimated=bool(date_estimated),
@@ -233,7 +237,7 @@ def _article(row: Sequence[Any]) -> Article:
         category=category, source=source, channel=channel, content_html=content_html, text=text,
         image=image, content_hash=content_hash,
         first_seen=datetime.fromisoformat(first_seen) if first_seen else None,
-        tags=_tags(tags),
+        tags=_tags(tags), enclosures=enclosures_from_json(enclosures),
     )
 
 

@@ -219,4 +219,13 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE aliases ADD COLUMN link TEXT NOT NULL DEFAULT '';
     ALTER TABLE aliases ADD COLUMN first_seen TEXT;
     """,
+    # 13: issue 12's podcasts and video. Each article's enclosures (audio, video, other files;
+    # pictures are its head image), which the site plays and our feeds carry: a JSON list of
+    # objects with ``url`` and, when known, ``type``, ``length`` (bytes), ``duration``
+    # (seconds), ``medium``; '' when it has none, as every article stored before has.
+    """
+    ALTER TABLE articles ADD COLUMN enclosures TEXT NOT NULL DEFAULT '';
+    """,
+    # 14: RESERVED for issue 12's story clusters (clusters helper replaces this line).
+    "",
 )
