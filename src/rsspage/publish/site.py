@@ -90,6 +90,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "failing": "失败", "feeds": "个订阅", "by_day": "按日归档", "subscribe": "订阅",
         "retired": "已停止关注", "retired_since": "停止于",
         "retired_note": "这些订阅已从配置中移除；它们的文章仍保留在归档中。",
+        "site_nav": "站点导航", "pages_nav": "分页", "article_nav": "相邻文章",
+        "search_site": "站内搜索",
     },
     "en": {
         "home": "Home", "latest": "Latest", "categories": "Categories", "archive": "Archive",
@@ -106,6 +108,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "ok": "OK", "failing": "failing", "feeds": "feeds", "by_day": "By day",
         "subscribe": "Subscribe", "retired": "No longer followed", "retired_since": "Retired",
         "retired_note": "These feeds left the config; their articles stay in the archive.",
+        "site_nav": "Site", "pages_nav": "Pages", "article_nav": "Nearby articles",
+        "search_site": "Search this site",
     },
 }
 
