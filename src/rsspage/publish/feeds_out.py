@@ -27,28 +27,41 @@ Decisions every format shares:
   originals, and the sitemap is not produced (the protocol requires absolute URLs).
 - **Ids** are ``urn:uuid:`` UUIDv5 names of the article id: stable across builds, machines and
   site URLs.
+- **Enclosures** (podcast audio, video, other files): RSS ``<enclosure>`` + ``itunes:duration``,
+  Atom ``rel="enclosure"`` links, ``media:content`` in both, JSON Feed ``attachments``; see
+  :mod:`~rsspage.publish.feed_media`. The plumbing (text XML can carry, dates, URLs on the
+  site, elements) is in :mod:`~rsspage.publish.feed_xml`.
 """
 
 from __future__ import annotations
 
-import functools
 import html
 import json
-import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import format_datetime
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
 
 from lxml import etree
 
+from rsspage.publish.feed_media import (
+    ITUNES_NS,
+    MEDIA_NS,
+    add_atom_enclosures,
+    add_rss_enclosure,
+    any_enclosures,
+    json_attachments,
+)
+from rsspage.publish.feed_xml import absolute as absolute
+from rsspage.publish.feed_xml import feed_title as feed_title
+from rsspage.publish.feed_xml import rfc822 as rfc822
+from rsspage.publish.feed_xml import rfc3339 as rfc3339
+from rsspage.publish.feed_xml import root_element, sub, utc, web, xml_bytes
+from rsspage.publish.feed_xml import xml_text as xml_text
 from rsspage.types import Article, FeedSpec
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
-MEDIA_NS = "http://search.yahoo.com/mrss/"
 CONTENT_NS = "http://purl.org/rss/1.0/modules/content/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
@@ -66,13 +79,7 @@ SUMMARY_CHARS = 200
 #: ``updated`` of a feed with no entries: fixed, so that an empty feed never changes either.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-#: Not allowed in XML 1.0, plus C1 controls (allowed but never meant, and feedparser maps them
-#: to cp1252 letters).
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_XML_SPACE = re.compile(r"[ \t\r\n]+")
 UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://rsspage.invalid/ids")
-#: Characters a URL may keep as they are; everything else (CJK, spaces …) is percent-encoded.
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%~-._"
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,31 +121,10 @@ class OpmlFeed:
 # --------------------------------------------------------------------------- text and dates
 
 
-def xml_text(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids (and C1 controls)."""
-    return _ILLEGAL.sub("", text)
-
-
-def feed_title(title: str) -> str:
-    """The title as every feed publishes it: cleaned, white space collapsed, trimmed."""
-    # str.strip() also trims Unicode spaces (U+3000 …), as feedparser does on reading.
-    return _XML_SPACE.sub(" ", xml_text(title)).strip()
-
-
 def summary(text: str, limit: int = SUMMARY_CHARS) -> str:
     """The first ``limit`` characters of the plain text, on one line, ``…`` when cut."""
     flat = feed_title(text)
     return flat if len(flat) <= limit else flat[:limit].rstrip() + "…"
-
-
-def rfc3339(when: datetime) -> str:
-    """``2024-05-01T08:30:00Z`` (UTC, whole seconds)."""
-    return _utc(when).replace(tzinfo=None).isoformat() + "Z"
-
-
-def rfc822(when: datetime) -> str:
-    """``Wed, 01 May 2024 08:30:00 GMT``."""
-    return format_datetime(_utc(when), usegmt=True)
 
 
 def newest(articles: Iterable[Article]) -> datetime:
@@ -146,37 +132,11 @@ def newest(articles: Iterable[Article]) -> datetime:
     return max((_changed(a) for a in articles), default=EPOCH)
 
 
-def _utc(when: datetime) -> datetime:
-    # Article dates are aware UTC; a naive one is taken as UTC rather than local time.
-    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).replace(microsecond=0)
-
-
 def _changed(article: Article) -> datetime:
-    return max(_utc(article.published), _utc(article.updated or article.published))
+    return max(utc(article.published), utc(article.updated or article.published))
 
 
 # --------------------------------------------------------------------------- URLs and ids
-
-
-def absolute(site_url: str, relpath: str) -> str:
-    """``relpath`` on the site as an absolute, percent-encoded URL; ``""`` without a site URL."""
-    if not site_url:
-        return ""
-    base, rel = site_url.rstrip("/") + "/", relpath.lstrip("/")
-    # The site's own paths (a/3f/….html) need no urljoin, which costs ~30 µs a URL: 20,000
-    # pages in the sitemap. Anything it could change (a scheme, dot or empty segments, spaces
-    # or controls at the start, an odd base) still gets it.
-    plain = (_joins_plainly(base) and "/." not in "/" + rel and "//" not in rel
-             and ":" not in rel.partition("/")[0] and rel == rel.strip() and rel[:1] > " "
-             and not any(c in rel for c in "?#\t\r\n"))
-    return quote(base + rel if plain else urljoin(base, rel), safe=_URL_SAFE)
-
-
-@functools.lru_cache(maxsize=16)
-def _joins_plainly(base: str) -> bool:
-    """Whether urljoin appends a plain relative path to ``base`` as it is."""
-    return urljoin(base, "a/b.html") == base + "a/b.html"
 
 
 def entry_id(article: Article) -> str:
@@ -189,12 +149,6 @@ def _feed_id(meta: FeedMeta) -> str:
     return own or f"urn:uuid:{uuid.uuid5(UUID_NAMESPACE, 'feed:' + meta.feed_url)}"
 
 
-def _web(url: str) -> str:
-    """``url`` when it is an http(s) URL (feed text is untrusted), else ``""``."""
-    url = xml_text(url).strip()
-    return url if urlsplit(url).scheme.lower() in ("http", "https") else ""
-
-
 @dataclass(frozen=True, slots=True)
 class _Links:
     main: str
@@ -205,7 +159,7 @@ def _links(meta: FeedMeta, article: Article) -> _Links:
     page = ""
     if meta.site_url and meta.article_page is not None:
         page = absolute(meta.site_url, meta.article_page(article))
-    original = _web(article.link)
+    original = web(article.link)
     if not original:
         return _Links(main=page, page="")
     return _Links(main=original, page=page)
@@ -225,46 +179,47 @@ def _author(article: Article) -> str:
 
 def atom_feed(meta: FeedMeta, articles: Sequence[Article]) -> bytes:
     """Atom 1.0 (RFC 4287) of ``articles``, in the order given."""
-    root = _root(_atom("feed"), {None: ATOM_NS, "media": MEDIA_NS})
+    root = root_element(_atom("feed"), {None: ATOM_NS, "media": MEDIA_NS})
     if meta.language:
         root.set("{http://www.w3.org/XML/1998/namespace}lang", xml_text(meta.language))
-    _sub(root, _atom("id"), _feed_id(meta))
-    _sub(root, _atom("title"), feed_title(meta.title), type="text")
-    _sub(root, _atom("updated"), rfc3339(meta.updated))
+    sub(root, _atom("id"), _feed_id(meta))
+    sub(root, _atom("title"), feed_title(meta.title), type="text")
+    sub(root, _atom("updated"), rfc3339(meta.updated))
     if meta.site_url:
-        _sub(root, _atom("link"), rel="self", type="application/atom+xml",
+        sub(root, _atom("link"), rel="self", type="application/atom+xml",
              href=absolute(meta.site_url, meta.feed_url))
-        _sub(root, _atom("link"), rel="alternate", type="text/html",
+        sub(root, _atom("link"), rel="alternate", type="text/html",
              href=absolute(meta.site_url, meta.page_url))
     # A feed-level author makes <author> optional in every entry (RFC 4287 §4.1.1).
-    author = _sub(root, _atom("author"))
-    _sub(author, _atom("name"), feed_title(meta.title) or GENERATOR)
-    _sub(root, _atom("generator"), GENERATOR)
+    author = sub(root, _atom("author"))
+    sub(author, _atom("name"), feed_title(meta.title) or GENERATOR)
+    sub(root, _atom("generator"), GENERATOR)
     for article in articles:
         _atom_entry(root, meta, article)
-    return _xml_bytes(root)
+    return xml_bytes(root)
 
 
 def _atom_entry(root: etree._Element, meta: FeedMeta, article: Article) -> None:
-    entry = _sub(root, _atom("entry"))
-    _sub(entry, _atom("id"), entry_id(article))
-    _sub(entry, _atom("title"), feed_title(article.title), type="text")
+    entry = sub(root, _atom("entry"))
+    sub(entry, _atom("id"), entry_id(article))
+    sub(entry, _atom("title"), feed_title(article.title), type="text")
     links = _links(meta, article)
     if links.main:
-        _sub(entry, _atom("link"), rel="alternate", type="text/html", href=links.main)
+        sub(entry, _atom("link"), rel="alternate", type="text/html", href=links.main)
     if links.page:
-        _sub(entry, _atom("link"), rel="related", type="text/html", href=links.page)
-    _sub(entry, _atom("published"), rfc3339(article.published))
-    _sub(entry, _atom("updated"), rfc3339(_changed(article)))
+        sub(entry, _atom("link"), rel="related", type="text/html", href=links.page)
+    sub(entry, _atom("published"), rfc3339(article.published))
+    sub(entry, _atom("updated"), rfc3339(_changed(article)))
     if name := _author(article):
-        _sub(_sub(entry, _atom("author")), _atom("name"), name)
+        sub(sub(entry, _atom("author")), _atom("name"), name)
     for term in _categories(article):
-        _sub(entry, _atom("category"), term=term)
+        sub(entry, _atom("category"), term=term)
     if text := summary(article.text):
-        _sub(entry, _atom("summary"), text, type="text")
-    _sub(entry, _atom("content"), xml_text(article.content_html), type="html")
-    if image := _web(article.image):
-        _sub(entry, f"{{{MEDIA_NS}}}thumbnail", url=image)
+        sub(entry, _atom("summary"), text, type="text")
+    sub(entry, _atom("content"), xml_text(article.content_html), type="html")
+    if image := web(article.image):
+        sub(entry, f"{{{MEDIA_NS}}}thumbnail", url=image)
+    add_atom_enclosures(entry, article)
 
 
 def _atom(tag: str) -> str:
@@ -279,44 +234,47 @@ def rss_feed(meta: FeedMeta, articles: Sequence[Article]) -> bytes:
     nsmap: dict[str | None, str] = {
         "atom": ATOM_NS, "content": CONTENT_NS, "dc": DC_NS, "media": MEDIA_NS
     }
-    root = _root("rss", nsmap)
+    if any_enclosures(articles):
+        nsmap["itunes"] = ITUNES_NS
+    root = root_element("rss", nsmap)
     root.set("version", "2.0")
-    channel = _sub(root, "channel")
-    _sub(channel, "title", _html_text(feed_title(meta.title)))
+    channel = sub(root, "channel")
+    sub(channel, "title", _html_text(feed_title(meta.title)))
     if meta.site_url:
-        _sub(channel, "link", absolute(meta.site_url, meta.page_url))
-        _sub(channel, _atom("link"), rel="self", type="application/rss+xml",
+        sub(channel, "link", absolute(meta.site_url, meta.page_url))
+        sub(channel, _atom("link"), rel="self", type="application/rss+xml",
              href=absolute(meta.site_url, meta.feed_url))
-    _sub(channel, "description", _html_text(feed_title(meta.title)))
+    sub(channel, "description", _html_text(feed_title(meta.title)))
     if meta.language:
-        _sub(channel, "language", xml_text(meta.language))
-    _sub(channel, "lastBuildDate", rfc822(meta.updated))
-    _sub(channel, "generator", GENERATOR)
+        sub(channel, "language", xml_text(meta.language))
+    sub(channel, "lastBuildDate", rfc822(meta.updated))
+    sub(channel, "generator", GENERATOR)
     for article in articles:
         _rss_item(channel, meta, article)
-    return _xml_bytes(root)
+    return xml_bytes(root)
 
 
 def _rss_item(channel: etree._Element, meta: FeedMeta, article: Article) -> None:
-    item = _sub(channel, "item")
-    _sub(item, "title", _html_text(feed_title(article.title)))
+    item = sub(channel, "item")
+    sub(item, "title", _html_text(feed_title(article.title)))
     links = _links(meta, article)
     if links.main:
-        _sub(item, "link", links.main)
-    _sub(item, "guid", entry_id(article), isPermaLink="false")
-    _sub(item, "pubDate", rfc822(article.published))
+        sub(item, "link", links.main)
+    sub(item, "guid", entry_id(article), isPermaLink="false")
+    sub(item, "pubDate", rfc822(article.published))
     if name := _author(article):
         # <author> must be an e-mail address in RSS 2.0; dc:creator takes a name.
-        _sub(item, f"{{{DC_NS}}}creator", name)
+        sub(item, f"{{{DC_NS}}}creator", name)
     for term in _categories(article):
-        _sub(item, "category", term)
+        sub(item, "category", term)
     if text := summary(article.text):
-        _sub(item, "description", _html_text(text))
-    _sub(item, f"{{{CONTENT_NS}}}encoded", xml_text(article.content_html))
+        sub(item, "description", _html_text(text))
+    sub(item, f"{{{CONTENT_NS}}}encoded", xml_text(article.content_html))
     if links.page:
-        _sub(item, _atom("link"), rel="related", type="text/html", href=links.page)
-    if image := _web(article.image):
-        _sub(item, f"{{{MEDIA_NS}}}thumbnail", url=image)
+        sub(item, _atom("link"), rel="related", type="text/html", href=links.page)
+    if image := web(article.image):
+        sub(item, f"{{{MEDIA_NS}}}thumbnail", url=image)
+    add_rss_enclosure(item, article)
 
 
 def _html_text(text: str) -> str:
@@ -348,7 +306,7 @@ def _json_item(meta: FeedMeta, article: Article) -> dict[str, Any]:
     item["content_html"] = xml_text(article.content_html)
     if text := summary(article.text):
         item["summary"] = text
-    if image := _web(article.image):
+    if image := web(article.image):
         item["image"] = image
     item["date_published"] = rfc3339(article.published)
     item["date_modified"] = rfc3339(_changed(article))
@@ -356,6 +314,8 @@ def _json_item(meta: FeedMeta, article: Article) -> dict[str, Any]:
         item["authors"] = [{"name": name}]
     if tags := _categories(article):
         item["tags"] = tags
+    if attachments := json_attachments(article):
+        item["attachments"] = attachments
     if links.page:
         item["_rsspage"] = {"page_url": links.page}
     return item
@@ -367,23 +327,23 @@ def _json_item(meta: FeedMeta, article: Article) -> dict[str, Any]:
 def opml(title: str, feeds: Sequence[OpmlFeed]) -> bytes:
     """OPML 2.0 of the followed feeds, nested category → source → feed (first-seen order)."""
     root = etree.Element("opml", version="2.0")
-    _sub(_sub(root, "head"), "title", feed_title(title))
-    body = _sub(root, "body")
+    sub(sub(root, "head"), "title", feed_title(title))
+    body = sub(root, "body")
     groups: dict[str, dict[str, list[OpmlFeed]]] = {}
     for feed in feeds:
         groups.setdefault(feed.category, {}).setdefault(feed.source, []).append(feed)
     for category, sources in groups.items():
-        cat = _sub(body, "outline", text=feed_title(category), title=feed_title(category))
+        cat = sub(body, "outline", text=feed_title(category), title=feed_title(category))
         for source, members in sources.items():
-            src = _sub(cat, "outline", text=feed_title(source), title=feed_title(source))
+            src = sub(cat, "outline", text=feed_title(source), title=feed_title(source))
             for feed in members:
                 _opml_outline(src, feed)
-    return _xml_bytes(root)
+    return xml_bytes(root)
 
 
 def _opml_outline(parent: etree._Element, feed: OpmlFeed) -> None:
     name = feed_title(feed.title) or feed_title(feed.source)
-    outline = _sub(parent, "outline", type="rss", text=name, title=name,
+    outline = sub(parent, "outline", type="rss", text=name, title=name,
                    xmlUrl=xml_text(feed.xml_url))
     if feed.html_url:
         outline.set("htmlUrl", xml_text(feed.html_url))
@@ -407,16 +367,16 @@ def sitemaps(
     if len(entries) <= limit:
         return {"sitemap.xml": _urlset(entries)}
     files: dict[str, bytes] = {}
-    index = _root(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
+    index = root_element(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
     parts = sitemap_names(len(entries), limit=limit)[1:]
     for name, start in zip(parts, range(0, len(entries), limit), strict=True):
         part = entries[start:start + limit]
         files[name] = _urlset(part)
-        node = _sub(index, f"{{{SITEMAP_NS}}}sitemap")
-        _sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
+        node = sub(index, f"{{{SITEMAP_NS}}}sitemap")
+        sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
         if stamps := [when for _, when in part if when is not None]:
-            _sub(node, f"{{{SITEMAP_NS}}}lastmod", rfc3339(max(stamps, key=_utc)))
-    return {"sitemap.xml": _xml_bytes(index), **files}
+            sub(node, f"{{{SITEMAP_NS}}}lastmod", rfc3339(max(stamps, key=utc)))
+    return {"sitemap.xml": xml_bytes(index), **files}
 
 
 def sitemap_part(site_url: str, pages: Iterable[str]) -> bytes:
@@ -426,11 +386,11 @@ def sitemap_part(site_url: str, pages: Iterable[str]) -> bytes:
 
 def sitemap_index(site_url: str, parts: Iterable[str]) -> bytes:
     """A ``sitemapindex`` of the parts ``parts`` (file names in the site root)."""
-    index = _root(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
+    index = root_element(f"{{{SITEMAP_NS}}}sitemapindex", {None: SITEMAP_NS})
     for name in parts:
-        node = _sub(index, f"{{{SITEMAP_NS}}}sitemap")
-        _sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
-    return _xml_bytes(index)
+        node = sub(index, f"{{{SITEMAP_NS}}}sitemap")
+        sub(node, f"{{{SITEMAP_NS}}}loc", absolute(site_url, name))
+    return xml_bytes(index)
 
 
 def sitemap_names(pages: int, *, limit: int = SITEMAP_LIMIT) -> list[str]:
@@ -473,26 +433,3 @@ FORMATS: Mapping[str, Callable[[FeedMeta, Sequence[Article]], bytes]] = {
     "feed.json": json_feed,
 }
 
-
-# --------------------------------------------------------------------------- XML plumbing
-
-
-def _root(tag: str, nsmap: Mapping[str | None, str]) -> etree._Element:
-    # lxml-stubs do not admit the None key that declares a default namespace.
-    return etree.Element(tag, nsmap=nsmap)  # type: ignore[arg-type]
-
-
-def _sub(
-    parent: etree._Element, tag: str, text: str | None = None, /, **attrs: str
-) -> etree._Element:
-    # Positional-only text, so that an attribute may be called "text" (OPML's is).
-    node = etree.SubElement(parent, tag)
-    for key, value in attrs.items():
-        node.set(key, value)
-    if text is not None:
-        node.text = text
-    return node
-
-
-def _xml_bytes(root: etree._Element) -> bytes:
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
