@@ -29,8 +29,11 @@ is written as a double-quoted scalar with escapes instead, so every value reads 
 PyYAML (YAML 1.1) and js-yaml (Hexo). Every value stays on one line, so no line of the front
 matter can ever be Hexo's closing ``---``.
 
-Body: ``<div>``, the sanitised HTML, ``</div>``, then a link to the original. Hexo must not
-interpret feed text, so in the body only:
+Body: ``<div>``, the sanitised HTML, ``</div>``, the article's players (issue 12: an
+``<audio>``/``<video controls preload="none">`` and a download link for each enclosure, from
+:func:`rsspage.publish.players.player_html`; in the body rather than the front matter because
+every theme shows the body's HTML as it is, and none knows a key for media), then a link to
+the original. Hexo must not interpret feed text, so in the body only:
 
 - ``{`` and ``}`` become ``&#123;`` and ``&#125;`` (Nunjucks tags, ``{% raw %}``, comments);
 - runs of three or more ``\\``` or ``~`` become character references (Hexo's code-fence filter
@@ -58,7 +61,6 @@ change renders nothing and N new or changed articles render N posts.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import html
 import os
@@ -69,8 +71,6 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-import yaml
-
 from rsspage.errors import PublishError
 from rsspage.publish.hexo_dates import (
     AUTO_DATES,
@@ -79,7 +79,10 @@ from rsspage.publish.hexo_dates import (
     DateForm,
     date_form,
 )
+from rsspage.publish.hexo_yaml import plain_or_quoted_yaml
+from rsspage.publish.hexo_yaml import quote_yaml as quote_yaml
 from rsspage.publish.names import clash_key, safe_segment
+from rsspage.publish.players import player_html
 from rsspage.publish.writer import OutputWriter
 from rsspage.types import UNCATEGORISED, Article
 
@@ -96,8 +99,6 @@ _BREAK_BEFORE_BLANK_LINE = re.compile(r"\n(?=[ \t]*\n)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 #: White space and controls have no place in a URL; percent-encoding them keeps it one line.
 _UNSAFE_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
-#: Plain words that YAML 1.1 or 1.2 read as booleans or null (compared lower-cased).
-_YAML_WORDS = frozenset(["y", "n", "yes", "no", "on", "off", "true", "false", "null"])
 #: Bump whenever render_post writes something else for the same article (format, escaping,
 #: names of keys, a PyYAML that quotes otherwise): every post is then rendered again.
 POST_FORMAT = "hexo-2"
@@ -362,72 +363,14 @@ def _front_matter(article: Article, dates: DateForm) -> str:
     return "\n".join(lines) + "\n"
 
 
-def quote_yaml(text: str) -> str:
-    """``text`` as a one-line YAML scalar: single-quoted, or double-quoted when it must be."""
-    if all(_single_quotable(ch) for ch in text):
-        return "'" + text.replace("'", "''") + "'"
-    return '"' + "".join(_double_quoted_char(ch) for ch in text) + '"'
-
-
-def plain_or_quoted_yaml(text: str) -> str:
-    """``text`` as a plain YAML scalar when that reads back as the same string, else quoted."""
-    return text if _plain_safe(text) else quote_yaml(text)
-
-
-def _single_quotable(ch: str) -> bool:
-    """Printable in YAML 1.1 and 1.2 alike, and not a line break in either."""
-    cp = ord(ch)
-    return (
-        0x20 <= cp <= 0x7E
-        or (0xA0 <= cp <= 0xFFFD and not 0xD800 <= cp <= 0xDFFF
-            and cp not in (0x2028, 0x2029, 0xFEFF))
-        or cp >= 0x10000
-    )
-
-
-_DOUBLE_QUOTED_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-
-
-def _double_quoted_char(ch: str) -> str:
-    if ch in _DOUBLE_QUOTED_ESCAPES:
-        return _DOUBLE_QUOTED_ESCAPES[ch]
-    if _single_quotable(ch):
-        return ch
-    cp = ord(ch)
-    if cp <= 0xFF:
-        return f"\\x{cp:02X}"
-    return f"\\u{cp:04X}" if cp <= 0xFFFF else f"\\U{cp:08X}"
-
-
-@functools.lru_cache(maxsize=4096)  # a few hundred distinct names recur in every post
-def _plain_safe(text: str) -> bool:
-    # Conservative: start with a letter, contain only letters, digits, spaces and harmless
-    # punctuation, be no YAML keyword; then check that PyYAML agrees.
-    if not text or not text[0].isalpha() or text != text.strip(" "):
-        return False
-    if text.lower() in _YAML_WORDS or "  " in text:
-        return False
-    if not all(_plain_char(ch) for ch in text):
-        return False
-    try:
-        loaded: object = yaml.safe_load(f"k: {text}")
-    except yaml.YAMLError:
-        return False
-    return loaded == {"k": text}
-
-
-def _plain_char(ch: str) -> bool:
-    if ord(ch) <= 0x7F:
-        return ch.isalnum() or ch in " -_.()"
-    return _single_quotable(ch) and not ch.isspace()
-
-
 # -- body ---------------------------------------------------------------------------------------
 
 
 def _body(article: Article) -> str:
     content = article.content_html.replace("\r\n", "\n").replace("\r", "\n")
-    body = f"<div>\n{content}\n</div>{_source_link(article.link)}"
+    players = player_html(article)
+    players = f"\n{players}" if players else ""
+    body = f"<div>\n{content}\n</div>{players}{_source_link(article.link)}"
     body = body.replace("{", "&#123;").replace("}", "&#125;")
     body = _FENCE.sub(lambda m: _char_refs(m.group()), body)
     body = body.replace("\u2028", "&#8232;").replace("\u2029", "&#8233;")

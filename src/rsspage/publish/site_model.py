@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 
 from rsspage.publish.feed_folders import folder_names
 from rsspage.publish.names import clash_key, safe_segment
+from rsspage.publish.players import Player, players
 from rsspage.types import Article
 
 #: Bytes of UTF-8 for one category, source or channel folder name.
@@ -175,6 +176,10 @@ class ArticleView:
     channel: Node
     #: What a card of this article shows, as one string for page hashes.
     card_key: str = ""
+
+    def players(self) -> list[Player]:
+        """The article's enclosures as its page plays them (:mod:`.players`)."""
+        return players(self.article)
 
     def head_image(self) -> str:
         """The head image, unless the content already shows it (then it would appear twice)."""
