@@ -233,7 +233,9 @@ class FeedSettingsModel(_Strict):
     user_agent: Text | None = None
     headers: dict[HeaderName, Header] = {}
     timezone: Zone | None = Field(None, description="zone of this feed's dates that have none")
-    full_text: bool | None = Field(None, description="reserved: not used yet")
+    full_text: bool | Literal["rsshub"] | None = Field(
+        None, description="true: fetch each new article's page and keep its main text when "
+        "the feed gives only a summary; rsshub (routes only): ask RSSHub for it (mode=fulltext)")
     filters: FeedFilters | None = None
 
 
@@ -287,6 +289,14 @@ class RouteModel(FeedSettingsModel, _Shorthand):
 class FeedModel(FeedSettingsModel, _Shorthand):
     url: HttpUrl
     shorthand = "url"
+
+    @field_validator("full_text")
+    @classmethod
+    def _not_rsshub(cls, value: bool | str | None) -> bool | str | None:
+        if value == "rsshub":
+            raise ValueError("rsshub is for routes; for a feed, true (rsspage fetches the pages)"
+                             ", or add mode=fulltext to an RSSHub feed's URL")
+        return value
 
 
 # --------------------------------------------------------------------------- sections

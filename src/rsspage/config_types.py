@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rsspage.filters import Rules
 
@@ -72,8 +72,9 @@ class FeedSettings:
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: IANA zone of the feed's dates that carry none; None: ``fetch.timezone``.
     timezone: str | None = None
-    #: Reserved for fetching the whole article of summary-only feeds (not done yet).
-    full_text: bool | None = None
+    #: The whole article of summary-only feeds: True, rsspage fetches each new article's page
+    #: (:mod:`rsspage.fulltext`); "rsshub" (routes only), RSSHub does (``mode=fulltext``).
+    full_text: bool | Literal["rsshub"] | None = None
     #: The feed's own filter rules (``filters:``), before the global ones.
     filters: Rules = field(default_factory=Rules)
 

@@ -61,7 +61,7 @@ def _route_spec(
         warning = f"{config.path.name}:{route.line}: {route.path}: {needs(entry)}"
     spec = FeedSpec(
         key=route.path,
-        urls=route_urls(config.instances, with_params(route.path, route.params)),
+        urls=route_urls(config.instances, with_params(route.path, _params(route))),
         category=category or UNCATEGORISED,
         source=source or "",
         channel=channel or "",
@@ -72,6 +72,14 @@ def _route_spec(
         **_settings(route.settings, config),
     )
     return spec, warning
+
+
+def _params(route: RouteConfig) -> tuple[tuple[str, str], ...]:
+    """The route's RSSHub parameters; ``full_text: rsshub`` asks for ``mode=fulltext`` (unless
+    ``params`` name a mode of their own)."""
+    if route.settings.full_text != "rsshub" or any(k == "mode" for k, _ in route.params):
+        return route.params
+    return (*route.params, ("mode", "fulltext"))
 
 
 def needs(route: Route) -> str:
@@ -113,6 +121,7 @@ def _settings(own: FeedSettings, config: Config) -> dict[str, Any]:
         "user_agent": own.user_agent or config.fetch.user_agent,
         "headers": (*config.fetch.headers, *own.headers),  # the feed's own win (fetch.py)
         "timezone": own.timezone or config.fetch.timezone,
+        "full_text": own.full_text is True,  # "rsshub": RSSHub's to do, in the URL
     }
 
 
