@@ -77,6 +77,9 @@ def summary_rows(report: RunReport) -> list[tuple[str, str]]:
         rows.append(("new articles hidden by filters", str(report.blocked)))
     if report.merged:  # stories another feed had brought: stored once, not counted as new
         rows.append(("stories another feed brought first", str(report.merged)))
+    if report.full_text or report.full_text_failed:  # only when a feed has full_text
+        rows.append(("full text fetched / failed",
+                     f"{report.full_text} / {report.full_text_failed}"))
     return rows + output_rows(report)
 
 
@@ -189,6 +192,11 @@ class Console:
             print(table(["feed", "new articles hidden"],
                         [[o.key, str(o.blocked)] for o in report.outcomes if o.blocked]),
                   file=self.out)
+        if report.full_text_failed:
+            print("\nfull text not fetched (the feed's summary kept):", file=self.out)
+            print(table(["feed", "full text", "failed"],
+                        [[o.key, str(o.full_text), str(o.full_text_failed)]
+                         for o in report.outcomes if o.full_text_failed]), file=self.out)
         if report.failed:
             print("\nfailed feeds:", file=self.out)
             print(table(["feed", "status", "error"],

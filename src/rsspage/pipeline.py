@@ -10,6 +10,10 @@
          parse      bytes + headers → ParsedFeed
          normalise  → Articles (ids, UTC dates, sanitised HTML)
          decide     filter rules (filters.py): which new articles are stored hidden
+       then, for the feeds with ``full_text``, once for all of them:
+         enrich     the pages of their new articles, fetched concurrently like feeds, their
+                    main text in place of the summary (fulltext.py)
+       then per feed:
          store      articles + feed state + next due time (schedule.py) in one transaction
     4. prune     articles older than ``limits.keep_days`` (or their feed's own ``keep_days``)
     5. publish   from the store: Hexo posts, the site and its feeds, through the safe writer
@@ -39,6 +43,7 @@ from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
 from rsspage.fetch import FetchOptions, fetch_feeds
 from rsspage.filters import FeedRules, hidden_ids
+from rsspage.fulltext import FeedText, Wanted, full_text
 from rsspage.importers.hexo import Broken, read_tree
 from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
@@ -52,6 +57,7 @@ from rsspage.schedule import next_timing
 from rsspage.store import Store
 from rsspage.store.db import run_lock
 from rsspage.types import (
+    Article,
     FeedOutcome,
     FeedSpec,
     FeedTiming,
@@ -115,10 +121,14 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     results = fetch_feeds(due, store.feed_states(), fetch_options(config),
                           on_result=on_fetched)
     scheduler = _Scheduler(config.schedule, timings, now)
+    # Parsed first, all of them, so that the pages of every full-text feed are fetched in one
+    # concurrent pass (enrich) before each feed is stored.
+    prepared = [_prepare(spec, result, store, scheduler, plan.rules(spec.key))
+                for spec, result in zip(due, results, strict=True)]
     outcomes = []
-    for spec, result in zip(due, results, strict=True):
-        outcome = _process(spec, result, store, scheduler, plan.rules(spec.key))
-        warning = plan.warnings.get(spec.key)
+    for item in _enrich(prepared, store, fetch_options(config)):
+        outcome = item if isinstance(item, FeedOutcome) else _save(item, store, scheduler)
+        warning = plan.warnings.get(outcome.key)
         if warning:
             outcome = _with_warning(outcome, warning)
         if hooks.on_outcome:
@@ -204,10 +214,25 @@ def _with_warning(outcome: FeedOutcome, warning: str) -> FeedOutcome:
     return replace(outcome, warnings=(*outcome.warnings, warning))
 
 
-def _process(spec: FeedSpec, result: FetchResult, store: Store,
-             scheduler: _Scheduler, rules: FeedRules) -> FeedOutcome:
-    """Parse, normalise, decide and store one fetched feed; any failure becomes the outcome's
-    error."""
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A fetched feed parsed, normalised and decided, to be enriched and stored."""
+
+    spec: FeedSpec
+    result: FetchResult
+    parsed: ParsedFeed
+    articles: list[Article]
+    empty: int
+    hidden: frozenset[str]
+    #: New articles given their page's text / whose page gave none (full_text).
+    full_text: int = 0
+    full_text_failed: int = 0
+
+
+def _prepare(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,
+             rules: FeedRules) -> _Prepared | FeedOutcome:
+    """Parse, normalise and decide one fetched feed; a failure is stored at once and becomes
+    the outcome's error."""
     now = scheduler.now
     if result.status is not FetchStatus.OK:
         timing = scheduler.after(spec, result.status, result.hints)
@@ -225,13 +250,49 @@ def _process(spec: FeedSpec, result: FetchResult, store: Store,
         log.exception("internal error while processing %s", spec.key)
         error = f"internal error ({type(e).__name__}: {e})"
         return _failed(spec, result, store, scheduler, error)
+    return _Prepared(spec, result, parsed, articles, normalised.empty, hidden)
+
+
+def _enrich(items: list[_Prepared | FeedOutcome], store: Store,
+            options: FetchOptions) -> list[_Prepared | FeedOutcome]:
+    """The feeds with ``full_text``, their new articles (not hidden) given their page's text
+    (:mod:`rsspage.fulltext`); never fails: a bug there leaves the feeds as they were."""
+    wanted = [item for item in items if isinstance(item, _Prepared) and item.spec.full_text]
+    if not wanted:
+        return items
+    try:
+        batches = [_wanted(item, store) for item in wanted]
+        texts = dict(zip((id(item) for item in wanted), full_text(batches, options),
+                         strict=True))
+    except Exception:
+        log.exception("internal error while fetching full text; summaries kept")
+        return items
+    return [_with_text(item, texts[id(item)])
+            if isinstance(item, _Prepared) and id(item) in texts else item for item in items]
+
+
+def _wanted(item: _Prepared, store: Store) -> Wanted:
+    new = store.unknown_ids(a.id for a in item.articles) - item.hidden
+    stored = store.articles_by_id(a.id for a in item.articles if a.id not in new)
+    return Wanted(item.spec, item.articles, new, stored)
+
+
+def _with_text(item: _Prepared, text: FeedText) -> _Prepared:
+    return replace(item, articles=text.articles, full_text=text.fetched,
+                   full_text_failed=text.failed)
+
+
+def _save(item: _Prepared, store: Store, scheduler: _Scheduler) -> FeedOutcome:
+    """Store one prepared feed, its state and next due time."""
+    spec, result, parsed, articles = item.spec, item.result, item.parsed, item.articles
     hints = replace(result.hints, ttl=parsed.ttl * 60.0 if parsed.ttl else None)
     timing = scheduler.after(spec, FetchStatus.OK, hints)
-    counts = store.save_feed(spec, result, articles, None, now, title=parsed.title, timing=timing,
-                             empty_items=normalised.empty, hidden=hidden)
+    counts = store.save_feed(spec, result, articles, None, scheduler.now, title=parsed.title,
+                             timing=timing, empty_items=item.empty, hidden=item.hidden)
     return FeedOutcome(key=spec.key, status=FetchStatus.OK, new=counts.new,
                        updated=counts.updated, entries=len(articles), blocked=counts.blocked,
-                       merged=counts.merged)
+                       merged=counts.merged, full_text=item.full_text,
+                       full_text_failed=item.full_text_failed)
 
 
 def _failed(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Scheduler,

@@ -1,0 +1,229 @@
+"""Full text for summary-only feeds (issue 12): ``full_text: true`` end to end.
+
+A feed whose items carry a one-line summary links to article pages of real-world shape
+(navigation, ads, related links, comments and a footer around the article; one in GBK) served
+on 127.0.0.1 beside pages that fail in each way a page can (robots.txt, 404, timeout, not HTML,
+too large). ``rsspage update`` runs as a subprocess; the store and the Hexo posts are read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import yaml
+
+from conftest import run_cli, summary
+from servers import Exchange, LocalServer, feed, respond, slow
+
+DATA = Path(__file__).parent / "data" / "full_text"
+NOW = datetime.now(UTC)
+ROBOTS = b"User-agent: *\nDisallow: /private/\n\nUser-agent: BadBot\nDisallow: /\n"
+ZH_TITLE = "国产大模型再迎新进展：多家厂商发布推理芯片"
+ZH_BODY = "推理吞吐量提升约百分之六十"  # in the Chinese article's second paragraph
+ZH_END = "为行业用户选型提供参考"  # its last paragraph
+ZH_AROUND = ("网友评论", "沙发", "广告", "热点排行", "版权所有", "相关阅读", "折叠屏", "下载客户端",
+             "当前位置", "兼职")
+EN_BODY = "Construction of the first phase"
+EN_AROUND = ("ADVERTISEMENT", "Motorist42", "Comments (57)", "Privacy policy", "Subscribe",
+             "cookies", "Bus fares", "morning briefing")
+HOSTILE = (
+    "<!DOCTYPE html><html><head><meta charset='utf-8'><title>t</title></head><body>"
+    "<nav><a href='/'>Home</a></nav><article><h1>Hostile page</h1>"
+    + "<p>This paragraph is part of a long article body that the extractor keeps, with enough "
+      "words in it to read as the main text of the page rather than boilerplate.</p>" * 4
+    + "<p>Look <img src='x.png' onerror='alert(1)'> here "
+      "<a href='javascript:alert(2)'>click</a><script>alert(3)</script></p>"
+      "<p onclick='alert(4)'>The end of the hostile article, still long enough to be kept as "
+      "part of its text by any extractor.</p></article></body></html>")
+
+
+def page(name: str, charset: str = "utf-8") -> bytes:
+    text = (DATA / name).read_text(encoding="utf-8").replace("{charset}", charset)
+    return text.encode(charset)
+
+
+def rss(base: str, paths: list[str]) -> bytes:
+    """A feed whose items carry only a one-line summary and the link to their page (and the
+    page's own title, for the Chinese article)."""
+    items = "".join(
+        f"<item><title>{escape(ZH_TITLE if '/zh/' in path or '/gbk/' in path else path)}</title><link>{base}{path}</link>"
+        f"<guid>{base}{path}</guid><description>{escape(f'<p>一句话摘要 {n}</p>')}</description>"
+        f"<pubDate>{format_datetime(NOW - timedelta(minutes=n))}</pubDate></item>"
+        for n, path in enumerate(paths))
+    return ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>T</title>'
+            f"<link>{base}/</link>{items}</channel></rss>").encode()
+
+
+def write_config(tmp: Path, url: str, fetch: dict[str, Any] | None = None,
+                 **settings: Any) -> Path:
+    config = {
+        "feeds": [{"url": url, "category": "测试", "source": "源", "channel": "全文",
+                   "full_text": True, **settings}],
+        "fetch": {"timeout": 5, "retries": 0, **(fetch or {})},
+        "output": {"state": "state", "hexo": "hexo", "site": None},
+    }
+    path = tmp / "rsspage.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def stored(tmp: Path) -> dict[str, tuple[str, str, str]]:
+    """Link → (content_html, text, image) of each stored article."""
+    with sqlite3.connect(tmp / "state" / "rsspage.sqlite3") as conn:
+        rows = conn.execute("SELECT link, content_html, text, image FROM articles").fetchall()
+    return {link: (html, text, image) for link, html, text, image in rows}
+
+
+def html_page(body: bytes, content_type: str = "text/html; charset=utf-8") -> Any:
+    return respond(200, body, {"Content-Type": content_type})
+
+
+def serve_pages(server: LocalServer) -> list[str]:
+    """Every kind of page, good and bad; returns their paths in feed order."""
+    routes = {
+        "/news/zh/2024/0501.html": html_page(page("news_zh.html")),
+        # GBK bytes, the charset only in <meta>: the project's encoding rules read it
+        "/news/gbk/0501.shtml": html_page(page("news_zh.html", "gbk"), "text/html"),
+        "/news/en/cycling.html": html_page(page("news_en.html")),
+        "/news/hostile.html": html_page(HOSTILE.encode()),
+        "/private/secret.html": html_page(page("news_en.html")),
+        "/news/missing.html": respond(404, b"<html><body>Not found</body></html>",
+                                      {"Content-Type": "text/html"}),
+        "/news/slow.html": slow(4, html_page(page("news_en.html"))),
+        "/news/report.pdf": respond(200, b"%PDF-1.7\n" + b"0" * 5000,
+                                    {"Content-Type": "application/pdf"}),
+        "/news/huge.html": html_page(b"<html><body>" + b"<p>word </p>" * 600_000),
+    }
+    for path, handler in routes.items():
+        server.route(path, handler)
+    server.route("/robots.txt", respond(200, ROBOTS, {"Content-Type": "text/plain"}))
+    return list(routes)
+
+
+def test_pages_give_their_article_and_failures_keep_the_summary(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        paths = serve_pages(server)
+        base = server.url("")
+        url = server.route("/feed.xml", feed(rss(base, paths)))
+        config = write_config(tmp_path, url, {"timeout": 1.5})
+        run = run_cli("update", "-c", str(config))
+        assert run.code == 0, run.err + run.out
+        rows = summary(run.out)
+        assert rows["feeds ok"] == "1"
+        assert rows["new articles"] == str(len(paths))
+        # zh, gbk, en, hostile given their page; robots, 404, slow, pdf, huge keep the summary
+        assert rows["full text fetched / failed"] == "4 / 5", run.out
+        assert "full text not fetched" in run.out
+        articles = stored(tmp_path)
+        assert server.hits("/private/secret.html") == 0  # robots.txt: never requested
+        assert server.hits("/robots.txt") == 1  # once per origin per run
+        hits = {path: server.hits(path) for path in paths}
+
+        again = run_cli("update", "--all", "-c", str(config))
+        assert again.code == 0, again.err
+        assert {path: server.hits(path) for path in paths} == hits  # no page fetched again
+        assert summary(again.out)["updated articles"] == "0"
+        assert stored(tmp_path) == articles  # the page text stays, the summary does not return
+
+    for path in ("/news/zh/2024/0501.html", "/news/gbk/0501.shtml"):
+        html, text, image = articles[base + path]
+        assert ZH_BODY in text and ZH_END in text, (path, text[:200])
+        for noise in ZH_AROUND:
+            assert noise not in text, (path, noise)
+        assert "<p>" in html
+        # the page's image, resolved against the page's own URL, is the article's head image
+        assert f'src="{base}/uploads/2024/05/chip-launch.jpg"' in html
+        assert image == f"{base}/uploads/2024/05/chip-launch.jpg"
+        assert not text.startswith(ZH_TITLE)  # the page's <h1> repeats the title: dropped
+    html, text, image = articles[base + "/news/en/cycling.html"]
+    assert EN_BODY in text and "shopping streets" in text
+    for noise in EN_AROUND:
+        assert noise not in text, noise
+    assert image == f"{base}/news/en/images/cycle-lane.jpg"
+    html, text, _ = articles[base + "/news/hostile.html"]
+    assert "end of the hostile article" in text
+    for bad in ("<script", "onerror", "onclick", "javascript:", "alert("):
+        assert bad not in html, bad
+    for path in ("/private/secret.html", "/news/missing.html", "/news/slow.html",
+                 "/news/report.pdf", "/news/huge.html"):
+        html, text, _ = articles[base + path]
+        assert text.startswith("一句话摘要"), (path, text[:100])
+
+    posts = [p.read_text(encoding="utf-8")
+             for p in (tmp_path / "hexo" / "测试" / "源" / "全文").glob("国产大模型*.md")]
+    assert len(posts) == 2
+    assert all(ZH_BODY in post and "网友评论" not in post for post in posts)
+
+
+def test_robots_txt_for_the_agent_and_an_unreachable_one(tmp_path: Path) -> None:
+    """Rules for another agent do not apply; a robots.txt that answers 500 disallows all."""
+    with LocalServer() as good, LocalServer() as down:
+        good.route("/robots.txt", respond(200, b"User-agent: otherbot\nDisallow: /\n",
+                                          {"Content-Type": "text/plain"}))
+        good.route("/a.html", html_page(page("news_en.html")))
+        down.route("/robots.txt", respond(500, b"oops", {"Content-Type": "text/plain"}))
+        down.route("/b.html", html_page(page("news_en.html")))
+        url = good.route("/feed.xml", feed(rss("", [good.url("/a.html"), down.url("/b.html")])))
+        run = run_cli("update", "-c", str(write_config(tmp_path, url)))
+        assert run.code == 0, run.err + run.out
+        assert summary(run.out)["full text fetched / failed"] == "1 / 1"
+        assert good.hits("/a.html") == 1
+        assert down.hits("/b.html") == 0
+
+
+def test_pages_of_one_host_wait_for_its_per_host_slots(tmp_path: Path) -> None:
+    paths = [f"/news/{n}.html" for n in range(8)]
+    with LocalServer() as server:
+        for path in paths:
+            server.route(path, slow(0.3, html_page(page("news_en.html"))))
+        url = server.route("/feed.xml", feed(rss(server.url(""), paths)))
+        run = run_cli("update", "-c", str(write_config(tmp_path, url, {"per_host": 2})))
+        assert run.code == 0, run.err + run.out
+        assert summary(run.out)["full text fetched / failed"] == "8 / 0"
+        assert server.max_concurrent() == 2  # concurrent, within the host's two slots
+
+
+def test_a_feed_without_full_text_fetches_no_page(tmp_path: Path) -> None:
+    with LocalServer() as server:
+        server.route("/a.html", html_page(page("news_en.html")))
+        url = server.route("/feed.xml", feed(rss(server.url(""), ["/a.html"])))
+        run = run_cli("update", "-c", str(write_config(tmp_path, url, full_text=False)))
+        assert run.code == 0, run.err + run.out
+        assert server.hits("/a.html") == server.hits("/robots.txt") == 0
+        assert "full text" not in run.out
+
+
+def test_full_text_rsshub_asks_the_instance_for_mode_fulltext(tmp_path: Path) -> None:
+    asked: list[str] = []
+
+    def instance(exchange: Exchange) -> None:
+        asked.append(exchange.path)
+        exchange.respond(200, rss("", ["http://example.com/1"]),
+                         {"Content-Type": "application/rss+xml"})
+
+    with LocalServer() as server:
+        server.route("/test/full", instance)
+        config = {
+            "rsshub": {"instances": [server.url("")]},
+            "routes": [{"path": "/test/full", "category": "测试", "source": "源",
+                        "channel": "全文", "full_text": "rsshub"}],
+            "output": {"state": "state", "hexo": None, "site": None},
+        }
+        path = tmp_path / "rsspage.yml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        run = run_cli("update", "-c", str(path))
+        assert run.code == 0, run.err + run.out
+    assert asked == ["/test/full?mode=fulltext"]
+    assert "full text" not in run.out  # RSSHub's to do: rsspage fetches no page
+
+
+def test_full_text_rsshub_on_a_feed_is_a_config_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:9/feed.xml", full_text="rsshub")
+    run = run_cli("update", "-c", str(config))
+    assert run.code == 2
+    assert "full_text" in run.err and "rsshub is for routes" in run.err, run.err
