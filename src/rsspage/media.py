@@ -53,8 +53,8 @@ _BY_EXTENSION = {
     "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
     "webp": "image/webp", "avif": "image/avif",
 }
-_CLOCK = re.compile(r"(\d{1,7}):([0-5]?\d)(?::([0-5]?\d))?(?:\.\d{1,6})?")
-_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?")
+_CLOCK = re.compile(r"(\d{1,7}):([0-5]?\d)(?::([0-5]?\d))?(?:\.\d{1,6})?", re.ASCII)
+_SECONDS = re.compile(r"\d{1,12}(?:\.\d{1,6})?", re.ASCII)
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 
 
