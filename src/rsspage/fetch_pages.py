@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import urllib.robotparser
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from rsspage.fetch import FetchOptions, _Clients, _Fetcher  # one HTTP stack for all fetching
@@ -36,6 +37,9 @@ __all__ = ["PAGE_MAX_BYTES", "PageRequest", "PageResult", "fetch_pages", "page_o
 PAGE_MAX_BYTES = 5 * 1024 * 1024
 #: Retries of a page at most: the page is an extra, the summary is kept without it.
 _PAGE_RETRIES = 1
+#: The whole pass takes at most this many times what one page may take (its attempts): pages
+#: queued behind a slow host's few slots are given up, not waited for without end.
+_PASS_PAGES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +83,22 @@ def fetch_pages(requests: Sequence[PageRequest], options: FetchOptions) -> list[
 
 
 async def _fetch_all(requests: Sequence[PageRequest], options: FetchOptions) -> list[PageResult]:
+    budget = _PASS_PAGES * options.timeout * (options.retries + 1)
+    deadline = asyncio.get_running_loop().time() + budget
     async with _Clients(options) as clients:
         fetcher = _Fetcher(clients, options)
         robots = _Robots(fetcher, options.user_agent)
-        return list(await asyncio.gather(*(_page(fetcher, robots, r) for r in requests)))
+        pages = (_in_time(_page(fetcher, robots, r), r.url, deadline, budget) for r in requests)
+        return list(await asyncio.gather(*pages))
+
+
+async def _in_time(page: Coroutine[Any, Any, PageResult], url: str, deadline: float,
+                   budget: float) -> PageResult:
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await page
+    except TimeoutError:
+        return PageResult(url, url, error=f"not fetched within the run's {budget:g} s for pages")
 
 
 async def _page(fetcher: _Fetcher, robots: _Robots, request: PageRequest) -> PageResult:
@@ -123,7 +139,9 @@ class _Robots:
         if task is None:  # the first page of this origin fetches; the others wait for it
             task = asyncio.ensure_future(self._rules(origin))
             self._origins[origin] = task
-        return (await task).can_fetch(agent, url)
+        # Shielded: a page given up (the pass's deadline) must not cancel its origin's fetch
+        # for the pages that wait on it too.
+        return (await asyncio.shield(task)).can_fetch(agent, url)
 
     async def _rules(self, origin: str) -> urllib.robotparser.RobotFileParser:
         url = origin + "/robots.txt"
