@@ -1,0 +1,77 @@
+"""What a reader is told about an article's text: the card's summary and the reading time.
+
+Both work on CJK text without spaces. A summary never repeats the title: many feeds (快讯
+above all) put the title again at the start of the text, sometimes with other spacing,
+brackets or punctuation, so the title is matched on letters and digits only (after NFKC and
+case folding) and what follows it is shown, or nothing when too little of it is left.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+
+#: Below this many letters or digits, what is left after the title says nothing ("。", "(图)").
+MIN_MEANINGFUL = 6
+#: Reading speeds: CJK characters and words of other scripts per minute (silent reading of
+#: Chinese is commonly put at 300-500 characters a minute; English at 200-250 words).
+CJK_PER_MINUTE = 400
+WORDS_PER_MINUTE = 230
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_WORD = re.compile(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
+
+
+def _key(char: str) -> str:
+    """A character as compared with the title: NFKC, case-folded, "" unless a letter or a
+    digit (spaces, punctuation and symbols of every width do not count)."""
+    folded = unicodedata.normalize("NFKC", char).casefold()
+    return "".join(c for c in folded if c.isalnum())
+
+
+def strip_title(title: str, text: str) -> str:
+    """``text`` without a leading copy of ``title`` (compared on letters and digits only),
+    and without the punctuation and spaces that followed it; ``text`` as it is otherwise."""
+    wanted = "".join(_key(c) for c in title)
+    if not wanted:
+        return text
+    seen = ""
+    for end, char in enumerate(text):
+        seen += _key(char)
+        if not wanted.startswith(seen):
+            return text
+        if seen == wanted:
+            rest = text[end + 1:]
+            if len(wanted) < MIN_MEANINGFUL and rest[:1] and _key(rest[0]):
+                return text  # a short title that only begins the sentence ("苹果" / "苹果公司")
+            return _lstrip_marks(rest)
+    return ""  # the text is (a part of) the title and nothing else
+
+
+def _lstrip_marks(text: str) -> str:
+    """``text`` from its first letter or digit, or from an opening bracket or quote."""
+    for start, char in enumerate(text):
+        if _key(char) or unicodedata.category(char) in ("Ps", "Pi"):
+            return text[start:]
+    return ""
+
+
+def card_summary(title: str, text: str, limit: int) -> str:
+    """The summary a card shows: ``text`` after any leading copy of the title, at most
+    ``limit`` characters (cut with an ellipsis), or "" when it would only repeat the title."""
+    rest = strip_title(title, text.strip())
+    letters = sum(1 for c in rest[:200] if _key(c))
+    if letters < MIN_MEANINGFUL or "".join(_key(c) for c in rest) == "".join(
+            _key(c) for c in title):
+        return ""
+    if len(rest) <= limit:
+        return rest
+    return rest[:limit].rstrip() + "…"
+
+
+def reading_minutes(text: str) -> int:
+    """Minutes to read ``text`` (at least 1): CJK characters and other words counted apart."""
+    cjk = len(_CJK.findall(text))
+    words = len(_WORD.findall(text))
+    return max(1, math.ceil(cjk / CJK_PER_MINUTE + words / WORDS_PER_MINUTE))
