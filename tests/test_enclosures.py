@@ -42,7 +42,7 @@ from rsspage.publish.site_model import article_path
 from rsspage.store import Store
 from rsspage.store.db import DB_NAME
 from rsspage.types import Article, Enclosure, FeedSpec
-from servers import LocalServer, feed
+from servers import LocalServer, feed, sequence
 
 NOW = datetime.now(UTC)
 DATE = format_datetime(NOW - timedelta(hours=1))
@@ -366,17 +366,28 @@ def test_podcast_video_and_json_feeds_end_to_end(tmp_path: Path) -> None:
         t: a.enclosures for t, a in stored.items()}
 
 
-def test_a_second_run_rewrites_nothing(tmp_path: Path) -> None:
-    """Enclosures make no article look changed on the next run (their hash is stable)."""
+def test_a_second_run_rewrites_nothing_and_a_changed_enclosure_is_republished(
+        tmp_path: Path) -> None:
+    """Enclosures make no article look changed on the next run (their hash is stable); a new
+    file size in the feed is a change: the page and our feeds show it after the next run."""
+    changed = PODCAST.replace(b'length="34567890"', b'length="50000000"')
     with LocalServer() as server:
-        server.route("/podcast.xml", feed(PODCAST))
+        server.route("/podcast.xml", sequence(feed(PODCAST), feed(PODCAST), feed(changed)))
         config = _config(tmp_path, [{"url": server.url("/podcast.xml"), "category": "媒体",
                                      "source": "播客", "channel": "全部"}])
         assert run_cli("update", "-c", str(config)).code == 0
         before = _changed(tmp_path / "state")
         again = run_cli("update", "--all", "-c", str(config))
-    assert again.code == 0, again.err + again.out
-    assert _changed(tmp_path / "state") == before
+        assert again.code == 0, again.err + again.out
+        assert _changed(tmp_path / "state") == before
+        third = run_cli("update", "--all", "-c", str(config))
+        assert third.code == 0, third.err + third.out
+    after = _changed(tmp_path / "state")
+    episode = _stored(tmp_path / "state")["第1期"]
+    assert [k for k in after if after[k] != before[k]] == [episode.id]
+    assert episode.enclosures[0].length == 50000000
+    assert "47.7 MB · 1:02:03" in _page(tmp_path / "public", episode)
+    assert b'length="50000000"' in (tmp_path / "public" / "feeds" / "rss.xml").read_bytes()
 
 
 def _changed(state: Path) -> dict[str, str]:
