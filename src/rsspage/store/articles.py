@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from rsspage.media import enclosures_from_json, enclosures_to_json
+from rsspage.store.clusters import assign as join_cluster
 from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
@@ -117,6 +118,8 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
             if not _merged(conn, article, keys, stamp, tally, imported=imported):
                 _insert(conn, article, keys, stamp, imported=imported,
                         hidden=article.id in hidden)
+                if article.id not in hidden:
+                    join_cluster(conn, article)  # the same story from other sources
                 tally["blocked"] += article.id in hidden
                 tally["new"] += article.id not in hidden
         elif (old["content_hash"] != article.content_hash and not imported

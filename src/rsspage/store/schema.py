@@ -226,6 +226,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE articles ADD COLUMN enclosures TEXT NOT NULL DEFAULT '';
     """,
-    # 14: RESERVED for issue 12's story clusters (clusters helper replaces this line).
-    "",
+    # 14: issue 12's story clusters (store/clusters.py). ``cluster`` is the id of the cluster an
+    # article is in (the article the others joined; NULL: alone), indexed to read a cluster's
+    # members. ``cluster_keys`` files articles under the keys of their sketch (rsspage.clusters)
+    # by day, so that a new article's candidates are a few index lookups within the window
+    # (``article`` is the articles rowid; the keys go with the article). A member that joins,
+    # leaves (deleted), is hidden or shown, renamed or moves to another source changes what the
+    # other members' pages show: the triggers log each of them as changed where it is, so an
+    # incremental build renders that cluster's pages (the WHEN keeps a rewrite of an
+    # article's content from touching them).
+    """
+    ALTER TABLE articles ADD COLUMN cluster TEXT;
+    CREATE INDEX articles_cluster ON articles(cluster) WHERE cluster IS NOT NULL;
+    CREATE TABLE cluster_keys (
+        key INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        article INTEGER NOT NULL,
+        PRIMARY KEY (key, day, article)
+    ) WITHOUT ROWID;
+    CREATE INDEX cluster_keys_article ON cluster_keys(article);
+    CREATE TRIGGER clusters_au AFTER UPDATE OF cluster, hidden, title, source ON articles
+    WHEN coalesce(new.cluster, old.cluster) IS NOT NULL AND (
+        new.cluster IS NOT old.cluster OR new.hidden != old.hidden OR new.title != old.title
+        OR new.source != old.source)
+    BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen)
+            SELECT id, category, source, channel, published, first_seen FROM articles
+            WHERE cluster IN (old.cluster, new.cluster) AND id != new.id;
+    END;
+    CREATE TRIGGER clusters_ad AFTER DELETE ON articles BEGIN
+        DELETE FROM cluster_keys WHERE article = old.rowid;
+        INSERT INTO changes (id, category, source, channel, published, first_seen)
+            SELECT id, category, source, channel, published, first_seen FROM articles
+            WHERE old.cluster IS NOT NULL AND cluster = old.cluster;
+    END;
+    """,
 )

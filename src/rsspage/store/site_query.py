@@ -111,6 +111,33 @@ class SiteQuery:
                 f"{where} AND id IN ({', '.join('?' * len(part))})", [*params, *part]))
         return found
 
+    def clusters(self) -> dict[str, str]:
+        """The cluster (store/clusters.py) of every clustered article of the window, by id."""
+        where, params = self._where((), None, None)
+        rows = self._conn.execute(f"SELECT id, cluster FROM articles {where} "
+                                  "AND cluster IS NOT NULL", params)
+        return {ident: cluster for ident, cluster in rows}
+
+    def members(self, ids: Iterable[str]) -> dict[str, list[Article]]:
+        """The window's articles (without content) of the clusters of the articles ``ids``, in
+        the site's order, by cluster."""
+        wanted = list(ids)
+        found: dict[str, list[Article]] = {}
+        where, params = self._where((), None, None)
+        for first in range(0, len(wanted), _IDS_PER_QUERY):
+            part = wanted[first:first + _IDS_PER_QUERY]
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            cursor.execute(
+                f"SELECT {_COLUMNS}, cluster FROM articles {where} AND cluster IN (SELECT cluster "
+                f"FROM articles WHERE id IN ({', '.join('?' * len(part))}) AND cluster IS NOT "
+                "NULL) ORDER BY published, id", [*params, *part])
+            done = set(found)  # a cluster of two parts' ids: read once
+            for row in cursor:
+                if row[-1] not in done:
+                    found.setdefault(row[-1], []).append(_article(row[:-1]))
+        return found
+
     def entry_keys(self, start: EntryKey | None, end: EntryKey | None) -> list[EntryKey]:
         """Entry keys of the window's articles in ``[start, end)``, in entry order."""
         where, params = self._entry_where(start, end)

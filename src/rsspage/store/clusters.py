@@ -1,0 +1,159 @@
+"""Story clusters in the store: each new article joins the cluster of the same story told by
+another source within a few days (:mod:`rsspage.clusters` decides what "the same story" is).
+
+- ``cluster_keys`` (schema migration 14) files every clustered-for article under the keys of its
+  sketch with the day it was published: a new article's candidates are the articles sharing a
+  key within :data:`~rsspage.clusters.WINDOW_DAYS`, a few index lookups (at most
+  :data:`_PER_KEY` rows each), whatever the archive's size.
+- ``articles.cluster`` is the cluster's id (the id of the article the others joined; NULL: alone).
+  Each article stays an article of its own, with its own pages: a cluster only links them.
+- Joining changes what the other members' pages show ("also reported by", the cards' counts):
+  the migration's triggers log each of them in the change log (store/changes.py), so that an
+  incremental build renders the pages of that cluster and nothing else. They do the same when a
+  member is hidden, shown, renamed or deleted.
+
+Hidden articles never cluster, nor are they filed (a rule hid them; the site does not show them).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+
+from rsspage.clusters import (
+    HEAD_CHARS,
+    WINDOW_DAYS,
+    Features,
+    features_of,
+    similarity,
+    sketch,
+)
+from rsspage.clusters import THRESHOLD as SAME_STORY
+from rsspage.types import Article
+
+#: Off: new articles are neither filed nor clustered (the benchmark's switch, and a way out).
+ENABLED = True
+
+#: Articles read per key: a key so common that more share it within the window says little.
+_PER_KEY = 64
+#: Candidates (those sharing the most keys) compared in full.
+_COMPARED = 6
+_WINDOW = timedelta(days=WINDOW_DAYS)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+#: ``meta`` key set once the archive's recent articles were filed (after the migration, after
+#: a restore): its absence makes :func:`fill` run.
+_FILLED = "clusters_filled"
+
+
+def assign(conn: sqlite3.Connection, article: Article) -> str | None:
+    """File the stored, visible ``article`` under its keys and join it to the cluster of the
+    most similar article of another source within the window; returns the cluster's id (None:
+    alone, or already in a cluster)."""
+    if not ENABLED:
+        return None
+    return _file(conn, article.id, article.title, article.text[:HEAD_CHARS],
+                 article.published, article.source)
+
+
+def _file(conn: sqlite3.Connection, ident: str, title: str, head: str, published: datetime,
+          source: str) -> str | None:
+    """:func:`assign` of the article ``ident`` from what it compares."""
+    row = conn.execute("SELECT rowid, cluster FROM articles WHERE id=?", (ident,)).fetchone()
+    if row is None:
+        return None
+    rowid, current = row
+    features = _features(title, head)
+    keys = sketch(features)
+    day = _day(published)
+    found = None if current else _best(conn, (rowid, published, source), features, keys, day)
+    conn.executemany("INSERT OR IGNORE INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
+                     [(key, day, rowid) for key in keys])
+    if found is None:
+        return None
+    return _join(conn, rowid, found)
+
+
+def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Features,
+          keys: Sequence[int], day: int) -> tuple[int, str, str | None] | None:
+    """(rowid, id, cluster) of the most similar candidate at the threshold or above, for the
+    article of ``own`` (rowid, published, source)."""
+    rowid, when, own_source = own
+    shared: Counter[int] = Counter()
+    for key in keys:
+        shared.update(r[0] for r in conn.execute(
+            "SELECT article FROM cluster_keys WHERE key = ? AND day BETWEEN ? AND ? "
+            "ORDER BY day DESC LIMIT ?", (key, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)))
+    shared.pop(rowid, None)
+    chosen = [r for r, _ in shared.most_common(_COMPARED)]
+    if not chosen:
+        return None
+    low, high = when - _WINDOW, when + _WINDOW
+    best: tuple[float, int, str, str | None] | None = None
+    for other, ident, title, head, published, cluster, source in conn.execute(
+            "SELECT rowid, id, title, substr(text, 1, ?), published, cluster, source "
+            f"FROM articles WHERE rowid IN ({', '.join('?' * len(chosen))}) AND hidden = 0",
+            (HEAD_CHARS, *chosen)):
+        if source == own_source or not low <= datetime.fromisoformat(published) <= high:
+            continue  # one source's follow-ups are not "also reported by"
+        score = similarity(features, _features(title, head))
+        if score >= SAME_STORY and (best is None or score > best[0]):
+            best = (score, other, ident, cluster)
+    return None if best is None else best[1:]
+
+
+def _join(conn: sqlite3.Connection, rowid: int, found: tuple[int, str, str | None]) -> str:
+    """Put the article ``rowid`` in the cluster of ``found`` (which starts one, named by its
+    own id, when it was alone). The triggers log the members whose pages change."""
+    other, ident, cluster = found
+    if cluster is None:
+        cluster = ident
+        conn.execute("UPDATE articles SET cluster = ? WHERE rowid = ?", (cluster, other))
+    conn.execute("UPDATE articles SET cluster = ? WHERE rowid = ?", (cluster, rowid))
+    return cluster
+
+
+@lru_cache(maxsize=4096)
+def _features(title: str, head: str) -> Features:
+    """Features, remembered: the recent articles are the candidates of many new ones."""
+    return features_of(title, head)
+
+
+def _day(when: datetime) -> int:
+    return (when - _EPOCH).days
+
+
+def needs_fill(conn: sqlite3.Connection) -> bool:
+    """Whether the recent articles are still to be filed (one read of ``meta``)."""
+    return ENABLED and conn.execute("SELECT 1 FROM meta WHERE key = ?",
+                                    (_FILLED,)).fetchone() is None
+
+
+def fill(conn: sqlite3.Connection) -> int:
+    """File and cluster the visible articles published within the window before the newest
+    (after migration 14, after a restore): those a new article can still join. Older ones stay
+    unfiled: their stories are over, and filing 100,000 articles would cost a minute. Returns
+    how many were filed. Idempotent: an article filed already is filed again at no cost."""
+    if not needs_fill(conn):
+        return 0
+    (newest,) = conn.execute("SELECT MAX(published) FROM articles WHERE hidden = 0").fetchone()
+    count = 0
+    if newest is not None:
+        since = (datetime.fromisoformat(newest) - _WINDOW).isoformat()
+        rows = conn.execute(
+            "SELECT id, title, substr(text, 1, ?), published, source FROM articles "
+            "WHERE +hidden = 0 AND published >= ? ORDER BY published, id",
+            (HEAD_CHARS, since)).fetchall()
+        for ident, title, head, published, source in rows:
+            _file(conn, ident, title, head, datetime.fromisoformat(published), source)
+        count = len(rows)
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_FILLED,))
+    return count
+
+
+def refill(conn: sqlite3.Connection) -> int:
+    """File again (after a restore brought articles without keys)."""
+    conn.execute("DELETE FROM meta WHERE key = ?", (_FILLED,))
+    return fill(conn)
