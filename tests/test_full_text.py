@@ -227,3 +227,45 @@ def test_full_text_rsshub_on_a_feed_is_a_config_error(tmp_path: Path) -> None:
     run = run_cli("update", "-c", str(config))
     assert run.code == 2
     assert "full_text" in run.err and "rsshub is for routes" in run.err, run.err
+
+
+def test_a_story_another_feed_brought_is_fetched_once(tmp_path: Path) -> None:
+    """The same link from a summary-only feed and a full_text one: stored once, with the page's
+    text; the next run fetches nothing and does not put the summary back."""
+    with LocalServer() as server:
+        server.route("/a.html", html_page(page("news_en.html")))
+        plain = server.route("/plain.xml", feed(rss(server.url(""), ["/a.html"])))
+        full = server.route("/full.xml", feed(rss(server.url(""), ["/a.html"])))
+        config = {
+            "feeds": [{"url": plain, "category": "测试", "source": "甲", "channel": "摘要"},
+                      {"url": full, "category": "测试", "source": "乙", "channel": "全文",
+                       "full_text": True}],
+            "fetch": {"timeout": 5, "retries": 0},
+            "output": {"state": "state", "hexo": None, "site": None},
+        }
+        path = tmp_path / "rsspage.yml"
+        path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+        for args in (("update",), ("update", "--all")):
+            run = run_cli(*args, "-c", str(path))
+            assert run.code == 0, run.err + run.out
+            assert server.hits("/a.html") == 1
+            articles = stored(tmp_path)
+            assert len(articles) == 1
+            assert EN_BODY in articles[server.url("/a.html")][1]
+        assert summary(run.out)["updated articles"] == "0"
+
+
+def test_pages_queued_behind_a_slow_host_are_given_up_in_time(tmp_path: Path) -> None:
+    """One slot for the host, pages of 0.4 s each, 0.5 s a page: the pass has 4 × 0.5 s, so
+    some pages are given up (summary kept, counted) rather than waited for."""
+    paths = [f"/news/{n}.html" for n in range(8)]
+    with LocalServer() as server:
+        for path in paths:
+            server.route(path, slow(0.4, html_page(page("news_en.html"))))
+        url = server.route("/feed.xml", feed(rss(server.url(""), paths)))
+        config = write_config(tmp_path, url, {"per_host": 1, "timeout": 0.5})
+        run = run_cli("update", "-c", str(config))
+        assert run.code == 0, run.err + run.out
+    fetched, failed = map(int, summary(run.out)["full text fetched / failed"].split(" / "))
+    assert fetched + failed == 8
+    assert fetched >= 2 and failed >= 2, run.out

@@ -126,7 +126,7 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     prepared = [_prepare(spec, result, store, scheduler, plan.rules(spec.key))
                 for spec, result in zip(due, results, strict=True)]
     outcomes = []
-    for item in _enrich(prepared, store, fetch_options(config)):
+    for item in _enrich(prepared, store, fetch_options(config), hooks.on_note):
         outcome = item if isinstance(item, FeedOutcome) else _save(item, store, scheduler)
         warning = plan.warnings.get(outcome.key)
         if warning:
@@ -253,8 +253,8 @@ def _prepare(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Sche
     return _Prepared(spec, result, parsed, articles, normalised.empty, hidden)
 
 
-def _enrich(items: list[_Prepared | FeedOutcome], store: Store,
-            options: FetchOptions) -> list[_Prepared | FeedOutcome]:
+def _enrich(items: list[_Prepared | FeedOutcome], store: Store, options: FetchOptions,
+            on_note: Callable[[str], None] | None = None) -> list[_Prepared | FeedOutcome]:
     """The feeds with ``full_text``, their new articles (not hidden) given their page's text
     (:mod:`rsspage.fulltext`); never fails: a bug there leaves the feeds as they were."""
     wanted = [item for item in items if isinstance(item, _Prepared) and item.spec.full_text]
@@ -262,6 +262,9 @@ def _enrich(items: list[_Prepared | FeedOutcome], store: Store,
         return items
     try:
         batches = [_wanted(item, store) for item in wanted]
+        pages = sum(len(batch.new) for batch in batches)
+        if pages and on_note is not None:  # a pass that may take a while after the feeds
+            on_note(f"full text: fetching the pages of {pages} new articles")
         texts = dict(zip((id(item) for item in wanted), full_text(batches, options),
                          strict=True))
     except Exception:
@@ -272,8 +275,8 @@ def _enrich(items: list[_Prepared | FeedOutcome], store: Store,
 
 
 def _wanted(item: _Prepared, store: Store) -> Wanted:
-    new = store.unknown_ids(a.id for a in item.articles) - item.hidden
-    stored = store.articles_by_id(a.id for a in item.articles if a.id not in new)
+    new = store.unseen(item.articles) - item.hidden
+    stored = store.stored_stories(a for a in item.articles if a.id not in new)
     return Wanted(item.spec, item.articles, new, stored)
 
 

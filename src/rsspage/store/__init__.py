@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from rsspage.store import articles, changes, db, feeds, retention, same_story
+from rsspage.store import articles, changes, clusters, db, feeds, retention, same_story
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
 from rsspage.store.changes import ArchiveMark, Change, Location
@@ -35,7 +35,15 @@ class Store:
         them now, once: the next feed's copies are compared with them."""
         store = cls(db.connect(state_dir))
         store._fill_keys()
+        store._fill_clusters()
         return store
+
+    def _fill_clusters(self) -> int:
+        """File the recent articles for story clusters, once (store/clusters.py)."""
+        if not clusters.needs_fill(self._conn):
+            return 0  # the usual case: no write lock taken
+        with db.transaction(self._conn):
+            return clusters.fill(self._conn)
 
     def _fill_keys(self) -> int:
         if not same_story.has_unkeyed(self._conn):
@@ -140,6 +148,35 @@ class Store:
     def is_unknown(self, article_id: str) -> bool:
         return bool(articles.unknown_ids(self._conn, (article_id,)))
 
+    def unseen(self, items: Iterable[Article]) -> set[str]:
+        """Ids of the stories of ``items`` the archive has never seen: unknown ids whose
+        canonical link no stored article has either (the page of a story another feed brought
+        first, or of a copy recorded as its alias, is not fetched again: full text)."""
+        items = list(items)
+        unknown = articles.unknown_ids(self._conn, (a.id for a in items))
+        return {a.id for a in items if a.id in unknown and self._by_link(a) is None}
+
+    def stored_stories(self, items: Iterable[Article]) -> dict[str, Article]:
+        """The archive's article of each of ``items`` it has, by the item's id: its own, else
+        the one with the same canonical link (the story of which it is a copy, an alias)."""
+        items = list(items)
+        own = articles.by_ids(self._conn, (a.id for a in items))
+        ids = {a.id: a.id if a.id in own else self._by_link(a) for a in items}
+        others = articles.by_ids(self._conn, {i for i in ids.values() if i and i not in own})
+        found = {**own, **others}
+        return {key: found[i] for key, i in ids.items() if i is not None and i in found}
+
+    def _by_link(self, article: Article) -> str | None:
+        """The id of a stored article with ``article``'s canonical link."""
+        key = same_story.story_keys(article)[0]
+        if not key:
+            return None
+        # "!= ''": what lets SQLite use the partial index articles_canonical
+        row = self._conn.execute(
+            "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' LIMIT 1",
+            (key,)).fetchone()
+        return str(row[0]) if row else None
+
     def export(self, path: Path) -> ExportCounts:
         """The whole archive as one compressed JSON Lines file."""
         return jsonl.export_file(self._conn, path)
@@ -154,6 +191,7 @@ class Store:
         with db.transaction(self._conn):
             counts = jsonl.restore(self._conn, files)
             same_story.fill_keys(self._conn)  # an export of an older schema has no keys
+            clusters.refill(self._conn)  # its articles are not filed under their keys
         return counts
 
     def articles(self, *, content: bool = True,
