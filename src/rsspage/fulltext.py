@@ -105,8 +105,15 @@ def _host(url: str) -> str:
         return ""
 
 
-def _page_text(page: PageResult) -> tuple[str, str] | str:
-    """(sanitised main content, its page's URL), or why there is none."""
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A page's main content, sanitised (relative URLs resolved against the page's)."""
+
+    html: str
+
+
+def _page_text(page: PageResult) -> _Text | str:
+    """The page's main content, or why there is none."""
     if page.error is not None:
         return page.error
     try:
@@ -116,10 +123,10 @@ def _page_text(page: PageResult) -> tuple[str, str] | str:
         return f"extraction failed ({type(e).__name__})"
     if html is None:
         return "not an HTML page" if not _is_html(page.content, page.headers) else "no text found"
-    return sanitise_html(html, page.final_url), page.final_url
+    return _Text(sanitise_html(html, page.final_url))
 
 
-def _feed_text(wanted: Wanted, texts: Mapping[str, tuple[str, str] | str]) -> FeedText:
+def _feed_text(wanted: Wanted, texts: Mapping[str, _Text | str]) -> FeedText:
     articles, fetched, failed = [], 0, 0
     for article in wanted.articles:
         if article.id not in wanted.new:
@@ -131,7 +138,7 @@ def _feed_text(wanted: Wanted, texts: Mapping[str, tuple[str, str] | str]) -> Fe
             failed += 1
             articles.append(article)
             continue
-        content = _without_title(found[0], article.title)
+        content = _without_title(found.html, article.title)
         text = sanitised_html_to_text(content)
         if longer(text, article.text):
             article = _with_content(article, content, text)
