@@ -17,6 +17,12 @@ merges it into the *runtime* bundle, and a merged bundle never loads its own (Pa
 ``mergeIndex`` creates its instances with ``load_wasm: false``). The runtime bundle keeps them,
 with an index of one record no query can find (Pagefind writes no language, so no usable entry,
 for an index of none).
+
+Each article's record (:func:`record`) carries Pagefind filters ``category``, ``source`` and
+``bundle`` (the folder of the bundle it is in) and a sort key ``t`` (its publication time): the
+search page filters by the first two, and lists the newest articles of a filter bundle by bundle
+(Pagefind sorts within one bundle only). A kept shard keeps its folder, so its records stay
+right; a rebuilt one gets a new folder and new records.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ from rsspage.publish.site_pages import digest
 #: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
 TEXT_CHARS = 10_000
 #: Bump when the records or bundles change shape, to re-index every shard.
-SEARCH_FORMAT = "search-3"
+SEARCH_FORMAT = "search-4"
 ENTRY = "pagefind-entry.json"
 #: Longest wait for one answer of Pagefind's (a shard of 4,000 records takes ~10 s).
 CALL_TIMEOUT = 600
@@ -77,8 +83,12 @@ class Built:
 
 
 def records_digest(views: Sequence[ArticleView], language: str) -> str:
-    """Of what a shard's records hold (its articles' cards cover title, text, time, feed)."""
-    return digest(SEARCH_FORMAT, language, *(v.card_key for v in views))
+    """Of what a shard's records hold: URL, title and text (the content hash covers them),
+    times, category, source and channel. Not of what only a card shows (a story cluster)."""
+    return digest(SEARCH_FORMAT, language, *(
+        "\x1f".join((v.path, v.article.content_hash, v.when,
+                      published_seconds(v.article.published), v.article.category,
+                      v.article.source, v.article.channel)) for v in views))
 
 
 class _Services:
@@ -175,7 +185,7 @@ def _index(services: _Services, folder: Path, job: Job, views: Sequence[ArticleV
         if stop.is_set() or halt.is_set():
             _check_not_stopped(stop)
             return
-        service.send(record(index_id, view, lang))
+        service.send(record(index_id, view, lang, job.folder))
     files = _files(service, index_id, runtime=job.piece is None)
     _write_bundle(folder / f".tmp-{job.folder}", files)
 
@@ -251,14 +261,21 @@ def _discard_numbers(folder: Path, numbers: Iterable[int]) -> None:
     discard([(folder / f".tmp-{n}", folder / str(n)) for n in numbers])
 
 
-def record(index_id: int, view: ArticleView, language: str) -> dict[str, Any]:
+def record(index_id: int, view: ArticleView, language: str, bundle: int = 0) -> dict[str, Any]:
+    """An article's record for ``AddRecord``, in the bundle of folder ``bundle``."""
     a = view.article
+    t = published_seconds(a.published)
     return {
         "type": "AddRecord", "index_id": index_id, "url": href(view.path),
         "content": f"{a.title}\n{a.text[:TEXT_CHARS]}", "language": language,
         "meta": {"title": a.title, "source": f"{a.source} › {a.channel}", "date": view.when,
-                 "t": published_seconds(a.published)},
-        "filters": None, "sort": None,
+                 "t": t},
+        # What the search page filters by (pagefind.filters(), search(q, {filters})). Searched
+        # by filters alone, the page lists the newest first: Pagefind sorts by "t" within a
+        # bundle, not across merged ones, so the page asks each bundle by its "bundle" filter
+        # and merges their lists (static/search.js, newest()).
+        "filters": {"category": [a.category], "source": [a.source], "bundle": [str(bundle)]},
+        "sort": {"t": t},
     }
 
 
