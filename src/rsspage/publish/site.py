@@ -92,6 +92,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "retired_note": "这些订阅已从配置中移除；它们的文章仍保留在归档中。",
         "site_nav": "站点导航", "pages_nav": "分页", "article_nav": "相邻文章",
         "search_site": "站内搜索",
+        "filter_category": "分类", "filter_source": "来源", "filter_all_categories": "全部分类",
+        "filter_all_sources": "全部来源",
         "site_description": "{}：按分类、来源和频道整理的新闻，可搜索、可订阅",
     },
     "en": {
@@ -111,6 +113,8 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "retired_note": "These feeds left the config; their articles stay in the archive.",
         "site_nav": "Site", "pages_nav": "Pages", "article_nav": "Nearby articles",
         "search_site": "Search this site",
+        "filter_category": "Category", "filter_source": "Source",
+        "filter_all_categories": "All categories", "filter_all_sources": "All sources",
         "site_description": "{}: news by category, source and channel, searchable, with feeds",
     },
 }

@@ -3,10 +3,16 @@
 // the shards' bundles into it, newest first and a wave at a time: a query searches the newest
 // `wave` articles first and reaches further back only when those give no result (or on
 // "more"), each wave twice the one before, so what a first query downloads does not grow with
-// the archive and a search through all of it takes a few waves. Focusing the search box
-// starts Pagefind and the first wave before the first query. Results are shown
-// with highlighted excerpts; Pagefind's excerpts are escaped text plus <mark>, still rebuilt
-// node by node so that nothing else from the index becomes markup.
+// the archive and a search through all of it takes a few waves. Pagefind and the first wave
+// start once the page has loaded (the filters' choices come from them). Results are shown
+// with highlighted excerpts; Pagefind's excerpts are text with < and > escaped plus <mark>,
+// still rebuilt node by node so that nothing else from the index becomes markup.
+//
+// Filters: every record has Pagefind filters "category" and "source" (and "bundle", its
+// bundle's folder). The choices and their counts are those of the merged bundles (sources: of
+// the chosen category); the query and the filters are kept in the page's URL
+// (?q=芯片&category=科技&source=快科技), a filter chosen is a step "back" undoes. Filters
+// without a query list their newest articles (see newest()).
 //
 // Why the query is split here and not by Pagefind: the index splits Chinese and Japanese into
 // words with jieba, but Pagefind splits a query with the browser's Intl.Segmenter, whose
@@ -17,6 +23,8 @@
 const status = document.getElementById("search-status");
 const list = document.getElementById("search-results");
 const input = document.getElementById("search-input");
+const category = document.getElementById("search-category");
+const source = document.getElementById("search-source");
 const more = document.getElementById("search-more");
 const PAGE = 20;
 // Results examined in a row without a relevant one, after which the rest count as stand-ins.
@@ -35,11 +43,14 @@ let loading = null;
 let waiting = [];   // bundles not merged yet, newest first: {folder, count}
 let current = [];   // candidates, best first within each wave, newer waves first
 let known = new Set();  // ids of the candidates
+let merged = [];    // folders of the bundles merged so far
+let streams = [];   // by filters alone: each bundle's matches, newest first {results, next, head}
 let checked = 0;    // candidates examined so far
 let kept = 0;       // of those, shown
 let misses = 0;     // examined in a row and dropped
 let terms = [];
 let query = "";
+let filters = {};
 let generation = 0;
 
 function say(text) { status.textContent = text; }
@@ -79,7 +90,7 @@ async function start() {
 }
 
 // Merges the next bundles, newest first, until `wave` more articles are searchable; the next
-// wave is twice as large.
+// wave is twice as large. Returns the folders merged.
 async function mergeWave(pf) {
   const merging = [];
   let articles = 0;
@@ -89,10 +100,40 @@ async function mergeWave(pf) {
     articles += shard.count;
   }
   wave *= 2;
-  await Promise.all(merging.map((shard) => pf.mergeIndex(
-    new URL(`pagefind/${shard.folder}/`, root).pathname).catch((e) => {
+  const done = (await Promise.all(merging.map((shard) => pf.mergeIndex(
+    new URL(`pagefind/${shard.folder}/`, root).pathname).then(() => shard.folder, (e) => {
     console.warn(`search shard ${shard.folder} is missing`, e);  // search the rest
-  })));
+  })))).filter((folder) => folder !== undefined);
+  merged.push(...done);
+  fillChoices(pf).catch(() => {});  // more articles, more choices
+  return done;
+}
+
+// The filters' choices (a choice in the URL that the merged bundles lack is kept).
+async function fillChoices(pf) {
+  const chosen = category.value;
+  const all = await pf.filters();
+  const sources = chosen
+    ? (await pf.search(null, { filters: { category: chosen } })).filters.source
+    : all.source;
+  if (category.value !== chosen) return;  // a later call fills them
+  choices(category, all.category);
+  choices(source, sources);
+}
+
+function choices(select, counts = {}) {
+  const value = select.value;
+  const names = Object.keys(counts).filter((name) => counts[name] || name === value);
+  if (value && !names.includes(value)) names.push(value);
+  names.sort((a, b) => a.localeCompare(b, language));
+  select.replaceChildren(select.options[0], ...names.map((name) => new Option(
+    counts[name] ? `${name} (${counts[name]})` : name, name)));
+  select.value = value;
+}
+
+function choose(select, value) {
+  if (value && ![...select.options].some((o) => o.value === value)) select.add(new Option(value));
+  select.value = value;
 }
 
 // The query as typed (a Chinese word matches a whole word of the index or its start), split by
@@ -121,7 +162,7 @@ function browserWords(query) {
 async function find(pf, query) {
   const found = new Map();
   for (const variant of variants(query)) {
-    const response = await pf.search(variant);
+    const response = await pf.search(variant, { filters });
     for (const r of response.results) {
       const seen = found.get(r.id);
       if (!seen) {
@@ -157,24 +198,30 @@ function close(mark, term) {
   return same >= Math.min(term.length, Math.max(term.length - 3, 3));
 }
 
+// Pagefind's excerpt parsed in a document of its own (inert: nothing in it runs or loads).
+function parse(html) {
+  return new DOMParser().parseFromString(`<body>${html}</body>`, "text/html").body;
+}
+
 function relevant(html) {
-  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
-  return [...doc.querySelectorAll("mark")].some((m) => {
+  return [...parse(html).querySelectorAll("mark")].some((m) => {
     const mark = normal(m.textContent);
     return mark && terms.some((term) => close(mark, term));
   });
 }
 
+// Only text and <mark> elements made here: no markup of the index's reaches the page. In an
+// index that splits Chinese, a word's spaces are part of it: they are put outside the mark.
 function excerpt(html) {
   const p = document.createElement("p");
-  const doc = new DOMParser().parseFromString(`<body>${html}</body>`, "text/html");
-  for (const node of doc.body.childNodes) {
-    if (node.nodeType === Node.ELEMENT_NODE && node.tagName === "MARK") {
+  for (const node of parse(html).childNodes) {
+    if (node.nodeName === "MARK") {
+      const [, before, word, after] = node.textContent.match(/^(\s*)(.*?)(\s*)$/su);
       const mark = document.createElement("mark");
-      mark.textContent = node.textContent;
-      p.append(mark);
+      mark.textContent = word;
+      p.append(before, mark, after);
     } else {
-      p.append(document.createTextNode(node.textContent));
+      p.append(node.textContent);
     }
   }
   return p;
@@ -205,29 +252,70 @@ async function gather(pf, run) {
   misses = 0;
 }
 
-// Shows up to PAGE more relevant results, then the count: exact once every bundle was searched
-// and every candidate examined. When the candidates run out, the next wave of older bundles is
+// Filters alone: Pagefind sorts a bundle's matches by time ("t", newest first) but orders
+// those of merged bundles by score, which does not compare across bundles; so each bundle
+// with matches (the "bundle" filter's counts say which) is asked on its own, and their lists
+// are merged here, one article's data ahead in each.
+async function addStreams(pf, folders, run) {
+  const counts = (await pf.search(null, { filters })).filters.bundle || {};
+  for (const folder of folders.filter((f) => counts[f])) {
+    const response = await pf.search(null, {
+      filters: { ...filters, bundle: String(folder) }, sort: { t: "desc" },
+    });
+    if (run !== generation) return;
+    streams.push({ results: response.results, next: 0, head: null });
+  }
+}
+
+async function newest() {
+  await Promise.all(streams.filter((s) => !s.head && s.next < s.results.length)
+    .map(async (s) => { s.head = await s.results[s.next++].data(); }));
+  let best = null;
+  for (const s of streams) {
+    if (s.head && (!best || Number(s.head.meta.t) > Number(best.head.meta.t))) best = s;
+  }
+  if (!best) return null;
+  const data = best.head;
+  best.head = null;
+  return data;
+}
+
+function left() {
+  return query.trim()
+    ? current.length - checked
+    : streams.reduce((n, s) => n + s.results.length - s.next + (s.head ? 1 : 0), 0);
+}
+
+// Shows up to PAGE more results, then the count: exact once every bundle was searched and
+// every candidate examined. When the candidates run out, the next wave of older bundles is
 // merged only while this call has shown nothing yet: the newest results come first, and older
 // ones cost a click on "more" (the archive is searched a wave at a time, never all at once).
 async function showMore(run) {
+  const byQuery = Boolean(query.trim());
   let added = 0;
   while (added < PAGE) {
-    if (checked >= current.length || misses >= GIVE_UP) {
+    const drained = byQuery ? checked >= current.length || misses >= GIVE_UP : !left();
+    if (drained) {
       checked = current.length;  // the rest rank lower still: stand-ins
       if (!waiting.length || added) break;
-      await mergeWave(pagefind);
+      const folders = await mergeWave(pagefind);
       if (run !== generation) return;
-      await gather(pagefind, run);
+      await (byQuery ? gather(pagefind, run) : addStreams(pagefind, folders, run));
       if (run !== generation) return;
       continue;
     }
-    const batch = current.slice(checked, checked + PAGE - added);
-    const items = await Promise.all(batch.map((r) => r.data()));
+    let items;
+    if (byQuery) {
+      const batch = current.slice(checked, checked + PAGE - added);
+      items = await Promise.all(batch.map((r) => r.data()));
+      checked += batch.length;
+    } else {
+      items = [await newest()].filter(Boolean);
+    }
     if (run !== generation) return;
-    checked += batch.length;
     for (const data of items) {
       if (Number(data.meta.t) < floor) continue;  // its page is gone
-      if (!relevant(data.excerpt || "")) {
+      if (byQuery && !relevant(data.excerpt || "")) {
         misses++;
         continue;
       }
@@ -237,21 +325,25 @@ async function showMore(run) {
       kept++;
     }
   }
-  more.hidden = checked >= current.length && !waiting.length;
-  const total = kept + current.length - checked;
+  const total = kept + left();
+  more.hidden = total === kept && !waiting.length;
   const count = waiting.length ? `${total}+` : String(total);
   say(total ? status.dataset.found.replace("{}", count) : status.dataset.none);
 }
 
-async function search(typed) {
+async function search() {
   const run = ++generation;
   list.replaceChildren();
   more.hidden = true;
   current = [];
   known = new Set();
+  streams = [];
   checked = kept = misses = 0;
-  query = typed;
-  if (!query.trim()) { say(""); return; }
+  query = input.value;
+  filters = {};
+  if (category.value) filters.category = category.value;
+  if (source.value) filters.source = source.value;
+  if (!query.trim() && !filters.category && !filters.source) { say(""); return; }
   if (!available) { say(status.dataset.unavailable); return; }
   say(status.dataset.searching);
   let pf;
@@ -262,21 +354,63 @@ async function search(typed) {
     return;
   }
   if (run !== generation) return;
-  terms = queryTerms(query);
-  await gather(pf, run);
+  if (query.trim()) {
+    terms = queryTerms(query);
+    await gather(pf, run);
+  } else {
+    await addStreams(pf, merged, run);
+  }
   if (run !== generation) return;
   await showMore(run);
+}
+
+function go() {
+  search().catch((e) => say(String(e)));
+}
+
+// The query and filters in the page's URL. A filter chosen is a new step of the history
+// (steps a second apart or less, arrow keys on a closed list, are one); typing is not.
+let stepped = 0;
+function remember(step) {
+  const url = new URL(location.href);
+  url.search = new URLSearchParams([["q", input.value], ["category", category.value],
+    ["source", source.value]].filter(([, value]) => value));
+  if (url.href === location.href) return;
+  if (step && Date.now() - stepped > 1000) {
+    history.pushState(null, "", url);
+  } else {
+    history.replaceState(null, "", url);
+  }
+  if (step) stepped = Date.now();
+}
+
+function fromUrl() {
+  const params = new URLSearchParams(location.search);
+  input.value = params.get("q") || "";
+  choose(category, params.get("category") || "");
+  choose(source, params.get("source") || "");
 }
 
 let timer = 0;
 input.addEventListener("input", () => {
   clearTimeout(timer);
   timer = setTimeout(() => {
-    const url = new URL(location.href);
-    url.searchParams.set("q", input.value);
-    history.replaceState(null, "", url);
-    search(input.value).catch((e) => say(String(e)));
+    remember(false);
+    go();
   }, 200);
+});
+for (const select of [category, source]) {
+  select.addEventListener("change", () => {
+    if (select === category) source.value = "";  // the sources of the new category
+    remember(true);
+    go();
+    if (select === category && pagefind) fillChoices(pagefind).catch(() => {});
+  });
+}
+addEventListener("popstate", () => {
+  fromUrl();
+  go();
+  if (pagefind) fillChoices(pagefind).catch(() => {});
 });
 // One "more" at a time: a second click while the first still loads would examine the same
 // candidates twice.
@@ -285,14 +419,16 @@ more.addEventListener("click", () => {
   more.disabled = true;
   showMore(generation).catch((e) => say(String(e))).finally(() => { more.disabled = false; });
 });
-input.addEventListener("focus", () => {
-  if (available) load().catch(() => {});  // a failure is reported by the search that needs it
-}, { once: true });
 input.form.addEventListener("submit", (event) => {
   event.preventDefault();
-  search(input.value).catch((e) => say(String(e)));
+  remember(false);
+  go();
 });
 
-const initial = new URLSearchParams(location.search).get("q") || "";
-input.value = initial;
-search(initial).catch((e) => say(String(e)));
+fromUrl();
+go();
+// The filters' choices come from the merged bundles: start Pagefind once the page has loaded.
+if (available) {
+  const begin = () => load().catch(() => {});  // a failure is reported by the search that needs it
+  if (document.readyState === "complete") begin(); else addEventListener("load", begin);
+}
