@@ -11,6 +11,8 @@ import yaml
 
 from conftest import CliRun, run_cli
 from hexo_harness import hexo_generate
+from rsspage.config import load_config
+from rsspage.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +54,35 @@ def test_demo_posts_cover_sources_categories_and_pictures(demo: tuple[Path, CliR
         body = post.read_text(encoding="utf-8").split("\n---\n", 1)[1]
         assert "<script" not in body.lower() and "onclick" not in body.lower()
         assert "{" not in body and "}" not in body
+
+
+def test_demo_files_each_kind_of_feed_under_its_view(demo: tuple[Path, CliRun, float]) -> None:
+    """The views of issue 13 all appear in the demo: the catalog's RSSHub ``view`` is kept
+    with each feed, a 快讯 feed is text only, the podcast's episodes keep their audio."""
+    target, _, _ = demo
+    with Store.open(load_config(target / "rsspage.yml").output.state) as store:
+        names = store.feed_names()
+        articles = {key: list(store.articles_by_id(i for i, _, _ in store.feed_articles(key))
+                              .values()) for key in names}
+    filed = {key: (n.category, n.source, n.channel, n.view) for key, n in names.items()}
+    assert filed["/demo-kr/newsflashes"] == ("新媒体", "创投快报", "快讯", None)
+    assert filed["/demo-photo/gallery"] == ("图片", "光影图集", "每日图集", "pictures")
+    assert filed["/demo-social/timeline"] == ("社交媒体", "微光社区", "本站时间线", "social")
+    assert filed["/demo-podcast/episodes"] == ("音视频", "声波漫谈", "节目更新", "audio")
+    assert [len(articles[k]) for k in ("/demo-kr/newsflashes", "/demo-photo/gallery",
+                                       "/demo-social/timeline", "/demo-podcast/episodes")] == [
+        12, 10, 14, 8]
+    assert not any(a.image or "<img" in a.content_html for a in articles["/demo-kr/newsflashes"])
+    assert all(a.image for a in articles["/demo-photo/gallery"])
+    social = articles["/demo-social/timeline"]
+    assert len({a.author for a in social}) >= 5 and 0 < sum(bool(a.image) for a in social) < 14
+    for episode in articles["/demo-podcast/episodes"]:
+        (audio,) = episode.enclosures
+        assert audio.type == "audio/wav" and audio.duration and audio.duration > 1800
+        assert audio.length and audio.url.endswith(".wav") and episode.image
+    # Every other feed is an ordinary one: no view in the catalog.
+    others = {k for k, v in filed.items() if v[3] is not None}
+    assert others == {"/demo-photo/gallery", "/demo-social/timeline", "/demo-podcast/episodes"}
 
 
 def test_second_demo_run_changes_nothing(demo: tuple[Path, CliRun, float]) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import array
+import io
 import json
 import re
+import socket
 import urllib.error
 import urllib.request
+import wave
 from collections.abc import Iterator, Mapping
 from email.message import Message
 from pathlib import Path
@@ -16,7 +20,9 @@ import feedparser
 import pytest
 import yaml
 
-from rsspage.demo.sample import CATALOG, feed_paths, load_demo_data
+from rsspage.catalog.routes_json import load_routes_json
+from rsspage.demo import audio
+from rsspage.demo.sample import CATALOG, feed_paths, find_feed, load_demo_data
 from rsspage.demo.server import make_server, serve_demo, write_demo_config
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
@@ -72,13 +78,29 @@ def parse(url: str) -> list[tuple[str, list[str]]]:
     return [(e.title, _entry_images(e, url)) for e in parsed.entries]
 
 
+#: The demo's text-only feed (快讯: not one picture) and its social timeline (some posts have
+#: one); every entry of every other feed has a picture.
+TEXT_ONLY = "/demo-kr/newsflashes"
+SOCIAL = "/demo-social/timeline"
+#: The feeds added for the views (issue 13) are shorter than the others' 20 items.
+VIEW_FEEDS = {TEXT_ONLY, SOCIAL, "/demo-photo/gallery", "/demo-podcast/episodes"}
+
+
 @pytest.mark.parametrize("path", examples())
 def test_every_catalog_route_serves_a_good_feed(base: str, path: str) -> None:
     entries = parse(base + path)
-    assert len(entries) >= 18
-    for title, pictures in entries:
-        assert title.strip()
-        assert any(p.startswith(base + "/images/") for p in pictures), title
+    feed = find_feed(load_demo_data(), path)
+    assert feed is not None and len(entries) == len(feed.items)
+    assert len(entries) >= (8 if path in VIEW_FEEDS else 18)
+    shown = [any(p.startswith(base + "/images/") for p in pictures) for _, pictures in entries]
+    assert all(title.strip() for title, _ in entries)
+    if path == TEXT_ONLY:
+        assert not any(shown) and not any(p for _, pictures in entries for p in pictures)
+    elif path == SOCIAL:
+        assert 0 < sum(shown) < len(shown)
+    else:
+        assert all(shown), [title for (title, _), seen in zip(entries, shown, strict=True)
+                           if not seen]
 
 
 def test_plain_blog_feed_has_full_content(base: str) -> None:
@@ -178,9 +200,10 @@ def test_data_has_the_awkward_cases_real_feeds_have() -> None:
     assert 1 <= sum(i.date is None for i in items) <= 3
     dated = [i.date for i in items if i.date]
     assert min(dated).isoformat() >= "2026-11-01" and max(dated).isoformat() < "2026-11-21"
-    extra = " ".join(i.image or "" for i in items)
+    extra = " ".join(i.image or "" for i in items) + " ".join(f.image or "" for f in feeds)
     referenced = set(re.findall(r"/images/([a-z0-9-]+)\.", bodies + extra))
     assert referenced == set(data.images)
+    assert set(data.image_sizes) <= set(data.images)
 
 
 def test_write_demo_config(tmp_path: Path, base: str) -> None:
@@ -216,3 +239,103 @@ def test_a_client_that_leaves_mid_answer_prints_no_traceback(
     finally:
         server.server_close()
     assert capsys.readouterr().err == ""
+
+
+# --------------------------------------------------------------------------- media (issue 13)
+
+PODCAST = "/demo-podcast/episodes"
+
+
+def test_podcast_feed_has_audio_enclosures_with_size_and_duration(base: str) -> None:
+    status, headers, body = fetch(base + PODCAST)
+    assert status == 200
+    parsed = feedparser.parse(body, response_headers={"content-type": headers["Content-Type"]})
+    assert not parsed.bozo and parsed.namespaces.get("itunes")
+    assert parsed.feed.image.href == base + "/images/podcast-cover.svg"
+    assert len(parsed.entries) == 8
+    for entry in parsed.entries:
+        (enclosure,) = entry.enclosures
+        assert enclosure.href.startswith(base + "/media/") and enclosure.type == "audio/wav"
+        assert int(enclosure.length) == audio.WAV_LENGTH
+        assert re.fullmatch(r"(\d:)?\d\d:\d\d", entry.itunes_duration)
+    first = parsed.entries[0]
+    assert first.title == "第 48 期：我们为什么还在用 RSS" and first.itunes_duration == "42:17"
+    # The same enclosure in the other formats: an Atom enclosure link, a JSON Feed attachment.
+    atom = feedparser.parse(fetch(base + PODCAST + "?format=atom")[2]).entries[0]
+    (link,) = [link for link in atom.links if link.rel == "enclosure"]
+    assert (link.href, link.type, int(link.length)) == (
+        first.enclosures[0].href, "audio/wav", audio.WAV_LENGTH)
+    doc = json.loads(fetch(base + PODCAST + "?format=json")[2])
+    assert doc["icon"] == base + "/images/podcast-cover.svg"
+    assert doc["items"][0]["attachments"] == [{
+        "url": first.enclosures[0].href, "mime_type": "audio/wav",
+        "size_in_bytes": audio.WAV_LENGTH, "duration_in_seconds": 42 * 60 + 17}]
+
+
+def test_podcast_audio_is_a_valid_wav_served_whole_or_by_range(base: str) -> None:
+    url = feedparser.parse(fetch(base + PODCAST)[2]).entries[0].enclosures[0].href
+    status, headers, body = fetch(url)
+    assert status == 200 and headers["Content-Type"] == "audio/wav"
+    assert headers["Accept-Ranges"] == "bytes" and len(body) == audio.WAV_LENGTH
+    with wave.open(io.BytesIO(body)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, audio.RATE)
+        assert w.getnframes() == audio.RATE * audio.SECONDS
+        samples = array.array("h", w.readframes(w.getnframes()))
+    loudest = max(abs(s) for s in samples)
+    assert 0 < loudest <= 32767 * audio.LEVEL + 1  # a tone, and a quiet one
+    # What a browser's <audio> asks for: the start, a piece, the end; HEAD for the size.
+    status, headers, part = fetch(url, {"Range": "bytes=0-"})
+    assert status == 206 and part == body
+    assert headers["Content-Range"] == f"bytes 0-{len(body) - 1}/{len(body)}"
+    status, headers, part = fetch(url, {"Range": "bytes=100-199"})
+    assert (status, part, headers["Content-Length"]) == (206, body[100:200], "100")
+    status, headers, part = fetch(url, {"Range": "bytes=-44"})
+    assert status == 206 and part == body[-44:]
+    status, headers, part = fetch(url, {"Range": f"bytes={len(body)}-"})
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(body)}" and not part
+    assert fetch(url, {"Range": "bytes=0-1,5-9"})[2] == body  # several ranges: the whole file
+    head = urllib.request.Request(url, method="HEAD")
+    with urllib.request.urlopen(head, timeout=5) as response:
+        assert response.headers["Content-Length"] == str(len(body)) and response.read() == b""
+    assert fetch(base + "/media/podcast-99.wav")[0] == 404
+
+
+def test_pictures_have_the_size_their_img_tags_state(base: str) -> None:
+    """Portrait and square pictures (the picture feed, covers) are drawn at the size the
+    ``<img width height>`` of the data says, so a page reserves the right room for them."""
+    data = load_demo_data()
+    bodies = " ".join(i.html for r in data.routes for f in r.variants.values() for i in f.items)
+    tags = re.findall(r'<img src="@BASE@/images/([a-z0-9-]+)\.svg" width="(\d+)" height="(\d+)"',
+                      bodies)
+    assert {(w, h) for _, w, h in tags} >= {("640", "360"), ("480", "640"), ("480", "480")}
+    checked = {name: (w, h) for name, w, h in tags if (w, h) != ("640", "360")}
+    for name, (width, height) in [*list(checked.items())[:6], ("photo-01", ("640", "360"))]:
+        svg = fetch(f"{base}/images/{name}.svg")[2].decode()
+        assert f'width="{width}" height="{height}"' in svg, name
+        assert data.image_size(name) == (int(width), int(height))
+
+
+def test_catalog_files_the_view_feeds_under_rsshubs_view_numbers() -> None:
+    routes = {r.path: r for r in load_routes_json(Path(str(CATALOG)))}
+    assert routes["/demo-photo/gallery"].view == "pictures"
+    assert routes["/demo-social/timeline"].view == "social"
+    assert routes["/demo-podcast/episodes"].view == "audio"
+    # The 快讯 route says nothing, as RSSHub's 36kr routes do: its lack of pictures shows it.
+    assert routes["/demo-kr/newsflashes"].view is None
+    assert catalog()["demo-podcast"]["routes"]["/episodes"]["features"]["supportPodcast"]
+
+
+def test_demo_takes_another_port_when_its_own_is_taken() -> None:
+    """Two demos at once (or anything on 8765): the second serves on a free port instead."""
+    from rsspage.demo.run import PREFERRED_PORT, _demo_server
+
+    with socket.socket() as taken:
+        try:
+            taken.bind(("127.0.0.1", PREFERRED_PORT))
+        except OSError:
+            pass  # already taken by something else: what this test needs anyway
+        else:
+            taken.listen()
+        with _demo_server() as url:
+            assert not url.endswith(f":{PREFERRED_PORT}")
+            assert fetch(url + "/demo-kr/newsflashes")[0] == 200

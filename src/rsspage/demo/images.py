@@ -1,4 +1,5 @@
-"""Pictures for the demo feeds, drawn on request: an SVG gradient with a label, or a plain PNG.
+"""Pictures for the demo feeds, drawn on request: an SVG gradient with a label (640×360, or a
+portrait or square size the data names), or a plain PNG.
 
 Colours come from a hash of the image name, so each picture looks the same on every run and the
 demo needs no binary files.
@@ -31,17 +32,22 @@ def _hex(rgb: tuple[int, int, int]) -> str:
 
 
 @cache
-def svg(name: str, label: str) -> bytes:
-    """A 640×360 SVG: diagonal gradient, the label in the middle."""
+def svg(name: str, label: str, size: tuple[int, int] = (640, 360)) -> bytes:
+    """An SVG of ``size`` (640×360 unless a portrait or square one is asked for): diagonal
+    gradient, the label in the middle."""
     start, end = _colours(name)
     text = escape(label)
+    width, height = size
+    font = min(40, width // 12)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        '<svg xmlns="http://www.w3.org/2000/svg" width="640" height="360" viewBox="0 0 640 360">'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
+        f' viewBox="0 0 {width} {height}">'
         f'<defs><linearGradient id="g" x1="0" y1="0" x2="1" y2="1">'
         f'<stop offset="0" stop-color="{_hex(start)}"/><stop offset="1" stop-color="{_hex(end)}"/>'
-        '</linearGradient></defs><rect width="640" height="360" fill="url(#g)"/>'
-        '<text x="320" y="190" text-anchor="middle" font-size="40" fill="#fff" '
+        f'</linearGradient></defs><rect width="{width}" height="{height}" fill="url(#g)"/>'
+        f'<text x="{width // 2}" y="{height // 2 + font // 4}" text-anchor="middle"'
+        f' font-size="{font}" fill="#fff" '
         'font-family="\'Noto Sans CJK SC\',\'PingFang SC\',\'Microsoft YaHei\',sans-serif">'
         f"{text}</text></svg>\n"
     ).encode()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from xml.sax.saxutils import escape, quoteattr
 
-from rsspage.demo.sample import BASE, DemoFeed, DemoItem
+from rsspage.demo.sample import BASE, DemoEnclosure, DemoFeed, DemoItem
 
 #: What RSSHub sends for each format (it uses application/xml for RSS too).
 CONTENT_TYPES = {
@@ -47,6 +47,17 @@ def rfc3339(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def clock(seconds: int) -> str:
+    """``itunes:duration`` as podcast feeds write it: ``MM:SS``, or ``H:MM:SS`` from an hour."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def _length(enclosure: DemoEnclosure) -> str:
+    return str(enclosure.length) if enclosure.length is not None else "0"
+
+
 def _xml_decl(feed: DemoFeed) -> str:
     return f'<?xml version="1.0" encoding="{feed.encoding.upper()}"?>\n'
 
@@ -59,21 +70,47 @@ def _rss_item(item: DemoItem) -> Iterator[str]:
     yield f'<guid isPermaLink="false">{escape(item.guid)}</guid>\n'
     yield f"<link>{escape(item.link)}</link>\n<author>{cdata(item.author)}</author>\n"
     yield "".join(f"<category>{cdata(c)}</category>\n" for c in item.categories)
-    if item.image:
+    for enclosure in item.enclosures:
+        yield (f"<enclosure url={quoteattr(enclosure.url)} length=\"{_length(enclosure)}\""
+               f" type={quoteattr(enclosure.type)}/>\n")
+    if item.image and item.enclosures:  # an episode's cover, as RSSHub writes it
+        yield f"<itunes:image href={quoteattr(item.image)}/>\n"
+    elif item.image:
         kind = "image/png" if item.image.endswith(".png") else "image/svg+xml"
         yield f'<enclosure url={quoteattr(item.image)} type="{kind}" length="0"/>\n'
+    durations = [e.duration for e in item.enclosures if e.duration is not None]
+    if durations:
+        yield f"<itunes:duration>{clock(durations[0])}</itunes:duration>\n"
     yield "</item>\n"
 
 
+def _podcast_head(feed: DemoFeed) -> str:
+    """The channel's ``itunes`` tags and picture, as RSSHub writes them for a podcast route."""
+    parts = []
+    if feed.image:
+        parts.append(f"<image>\n<url>{escape(feed.image)}</url>\n<title>{cdata(feed.title)}"
+                     f"</title>\n<link>{escape(feed.link)}</link>\n</image>\n")
+    if feed.podcast:
+        author = feed.items[0].author if feed.items else feed.title
+        parts.append(f"<itunes:author>{cdata(author)}</itunes:author>\n")
+        if feed.image:
+            parts.append(f"<itunes:image href={quoteattr(feed.image)}/>\n")
+        parts.append("<itunes:explicit>false</itunes:explicit>\n")
+    return "".join(parts)
+
+
 def rss(feed: DemoFeed, self_url: str, ttl: int = 5) -> str:
+    itunes = ' xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"' if (
+        feed.podcast or any(i.enclosures for i in feed.items)) else ""
     head = (
-        '<rss xmlns:atom="http://www.w3.org/2005/Atom" version="2.0">\n<channel>\n'
+        f'<rss xmlns:atom="http://www.w3.org/2005/Atom"{itunes} version="2.0">\n<channel>\n'
         f"<title>{cdata(feed.title)}</title>\n<link>{escape(feed.link)}</link>\n"
         f'<atom:link href={quoteattr(self_url)} rel="self" type="application/rss+xml"/>\n'
         f"<description>{cdata(feed.description + ' - Powered by RSSHub')}</description>\n"
         "<generator>RSSHub</generator>\n<webMaster>contact@rsshub.app (RSSHub)</webMaster>\n"
         f"<language>{escape(feed.lang)}</language>\n"
         f"<lastBuildDate>{rfc822(last_modified(feed))}</lastBuildDate>\n<ttl>{ttl}</ttl>\n"
+        + _podcast_head(feed)
     )
     items = "".join(part for item in feed.items for part in _rss_item(item))
     return _xml_decl(feed) + head + items + "</channel>\n</rss>\n"
@@ -88,6 +125,9 @@ def _atom_entry(item: DemoItem) -> Iterator[str]:
         yield f"<published>{stamp}</published>\n<updated>{stamp}</updated>\n"
     yield f"<author><name>{cdata(item.author)}</name></author>\n"
     yield "".join(f"<category term={quoteattr(c)}/>\n" for c in item.categories)
+    for enclosure in item.enclosures:
+        yield (f'<link rel="enclosure" href={quoteattr(enclosure.url)}'
+               f" type={quoteattr(enclosure.type)} length=\"{_length(enclosure)}\"/>\n")
     if item.image:
         yield f"<media:thumbnail url={quoteattr(item.image)}/>\n"
     yield "</entry>\n"
@@ -103,6 +143,7 @@ def atom(feed: DemoFeed, self_url: str) -> str:
         f'<link rel="alternate" href={quoteattr(feed.link)}/>\n'
         f'<link rel="self" href={quoteattr(self_url)} type="application/atom+xml"/>\n'
         f"<subtitle>{cdata(feed.description + ' - Powered by RSSHub')}</subtitle>\n"
+        + (f"<logo>{escape(feed.image)}</logo>\n" if feed.image else "")
     )
     entries = "".join(part for item in feed.items for part in _atom_entry(item))
     return _xml_decl(feed) + head + entries + "</feed>\n"
@@ -121,6 +162,17 @@ def _json_item(item: DemoItem) -> dict[str, object]:
         out["date_published"] = rfc3339(item.date)
     out["authors"] = [{"name": item.author}]
     out["tags"] = list(item.categories)
+    if item.enclosures:
+        out["attachments"] = [_attachment(e) for e in item.enclosures]
+    return out
+
+
+def _attachment(enclosure: DemoEnclosure) -> dict[str, object]:
+    out: dict[str, object] = {"url": enclosure.url, "mime_type": enclosure.type}
+    if enclosure.length is not None:
+        out["size_in_bytes"] = enclosure.length
+    if enclosure.duration is not None:
+        out["duration_in_seconds"] = enclosure.duration
     return out
 
 
@@ -132,6 +184,7 @@ def json_feed(feed: DemoFeed, self_url: str) -> str:
         "feed_url": self_url,
         "description": feed.description + " - Powered by RSSHub",
         "language": feed.lang,
+        **({"icon": feed.image} if feed.image else {}),
         "items": [_json_item(i) for i in feed.items],
     }
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

@@ -15,6 +15,7 @@ from pathlib import Path
 from rsspage.config import Config, load_config
 from rsspage.console import Console
 from rsspage.demo.server import serve_demo, write_demo_config
+from rsspage.errors import RsspageError
 from rsspage.pipeline import Hooks, update
 from rsspage.types import RunReport
 
@@ -27,8 +28,9 @@ def _demo_server() -> Iterator[str]:
     try:
         server = serve_demo(PREFERRED_PORT)
         base_url = server.__enter__()
-    except OSError as e:
-        if e.errno != errno.EADDRINUSE:
+    except RsspageError as e:  # make_server's, from the OSError of a port in use
+        cause = e.__cause__
+        if not (isinstance(cause, OSError) and cause.errno == errno.EADDRINUSE):
             raise
         server = serve_demo(0)
         base_url = server.__enter__()

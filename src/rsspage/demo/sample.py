@@ -9,8 +9,9 @@ then.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
@@ -19,6 +20,10 @@ from typing import Any
 
 #: Placeholder for the server's base URL (``http://127.0.0.1:PORT``) inside the data.
 BASE = "@BASE@"
+#: Size of a demo picture unless ``image_sizes`` in the data names another (portrait, square).
+IMAGE_SIZE = (640, 360)
+#: A demo media file the server makes: ``@BASE@/media/<name>.wav``.
+MEDIA_URL = re.compile(re.escape(BASE) + r"/media/([a-z0-9\-]+)\.wav")
 
 
 def data_file(name: str) -> Traversable:
@@ -28,6 +33,20 @@ def data_file(name: str) -> Traversable:
 
 #: The RSSHub-shaped catalog of the demo routes.
 CATALOG = data_file("demo-routes.json")
+
+
+@dataclass(frozen=True, slots=True)
+class DemoEnclosure:
+    """A media file of a demo item (a podcast episode's audio), as the feed states it."""
+
+    #: Its URL, with ``@BASE@`` for the server's (``@BASE@/media/<name>.wav``).
+    url: str
+    #: MIME type (``audio/wav``).
+    type: str
+    #: Size in bytes (the file the server sends has exactly this size), or None.
+    length: int | None
+    #: Playing time the feed states, in seconds (``itunes:duration``), or None.
+    duration: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +64,8 @@ class DemoItem:
     html: str
     #: An image outside the body (enclosure, media:thumbnail, JSON Feed ``image``), or None.
     image: str | None
+    #: Media files (RSS ``<enclosure>``, Atom ``rel="enclosure"``, JSON Feed ``attachments``).
+    enclosures: tuple[DemoEnclosure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,10 @@ class DemoFeed:
     #: Output encoding: ``utf-8`` or ``gbk``.
     encoding: str
     items: tuple[DemoItem, ...]
+    #: The feed's own picture (a podcast's cover: RSS ``<image>``, ``itunes:image``), or None.
+    image: str | None = None
+    #: Whether it is a podcast (RSS gets the ``itunes`` namespace and its channel tags).
+    podcast: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +124,22 @@ class DemoData:
     feeds: Mapping[str, DemoFeed]
     #: Image name (without extension) → the label drawn on it.
     images: Mapping[str, str]
+    #: Image name → (width, height) for the pictures not of :data:`IMAGE_SIZE`.
+    image_sizes: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def routes(self) -> tuple[DemoRoute, ...]:
         return tuple(r for s in self.sources for r in s.routes)
+
+    def image_size(self, name: str) -> tuple[int, int]:
+        return self.image_sizes.get(name, IMAGE_SIZE)
+
+    @property
+    def media(self) -> frozenset[str]:
+        """Names of the media files the items refer to (``/media/<name>.wav``)."""
+        feeds = [*(f for r in self.routes for f in r.variants.values()), *self.feeds.values()]
+        return frozenset(m.group(1) for f in feeds for i in f.items for e in i.enclosures
+                         if (m := MEDIA_URL.fullmatch(e.url)))
 
 
 def _item(raw: Mapping[str, Any]) -> DemoItem:
@@ -116,6 +153,10 @@ def _item(raw: Mapping[str, Any]) -> DemoItem:
         categories=tuple(raw.get("categories", ())),
         html=raw["html"],
         image=raw.get("image"),
+        enclosures=tuple(
+            DemoEnclosure(e["url"], e["type"], e.get("length"), e.get("duration"))
+            for e in raw.get("enclosures", ())
+        ),
     )
 
 
@@ -129,6 +170,8 @@ def _feed(raw: Mapping[str, Any], lang: str, fmt: str, encoding: str) -> DemoFee
         format=fmt,
         encoding=encoding,
         items=tuple(_item(i) for i in raw["items"]),
+        image=raw.get("image"),
+        podcast=raw.get("podcast", False),
     )
 
 
@@ -153,7 +196,8 @@ def load_demo_data() -> DemoData:
     feeds = {
         f["path"]: _feed(f, f["lang"], f["format"], f["encoding"]) for f in raw["feeds"]
     }
-    return DemoData(tuple(_source(s) for s in raw["sources"]), feeds, dict(raw["images"]))
+    sizes = {name: (int(w), int(h)) for name, (w, h) in raw.get("image_sizes", {}).items()}
+    return DemoData(tuple(_source(s) for s in raw["sources"]), feeds, dict(raw["images"]), sizes)
 
 
 def _match(pattern: str, parts: list[str]) -> str | None:

@@ -1,7 +1,8 @@
 """A local stand-in for an RSSHub instance, serving the bundled demo feeds and pictures.
 
 ``GET /<namespace>/<route...>`` answers like RSSHub (``?format=rss|atom|json``, ``?limit=N``),
-``GET /blog/feed/`` is an ordinary blog feed, ``GET /images/<name>.svg|.png`` the pictures.
+``GET /blog/feed/`` is an ordinary blog feed, ``GET /images/<name>.svg|.png`` the pictures,
+``GET /media/<name>.wav`` the podcast's audio (with byte ranges, as a browser's player asks).
 Feed responses carry ETag and Last-Modified and honour conditional requests with 304.
 Run ``python -m rsspage.demo.server [PORT]`` to serve until Ctrl-C.
 """
@@ -27,7 +28,7 @@ from xml.sax.saxutils import escape
 import yaml
 
 from rsspage.catalog.labels import label_for
-from rsspage.demo import images, render
+from rsspage.demo import audio, images, render
 from rsspage.demo.sample import (
     CATALOG,
     DemoData,
@@ -43,6 +44,9 @@ from rsspage.serve import QuietServer
 #: A Host header we are willing to echo into feed URLs (no quotes, no markup).
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:\d{1,5})?|\[[0-9A-Fa-f:.]+\](:\d{1,5})?")
 _IMAGE = re.compile(r"/images/([a-z0-9\-]+)\.(svg|png)")
+_MEDIA = re.compile(r"/media/([a-z0-9\-]+)\.wav")
+#: One byte range (``bytes=0-``, ``bytes=100-199``, ``bytes=-500``), all a player asks for.
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _NOT_FOUND = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Error - RSSHub</title></head>
 <body><h1>Looks like something went wrong</h1>
@@ -95,8 +99,11 @@ class DemoHandler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         image = _IMAGE.fullmatch(url.path)
+        media = _MEDIA.fullmatch(url.path)
         if image and image.group(1) in self.data.images:
             self._image(image.group(1), image.group(2), with_body)
+        elif media and media.group(1) in self.data.media:
+            self._media(audio.wav(media.group(1)), "audio/wav", with_body)
         elif url.path == "/":
             self._send(200, "text/html; charset=utf-8", self._index(), with_body)
         elif (feed := find_feed(self.data, url.path)) and query.get("format", "rss") in (
@@ -123,10 +130,33 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def _image(self, name: str, ext: str, with_body: bool) -> None:
         if ext == "svg":
-            body, kind = images.svg(name, self.data.images[name]), "image/svg+xml"
+            size = self.data.image_size(name)
+            body, kind = images.svg(name, self.data.images[name], size), "image/svg+xml"
         else:
             body, kind = images.png(name), "image/png"
         self._send(200, kind, body, with_body, {"Cache-Control": f"max-age={CACHE_SECONDS}"})
+
+    def _media(self, body: bytes, kind: str, with_body: bool) -> None:
+        """A media file, whole or the one byte range asked for (206; 416 when it is outside
+        the file); a range that is not one plain range gets the whole file, as RFC 9110
+        allows."""
+        headers = {"Accept-Ranges": "bytes", "Cache-Control": f"max-age={CACHE_SECONDS}"}
+        wanted = _RANGE.fullmatch(self.headers.get("Range", "").strip())
+        size = len(body)
+        if wanted is None or wanted.groups() == ("", ""):
+            self._send(200, kind, body, with_body, headers)
+            return
+        first, last = wanted.groups()
+        if first:
+            start, end = int(first), min(int(last), size - 1) if last else size - 1
+        else:  # the last N bytes
+            start, end = max(size - int(last), 0), size - 1
+        if start >= size or start > end:
+            headers["Content-Range"] = f"bytes */{size}"
+            self._send(416, kind, b"", with_body, headers)
+            return
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        self._send(206, kind, body[start:end + 1], with_body, headers)
 
     def _index(self) -> bytes:
         links = "".join(
