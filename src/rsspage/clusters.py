@@ -32,11 +32,12 @@ removes the rest.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+import zlib
+from array import array
 from dataclasses import dataclass
+from operator import add
 
 #: Characters of an article's text compared: about its first paragraph.
 HEAD_CHARS = 300
@@ -51,8 +52,8 @@ TITLE_KEYS = 10
 HEAD_KEYS = 4
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_RUN = re.compile(rf"[{_CJK}]+|[^\W_{_CJK}]+")
-_IS_CJK = re.compile(rf"[{_CJK}]")
+_CJK_RUN = re.compile(rf"[{_CJK}]+")
+_WORD = re.compile(rf"[^\W_{_CJK}]+")
 _DIGIT_GROUP = re.compile(r"(?<=\d)[,，](?=\d{3})")
 
 #: Bigrams of Chinese news boilerplate: dates and reporting words, prices and units, the names
@@ -70,32 +71,42 @@ says will would could has have had or but not after over up new more than about 
 who their they them he she his her we our you your monday tuesday wednesday thursday friday
 saturday sunday year years first last company percent million billion today week month
 """
-_STOP_ZH = frozenset(_STOP_ZH_WORDS.split())
-_STOP_EN = frozenset(_STOP_EN_WORDS.split())
+_STOP = frozenset(_STOP_ZH_WORDS.split()) | frozenset(_STOP_EN_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
 class Features:
-    """What an article is compared by: the features of its title and of its head."""
+    """What an article is compared by: the features of its title and of its head, each as its
+    hash (:func:`feature_hash`): compact to store, fast to compare."""
 
-    title: frozenset[str]
-    head: frozenset[str]
+    title: frozenset[int]
+    head: frozenset[int]
+
+    def to_bytes(self) -> bytes:
+        """A compact form (the store keeps it for the recent articles): 4 bytes a feature."""
+        return array("I", (len(self.title), *self.title, *self.head)).tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Features:
+        values = array("I")
+        values.frombytes(data)
+        return cls(frozenset(values[1:values[0] + 1]), frozenset(values[values[0] + 1:]))
 
 
 def features_of(title: str, text: str) -> Features:
     """The features of an article (see the module docstring); the head's exclude the title's."""
-    title_set = frozenset(_features(title))
-    return Features(title_set, frozenset(_features(text[:HEAD_CHARS])) - title_set)
+    title_set = frozenset(map(feature_hash, _features(title)))
+    head = frozenset(map(feature_hash, _features(text[:HEAD_CHARS])))
+    return Features(title_set, head - title_set)
 
 
-def _features(text: str) -> Iterable[str]:
+def _features(text: str) -> set[str]:
     text = _DIGIT_GROUP.sub("", unicodedata.normalize("NFKC", text).casefold())
-    for run in _RUN.findall(text):
-        if _IS_CJK.match(run):
-            grams = (run,) if len(run) < 2 else (run[i:i + 2] for i in range(len(run) - 1))
-            yield from (g for g in grams if g not in _STOP_ZH)
-        elif run not in _STOP_EN:
-            yield run
+    found = set(_WORD.findall(text))  # words, numbers, model names
+    for run in _CJK_RUN.findall(text):
+        # its bigrams (map(add) pairs each character with the next, in C), or the character
+        found.update(map(add, run, run[1:]) if len(run) > 1 else (run,))
+    return found - _STOP
 
 
 def similarity(a: Features, b: Features) -> float:
@@ -114,16 +125,17 @@ def same_story(a: Features, b: Features) -> bool:
 
 
 def feature_hash(feature: str) -> int:
-    """A stable signed 63-bit hash of a feature (an SQLite INTEGER; Python's ``hash`` of a str
-    changes with every process)."""
-    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
+    """A stable 32-bit hash of a feature (Python's ``hash`` of a str changes with every
+    process). CRC-32 is six times as fast as BLAKE2 here (0.2 against 1.3 µs; an article has
+    100 to 250 features) and spreads short strings as well for a sketch; two features of a
+    pair colliding (about one pair in 10^5) moves its similarity by one feature."""
+    return zlib.crc32(feature.encode("utf-8"))
 
 
 def sketch(features: Features) -> list[int]:
     """The article's keys: the hashes of its :data:`TITLE_KEYS` title features and
     :data:`HEAD_KEYS` head features that hash smallest (a bottom-k MinHash sketch: two
     articles sharing a feature share its key whenever it is among both articles' smallest)."""
-    title = sorted(map(feature_hash, features.title))[:TITLE_KEYS]
-    head = sorted(map(feature_hash, features.head))[:HEAD_KEYS]
+    title = sorted(features.title)[:TITLE_KEYS]
+    head = sorted(features.head)[:HEAD_KEYS]
     return sorted(set(title + head))

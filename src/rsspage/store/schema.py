@@ -230,7 +230,9 @@ MIGRATIONS: tuple[str, ...] = (
     # article is in (the article the others joined; NULL: alone), indexed to read a cluster's
     # members. ``cluster_keys`` files articles under the keys of their sketch (rsspage.clusters)
     # by day, so that a new article's candidates are a few index lookups within the window
-    # (``article`` is the articles rowid; the keys go with the article). A member that joins,
+    # (``article`` is the articles rowid; the keys go with the article); ``cluster_features``
+    # keeps the compared features (4 bytes each) of the articles of the last week, which
+    # computing again from the text costs six times the comparison. A member that joins,
     # leaves (deleted), is hidden or shown, renamed or moves to another source changes what the
     # other members' pages show: the triggers log each of them as changed where it is, so an
     # incremental build renders that cluster's pages (the WHEN keeps a rewrite of an
@@ -245,6 +247,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (key, day, article)
     ) WITHOUT ROWID;
     CREATE INDEX cluster_keys_article ON cluster_keys(article);
+    CREATE TABLE cluster_features (
+        article INTEGER PRIMARY KEY,
+        day INTEGER NOT NULL,
+        features BLOB NOT NULL
+    );
+    CREATE INDEX cluster_features_day ON cluster_features(day);
     CREATE TRIGGER clusters_au AFTER UPDATE OF cluster, hidden, title, source ON articles
     WHEN coalesce(new.cluster, old.cluster) IS NOT NULL AND (
         new.cluster IS NOT old.cluster OR new.hidden != old.hidden OR new.title != old.title
@@ -256,6 +264,7 @@ MIGRATIONS: tuple[str, ...] = (
     END;
     CREATE TRIGGER clusters_ad AFTER DELETE ON articles BEGIN
         DELETE FROM cluster_keys WHERE article = old.rowid;
+        DELETE FROM cluster_features WHERE article = old.rowid;
         INSERT INTO changes (id, category, source, channel, published, first_seen)
             SELECT id, category, source, channel, published, first_seen FROM articles
             WHERE old.cluster IS NOT NULL AND cluster = old.cluster;
