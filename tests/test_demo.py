@@ -110,3 +110,40 @@ def test_real_hexo_reads_every_demo_post(demo: tuple[Path, CliRun, float], tmp_p
         assert seen.title == meta["title"]
         assert list(seen.categories) == meta["categories"]
         assert seen.date.strftime("%a, %d %b %Y %H:%M:%S GMT") == meta["date"]
+
+
+@pytest.mark.slow
+def test_the_demo_podcast_plays_in_a_browser(tmp_path: Path) -> None:
+    """An episode's page has a player for the demo server's WAV, which Chromium loads and
+    plays to its end (valid file, right type, byte ranges) with nothing in the browser's log;
+    each new feed has its listing page."""
+    from browser import Browser, chromium_or_skip, dump
+    from rsspage.demo.server import serve_demo, write_demo_config
+    from rsspage.publish.site_model import article_path
+    from rsspage.serve import serving
+
+    with serve_demo(0) as feeds:
+        config = write_demo_config(tmp_path, feeds)
+        run = run_cli("update", "-c", str(config))
+        assert run.code == 0, run.err
+        with Store.open(load_config(config).output.state) as store:
+            (episode,) = [i for i, title, _ in store.feed_articles("/demo-podcast/episodes")
+                          if title.startswith("第 48 期")]
+        with serving(tmp_path / "public", 0, rebuild=None, watch=None) as url, \
+                Browser(chromium_or_skip(), shots=tmp_path, allowed=[url, feeds]) as browser:
+            for listing in ("c/新媒体/创投快报", "c/图片/光影图集", "c/社交媒体/微光社区",
+                            "c/音视频/声波漫谈"):
+                assert (tmp_path / "public" / listing / "index.html").is_file(), listing
+            tab = browser.open(url + article_path(episode))
+            assert tab.page.locator("audio source").get_attribute("src") == (
+                feeds + "/media/podcast-48.wav")
+            outcome = tab.page.evaluate("""() => new Promise((done) => {
+                const player = document.querySelector("audio");
+                player.addEventListener("error", () => done(["error", player.error.code]));
+                player.addEventListener("ended", () => done(["ended", player.duration]));
+                player.muted = true;
+                player.play().catch((e) => done(["refused", String(e)]));
+            })""")
+            assert outcome == ["ended", 3], outcome
+            assert tab.log.problems() == [], dump(tab.log)
+            tab.close()
