@@ -302,12 +302,12 @@ def test_search_across_shards(
         # Shards without the word add their stand-ins for it ("a"); none is shown.
         assert [title for title, _ in search_for(tab, "Aurora")] == [AURORA_TITLE]
         assert search_for(tab, "qwertyuiop") == []
-        # 172 articles from every shard say they are demo data: 20 at a time.
+        # 180 articles from every shard say they are demo data: 20 at a time.
         found = search_for(tab, "演示数据")
         assert len(found) == 20
         assert all(re.search("<mark>(演示|数据)</mark>", html) for _, html in found), found
-        assert tab.page.locator("#search-status").inner_text() == "找到 172 篇文章"
-        for shown in (40, 60, 80, 100, 120, 140, 160, 172):
+        assert tab.page.locator("#search-status").inner_text() == "找到 180 篇文章"
+        for shown in (40, 60, 80, 100, 120, 140, 160, 180):
             tab.page.click("#search-more")
             tab.page.wait_for_function(
                 "(n) => document.querySelectorAll('#search-results li').length === n", arg=shown)
@@ -345,7 +345,7 @@ def test_search_hides_records_published_before_the_layouts_floor(
     with Store.open(load_config(site.parent / "rsspage.yml").output.state) as store:
         published = {article_path(a.id): a.published for a in store.articles(content=False)}
     before = every_result(site, browser, "演示数据")
-    assert len(before) >= 172
+    assert len(before) >= 180
     dates = sorted(published[path] for path in before)
     floor = dates[50].replace(microsecond=0) + timedelta(seconds=1)
     path = site / "pagefind" / search_tiers.LAYOUT_NAME
@@ -383,8 +383,8 @@ def test_search_reaches_older_shards_a_wave_at_a_time(
                 """(n) => document.querySelectorAll('#search-results li').length > n
                    || document.getElementById('search-more').hidden""", arg=shown)
             shown = tab.page.locator("#search-results li").count()
-        assert shown == 172 and len(entries) == 1 + len(counts)
-        assert tab.page.locator("#search-status").inner_text() == "找到 172 篇文章"
+        assert shown == 180 and len(entries) == 1 + len(counts)
+        assert tab.page.locator("#search-status").inner_text() == "找到 180 篇文章"
         titles = tab.page.locator("#search-results h2").all_inner_texts()
         assert len(set(titles)) == len(titles)  # no result shown twice across waves
         clean(tab.log)

@@ -69,6 +69,7 @@ def test_demo_files_each_kind_of_feed_under_its_view(demo: tuple[Path, CliRun, f
     assert filed["/demo-photo/gallery"] == ("图片", "光影图集", "每日图集", "pictures")
     assert filed["/demo-social/timeline"] == ("社交媒体", "微光社区", "本站时间线", "social")
     assert filed["/demo-podcast/episodes"] == ("音视频", "声波漫谈", "节目更新", "audio")
+    assert filed["/demo-video/uploads"] == ("音视频", "影像工坊", "最新投稿", "videos")
     assert [len(articles[k]) for k in ("/demo-kr/newsflashes", "/demo-photo/gallery",
                                        "/demo-social/timeline", "/demo-podcast/episodes")] == [
         12, 10, 14, 8]
@@ -81,8 +82,12 @@ def test_demo_files_each_kind_of_feed_under_its_view(demo: tuple[Path, CliRun, f
         assert audio.type == "audio/wav" and audio.duration and audio.duration > 1800
         assert audio.length and audio.url.endswith(".wav") and episode.image
     # Every other feed is an ordinary one: no view in the catalog.
+    # A video channel's uploads: a poster (the cover) each, no media file (as RSSHub's video
+    # routes give them); every other feed is an ordinary one: no view in the catalog.
+    assert all(a.image and not a.enclosures for a in articles["/demo-video/uploads"])
     others = {k for k, v in filed.items() if v[3] is not None}
-    assert others == {"/demo-photo/gallery", "/demo-social/timeline", "/demo-podcast/episodes"}
+    assert others == {"/demo-photo/gallery", "/demo-social/timeline", "/demo-podcast/episodes",
+                      "/demo-video/uploads"}
 
 
 def test_second_demo_run_changes_nothing(demo: tuple[Path, CliRun, float]) -> None:
@@ -132,7 +137,7 @@ def test_the_demo_podcast_plays_in_a_browser(tmp_path: Path) -> None:
         with serving(tmp_path / "public", 0, rebuild=None, watch=None) as url, \
                 Browser(chromium_or_skip(), shots=tmp_path, allowed=[url, feeds]) as browser:
             for listing in ("c/新媒体/创投快报", "c/图片/光影图集", "c/社交媒体/微光社区",
-                            "c/音视频/声波漫谈"):
+                            "c/音视频/声波漫谈", "c/音视频/影像工坊"):
                 assert (tmp_path / "public" / listing / "index.html").is_file(), listing
             tab = browser.open(url + article_path(episode))
             assert tab.page.locator("audio source").get_attribute("src") == (

@@ -83,7 +83,8 @@ def parse(url: str) -> list[tuple[str, list[str]]]:
 TEXT_ONLY = "/demo-kr/newsflashes"
 SOCIAL = "/demo-social/timeline"
 #: The feeds added for the views (issue 13) are shorter than the others' 20 items.
-VIEW_FEEDS = {TEXT_ONLY, SOCIAL, "/demo-photo/gallery", "/demo-podcast/episodes"}
+VIEW_FEEDS = {TEXT_ONLY, SOCIAL, "/demo-photo/gallery", "/demo-podcast/episodes",
+              "/demo-video/uploads"}
 
 
 @pytest.mark.parametrize("path", examples())
@@ -320,6 +321,7 @@ def test_catalog_files_the_view_feeds_under_rsshubs_view_numbers() -> None:
     assert routes["/demo-photo/gallery"].view == "pictures"
     assert routes["/demo-social/timeline"].view == "social"
     assert routes["/demo-podcast/episodes"].view == "audio"
+    assert routes["/demo-video/uploads"].view == "videos"
     # The 快讯 route says nothing, as RSSHub's 36kr routes do: its lack of pictures shows it.
     assert routes["/demo-kr/newsflashes"].view is None
     assert catalog()["demo-podcast"]["routes"]["/episodes"]["features"]["supportPodcast"]
