@@ -295,3 +295,10 @@ def test_long_shallow_articles_keep_every_tag() -> None:
 )  # fmt: skip
 def test_pathological_markup_is_linear(hostile: str) -> None:
     assert _timed(lambda: sanitise_html(hostile, BASE)) < 2
+
+
+def test_a_feeds_own_players_get_controls_and_load_nothing_until_played() -> None:
+    out = sanitise_html('<video src="v.mp4" autoplay loop muted></video>'
+                        '<audio src="a.mp3" autoplay controls="false"></audio>', BASE)
+    assert out.count('controls preload="none"') == 2
+    assert "autoplay" not in out and "loop" not in out and "false" not in out

@@ -41,7 +41,7 @@ _TAGS = frozenset(
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "abbr": {"title"},
-    "audio": {"src", "controls"},
+    "audio": {"src"},
     "col": {"span"},
     "colgroup": {"span"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -50,7 +50,7 @@ _ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
     "time": {"datetime"},
-    "video": {"src", "controls", "poster", "width", "height"},
+    "video": {"src", "poster", "width", "height"},
 }
 
 # Dropped together with their content: their text is code, styling or fallback markup (noscript
@@ -79,6 +79,10 @@ _SIBLING_CLOSERS = frozenset({"p", "li", "dt", "dd", "option", "tr", "td", "th"}
 
 _IMG_WITH_ATTRS = '<img referrerpolicy="no-referrer" loading="lazy"'
 _IMG_START = re.compile(r"<img(?=[ >])")  # in ammonia's output: lower case, one space
+#: A feed's own players get controls (a player without them cannot be started: autoplay is
+#: not allowed) and load nothing until played, like the enclosures' players.
+_MEDIA_START = re.compile(r"<(audio|video)(?=[ >])")
+_MEDIA_WITH_ATTRS = r'<\1 controls preload="none"'
 _LINK_REL = "noopener noreferrer nofollow"
 _SCHEMES = frozenset({"http", "https", "mailto"})
 
@@ -179,7 +183,10 @@ def sanitise_html(html: str, base_url: str | None) -> str:
     # Added here rather than with ammonia's set_tag_attribute_values, whose hash map puts them
     # in a different order in every process (and so would change content hashes run to run).
     # Both attributes are off the allowlist, so no <img> has them already.
-    return _IMG_START.sub(_IMG_WITH_ATTRS, clean)
+    clean = _IMG_START.sub(_IMG_WITH_ATTRS, clean)
+    if "<audio" in clean or "<video" in clean:
+        clean = _MEDIA_START.sub(_MEDIA_WITH_ATTRS, clean)
+    return clean
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:

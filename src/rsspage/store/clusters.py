@@ -90,6 +90,8 @@ def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Fe
     """(rowid, id, cluster) of the most similar candidate at the threshold or above, for the
     article of ``own`` (rowid, published, source)."""
     rowid, when, own_source = own
+    if not keys:
+        return None  # nothing to compare by (no title, no text): "FROM ()" is a syntax error
     # One query: the newest rows of each key within the window (a range of the primary key),
     # counted in SQLite. A common feature's key is shared by a thousand articles of the window
     # (reading them all: 1 ms an article); a few of them say as much.
