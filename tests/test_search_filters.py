@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 import pytest
 
 from browser import Browser, Tab, chromium_or_skip, dump
-from rsspage.publish import search_pagefind, search_tiers
+from rsspage.publish import search_index, search_pagefind, search_tiers
 from rsspage.publish.site_model import article_path
 from rsspage.serve import serving
 from rsspage.types import Article
@@ -174,7 +174,12 @@ def test_choices_come_with_counts_and_sources_follow_the_category(
 ) -> None:
     tab = open_search(browser, site)
     page = tab.page
-    # Pagefind starts once the page has loaded; its filters fill the lists.
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.wait_for_timeout(300)
+    assert not [u for u in requests if "/pagefind/" in u]  # a page only loaded loads no index
+    # Pagefind starts at the first sign of a reader; its filters fill the lists.
+    page.mouse.move(20, 20)
     page.wait_for_function("() => document.getElementById('search-category').length > 1")
     counts = {c: len(of(category=c)) for c in {a.category for a in ARTICLES}}
     assert options(tab, "#search-category")[0] == "全部分类"
@@ -191,6 +196,10 @@ def test_choices_come_with_counts_and_sources_follow_the_category(
     page.keyboard.press("Tab")  # the search button
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "search-category"
+    settled(tab, lambda: page.keyboard.press("ArrowDown"))  # the first category, searched
+    first = page.input_value("#search-category")
+    assert first and params(tab) == {"category": first}
+    assert paths(tab) == newest_first(of(first))
     settled(tab, lambda: page.select_option("#search-category", "新媒体"))
     page.wait_for_function(
         "() => [...document.getElementById('search-source').options].length === 3")
@@ -333,6 +342,32 @@ def test_the_filters_fit_a_phone(browser: Browser, site: Site, dark: bool) -> No
     tab.close()
 
 
+def test_filters_alone_on_a_larger_site_ask_for_a_query(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above search_index.BROWSE articles, filters alone ask for a query instead of loading
+    every index chunk (Pagefind's search by filters alone does); with one, they filter."""
+    monkeypatch.setattr(search_index, "BROWSE", 10)
+    built = make_site(tmp_path)
+    built.build(ARTICLES[:30])
+    with serving(built.root, 0, rebuild=None, watch=None) as url:
+        tab = browser.open(allow=[url])
+        chunks: list[str] = []
+        tab.page.on("request", lambda r: chunks.append(r.url) if ".pf_index" in r.url else None)
+        tab.goto(url + "search.html?" + urlencode({"category": "新媒体"}))
+        tab.page.wait_for_function(
+            "() => document.getElementById('search-status').textContent.includes('输入关键词')")
+        tab.page.wait_for_function("() => document.getElementById('search-source').length > 1")
+        assert tab.page.locator("#search-results li").count() == 0
+        assert chunks == []
+        settled(tab, lambda: tab.page.fill("#search-input", "芯片"))
+        assert sorted(paths(tab)) == sorted(
+            article_path(a.id) for a in chinese(of("新媒体")) if a in ARTICLES[:30])
+        assert chunks
+        clean(tab)
+        tab.close()
+
+
 def test_a_first_filtered_query_downloads(browser: Browser, site: Site) -> None:
     """What a first filtered query costs (printed), and nothing outside the site."""
     tab = browser.open()
@@ -402,5 +437,10 @@ def test_filters_hold_through_incremental_builds(
                                  for c in {a.category for a in chosen}}
     assert found["source"] == {s: sum(a.source == s for a in chosen)
                                for s in {a.source for a in chosen}}
+    pairs = {(a.category, a.source) for a in chosen}
+    assert found["feed"] == {json.dumps(p, ensure_ascii=False): sum(
+        (a.category, a.source) == p for a in chosen) for p in pairs}
     # The records changed shape: a site built before is indexed again, once.
-    assert search_pagefind.SEARCH_FORMAT == "search-4"
+    layout = json.loads((site.root / "pagefind" / search_tiers.LAYOUT_NAME).read_bytes())
+    assert layout["format"].startswith(search_pagefind.SEARCH_FORMAT + "/")
+    assert search_pagefind.SEARCH_FORMAT not in ("search-3", "search-4")

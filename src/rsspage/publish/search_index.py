@@ -97,6 +97,10 @@ FOLDER = "pagefind"
 #: index chunk per word from each of their bundles, and Pagefind scores every page that matches,
 #: however large the archive (see benchmarks/README.md, bench_search).
 WAVE = 10_000
+#: Articles in all up to which the search page lists the newest of a filter without a query
+#: (above, it asks for one): Pagefind's search by filters alone loads every index chunk of the
+#: merged bundles, about 0.6 KB an article (7 MB for the first wave at 20,000 articles).
+BROWSE = 1_000
 #: Suffixes of the compressed copies precompress.sync_search makes of text files.
 _COPIES = (".gz", ".br")
 
@@ -321,7 +325,7 @@ def _result(folder: Path, layout: Layout, staged: tuple[tuple[Path, Path], ...],
         rebuilt=sum(not b.runtime for b in built.values()),
         records=sum(b.count for b in built.values() if not b.runtime),
         seconds=time.monotonic() - started, staged=staged, folder=folder,
-        shards=len(shards), layout=search_tiers.dump_layout(layout, WAVE),
+        shards=len(shards), layout=search_tiers.dump_layout(layout, WAVE, BROWSE),
         keep=frozenset([layout.runtime, *(s.folder for s in shards if s.folder is not None)]),
     )
 
@@ -339,7 +343,7 @@ def _failed(folder: Path, old: Layout | None, pieces: Sequence[Piece], floor: da
     layout = replace(old, shards=tuple(stale), floor=max(floors) if floors else None)
     return IndexResult(hashes={f"{FOLDER}/{s.folder}/": s.digest for s in kept},
                        seconds=time.monotonic() - started, available=False, folder=folder,
-                       layout=search_tiers.dump_layout(layout, WAVE))
+                       layout=search_tiers.dump_layout(layout, WAVE, BROWSE))
 
 
 def _overlaps(shard: TierShard, piece: Piece) -> bool:

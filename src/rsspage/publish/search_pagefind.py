@@ -18,11 +18,12 @@ merges it into the *runtime* bundle, and a merged bundle never loads its own (Pa
 with an index of one record no query can find (Pagefind writes no language, so no usable entry,
 for an index of none).
 
-Each article's record (:func:`record`) carries Pagefind filters ``category``, ``source`` and
-``bundle`` (the folder of the bundle it is in) and a sort key ``t`` (its publication time): the
-search page filters by the first two, and lists the newest articles of a filter bundle by bundle
-(Pagefind sorts within one bundle only). A kept shard keeps its folder, so its records stay
-right; a rebuilt one gets a new folder and new records.
+Each article's record (:func:`record`) carries Pagefind filters ``category``, ``source``,
+``feed`` (both, as a JSON pair: the sources of each category) and ``bundle`` (the folder of the
+bundle it is in), and a sort key ``t`` (its publication time): the search page filters by the
+first two, and lists the newest articles of a filter bundle by bundle (Pagefind sorts within
+one bundle only). A kept shard keeps its folder, so its records stay right; a rebuilt one gets
+a new folder and new records.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from rsspage.publish.site_pages import digest
 #: Characters of an article's text that are indexed (beyond this, mostly boilerplate).
 TEXT_CHARS = 10_000
 #: Bump when the records or bundles change shape, to re-index every shard.
-SEARCH_FORMAT = "search-4"
+SEARCH_FORMAT = "search-5"
 ENTRY = "pagefind-entry.json"
 #: Longest wait for one answer of Pagefind's (a shard of 4,000 records takes ~10 s).
 CALL_TIMEOUT = 600
@@ -270,11 +271,13 @@ def record(index_id: int, view: ArticleView, language: str, bundle: int = 0) -> 
         "content": f"{a.title}\n{a.text[:TEXT_CHARS]}", "language": language,
         "meta": {"title": a.title, "source": f"{a.source} › {a.channel}", "date": view.when,
                  "t": t},
-        # What the search page filters by (pagefind.filters(), search(q, {filters})). Searched
-        # by filters alone, the page lists the newest first: Pagefind sorts by "t" within a
-        # bundle, not across merged ones, so the page asks each bundle by its "bundle" filter
-        # and merges their lists (static/search.js, newest()).
-        "filters": {"category": [a.category], "source": [a.source], "bundle": [str(bundle)]},
+        # What the search page filters by (pagefind.filters(), search(q, {filters})); "feed"
+        # counts the sources of each category. Searched by filters alone, the page lists the
+        # newest first: Pagefind sorts by "t" within a bundle, not across merged ones, so the
+        # page asks each bundle by its "bundle" filter and merges their lists (search.js).
+        "filters": {"category": [a.category], "source": [a.source],
+                    "feed": [json.dumps([a.category, a.source], ensure_ascii=False)],
+                    "bundle": [str(bundle)]},
         "sort": {"t": t},
     }
 

@@ -269,11 +269,12 @@ def _full_run(pieces: Sequence[Piece], tiers: Tiers) -> int | None:
 # -- the layout file ----------------------------------------------------------------------
 
 
-def dump_layout(layout: Layout, wave: int) -> bytes:
-    """The layout file; ``wave``: how many articles the search page merges at a time."""
+def dump_layout(layout: Layout, wave: int, browse: int = 0) -> bytes:
+    """The layout file; ``wave``: how many articles the search page merges at a time;
+    ``browse``: up to how many articles in all it lists a filter's newest without a query."""
     body = {
         "version": LAYOUT_VERSION, "format": layout.format, "runtime": layout.runtime,
-        "next": layout.next_folder, "wave": wave,
+        "next": layout.next_folder, "wave": wave, "browse": browse,
         "floor": None if layout.floor is None else layout.floor.isoformat(),
         "shards": [{"folder": s.folder, "start": _key_json(s.start), "end": _key_json(s.end),
                     "level": s.level, "count": s.count, "digest": s.digest}

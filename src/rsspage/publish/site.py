@@ -93,7 +93,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "site_nav": "站点导航", "pages_nav": "分页", "article_nav": "相邻文章",
         "search_site": "站内搜索",
         "filter_category": "分类", "filter_source": "来源", "filter_all_categories": "全部分类",
-        "filter_all_sources": "全部来源",
+        "filter_all_sources": "全部来源", "filter_need_query": "输入关键词，在所选分类和来源中搜索",
         "site_description": "{}：按分类、来源和频道整理的新闻，可搜索、可订阅",
     },
     "en": {
@@ -115,6 +115,7 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "search_site": "Search this site",
         "filter_category": "Category", "filter_source": "Source",
         "filter_all_categories": "All categories", "filter_all_sources": "All sources",
+        "filter_need_query": "Type a word to search the chosen category and source",
         "site_description": "{}: news by category, source and channel, searchable, with feeds",
     },
 }

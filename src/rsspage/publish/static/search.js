@@ -4,15 +4,16 @@
 // `wave` articles first and reaches further back only when those give no result (or on
 // "more"), each wave twice the one before, so what a first query downloads does not grow with
 // the archive and a search through all of it takes a few waves. Pagefind and the first wave
-// start once the page has loaded (the filters' choices come from them). Results are shown
-// with highlighted excerpts; Pagefind's excerpts are text with < and > escaped plus <mark>,
-// still rebuilt node by node so that nothing else from the index becomes markup.
+// start at the reader's first move, key or touch (the filters' choices come from them).
+// Results are shown with highlighted excerpts; Pagefind's excerpts are text with < and >
+// escaped plus <mark>, still rebuilt node by node so that nothing else from the index becomes
+// markup.
 //
-// Filters: every record has Pagefind filters "category" and "source" (and "bundle", its
-// bundle's folder). The choices and their counts are those of the merged bundles (sources: of
-// the chosen category); the query and the filters are kept in the page's URL
+// Filters: every record has Pagefind filters "category", "source", "feed" (both) and "bundle"
+// (its bundle's folder). The choices and their counts are those of the merged bundles
+// (sources: of the chosen category); the query and the filters are kept in the page's URL
 // (?q=芯片&category=科技&source=快科技), a filter chosen is a step "back" undoes. Filters
-// without a query list their newest articles (see newest()).
+// without a query list their newest articles on a small site (see newest()), else ask for one.
 //
 // Why the query is split here and not by Pagefind: the index splits Chinese and Japanese into
 // words with jieba, but Pagefind splits a query with the browser's Intl.Segmenter, whose
@@ -31,6 +32,10 @@ const PAGE = 20;
 const GIVE_UP = 3 * PAGE;
 // Articles whose bundles are merged in the first wave (the layout says; search_index.WAVE).
 let wave = 10000;
+// Filters alone list the newest articles of sites up to this size (search_index.BROWSE):
+// Pagefind's search by filters alone loads every index chunk of the merged bundles.
+let browse = 0;
+let archived = 0;   // articles in all the bundles
 // Unix seconds: a record published before it belongs to an article that left the site (the
 // window moves a day at a time; the shards keep such records until they are rebuilt).
 let floor = -Infinity;
@@ -83,6 +88,8 @@ async function start() {
   await started;
   waiting = layout.shards.filter((s) => s.folder !== null).reverse();
   wave = layout.wave || wave;
+  browse = layout.browse || 0;
+  archived = waiting.reduce((sum, shard) => sum + shard.count, 0);
   if (layout.floor) floor = Date.parse(layout.floor) / 1000;
   await mergeWave(pf);
   pagefind = pf;
@@ -109,14 +116,18 @@ async function mergeWave(pf) {
   return done;
 }
 
-// The filters' choices (a choice in the URL that the merged bundles lack is kept).
+// The filters' choices (a choice in the URL that the merged bundles lack is kept), from the
+// filters' counts alone: a search by filters would load every index chunk.
 async function fillChoices(pf) {
-  const chosen = category.value;
   const all = await pf.filters();
-  const sources = chosen
-    ? (await pf.search(null, { filters: { category: chosen } })).filters.source
-    : all.source;
-  if (category.value !== chosen) return;  // a later call fills them
+  let sources = all.source;
+  if (category.value) {
+    sources = {};
+    for (const [pair, count] of Object.entries(all.feed || {})) {
+      const [name, feed] = JSON.parse(pair);
+      if (name === category.value) sources[feed] = (sources[feed] || 0) + count;
+    }
+  }
   choices(category, all.category);
   choices(source, sources);
 }
@@ -357,6 +368,9 @@ async function search() {
   if (query.trim()) {
     terms = queryTerms(query);
     await gather(pf, run);
+  } else if (archived > browse) {
+    say(status.dataset.needQuery);
+    return;
   } else {
     await addStreams(pf, merged, run);
   }
@@ -427,8 +441,11 @@ input.form.addEventListener("submit", (event) => {
 
 fromUrl();
 go();
-// The filters' choices come from the merged bundles: start Pagefind once the page has loaded.
+// The filters' choices come from the merged bundles: Pagefind starts at the first sign of a
+// reader (a pointer moved, a key, a touch, a focus), not for a page only loaded.
 if (available) {
   const begin = () => load().catch(() => {});  // a failure is reported by the search that needs it
-  if (document.readyState === "complete") begin(); else addEventListener("load", begin);
+  for (const type of ["pointermove", "pointerdown", "keydown", "focusin", "touchstart"]) {
+    addEventListener(type, begin, { once: true, passive: true });
+  }
 }
