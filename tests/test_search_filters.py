@@ -33,6 +33,8 @@ from test_site import NOW, make_article, make_site
 pytestmark = pytest.mark.slow
 
 HOSTILE = "<img src=x onerror=alert(1)>"
+#: Results the search page shows at a time (search.js, PAGE).
+PAGE_SIZE = 20
 #: (category, source, channel) of the hostile article.
 HOSTILE_FEED = (HOSTILE, "<b>bold</b> & co", "<i>ch</i>")
 
@@ -114,7 +116,12 @@ def settled(tab: Tab, act: object = None) -> None:
     page.evaluate("() => { document.getElementById('search-status').textContent = ''; }")
     if callable(act):
         act()
-    page.wait_for_function(
+    answered(tab)
+
+
+def answered(tab: Tab) -> None:
+    """Until the search the page started has shown its first results or said why not."""
+    tab.page.wait_for_function(
         """() => {
           const s = document.getElementById("search-status");
           return s.textContent && s.textContent !== s.dataset.searching;
@@ -126,11 +133,7 @@ def open_search(browser: Browser, site: Site, **params: str) -> Tab:
     query = f"?{urlencode(params)}" if params else ""
     tab.goto(f"{site.url}search.html{query}")
     if params:
-        tab.page.wait_for_function(
-            """() => {
-              const s = document.getElementById("search-status");
-              return s.textContent && s.textContent !== s.dataset.searching;
-            }""")
+        answered(tab)
     return tab
 
 
@@ -342,6 +345,40 @@ def test_the_filters_fit_a_phone(browser: Browser, site: Site, dark: bool) -> No
     tab.close()
 
 
+def test_filters_across_waves(browser: Browser, site: Site, tmp_path: Path) -> None:
+    """The search page merging 8 articles' bundles at a time: the counts say "+" while older
+    bundles wait, "more" reaches them all, and the filters hold in every wave."""
+    root = tmp_path / "public"
+    shutil.copytree(site.root, root)
+    path = root / "pagefind" / search_tiers.LAYOUT_NAME
+    path.write_text(json.dumps({**json.loads(path.read_bytes()), "wave": 8}), encoding="utf-8")
+    with serving(root, 0, rebuild=None, watch=None) as url:
+        tab = browser.open(allow=[url])
+        tab.goto(url + "search.html?" + urlencode({"q": "芯片", "category": "新媒体"}))
+        page = tab.page
+        answered(tab)
+        page.wait_for_function("() => document.getElementById('search-category').length > 1")
+        assert all(o.endswith("+)") for o in options(tab, "#search-category")[1:])
+        assert sorted(paths(tab)) == sorted(article_path(a.id) for a in chinese(of("新媒体")))
+        assert page.locator("#search-status").inner_text() == (
+            f"找到 {len(chinese(of('新媒体')))} 篇文章")
+        page.wait_for_function(
+            "() => ![...document.getElementById('search-category').options]"
+            ".some((o) => o.text.endsWith('+)'))")
+        clean(tab)
+        tab.close()
+        # Filters alone: each wave's articles newest first, older waves after "more".
+        tab = browser.open(allow=[url])
+        tab.goto(url + "search.html?" + urlencode({"category": "新媒体"}))
+        answered(tab)
+        listed = paths(tab)
+        assert sorted(listed) == sorted(newest_first(of("新媒体")))
+        first = [a for a in of("新媒体") if article_path(a.id) in listed[:4]]
+        assert listed[:4] == newest_first(first)
+        clean(tab)
+        tab.close()
+
+
 def test_filters_alone_on_a_larger_site_ask_for_a_query(
     browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -375,9 +412,10 @@ def test_a_first_filtered_query_downloads(browser: Browser, site: Site) -> None:
     tab.page.on("response", lambda r: sizes.append(len(r.body())) if "/pagefind/" in r.url
                 else None)
     tab.goto(site.url + "search.html?" + urlencode({"q": "芯片", "category": "新媒体"}))
-    tab.page.wait_for_selector("#search-results li")
+    answered(tab)
+    tab.page.wait_for_load_state("networkidle")
     print(f"\nfirst filtered query: {sum(sizes):,} bytes in {len(sizes)} files")
-    assert sizes
+    assert sizes and tab.page.locator("#search-results li").count() == PAGE_SIZE
     clean(tab)
     tab.close()
 

@@ -132,13 +132,15 @@ async function fillChoices(pf) {
   choices(source, sources);
 }
 
+// Counts of the merged bundles: "+" while older ones wait, as in the status line.
 function choices(select, counts = {}) {
   const value = select.value;
   const names = Object.keys(counts).filter((name) => counts[name] || name === value);
   if (value && !names.includes(value)) names.push(value);
   names.sort((a, b) => a.localeCompare(b, language));
+  const plus = waiting.length ? "+" : "";
   select.replaceChildren(select.options[0], ...names.map((name) => new Option(
-    counts[name] ? `${name} (${counts[name]})` : name, name)));
+    counts[name] ? `${name} (${counts[name]}${plus})` : name, name)));
   select.value = value;
 }
 
