@@ -26,14 +26,22 @@ _WORD = re.compile(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf
 def _key(char: str) -> str:
     """A character as compared with the title: NFKC, case-folded, "" unless a letter or a
     digit (spaces, punctuation and symbols of every width do not count)."""
+    if char.isascii():  # the common cases first: this runs for every card of a build
+        return char.lower() if char.isalnum() else ""
+    if "\u4e00" <= char <= "\u9fff":
+        return char
     folded = unicodedata.normalize("NFKC", char).casefold()
     return "".join(c for c in folded if c.isalnum())
+
+
+def _keys(text: str) -> str:
+    return "".join(_key(c) for c in text)
 
 
 def strip_title(title: str, text: str) -> str:
     """``text`` without a leading copy of ``title`` (compared on letters and digits only),
     and without the punctuation and spaces that followed it; ``text`` as it is otherwise."""
-    wanted = "".join(_key(c) for c in title)
+    wanted = _keys(title)
     if not wanted:
         return text
     seen = ""
@@ -61,13 +69,22 @@ def card_summary(title: str, text: str, limit: int) -> str:
     """The summary a card shows: ``text`` after any leading copy of the title, at most
     ``limit`` characters (cut with an ellipsis), or "" when it would only repeat the title."""
     rest = strip_title(title, text.strip())
-    letters = sum(1 for c in rest[:200] if _key(c))
-    if letters < MIN_MEANINGFUL or "".join(_key(c) for c in rest) == "".join(
-            _key(c) for c in title):
-        return ""
+    if not _meaningful(rest) or (len(rest) <= 2 * len(title) and _keys(rest) == _keys(title)):
+        return ""  # nothing, or the title again (a second copy, in other words' spacing)
     if len(rest) <= limit:
         return rest
     return rest[:limit].rstrip() + "…"
+
+
+def _meaningful(text: str) -> bool:
+    """Whether ``text`` has at least :data:`MIN_MEANINGFUL` letters or digits (stops there:
+    this runs for every card of a build)."""
+    letters = 0
+    for char in text:
+        letters += char.isalnum()
+        if letters >= MIN_MEANINGFUL:
+            return True
+    return False
 
 
 def reading_minutes(text: str) -> int:
