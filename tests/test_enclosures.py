@@ -63,6 +63,7 @@ def test_durations_in_every_itunes_form(text: object, seconds: int) -> None:
 @pytest.mark.parametrize("bogus", [
     "abc", "", "-5", "1:99:00", "99:99:99", "1:2:3:4", "1e400", "nan", "inf", float("nan"),
     float("inf"), -3, 0, "0", "99999999999", True, None, [], "1:00 PM", "١٢", "12:", ":30",
+    pytest.param(10**400, id="1e400 int"), pytest.param(-10**400, id="-1e400 int"), 1.7e308,  # a JSON number too big for a float: unknown, no OverflowError
 ])
 def test_bogus_durations_are_unknown(bogus: object) -> None:
     assert parse_duration(bogus) is None

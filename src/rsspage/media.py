@@ -81,6 +81,8 @@ def parse_duration(value: object) -> int | None:
     :data:`MAX_DURATION`."""
     if isinstance(value, bool):
         return None
+    if isinstance(value, int) and not -MAX_DURATION <= value <= MAX_DURATION:
+        return None  # float() of a huge JSON number overflows
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):

@@ -47,6 +47,15 @@ _IMAGE = re.compile(r"/images/([a-z0-9\-]+)\.(svg|png)")
 _MEDIA = re.compile(r"/media/([a-z0-9\-]+)\.wav")
 #: One byte range (``bytes=0-``, ``bytes=100-199``, ``bytes=-500``), all a player asks for.
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+#: A byte position longer than this is past any file (and int() of 4,300 digits raises).
+_BYTE_DIGITS = 18
+
+
+def _byte(digits: str) -> int:
+    """A byte position of a Range header; one of more digits than any file has is 10**18."""
+    return int(digits) if len(digits) <= _BYTE_DIGITS else 10**_BYTE_DIGITS
+
+
 _NOT_FOUND = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Error - RSSHub</title></head>
 <body><h1>Looks like something went wrong</h1>
@@ -148,9 +157,9 @@ class DemoHandler(BaseHTTPRequestHandler):
             return
         first, last = wanted.groups()
         if first:
-            start, end = int(first), min(int(last), size - 1) if last else size - 1
+            start, end = _byte(first), min(_byte(last), size - 1) if last else size - 1
         else:  # the last N bytes
-            start, end = max(size - int(last), 0), size - 1
+            start, end = max(size - _byte(last), 0), size - 1
         if start >= size or start > end:
             headers["Content-Range"] = f"bytes */{size}"
             self._send(416, kind, b"", with_body, headers)
