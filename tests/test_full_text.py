@@ -269,3 +269,73 @@ def test_pages_queued_behind_a_slow_host_are_given_up_in_time(tmp_path: Path) ->
     fetched, failed = map(int, summary(run.out)["full text fetched / failed"].split(" / "))
     assert fetched + failed == 8
     assert fetched >= 2 and failed >= 2, run.out
+
+
+# The store's side: which stories of a full_text feed are new, and what their copies keep.
+
+SUMMARY = ("国产大模型再迎新进展，多家厂商在本周发布了新一代推理芯片，推理吞吐量提升约百分之六十，"
+           "功耗下降三成，业内人士认为这将降低部署成本。")
+FULL = SUMMARY + "据介绍，新芯片采用先进封装工艺，支持更大的模型规模，多家云厂商已经开始测试。" * 12
+
+
+def article(id_: str, feed_key: str, link: str, text: str, title: str = ZH_TITLE) -> Any:
+    from rsspage.types import Article
+
+    return Article(id=id_, feed_key=feed_key, title=title, link=link, published=NOW,
+                   date_estimated=False, date_clamped=False, updated=None, author="",
+                   category="c", source=feed_key, channel="ch", content_html=f"<p>{text}</p>",
+                   text=text, image="", content_hash=f"{id_}-{len(text)}")
+
+
+def save(store: Any, item: Any, full_text: bool = False, hidden: frozenset[str] = frozenset()) -> Any:
+    from rsspage.types import FeedSpec, FetchResult, FetchStatus
+
+    spec = FeedSpec(key=item.feed_key, urls=(f"https://{item.feed_key}.example/feed",),
+                    category="c", source=item.feed_key, channel="ch", full_text=full_text)
+    return store.save_feed(spec, FetchResult(spec.key, FetchStatus.OK, spec.urls[0]), [item],
+                           None, NOW, hidden=hidden)
+
+
+def test_a_copy_joined_by_fingerprint_is_seen_and_never_gives_back_the_summary(
+        tmp_path: Path) -> None:
+    """m. and www. links: B's copy joins A's article by fingerprint. On the next run it is no
+    new story (its page is not fetched again), it takes the stored text, and a copy that is only
+    the summary (a page that failed) does not put the summary back."""
+    from rsspage.fulltext import keep_stored
+    from rsspage.store import Store
+
+    with Store.open(tmp_path) as store:
+        save(store, article("a1", "A", "https://www.site.example/n/1.html", SUMMARY))
+        counts = save(store, article("b1", "B", "https://m.site.example/n/1.html", FULL), True)
+        assert (counts.by_fingerprint, counts.richer) == (1, 1)
+        again = article("b1", "B", "https://m.site.example/n/1.html", SUMMARY)
+        assert store.unseen([again]) == set()
+        kept = store.stored_stories([again])["b1"]
+        assert kept.id == "a1" and kept.text == FULL
+        assert keep_stored(again, kept).text == FULL
+        save(store, again, True)  # as if its page had been fetched again and failed
+        assert store.articles_by_id(["a1"])["a1"].text == FULL
+
+
+def test_an_item_with_an_older_items_link_in_its_feed_is_new(tmp_path: Path) -> None:
+    """A live page's link reused by the feed's next item: that item is a new story of its
+    own (its page is fetched), not the older item's text under the new title."""
+    from rsspage.store import Store
+
+    link = "https://news.example/live"
+    with Store.open(tmp_path) as store:
+        save(store, article("y", "F", link, FULL, "快讯一：央行降准"), True)
+        second = article("x", "F", link, "快讯二的摘要：某公司今天发布新品。", "快讯二：某公司发布新品")
+        assert store.unseen([second]) == {"x"}
+        assert store.stored_stories([second]) == {}
+
+
+def test_a_hidden_copy_in_another_feed_does_not_block_the_page(tmp_path: Path) -> None:
+    """Another feed's article that its filter rules hid is no copy of this feed's story."""
+    from rsspage.store import Store
+
+    with Store.open(tmp_path) as store:
+        save(store, article("a1", "A", "https://news.example/a/1", SUMMARY), hidden=frozenset({"a1"}))
+        mine = article("b1", "B", "https://news.example/a/1", SUMMARY)
+        assert store.unseen([mine]) == {"b1"}
+        assert store.stored_stories([mine]) == {}

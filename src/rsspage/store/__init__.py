@@ -150,32 +150,63 @@ class Store:
 
     def unseen(self, items: Iterable[Article]) -> set[str]:
         """Ids of the stories of ``items`` the archive has never seen: unknown ids whose
-        canonical link no stored article has either (the page of a story another feed brought
-        first, or of a copy recorded as its alias, is not fetched again: full text)."""
+        canonical link no other feed's stored article has either, and that their feed's copy
+        is no alias of (the page of a story another feed brought first, or of a copy recorded
+        as its alias, by link or by fingerprint, is not fetched again: full text). Within a
+        feed, an item is known by its id only: a new item with an older one's link is new."""
         items = list(items)
         unknown = articles.unknown_ids(self._conn, (a.id for a in items))
-        return {a.id for a in items if a.id in unknown and self._by_link(a) is None}
+        return {a.id for a in items if a.id in unknown and self._stored_as(a) is None}
 
     def stored_stories(self, items: Iterable[Article]) -> dict[str, Article]:
         """The archive's article of each of ``items`` it has, by the item's id: its own, else
-        the one with the same canonical link (the story of which it is a copy, an alias)."""
+        the one its feed's copy is an alias of, else another feed's with the same canonical
+        link (the story of which it is a copy)."""
         items = list(items)
         own = articles.by_ids(self._conn, (a.id for a in items))
-        ids = {a.id: a.id if a.id in own else self._by_link(a) for a in items}
+        ids = {a.id: a.id if a.id in own else self._stored_as(a) for a in items}
         others = articles.by_ids(self._conn, {i for i in ids.values() if i and i not in own})
         found = {**own, **others}
         return {key: found[i] for key, i in ids.items() if i is not None and i in found}
 
+    def _stored_as(self, article: Article) -> str | None:
+        """The id of the stored article a new item is a copy of: the one its feed's copy was
+        recorded as an alias of (by its feed and link), else :meth:`_by_link`."""
+        if article.link:
+            row = self._conn.execute(
+                "SELECT article_id FROM aliases WHERE feed_key = ? AND link = ? AND link != '' "
+                "LIMIT 1", (article.feed_key, article.link)).fetchone()
+            if row:
+                return str(row[0])
+        return self._by_link(article)
+
     def _by_link(self, article: Article) -> str | None:
-        """The id of a stored article with ``article``'s canonical link."""
+        """The id of another feed's shown article with ``article``'s canonical link (what
+        :func:`rsspage.store.same_story.alias_of` would join it to): not one of the feed's own
+        (two items of one feed with one link are two articles), nor a hidden one."""
         key = same_story.story_keys(article)[0]
         if not key:
             return None
         # "!= ''": what lets SQLite use the partial index articles_canonical
         row = self._conn.execute(
-            "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' LIMIT 1",
-            (key,)).fetchone()
+            "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
+            "AND feed_key != ? AND +hidden = 0 LIMIT 1", (key, article.feed_key)).fetchone()
         return str(row[0]) if row else None
+
+    def page_retries(self, feed_key: str) -> set[str]:
+        """Ids of the feed's articles whose page gave no text on its last run (full text)."""
+        rows = self._conn.execute("SELECT article_id FROM page_retries WHERE feed_key = ?",
+                                  (feed_key,))
+        return {str(row[0]) for row in rows}
+
+    def set_page_retries(self, feed_key: str, ids: Iterable[str]) -> None:
+        """The feed's articles to try the page of once more on its next run: ``ids`` in place
+        of those it had (each is tried again once)."""
+        with db.transaction(self._conn):
+            self._conn.execute("DELETE FROM page_retries WHERE feed_key = ?", (feed_key,))
+            self._conn.executemany(
+                "INSERT OR IGNORE INTO page_retries (feed_key, article_id) VALUES (?, ?)",
+                [(feed_key, i) for i in ids])
 
     def export(self, path: Path) -> ExportCounts:
         """The whole archive as one compressed JSON Lines file."""

@@ -180,13 +180,14 @@ def _keeps_richer(old: Any, article: Article) -> bool:
 def _take_richer(conn: sqlite3.Connection, target: str, copy: Article, stamp: str) -> bool:
     """Give the stored article ``target`` the content of another feed's ``copy`` when the copy
     is much richer (a full text where the first feed gave a summary: half as long again, and
-    100 characters more), or when its content was taken from this feed already and changed.
-    The article keeps its id, title, link, date and names: its pages stay where they are."""
+    100 characters more), or when its content was taken from this feed already and changed,
+    and is not shorter (else a page that gave no text would put the summary back). The article
+    keeps its id, title, link, date and names: its pages stay where they are."""
     row = conn.execute("SELECT length(text), content_hash, content_from FROM articles "
                        "WHERE id=?", (target,)).fetchone()
     length, content_hash, content_from = row
-    if content_hash == copy.content_hash:
-        return False
+    if content_hash == copy.content_hash or len(copy.text) < length:
+        return False  # never a shorter copy over a longer text (a full text's failed refetch)
     richer = len(copy.text) >= length * _RICHER_RATIO and len(copy.text) - length >= _RICHER_GAIN
     if not (richer or content_from == copy.feed_key):
         return False

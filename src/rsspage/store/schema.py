@@ -270,4 +270,17 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE old.cluster IS NOT NULL AND cluster = old.cluster;
     END;
     """,
+    # 15: full text (rsspage.fulltext). A feed's copy recorded as an alias is found again by
+    # its feed and link (``aliases_link``): a copy that joined by fingerprint (a link of its
+    # own) is a story the archive has, whose page is not fetched again on every run.
+    # ``page_retries`` holds the articles whose page gave no text, to be tried once more on the
+    # feed's next run.
+    """
+    CREATE INDEX aliases_link ON aliases(feed_key, link) WHERE link != '';
+    CREATE TABLE page_retries (
+        feed_key TEXT NOT NULL,
+        article_id TEXT NOT NULL,
+        PRIMARY KEY (feed_key, article_id)
+    ) WITHOUT ROWID;
+    """,
 )
