@@ -1,0 +1,255 @@
+"""Benchmark: what story clusters add to an update (issue 12: under 10 % for 1,000 new articles
+against a 100,000-article archive), and what migration 14's backfill costs at that size.
+
+One command: ``.venv/bin/python benchmarks/bench_clusters.py`` (``--articles 20000`` for a quick
+run). Method:
+
+1. *archive* — N articles (default 100,000) of 50 sources, 1,500 a day (~67 days), stored through
+   ``Store.save_feed`` with clusters on. The corpus is Chinese-like text whose words follow a
+   Zipf law (common words shared by every story, rare names by one); a share of the articles
+   (``--retell``, default a third) retell, in other words, a story another source told within
+   the last two days, the rest start one. (bench_site.py's corpus has 8 title stems: every
+   article would be the same story.)
+2. *site* — the built-in site published once from the archive (``publish_site``), its window
+   the newest ``--site-articles`` (default 5,000; Pagefind when installed).
+3. *update* — 1,000 new articles (the next ~16 hours, 50 feeds of 20, as feed entries) into a
+   copy of the state and the site, clusters on, then off (``rsspage.store.clusters.ENABLED``),
+   interleaved for ``--rounds`` (default 5) rounds: what ``rsspage update`` does after fetching
+   and parsing — normalise, store (the same-story lookups, the inserts, the search index, the
+   change log, the clusters), publish the site from the changes (with clusters, the pages of
+   the clusters the new articles joined too). Medians of the whole and of the store stage
+   alone, and their ratios.
+4. *backfill* — the archive with its keys and clusters dropped and its migration marker removed
+   (as migration 14 finds an older archive): ``Store.open`` files the articles of the last
+   three days and clusters them.
+
+Exit status 1 when the update's overhead is 10 % or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import rsspage.store.clusters as store_clusters
+from rsspage.config import Config, parse_config
+from rsspage.normalise import normalise_feed
+from rsspage.publish.outputs import publish_site
+from rsspage.store import Store
+from rsspage.store.db import DB_NAME
+from rsspage.types import Article, FeedSpec, FetchResult, FetchStatus, ParsedFeed, RawEntry
+
+SOURCES = 50
+PER_DAY = 1_500
+NEW = 1_000
+TARGET = 0.10
+START = datetime(2026, 9, 1, tzinfo=UTC)
+
+
+class Corpus:
+    """Articles of stories told by several sources (see the module docstring)."""
+
+    def __init__(self, retell: float, seed: int = 12) -> None:
+        self.rng = random.Random(seed)
+        self.retell = retell
+        chars = [chr(0x4E00 + self.rng.randrange(0x5000)) for _ in range(1_500)]
+        self.words = ["".join(self.rng.choices(chars, k=self.rng.choice((2, 2, 3))))
+                      for _ in range(4_000)]
+        self.weights = [1 / (rank + 1) for rank in range(len(self.words))]
+        self.stories: list[tuple[datetime, list[str]]] = []  # (first told, its words)
+        self.count = 0
+
+    def _common(self, k: int) -> list[str]:
+        return self.rng.choices(self.words, self.weights, k=k)
+
+    def _story(self, when: datetime) -> list[str]:
+        recent = [s for s in self.stories[-600:] if when - s[0] < timedelta(days=2)]
+        if recent and self.rng.random() < self.retell:
+            return self.rng.choice(recent)[1]
+        names = ["".join(self.rng.choices(self.words[2_000:], k=2)) for _ in range(3)]
+        story = names + self._common(8)
+        self.stories.append((when, story))
+        return story
+
+    def entry(self, when: datetime) -> tuple[str, RawEntry]:
+        """A new article as its feed gives it: (feed key, entry)."""
+        a = self.article(when)
+        return a.feed_key, RawEntry(
+            guid=a.link, link=a.link, title=a.title, title_is_html=False, published=when,
+            updated=None, author=a.source, content_html=a.content_html, summary_html=None,
+            base_url=a.link)
+
+    def article(self, when: datetime) -> Article:
+        self.count += 1
+        n, source = self.count, self.count % SOURCES
+        story = self._story(when)
+        title = "".join(self.rng.sample(story[:3], 2) + self.rng.sample(story[3:], 3)
+                        + self._common(2))
+        words = self.rng.sample(story, 7) + self._common(60)
+        self.rng.shuffle(words)
+        text = "，".join("".join(words[i:i + 5]) for i in range(0, len(words), 5)) + "。"
+        return Article(
+            id=f"a{n}", feed_key=feed_key(source), title=title,
+            link=f"https://s{source}.example.cn/{n}.html", published=when,
+            date_estimated=False, date_clamped=False, updated=None, author="",
+            category="新闻", source=f"来源{source}", channel="全部",
+            content_html=f"<p>{text}</p>", text=text, image="", content_hash=f"h{n}")
+
+    def batch(self, start: datetime, count: int) -> Iterator[Article]:
+        step = timedelta(days=1) / PER_DAY
+        for k in range(count):
+            yield self.article(start + step * k)
+
+
+def feed_key(source: int) -> str:
+    return f"https://s{source}.example.cn/feed"
+
+
+def spec_of(key: str) -> FeedSpec:
+    source = int(key.split(".")[0].removeprefix("https://s"))
+    return FeedSpec(key=key, urls=(key,), category="新闻", source=f"来源{source}", channel="全部")
+
+
+def save(store: Store, articles: list[Article], now: datetime) -> None:
+    """As an update stores them: by feed, each feed's articles in one transaction."""
+    by_feed: dict[str, list[Article]] = {}
+    for article in articles:
+        by_feed.setdefault(article.feed_key, []).append(article)
+    for key, batch in sorted(by_feed.items()):
+        result = FetchResult(key=key, status=FetchStatus.OK, url=key, http_status=200)
+        store.save_feed(spec_of(key), result, batch, None, now)
+
+
+def write_config(folder: Path, site_articles: int) -> None:
+    feeds = "".join(f"  - {{url: '{feed_key(n)}', category: 新闻, source: 来源{n}, "
+                    "channel: 全部}\n" for n in range(SOURCES))
+    (folder / "rsspage.yml").write_text(
+        "site: {title: 新闻聚合, url: 'https://news.example.cn/', language: zh-CN, "
+        f"timezone: Asia/Shanghai, max_articles: {site_articles}}}\n"
+        f"feeds:\n{feeds}output: {{state: state, site: site}}\n", encoding="utf-8")
+
+
+def load_config(folder: Path) -> Config:
+    path = folder / "rsspage.yml"
+    return parse_config(path.read_text("utf-8"), path)
+
+
+def build(folder: Path, corpus: Corpus, count: int, site_articles: int) -> datetime:
+    """The archive of ``count`` articles and its site; returns when its newest was published."""
+    write_config(folder, site_articles)
+    config = load_config(folder)
+    end = START
+    with Store.open(config.output.state) as store:
+        for first in range(0, count, 10_000):
+            part = list(corpus.batch(START + timedelta(days=first / PER_DAY),
+                                     min(10_000, count - first)))
+            save(store, part, part[-1].published)
+            end = part[-1].published
+        publish_site(config, store, end)
+    return end
+
+
+def timed_update(archive: Path, work: Path, new: list[tuple[str, RawEntry]],
+                 enabled: bool) -> tuple[float, float]:
+    """(the whole update, its store stage) of ``new`` into a copy of ``archive``."""
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(archive, work)
+    config = load_config(work)
+    now = max(entry.published for _, entry in new if entry.published)
+    by_feed: dict[str, list[RawEntry]] = {}
+    for key, entry in new:
+        by_feed.setdefault(key, []).append(entry)
+    store_clusters.ENABLED = enabled
+    try:
+        with Store.open(config.output.state) as store:
+            started = time.perf_counter()
+            for key, entries in sorted(by_feed.items()):
+                spec = spec_of(key)
+                parsed = ParsedFeed(title=spec.source, link=key, entries=tuple(entries),
+                                    parser="bench")
+                result = FetchResult(key=key, status=FetchStatus.OK, url=key, http_status=200)
+                store.save_feed(spec, result, normalise_feed(spec, parsed, now), None, now)
+            stored = time.perf_counter() - started
+            publish_site(config, store, now)
+            return time.perf_counter() - started, stored
+    finally:
+        store_clusters.ENABLED = True
+
+
+def timed_backfill(archive: Path, work: Path) -> tuple[float, int]:
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(archive / "state", work)
+    conn = sqlite3.connect(work / DB_NAME)  # as migration 14 finds an older archive
+    conn.execute("UPDATE articles SET cluster = NULL WHERE cluster IS NOT NULL")
+    conn.execute("DELETE FROM cluster_keys")
+    conn.execute("DELETE FROM meta WHERE key = 'clusters_filled'")
+    conn.commit()
+    conn.close()
+    started = time.perf_counter()
+    with Store.open(work):
+        pass
+    took = time.perf_counter() - started
+    conn = sqlite3.connect(work / DB_NAME)
+    filed = conn.execute("SELECT COUNT(DISTINCT article) FROM cluster_keys").fetchone()[0]
+    conn.close()
+    return took, filed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--site-articles", type=int, default=5_000)
+    parser.add_argument("--retell", type=float, default=1 / 3,
+                        help="share of articles that retell a story of the last two days")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="rsspage-bench-clusters-") as tmp:
+        root = Path(tmp)
+        (root / "archive").mkdir()
+        corpus = Corpus(args.retell)
+        started = time.perf_counter()
+        end = build(root / "archive", corpus, args.articles, args.site_articles)
+        built = time.perf_counter() - started
+        step = timedelta(days=1) / PER_DAY
+        new = [corpus.entry(end + step * (k + 1)) for k in range(NEW)]
+        db = root / "archive" / "state" / DB_NAME
+        conn = sqlite3.connect(db)
+        clustered, keys = conn.execute(
+            "SELECT (SELECT COUNT(*) FROM articles WHERE cluster IS NOT NULL), "
+            "(SELECT COUNT(*) FROM cluster_keys)").fetchone()
+        conn.close()
+        size = db.stat().st_size
+        print(f"archive: {args.articles:,} articles and a site of {args.site_articles:,} in "
+              f"{built:.0f} s, {size / 1e6:.0f} MB; {clustered:,} in clusters, {keys:,} sketch "
+              "keys")
+        on: list[tuple[float, float]] = []
+        off: list[tuple[float, float]] = []
+        for _ in range(args.rounds):  # interleaved: each round runs both
+            on.append(timed_update(root / "archive", root / "work", new, True))
+            off.append(timed_update(root / "archive", root / "work", new, False))
+        ratio = 0.0
+        for k, name in ((0, "update (normalise, store, publish the site)"), (1, "store stage")):
+            times_on, times_off = [t[k] for t in on], [t[k] for t in off]
+            change = statistics.median(times_on) / statistics.median(times_off) - 1
+            ratio = ratio if k else change
+            print(f"{name} of {NEW:,} new articles, median of {args.rounds}: clusters on "
+                  f"{statistics.median(times_on):.2f} s ({min(times_on):.2f}–"
+                  f"{max(times_on):.2f}), off {statistics.median(times_off):.2f} s "
+                  f"({min(times_off):.2f}–{max(times_off):.2f}): {change:+.1%}"
+                  + (f" (target < {TARGET:.0%})" if not k else ""))
+        took, filed = timed_backfill(root / "archive", root / "work")
+        print(f"backfill (migration 14) at {args.articles:,}: {took:.2f} s, "
+              f"{filed:,} recent articles filed")
+        return 0 if ratio < TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
