@@ -31,7 +31,11 @@ AXE_VERSION = "^4.10.0"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
 #: Pages of every kind; "article" is the first article of the home page.
 PAGES = ["index.html", "c/index.html", "c/金融/index.html", "c/金融/Market Wire/index.html",
-         "archive/index.html", "health.html", "search.html?q=芯片", "404.html", "article"]
+         "archive/index.html", "health.html", "search.html?q=芯片", "404.html", "article",
+         # a listing of each view (layouts.py): text-only, gallery, timeline, audio, video
+         "c/新媒体/创投快报/快讯/index.html", "c/图片/光影图集/每日图集/index.html",
+         "c/社交媒体/微光社区/本站时间线/index.html", "c/音视频/声波漫谈/节目更新/index.html",
+         "c/音视频/影像工坊/最新投稿/index.html"]
 
 
 def axe_source() -> str:

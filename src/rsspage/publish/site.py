@@ -41,6 +41,8 @@ from markupsafe import Markup
 from rsspage.config import Config
 from rsspage.errors import PublishError
 from rsspage.publish import render_pool, search_index, site_delta
+from rsspage.publish.layouts import layout_of, post_text
+from rsspage.publish.reading import reading_minutes
 from rsspage.publish.site_model import (
     SiteLinks,
     build_model,
@@ -95,6 +97,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "filter_category": "分类", "filter_source": "来源", "filter_all_categories": "全部分类",
         "filter_all_sources": "全部来源", "filter_need_query": "输入关键词，在所选分类和来源中搜索",
         "site_description": "{}：按分类、来源和频道整理的新闻，可搜索、可订阅",
+        "back_to_top": "回到顶部", "density": "显示方式", "density_cards": "卡片",
+        "density_list": "列表", "density_headlines": "仅标题", "date_assumed": "收录时间",
+        "date_assumed_long": "订阅源未给出发布时间，这是首次收录的时间",
+        "reading_time": "约 {} 分钟读完",
     },
     "en": {
         "home": "Home", "latest": "Latest", "categories": "Categories", "archive": "Archive",
@@ -117,6 +123,10 @@ LABELS: Mapping[str, Mapping[str, str]] = {
         "filter_all_categories": "All categories", "filter_all_sources": "All sources",
         "filter_need_query": "Type a word to search the chosen category and source",
         "site_description": "{}: news by category, source and channel, searchable, with feeds",
+        "back_to_top": "Back to top", "density": "Layout", "density_cards": "Cards",
+        "density_list": "List", "density_headlines": "Headlines", "date_assumed": "first seen",
+        "date_assumed_long": "The feed gave no date: this is when rsspage first saw it",
+        "reading_time": "{} min read",
     },
 }
 
@@ -174,7 +184,7 @@ def build_site(
     """
     zone = ZoneInfo(config.site.timezone)
     model = build_model(articles, zone)
-    env, version = _prepare(config, writer)
+    env, version = _prepare(config, writer, feed_views(health))
     language = config.site.language
     shards = search_index.plan_shards(model.views, language)
     # Without Pagefind the search page says so instead of loading bundles that are not there.
@@ -200,11 +210,12 @@ def build_site_delta(
     writer: OutputWriter,
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
+    views: Mapping[str, str] | None = None,
 ) -> SiteResult:
     """Write the pages of ``plan`` (site_delta.py: the pages a change touches) and update the
     search shards its entry keys fall in; like :func:`build_site`, but nothing else is read.
     The caller removes ``plan.remove`` (``writer.keep_others``)."""
-    env, version = _prepare(config, writer)
+    env, version = _prepare(config, writer, views)
     binary = search_index.find_binary()
     hashes, rendered, skipped, search = _write_pages_and_search(
         env, plan.pages, version, writer, page_hashes, load_content, binary,
@@ -216,14 +227,24 @@ def build_site_delta(
                       search_failed=binary is not None and not search.available)
 
 
-def _prepare(config: Config, writer: OutputWriter) -> tuple[jinja2.Environment, str]:
+def feed_views(health: Iterable[FeedHealth]) -> dict[str, str]:
+    """Each feed's catalog view, by key, for those that have one."""
+    return {h.key: h.view for h in health if h.view}
+
+
+def _prepare(config: Config, writer: OutputWriter, views: Mapping[str, str] | None
+             ) -> tuple[jinja2.Environment, str]:
     """The templates' environment of a build and the site version: static assets written,
-    the environment's globals set."""
+    the environment's globals set. ``views``: each feed's catalog view (the listings' layouts,
+    :mod:`.layouts`), by feed key; part of the version, as every listing may depend on it."""
     env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone),
                            _cache_of(config))
     assets = _write_assets(writer)
     _set_globals(env, config, assets)
-    return env, _site_version(env, assets, config)
+    views = dict(sorted((views or {}).items()))
+    env.filters["layout"] = lambda items: layout_of(items, views)
+    env.filters["post_text"] = post_text
+    return env, digest(_site_version(env, assets, config), repr(views))
 
 
 def _write_pages_and_search(
@@ -364,6 +385,7 @@ def make_environment(user_templates: Path, zone: ZoneInfo,
     )
     env.filters["content"] = _content
     env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
+    env.filters["reading_minutes"] = reading_minutes
     return env
 
 

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from rsspage.publish.feed_folders import folder_names
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.players import Player, players
+from rsspage.publish.reading import card_summary
 from rsspage.types import Article
 
 #: Bytes of UTF-8 for one category, source or channel folder name.
@@ -280,9 +281,7 @@ def tree(names: TreeNames) -> dict[str, Node]:
 
 def view_of(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
     iso = article.published.astimezone(zone).isoformat()  # 2022-07-21T17:22:55+08:00
-    summary = article.text[:SUMMARY_CHARS]
-    if len(article.text) > SUMMARY_CHARS:
-        summary = summary.rstrip() + "…"
+    summary = card_summary(article.title, article.text, SUMMARY_CHARS)
     view = ArticleView(
         article=article, path=article_path(article.id), when=f"{iso[:10]} {iso[11:16]}",
         iso=iso, day=iso[:10], summary=summary, channel=channel,

@@ -37,6 +37,7 @@ from rsspage.publish.site import (
     SiteResult,
     build_site,
     build_site_delta,
+    feed_views,
     site_version,
     with_content,
 )
@@ -143,7 +144,8 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
     writer = rebuild.writer_for(config, "site", root)
     result = None
     try:
-        result = build_site_delta(plan, source, config, writer, previous, load_content)
+        result = build_site_delta(plan, source, config, writer, previous, load_content,
+                                  feed_views(health))
         hashes = {path: key for path, key in previous.items()
                   if path not in plan.remove and not path.startswith(search_index.FOLDER + "/")}
         hashes |= result.page_hashes | result.search.hashes

@@ -42,6 +42,8 @@ class FeedHealth:
     #: Its copies of stories another feed brought first (issue 12): not stored again, the
     #: feed is recorded as an alias of that article.
     merged: int = 0
+    #: What its items are, from the catalog (RSSHub's ``view``); None: not known.
+    view: str | None = None
 
 
 def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
@@ -165,6 +167,7 @@ def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
             articles=r["articles"], recent=r["recent"], retired_at=r["retired_at"],
             next_check=r["next_check"], failing_since=r["failing_since"],
             empty_items=r["empty_items"], hidden=r["hidden"], merged=r["merged"],
+            view=r["view"],
         )
         for r in rows
     ]
