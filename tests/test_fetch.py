@@ -316,6 +316,29 @@ def test_redirect_to_another_scheme_is_refused(server: LocalServer) -> None:
         FetchStatus.FAILED, f"instance 127.0.0.1:{server.port}: redirect to unsupported scheme ftp:")
 
 
+def test_a_redirect_to_another_origin_takes_none_of_the_configured_headers() -> None:
+    """An API key under any name (not only Cookie and Authorization) is for the feed's own
+    origin: not sent on to another port of the host, nor to another host name of the same
+    machine (localhost for 127.0.0.1); ours (User-Agent, Accept …) still are."""
+    configured = (("X-Api-Key", "s3cret"), ("Cookie", "session=1"), ("Authorization", "Bearer t"))
+    with LocalServer() as first, LocalServer() as second:
+        final = first.route("/final", feed())
+        second.route("/final", feed())
+        first.route("/same", redirect(final))
+        first.route("/port", redirect(second.url("/final")))
+        first.route("/name", redirect(final.replace("127.0.0.1", "localhost")))
+        for path in ("/same", "/port", "/name"):
+            feed_spec = FeedSpec(path, (first.url(path),), "c", "s", "ch", user_agent="MyAgent/1",
+                                 headers=configured)
+            assert fetch_one(feed_spec).status is FetchStatus.OK, path
+        [same, name] = first.requests("/final")
+        [port] = second.requests("/final")
+    assert all(same.headers.get(k.lower()) == v for k, v in configured)
+    for moved in (port, name):
+        assert not {k.lower() for k, _ in configured} & set(moved.headers), moved.headers
+        assert moved.headers["user-agent"] == "MyAgent/1" and moved.headers["accept"]
+
+
 # --- size caps ---------------------------------------------------------------------------------
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+import pytest
 import yaml
 
 from conftest import run_cli, summary
-from servers import Exchange, LocalServer, feed, respond, slow
+from servers import Exchange, LocalServer, feed, redirect, respond, slow
 
 DATA = Path(__file__).parent / "data" / "full_text"
 NOW = datetime.now(UTC)
@@ -124,11 +125,17 @@ def test_pages_give_their_article_and_failures_keep_the_summary(tmp_path: Path) 
         assert server.hits("/robots.txt") == 1  # once per origin per run
         hits = {path: server.hits(path) for path in paths}
 
-        again = run_cli("update", "--all", "-c", str(config))
-        assert again.code == 0, again.err
-        assert {path: server.hits(path) for path in paths} == hits  # no page fetched again
-        assert summary(again.out)["updated articles"] == "0"
-        assert stored(tmp_path) == articles  # the page text stays, the summary does not return
+        # The next run tries the pages that gave no text once more (robots.txt still
+        # refuses one); the one after fetches no page at all.
+        failing = ("/news/missing.html", "/news/slow.html", "/news/report.pdf", "/news/huge.html")
+        for retried in (1, 0):
+            again = run_cli("update", "--all", "-c", str(config))
+            assert again.code == 0, again.err
+            hits.update({path: hits[path] + retried for path in failing})
+            assert {path: server.hits(path) for path in paths} == hits
+            assert server.hits("/private/secret.html") == 0
+            assert summary(again.out)["updated articles"] == "0"
+            assert stored(tmp_path) == articles  # the page text stays, the summary does not return
 
     for path in ("/news/zh/2024/0501.html", "/news/gbk/0501.shtml"):
         html, text, image = articles[base + path]
@@ -339,3 +346,166 @@ def test_a_hidden_copy_in_another_feed_does_not_block_the_page(tmp_path: Path) -
         mine = article("b1", "B", "https://news.example/a/1", SUMMARY)
         assert store.unseen([mine]) == {"b1"}
         assert store.stored_stories([mine]) == {}
+
+
+# The page fetcher's side, in process: where a hostile feed may not send it, robots.txt as
+# RFC 9309 reads it, and a link that breaks a parser.
+
+PUBLIC_FEED = "https://feeds.example.com/feed"
+
+
+def pass_of(links: list[str], feed_url: str = PUBLIC_FEED, **options: Any) -> tuple[Any, Any]:
+    """(FeedText of one feed at ``feed_url`` whose articles link to ``links``, its articles)."""
+    from rsspage.fetch import FetchOptions
+    from rsspage.fulltext import Wanted, full_text
+    from rsspage.types import FeedSpec
+
+    spec = FeedSpec(key=feed_url, urls=(feed_url,), category="c", source="s", channel="ch",
+                    full_text=True)
+    items = [article(f"id{n}", feed_url, link, "一句话摘要") for n, link in enumerate(links)]
+    [text] = full_text([Wanted(spec, items, {a.id for a in items})],
+                       FetchOptions(**{"timeout": 3, "retries": 0, **options}))
+    return text, text.articles
+
+
+def test_a_feed_on_a_public_host_cannot_have_a_page_fetched_from_a_private_address(
+        tmp_path: Path) -> None:
+    """A hostile feed on feeds.example.com links to 127.0.0.1's admin page: refused before any
+    request (robots.txt neither); the summary stays, counted as failed and to retry."""
+    import asyncio
+
+    from rsspage.fetch_pages import is_public, page_refusal
+
+    with LocalServer() as server:
+        admin = server.route("/admin", html_page(page("news_en.html")))
+        text, [kept] = pass_of([admin])
+        assert (text.fetched, text.failed, text.failed_ids) == (0, 1, {"id0"})
+        assert kept.text == "一句话摘要"
+        assert server.hits("/admin") == server.hits("/robots.txt") == 0
+        why = asyncio.run(page_refusal(admin, PUBLIC_FEED))
+        assert why is not None and "127.0.0.1 is not a public address" in why
+        # a feed that is itself on 127.0.0.1 (a test server, the demo, a LAN) may name it
+        assert asyncio.run(page_refusal(admin, server.url("/feed.xml"))) is None
+        assert pass_of([admin], server.url("/feed.xml"))[0].fetched == 1
+    for address in ("127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.0.1", "169.254.169.254",
+                    "100.64.0.1", "0.0.0.0", "::1", "fe80::1", "fc00::1", "::ffff:127.0.0.1",
+                    "2002:7f00:1::", "not an address"):
+        assert not is_public(address), address
+    for address in ("93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:8.8.8.8"):
+        assert is_public(address), address
+
+
+def test_a_page_cannot_redirect_to_a_private_address(monkeypatch: Any) -> None:
+    """The feed's host is public; its page (counted public here: 'localhost' stands for a
+    public name, 127.0.0.1 stays private) redirects to a private address: not followed."""
+    from rsspage import fetch_pages
+
+    def allowed(host: str, addresses: Any) -> bool:
+        return host != "127.0.0.1"
+
+    monkeypatch.setattr(fetch_pages, "_allowed", allowed)
+    with LocalServer() as server:
+        admin = server.route("/admin", html_page(page("news_en.html")))
+        server.route("/go", redirect(admin))
+        text, _ = pass_of([server.url("/go").replace("127.0.0.1", "localhost")])
+        assert (text.fetched, text.failed) == (0, 1)
+        assert server.hits("/go") == 1 and server.hits("/admin") == 0
+
+
+def test_connections_of_pages_of_a_public_feed_are_checked_when_opened() -> None:
+    """Beyond the checks before each request: the clients of such pages connect only to
+    public addresses (a name that resolved to a public address a moment before, then to a
+    private one, cannot slip through)."""
+    import asyncio
+
+    from rsspage.fetch import FetchOptions, _Clients, _Fetcher
+    from rsspage.fetch_pages import _PublicOnly
+    from rsspage.types import FeedSpec, FeedState, FetchStatus
+
+    async def fetch(url: str) -> Any:
+        options = FetchOptions(timeout=3, retries=0, expect="page")
+        async with _Clients(options, _PublicOnly()) as clients:
+            spec = FeedSpec(key=url, urls=(url,), category="", source="", channel="")
+            return (await _Fetcher(clients, options).feed(0, spec, FeedState()))[1]
+
+    with LocalServer() as server:
+        result = asyncio.run(fetch(server.route("/admin", html_page(page("news_en.html")))))
+        assert result.status is FetchStatus.FAILED and "not a public address" in result.error
+        assert server.hits("/admin") == 0
+
+
+def test_a_link_that_breaks_the_robots_parser_costs_its_page_only() -> None:
+    with LocalServer() as server:
+        good = server.route("/a.html", html_page(page("news_en.html")))
+        text, _ = pass_of(["http://example.com%5B/x", good], server.url("/feed.xml"))
+        assert (text.fetched, text.failed, text.failed_ids) == (1, 1, {"id0"})
+
+
+@pytest.mark.parametrize(("robots", "allowed", "refused"), [
+    # RFC 9309: the longest match wins, whatever the order
+    (b"User-agent: *\nAllow: /\nDisallow: /private/\n", ["/a.html"], ["/private/a.html"]),
+    (b"User-agent: *\nDisallow: /news/\nAllow: /news/open/\n", ["/news/open/a.html"],
+     ["/news/a.html"]),
+    # "*" and "$"
+    (b"User-agent: *\nDisallow: /*.php$\nDisallow: /*?\n", ["/a.html", "/a.php5"],
+     ["/b.php", "/c.html?id=1"]),
+    # a robots.txt served as a bot check page (a 200 the fetch rejects): nothing allowed
+    (b"<html><head><title>Just a moment...</title></head><body>Checking your browser "
+     b"before accessing. Enable JavaScript and cookies to continue</body></html>", [],
+     ["/a.html"]),
+    # its first 500 KiB are read: a rule past them is not
+    (b"User-agent: *\nDisallow: /early/\n" + b"# padding\n" * 60_000 + b"Disallow: /\n",
+     ["/a.html"], ["/early/a.html"]),
+])
+def test_robots_txt_is_read_as_rfc_9309_says(robots: bytes, allowed: list[str],
+                                            refused: list[str]) -> None:
+    with LocalServer() as server:
+        kind = "text/html" if robots.startswith(b"<html>") else "text/plain"
+        server.route("/robots.txt", respond(200, robots, {"Content-Type": kind}))
+        for path in allowed + refused:
+            server.route(path.split("?")[0], html_page(page("news_en.html")))
+        text, _ = pass_of([server.url(p) for p in allowed + refused], server.url("/feed.xml"))
+        assert (text.fetched, text.failed) == (len(allowed), len(refused))
+        assert all(server.hits(p.split("?")[0]) == 0 for p in refused)
+
+
+def test_robots_txt_of_the_origin_a_page_redirects_to_is_obeyed() -> None:
+    with LocalServer() as site, LocalServer() as other:
+        other.route("/robots.txt", respond(200, b"User-agent: *\nDisallow: /closed/\n",
+                                           {"Content-Type": "text/plain"}))
+        other.route("/closed/a.html", html_page(page("news_en.html")))
+        site.route("/a.html", redirect(other.url("/closed/a.html")))
+        text, _ = pass_of([site.url("/a.html")], site.url("/feed.xml"))
+        assert (text.fetched, text.failed) == (0, 1)
+        assert site.hits("/a.html") == 1 and other.hits("/robots.txt") == 1
+        assert other.hits("/closed/a.html") == 0
+
+
+def test_extraction_is_bounded_in_size_and_in_time(monkeypatch: Any) -> None:
+    """trafilatura is given at most EXTRACT_MAX_CHARS of a page, cut at a tag; once the run's
+    EXTRACT_SECONDS are spent, the pages left keep their summary (counted)."""
+    from rsspage import fulltext
+
+    given: list[int] = []
+    real = fulltext._trafilatura()
+
+    class Spy:
+        @staticmethod
+        def extract(html: str, **settings: Any) -> Any:
+            given.append(len(html))
+            assert html.endswith("</p>\n"), html[-20:]
+            return real.extract(html, **settings)
+
+    monkeypatch.setattr(fulltext, "_trafilatura", lambda: Spy)
+    monkeypatch.setattr(fulltext, "EXTRACT_MAX_CHARS", 100_000)  # 1.5 MB takes seconds
+    body = ("<html><body><article>" + "<p>这是一段很长的新闻正文，用来测试抽取器在大页面上的耗时。</p>\n" * 6_000
+            + "</article></body></html>").encode()
+    html = fulltext.extract(body, {"content-type": "text/html; charset=utf-8"}, "http://x/")
+    assert html is not None and "新闻正文" in html
+    assert given and given[0] <= fulltext.EXTRACT_MAX_CHARS < len(body.decode())
+
+    monkeypatch.setattr(fulltext, "EXTRACT_SECONDS", 0.0)
+    with LocalServer() as server:
+        good = server.route("/a.html", html_page(page("news_en.html")))
+        text, _ = pass_of([good], server.url("/feed.xml"))
+        assert (text.fetched, text.failed) == (0, 1)

@@ -27,13 +27,14 @@ import importlib.util
 import ssl
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import certifi
+import httpcore
 import httpx
 
 from rsspage import __version__
@@ -158,8 +159,12 @@ class _Clients:
     scan is O(1), and keep-alive still serves a client's next request to the same host.
     """
 
-    def __init__(self, options: FetchOptions) -> None:
+    def __init__(self, options: FetchOptions,
+                 network: httpcore.AsyncNetworkBackend | None = None) -> None:
         self._options = options
+        #: How connections are opened (None: httpcore's own way): a backend that refuses some
+        #: addresses when it connects (fetch_pages.py).
+        self._network = network
         self._free = asyncio.Semaphore(options.concurrency)
         self._idle: list[httpx.AsyncClient] = []  # a stack: the warmest connection first
         self._all: list[httpx.AsyncClient] = []
@@ -192,9 +197,22 @@ class _Clients:
             follow_redirects=False,  # followed by hand: count them and refuse non-http schemes
             timeout=httpx.Timeout(self._options.timeout),
             limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            transport=self._transport() if self._network is not None else None,
         )
         self._all.append(client)
         return client
+
+    def _transport(self) -> httpx.AsyncHTTPTransport:
+        """httpx's transport over a pool that opens its connections through ``_network``.
+        httpx takes no network backend, so its pool is replaced by an equal one that does
+        (the same settings as :meth:`_new`'s; TLS still names the URL's host: SNI and
+        certificate checks are unchanged)."""
+        transport = httpx.AsyncHTTPTransport(verify=self._tls, http1=True, http2=False,
+                                             trust_env=False)
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=self._tls, max_connections=1, max_keepalive_connections=1,
+            http1=True, http2=False, network_backend=self._network)
+        return transport
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +235,11 @@ class _Budget:
         self.left -= seconds
 
 
+#: A check of each redirect's target before it is followed: why not (then the fetch fails
+#: with that message), or None.
+HopCheck = Callable[[str], Awaitable[str | None]]
+
+
 class _Fetcher:
     """Fetches feeds over a pool of clients, within the global and per-host limits."""
 
@@ -225,11 +248,13 @@ class _Fetcher:
         self._options = options
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def feed(self, index: int, spec: FeedSpec, state: FeedState) -> tuple[int, FetchResult]:
+    async def feed(self, index: int, spec: FeedSpec, state: FeedState,
+                   hop: HopCheck | None = None) -> tuple[int, FetchResult]:
         """Fetch one feed; never raises, so one feed's bug cannot cost the others. The result
-        names no access key or code: it is stored and shown."""
+        names no access key or code: it is stored and shown. ``hop`` checks each redirect's
+        target before it is followed."""
         try:
-            result = await self._feed(spec, state)
+            result = await self._feed(spec, state, hop)
         except Exception as e:  # a bug becomes a value too, as the design requires
             url = str(spec.urls[-1]) if spec.urls else ""
             message = f"unexpected {type(e).__name__}: {e}"
@@ -238,27 +263,28 @@ class _Fetcher:
         return index, replace(result, url=redact(result.url),
                               error=redact(result.error, secrets) if result.error else None)
 
-    async def _feed(self, spec: FeedSpec, state: FeedState) -> FetchResult:
+    async def _feed(self, spec: FeedSpec, state: FeedState, hop: HopCheck | None) -> FetchResult:
         if not spec.urls:
             return FetchResult(spec.key, FetchStatus.FAILED, "", error="no URL to fetch")
         headers = _request_headers(self._options, state, spec)
         failures: list[tuple[str, Failure]] = []
         for url in spec.urls:  # RSSHub instances, in order of preference
             try:
-                answer = await self._with_retries(url, headers)
+                answer = await self._with_retries(url, headers, hop)
             except Failure as failure:
                 failures.append((url, failure))
                 continue
             return _success(spec.key, answer, state)
         return _failed(spec.key, failures)
 
-    async def _with_retries(self, url: str, headers: dict[str, str]) -> _Answer:
+    async def _with_retries(self, url: str, headers: dict[str, str],
+                            hop: HopCheck | None = None) -> _Answer:
         options = self._options
         budget = _Budget(options.timeout * (options.retries + 1))
         attempt = 0
         while True:
             try:
-                return await self._attempt(url, headers, budget)
+                return await self._attempt(url, headers, budget, hop)
             except Failure as failure:
                 if not failure.retryable or attempt >= options.retries:
                     raise
@@ -274,7 +300,8 @@ class _Fetcher:
             return min(failure.retry_after, self._options.max_retry_after)
         return float(self._options.backoff * 2**attempt)
 
-    async def _attempt(self, url: str, headers: dict[str, str], budget: _Budget) -> _Answer:
+    async def _attempt(self, url: str, headers: dict[str, str], budget: _Budget,
+                       hop: HopCheck | None = None) -> _Answer:
         """One request and its redirects, holding a slot of the first URL's host throughout."""
         async with self._slot(url) as client:
             # The clock starts once we hold a slot: queueing behind other feeds is not slowness.
@@ -282,7 +309,7 @@ class _Fetcher:
             started = time.monotonic()
             try:
                 async with asyncio.timeout(limit):  # total deadline: a drip cannot stretch it
-                    return await self._follow(client, url, headers)
+                    return await self._follow(client, url, headers, hop)
             except (TimeoutError, httpx.TimeoutException) as e:
                 options = self._options
                 raise timed_out(limit, options.timeout,
@@ -299,8 +326,8 @@ class _Fetcher:
         async with host, self._clients.client() as client:
             yield client
 
-    async def _follow(self, client: httpx.AsyncClient, url: str,
-                      headers: dict[str, str]) -> _Answer:
+    async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
+                      hop: HopCheck | None = None) -> _Answer:
         # One request at a time: each response is closed before its redirect is followed, so
         # the client's single connection is always free for the next one.
         current = url
@@ -309,8 +336,11 @@ class _Fetcher:
                 target = _redirect_target(response)
                 if target is None:
                     return await self._answer(current, response)
-            if _host(target) != _host(current):  # a feed's cookie is for its own host only
-                headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
+            if hop is not None and (refusal := await hop(target)) is not None:
+                raise Failure(f"redirect to {redact(target)[:200]} refused: {refusal}",
+                              http_status=response.status_code)
+            if _origin(target) != _origin(current):  # the config's headers are for its origin
+                headers = {k: v for k, v in headers.items() if k.lower() in _EVERYWHERE}
             current = target
         raise Failure("too many redirects", http_status=response.status_code)
 
@@ -329,8 +359,11 @@ class _Fetcher:
         return _Answer(url, status, headers, content)
 
 
-#: Request headers not sent on to another host after a redirect (as browsers do).
-_CREDENTIALS = frozenset({"cookie", "authorization", "proxy-authorization"})
+#: Request headers still sent after a redirect to another origin (scheme, host, port): ours,
+#: the validators and a Referer (which browsers send to any origin). Every other header the
+#: config gives (a cookie, an API key, a token under any name) is for the feed's origin only.
+_EVERYWHERE = frozenset({"user-agent", "accept", "accept-encoding", "if-none-match",
+                         "if-modified-since", "referer"})
 
 
 def _request_headers(options: FetchOptions, state: FeedState,
@@ -367,6 +400,17 @@ def _host(url: str) -> str:
         return (urlsplit(url).hostname or "").lower()
     except ValueError:  # malformed (e.g. an unclosed IPv6 bracket); httpx will say why
         return ""
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) of ``url``, the port given or the scheme's own."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return ("", "", None)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _redirect_target(response: httpx.Response) -> str | None:

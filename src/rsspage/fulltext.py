@@ -8,9 +8,14 @@ trafilatura, then sanitised like any content (:func:`rsspage.sanitise.sanitise_h
 URLs against the page's own URL). The page's text replaces the feed's only when it is
 meaningfully longer (:func:`longer`): a feed that gives whole articles already keeps its own.
 
-A page that cannot give a text (refused by robots.txt, an HTTP error, a timeout, too large, not
-HTML, nothing extracted) leaves the article as the feed gave it, and is counted; nothing here
-fails a feed.
+A page that cannot give a text (refused by robots.txt or for its address, an HTTP error, a
+timeout, too large, not HTML, nothing extracted, the run's extraction time spent) leaves the
+article as the feed gave it, and is counted (and tried once more on the feed's next run: the
+pipeline keeps :attr:`FeedText.failed_ids`); nothing here fails a feed.
+
+Extraction is bounded: trafilatura is given at most :data:`EXTRACT_MAX_CHARS` of a page's HTML
+(cut where a tag starts), all pages of a run share :data:`EXTRACT_SECONDS`, and each page's body
+is let go once its text is extracted.
 
 Articles already in the archive are not fetched again; a feed's next copy of one of them (still
 the summary) takes the stored page text over (:func:`keep_stored`), under the same content hash
@@ -52,6 +57,12 @@ _PRESCAN = 1024
 _LEADING_H1 = re.compile(r"^\s*<h1>(.*?)</h1>\s*", re.DOTALL)
 #: trafilatura's HTML output is a whole document; the content is what its body holds.
 _WRAPPER = re.compile(r"^\s*<html>\s*<body>|</body>\s*</html>\s*$")
+#: Most decoded HTML of a page trafilatura is given: a news page is ~100 KB to 1 MB, and a
+#: 5 MB page took it 8 to 14 s. What is past it is cut off, at the start of a tag.
+EXTRACT_MAX_CHARS = 1_500_000
+#: Seconds the extraction of all pages of a run may take together; the pages left then keep
+#: their summary (counted as failed).
+EXTRACT_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,8 @@ class FeedText:
     #: New articles given their page's text / whose page gave none (they keep the summary).
     fetched: int = 0
     failed: int = 0
+    #: Ids of the articles whose page gave no text.
+    failed_ids: frozenset[str] = frozenset()
 
 
 def full_text(feeds: Sequence[Wanted], options: FetchOptions) -> list[FeedText]:
@@ -87,15 +100,34 @@ def full_text(feeds: Sequence[Wanted], options: FetchOptions) -> list[FeedText]:
     started = time.monotonic()
     pages = fetch_pages(list(requests.values()), page_options(options))
     log.info("full text: %d pages fetched in %.2f s", len(pages), time.monotonic() - started)
-    texts = {page.url: _page_text(page) for page in pages}
+    texts = _texts(pages)
     return [_feed_text(wanted, texts) for wanted in feeds]
+
+
+def _texts(pages: list[PageResult]) -> dict[str, _Text | str]:
+    """Each page's text (or why none), by URL, within the run's :data:`EXTRACT_SECONDS`; the
+    list is emptied as it goes, so that each body is let go once extracted."""
+    texts: dict[str, _Text | str] = {}
+    deadline = time.monotonic() + EXTRACT_SECONDS
+    pages.reverse()
+    while pages:
+        page = pages.pop()
+        if time.monotonic() >= deadline and page.error is None:
+            texts[page.url] = f"not extracted within the run's {EXTRACT_SECONDS:g} s"
+            continue
+        texts[page.url] = _page_text(page)
+        del page
+    return texts
 
 
 def _request(spec: FeedSpec, url: str) -> PageRequest:
     """The page's request: the feed's User-Agent, and the headers its config gives only when
-    the page is on the feed's own host (a cookie for the RSSHub instance is not the site's)."""
+    the page is on the feed's own host (a cookie for the RSSHub instance is not the site's).
+    A route's pages are the web's, whatever host its instance is on: they must be on public
+    addresses (no feed URL); a feed's, when the feed's host is (fetch_pages.py)."""
     own_host = bool(spec.urls) and _host(spec.urls[0]) == _host(url)
-    return PageRequest(url, spec.user_agent, spec.headers if own_host else ())
+    feed_url = spec.urls[0] if spec.urls and not spec.key.startswith("/") else ""
+    return PageRequest(url, spec.user_agent, spec.headers if own_host else (), feed_url)
 
 
 def _host(url: str) -> str:
@@ -127,7 +159,7 @@ def _page_text(page: PageResult) -> _Text | str:
 
 
 def _feed_text(wanted: Wanted, texts: Mapping[str, _Text | str]) -> FeedText:
-    articles, fetched, failed = [], 0, 0
+    articles, fetched, failed = [], 0, set()
     for article in wanted.articles:
         if article.id not in wanted.new:
             articles.append(keep_stored(article, wanted.stored.get(article.id)))
@@ -135,7 +167,7 @@ def _feed_text(wanted: Wanted, texts: Mapping[str, _Text | str]) -> FeedText:
         found = texts.get(article.link, "no link to fetch")
         if isinstance(found, str):
             log.info("full text: %s: %s; the feed's text is kept", article.link, found)
-            failed += 1
+            failed.add(article.id)
             articles.append(article)
             continue
         content = _without_title(found.html, article.title)
@@ -144,7 +176,7 @@ def _feed_text(wanted: Wanted, texts: Mapping[str, _Text | str]) -> FeedText:
             article = _with_content(article, content, text)
             fetched += 1
         articles.append(article)
-    return FeedText(articles, fetched, failed)
+    return FeedText(articles, fetched, len(failed), frozenset(failed))
 
 
 def keep_stored(fresh: Article, stored: Article | None) -> Article:
@@ -187,7 +219,7 @@ def extract(content: bytes, headers: Mapping[str, str], url: str) -> str | None:
     if not _is_html(content, headers):
         return None
     encoding = choose_encoding(content, _with_meta_charset(content, headers))
-    html = decode(content[encoding.skip:], encoding.encoding)
+    html = _bounded(decode(content[encoding.skip:], encoding.encoding))
     extracted = _trafilatura().extract(
         html, url=url, output_format="html", include_comments=False, include_images=True,
         include_links=True, include_tables=True, favor_precision=True, deduplicate=False)
@@ -195,6 +227,15 @@ def extract(content: bytes, headers: Mapping[str, str], url: str) -> str | None:
         return None
     body = _WRAPPER.sub("", extracted)
     return body if body.strip() else None
+
+
+def _bounded(html: str) -> str:
+    """At most :data:`EXTRACT_MAX_CHARS` of ``html``, cut where a tag starts (the parser closes
+    what is left open)."""
+    if len(html) <= EXTRACT_MAX_CHARS:
+        return html
+    cut = html.rfind("<", 0, EXTRACT_MAX_CHARS)
+    return html[:cut if cut > 0 else EXTRACT_MAX_CHARS]
 
 
 def _trafilatura() -> Any:

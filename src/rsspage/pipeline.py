@@ -267,6 +267,10 @@ def _enrich(items: list[_Prepared | FeedOutcome], store: Store, options: FetchOp
             on_note(f"full text: fetching the pages of {pages} new articles")
         texts = dict(zip((id(item) for item in wanted), full_text(batches, options),
                          strict=True))
+        for item, batch in zip(wanted, batches, strict=True):
+            # A page that gave no text is tried once more on the feed's next run (not again).
+            retried = set(batch.new) - store.unseen(item.articles)
+            store.set_page_retries(item.spec.key, texts[id(item)].failed_ids - retried)
     except Exception:
         log.exception("internal error while fetching full text; summaries kept")
         return items
@@ -275,7 +279,9 @@ def _enrich(items: list[_Prepared | FeedOutcome], store: Store, options: FetchOp
 
 
 def _wanted(item: _Prepared, store: Store) -> Wanted:
-    new = store.unseen(item.articles) - item.hidden
+    """The feed's new articles, and those whose page gave no text on its last run."""
+    retry = store.page_retries(item.spec.key) & {a.id for a in item.articles}
+    new = (store.unseen(item.articles) | retry) - item.hidden
     stored = store.stored_stories(a for a in item.articles if a.id not in new)
     return Wanted(item.spec, item.articles, new, stored)
 
