@@ -96,7 +96,8 @@ class PageResult:
     #: Response headers, lower-case names.
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
-    #: True when robots.txt disallows the page (then it was not requested).
+    #: True when robots.txt disallows the page, or its address is not public (then it was not
+    #: requested).
     refused: bool = False
 
 
@@ -354,9 +355,15 @@ class _PublicOnly(httpcore.AsyncNetworkBackend):
         if not _allowed(host, addresses):
             private = next((a for a in addresses if not is_public(a)), addresses[0])
             raise Failure(f"refused: {host} is not a public address ({private})")
-        return await self._inner.connect_tcp(addresses[0], port, timeout=timeout,
-                                             local_address=local_address,
-                                             socket_options=socket_options)
+        failure: Exception = httpcore.ConnectError(f"cannot connect to {host}")
+        for address in addresses:  # in the resolver's order, as a connect by name would try
+            try:
+                return await self._inner.connect_tcp(address, port, timeout=timeout,
+                                                     local_address=local_address,
+                                                     socket_options=socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as e:
+                failure = e
+        raise failure
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None,
                                   socket_options: Iterable[Any] | None = None,
