@@ -10,7 +10,7 @@ and the first of the one after (their links); the pages a period no longer has a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -78,6 +78,8 @@ class Planner:
         # place → month → day → the site keys changed in it (before and after)
         self._touched: dict[Place, dict[str, dict[str, list[SiteKey]]]] = {}
         self.removed: set[str] = set()
+        # id → (its story cluster, the cluster's articles in the window), read as views are made
+        self._clusters: dict[str, tuple[str, Sequence[Article]]] = {}
 
     def touch(self, place: Place, key: SiteKey) -> None:
         day = day_of(key[0], self._zone)
@@ -97,7 +99,25 @@ class Planner:
     def view(self, article: Article) -> ArticleView:
         node = self.node((article.category, article.source, article.channel))
         assert node is not None
-        return view_of(article, node, self._zone)
+        self._read_clusters([article.id])
+        cluster, members = self._clusters[article.id]
+        return view_of(article, node, self._zone, cluster, members)
+
+    def views(self, articles: Sequence[Article]) -> list[ArticleView]:
+        """The views of ``articles``, their clusters read at once."""
+        self._read_clusters([a.id for a in articles])
+        return [self.view(a) for a in articles]
+
+    def _read_clusters(self, ids: Sequence[str]) -> None:
+        """Learn the story clusters of ``ids`` (as a full build knows them: site_model)."""
+        missing = [i for i in ids if i not in self._clusters]
+        if not missing:
+            return
+        for cluster, members in self._query.members(missing).items():
+            for member in members:
+                self._clusters[member.id] = (cluster, members)
+        for ident in missing:
+            self._clusters.setdefault(ident, ("", ()))
 
     def listing_pages(self) -> Iterator[Page]:
         for place, months in sorted(self._touched.items()):
@@ -124,8 +144,8 @@ class Planner:
 
     def articles(self, place: Place, group: _Group, offset: int = 0,
                  limit: int = -1) -> list[ArticleView]:
-        return [self.view(a) for a in self._query.articles(
-            place, group.start, group.end, limit=limit, offset=offset)]
+        return self.views(self._query.articles(place, group.start, group.end, limit=limit,
+                                               offset=offset))
 
     @property
     def size(self) -> int:
@@ -158,7 +178,7 @@ class _Listing:
 
     def index(self) -> Page:
         query, place, size = self._p.query, self._place, self._size
-        newest = [self._p.view(a) for a in query.articles(place, newest_first=True, limit=size)]
+        newest = self._p.views(query.articles(place, newest_first=True, limit=size))
         total = self._node.count if self._node else query.count(place)
         older = oldest = ""
         if total > size:

@@ -168,8 +168,10 @@ def build_site(
     writer: OutputWriter,
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
+    clusters: Mapping[str, str] | None = None,
 ) -> SiteResult:
     """Write the site for ``articles`` through ``writer``; render only pages that changed.
+    ``clusters``: the story cluster of each clustered article, by id (``SiteQuery.clusters``).
 
     A page is kept as it is when its input hash equals ``page_hashes[path]`` and the writer
     can keep the file (it is ours and still on disk); otherwise it is rendered and written.
@@ -183,7 +185,7 @@ def build_site(
     where a shard's articles changed.
     """
     zone = ZoneInfo(config.site.timezone)
-    model = build_model(articles, zone)
+    model = build_model(articles, zone, clusters)
     env, version = _prepare(config, writer, feed_views(health))
     language = config.site.language
     shards = search_index.plan_shards(model.views, language)
@@ -239,11 +241,11 @@ def _prepare(config: Config, writer: OutputWriter, views: Mapping[str, str] | No
     :mod:`.layouts`), by feed key; part of the version, as every listing may depend on it."""
     env = make_environment(config.folder / "templates", ZoneInfo(config.site.timezone),
                            _cache_of(config))
-    assets = _write_assets(writer)
-    _set_globals(env, config, assets)
     views = dict(sorted((views or {}).items()))
     env.filters["layout"] = lambda items: layout_of(items, views)
     env.filters["post_text"] = post_text
+    assets = _write_assets(writer)
+    _set_globals(env, config, assets)
     return env, digest(_site_version(env, assets, config), repr(views))
 
 

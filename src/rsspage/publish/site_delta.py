@@ -146,7 +146,7 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     days = {day_of(loc.published, zone) for _, loc in located}
     result.pages = _once(chain(
         planner.listing_pages(), _article_pages(query, planner, current, before),
-        _archive_pages(query, zone, days, planner.view, result.remove),
+        _archive_pages(query, zone, days, planner.views, result.remove),
         [category_index(list(categories.values()))],
         fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)))
     result.remove |= {article_path(c.id) for c in changes if c.id not in current}
@@ -223,7 +223,8 @@ def _channel(loc: Location) -> Place:
 
 
 def _archive_pages(query: SiteQuery, zone: ZoneInfo, touched: set[str],
-                   view: Callable[[Article], ArticleView], removed: set[str]) -> Iterator[Page]:
+                   views: Callable[[Sequence[Article]], list[ArticleView]], removed: set[str],
+                   ) -> Iterator[Page]:
     """The archive's index, the pages of the ``touched`` days and of the days next to them
     (their links); the page of a day left empty goes to ``removed``."""
     counts = day_counts(query, zone)
@@ -242,7 +243,7 @@ def _archive_pages(query: SiteQuery, zone: ZoneInfo, touched: set[str],
     for day in sorted(wanted):
         at = bisect_left(days, day)
         start, end = bounds(day, zone)
-        items = [view(a) for a in query.articles((), start, end)]
+        items = views(query.articles((), start, end))
         yield day_page(day, items, days[at - 1] if at else "",
                        days[at + 1] if at + 1 < len(days) else "")
 

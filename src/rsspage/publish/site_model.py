@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from urllib.parse import quote
@@ -177,6 +177,15 @@ class ArticleView:
     channel: Node
     #: What a card of this article shows, as one string for page hashes.
     card_key: str = ""
+    #: Its story cluster's id ("" when alone) and the cluster's other articles that have pages,
+    #: oldest first: "also reported by" (store/clusters.py).
+    cluster: str = ""
+    related: tuple[Related, ...] = ()
+
+    @property
+    def also(self) -> int:
+        """How many other sources reported its story (what its card says)."""
+        return len({r.source for r in self.related} - {self.article.source})
 
     def players(self) -> list[Player]:
         """The article's enclosures as its page plays them (:mod:`.players`)."""
@@ -198,6 +207,24 @@ class ArticleView:
     def category(self) -> Node:
         assert self.source.parent is not None
         return self.source.parent
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """Another article of the same story (another source's report), as an article page lists
+    it."""
+
+    title: str
+    source: str
+    #: Output path of its page, not encoded.
+    path: str
+
+
+def related_of(article: Article, members: Sequence[Article]) -> tuple[Related, ...]:
+    """The other ``members`` of ``article``'s cluster (in the site's order) as its page lists
+    them."""
+    return tuple(Related(m.title, m.source, article_path(m.id)) for m in members
+                 if m.id != article.id)
 
 
 @dataclass(slots=True)
@@ -228,16 +255,24 @@ class SiteModel(SiteLinks):
     days: dict[str, list[ArticleView]]
 
 
-def build_model(articles: Sequence[Article], zone: ZoneInfo) -> SiteModel:
-    """Sort, group and prepare every article once."""
+def build_model(articles: Sequence[Article], zone: ZoneInfo,
+                clusters: Mapping[str, str] | None = None) -> SiteModel:
+    """Sort, group and prepare every article once. ``clusters``: the story cluster of each
+    clustered article, by id (``SiteQuery.clusters``)."""
     unique = {a.id: a for a in articles}  # the store never repeats an id; be safe anyway
     ordered = sorted(unique.values(), key=lambda a: (a.published, a.id))
+    clusters = clusters or {}
+    members: dict[str, list[Article]] = {}
+    for article in ordered:
+        if article.id in clusters:
+            members.setdefault(clusters[article.id], []).append(article)
     categories = tree(tree_names((a.category, a.source, a.channel) for a in ordered))
     views: list[ArticleView] = []
     days: dict[str, list[ArticleView]] = {}
     for article in ordered:
         channel = categories[article.category].children[article.source].children[article.channel]
-        view = view_of(article, channel, zone)
+        cluster = clusters.get(article.id, "")
+        view = view_of(article, channel, zone, cluster, members.get(cluster, ()))
         views.append(view)
         days.setdefault(view.day, []).append(view)
         for node in channel.trail:
@@ -279,7 +314,10 @@ def tree(names: TreeNames) -> dict[str, Node]:
     return categories
 
 
-def view_of(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
+def view_of(article: Article, channel: Node, zone: ZoneInfo, cluster: str = "",
+            members: Sequence[Article] = ()) -> ArticleView:
+    """The view of ``article``; ``cluster`` its story cluster, ``members`` that cluster's
+    articles with pages (``article`` among them), in the site's order."""
     iso = article.published.astimezone(zone).isoformat()  # 2022-07-21T17:22:55+08:00
     summary = card_summary(article.title, article.text, SUMMARY_CHARS)
     view = ArticleView(
@@ -289,6 +327,9 @@ def view_of(article: Article, channel: Node, zone: ZoneInfo) -> ArticleView:
     # content_hash covers title, text and image; the time and the channel folder it links to
     # are added because they can change without it (estimated dates, renamed folders).
     view.card_key = f"{article.id}:{article.content_hash}:{view.iso}:{channel.folder}"
+    if cluster:
+        view.cluster, view.related = cluster, related_of(article, members)
+        view.card_key += f":{cluster}:{view.also}"  # the card says "also reported by N"
     return view
 
 

@@ -89,7 +89,7 @@ def publish_site(config: Config, store: Store, now: datetime, *,
         articles = list(store.articles(content=False, since=since))
         result, stats = write_site(config, articles, health,
                                    store.page_hashes("site") if previous is None else previous,
-                                   store.contents, store.is_unknown)
+                                   store.contents, store.is_unknown, query.clusters())
     manifest.save_pages(root, result.page_hashes)
     if previous is None:
         store.save_page_hashes("site", {})
@@ -204,17 +204,20 @@ def write_site(
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
     keep_article: Callable[[str], bool] | None = None,
+    clusters: Mapping[str, str] | None = None,
 ) -> tuple[SiteResult, WriteStats]:
     """The whole site, all or nothing: pages and feeds are staged and put in place together,
     then the search shards; a failure before that leaves the previous site as it was.
 
     ``load_content``: see :func:`~rsspage.publish.site.build_site`; ``keep_article``: see
-    :meth:`~rsspage.publish.writer.OutputWriter.finish`."""
+    :meth:`~rsspage.publish.writer.OutputWriter.finish`; ``clusters``: the story cluster of
+    each clustered article, by id (``SiteQuery.clusters``)."""
     assert config.output.site is not None
     writer = rebuild.writer_for(config, "site", config.output.site)
     result = None
     try:
-        result = build_site(articles, health, config, writer, page_hashes, load_content)
+        result = build_site(articles, health, config, writer, page_hashes, load_content,
+                            clusters)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
         result.page_hashes.update(write_extras(
             config, articles, result.links, health, pages, writer, page_hashes, load_content))

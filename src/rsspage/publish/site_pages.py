@@ -211,7 +211,8 @@ def article_page(view: ArticleView, older: ArticleView | None,
                   newer: ArticleView | None, trail: list[Crumb]) -> Page:
     a = view.article
     parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
-             older.card_key if older else "", newer.card_key if newer else "")
+             older.card_key if older else "", newer.card_key if newer else "",
+             *(f"{r.path}\x1e{r.source}\x1e{r.title}" for r in view.related))
     return Page(view.path, "article.html",
                 {"view": view, "older": older, "newer": newer, "crumbs": trail},
                 digest(*parts), article=view)
