@@ -32,10 +32,12 @@ removes the rest.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import add
 
@@ -43,8 +45,12 @@ from operator import add
 HEAD_CHARS = 300
 #: A title feature counts this many times a feature of the head.
 TITLE_WEIGHT = 2
-#: The weighted Jaccard index at which two articles are the same story.
+#: The weighted Jaccard index at which two articles are the same story (features weighted by
+#: their rarity, :func:`idf`: see :func:`similarity`).
 THRESHOLD = 0.07
+#: The fewest articles an IDF is computed over: in a young archive every feature counts about
+#: alike (as if rare), instead of the first few articles' chance overlaps deciding.
+IDF_FLOOR = 100
 #: Days apart two articles of one story may be published.
 WINDOW_DAYS = 3
 #: Sketch keys from the title's features and from the head's (see the module docstring).
@@ -109,19 +115,39 @@ def _features(text: str) -> set[str]:
     return found - _STOP
 
 
-def similarity(a: Features, b: Features) -> float:
-    """Weighted Jaccard index of two articles' features: a shared title feature counts
-    :data:`TITLE_WEIGHT` times. A feature in one title and the other's head counts as a head
-    feature: a detail one source puts in its title and another in its first sentence."""
+def idf(articles_with: int, articles: int) -> float:
+    """Inverse document frequency of a feature that ``articles_with`` of ``articles`` have."""
+    return math.log((max(articles, IDF_FLOOR) + 1) / (articles_with + 1))
+
+
+#: A feature's weight: its IDF in the archive (:func:`idf`), or 1 for every feature.
+Weight = Callable[[int], float]
+
+
+def _one(feature: int) -> float:
+    return 1.0
+
+
+def similarity(a: Features, b: Features, weight: Weight = _one) -> float:
+    """Weighted Jaccard index of two articles' features: each feature weighs ``weight`` (its
+    rarity in the archive: "双十一", "4499" and a model name say which story it is, "今年" and
+    "市民" say nothing), and a shared title feature counts :data:`TITLE_WEIGHT` times. A
+    feature in one title and the other's head counts as a head feature: a detail one source puts
+    in its title and another in its first sentence.
+
+    Unweighted, common words of unrelated reports passed the threshold: on the demo's 240
+    articles a quarter of all pairs of different sources did (6,751 of 26,284); weighted by IDF,
+    16 did, with the labelled set's recall 0.80 at precision 0.96 (tests/test_clusters.py)."""
     a_all, b_all = a.title | a.head, b.title | b.head
-    both_titles = len(a.title & b.title)
-    shared = len(a_all & b_all) + (TITLE_WEIGHT - 1) * both_titles
-    union = len(a_all | b_all) + (TITLE_WEIGHT - 1) * len(a.title | b.title)
+    shared = sum(weight(f) for f in a_all & b_all)
+    shared += (TITLE_WEIGHT - 1) * sum(weight(f) for f in a.title & b.title)
+    union = sum(weight(f) for f in a_all | b_all)
+    union += (TITLE_WEIGHT - 1) * sum(weight(f) for f in a.title | b.title)
     return shared / union if union else 0.0
 
 
-def same_story(a: Features, b: Features) -> bool:
-    return similarity(a, b) >= THRESHOLD
+def same_story(a: Features, b: Features, weight: Weight = _one) -> bool:
+    return similarity(a, b, weight) >= THRESHOLD
 
 
 def feature_hash(feature: str) -> int:

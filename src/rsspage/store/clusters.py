@@ -26,7 +26,9 @@ from rsspage.clusters import (
     HEAD_CHARS,
     WINDOW_DAYS,
     Features,
+    Weight,
     features_of,
+    idf,
     similarity,
     sketch,
 )
@@ -74,6 +76,9 @@ def _file(conn: sqlite3.Connection, ident: str, title: str, head: str, published
     keys = sketch(features)
     day = _day(published)
     found = None if current else _best(conn, (rowid, published, source), features, keys, day)
+    if conn.execute("SELECT 1 FROM cluster_features WHERE article = ?", (rowid,)).fetchone() \
+            is None:  # counted once (fill files the recent articles again at no cost)
+        _count(conn, features)
     conn.executemany("INSERT OR IGNORE INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
                      [(key, day, rowid) for key in keys])
     conn.execute("INSERT OR REPLACE INTO cluster_features (article, day, features) "
@@ -107,7 +112,7 @@ def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Fe
     if not chosen:
         return None
     low, high = when - _WINDOW, when + _WINDOW
-    best: tuple[float, int, str, str | None] | None = None
+    found = []
     for other, ident, published, cluster, source, stored in conn.execute(
             "SELECT a.rowid, a.id, a.published, a.cluster, a.source, f.features FROM articles a "
             "LEFT JOIN cluster_features f ON f.article = a.rowid "
@@ -115,10 +120,61 @@ def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Fe
             f"WHERE a.rowid IN ({', '.join('?' * len(chosen))}) AND +a.hidden = 0", chosen):
         if source == own_source or not low <= datetime.fromisoformat(published) <= high:
             continue  # one source's follow-ups are not "also reported by"
-        score = similarity(features, _stored(conn, other, stored))
+        found.append((other, ident, cluster, _stored(conn, other, stored)))
+    if not found:
+        return None
+    weight = _weights(conn, [features, *(f for *_, f in found)])
+    best: tuple[float, int, str, str | None] | None = None
+    for other, ident, cluster, theirs in found:
+        score = similarity(features, theirs, weight)
+        if score >= SAME_STORY and cluster is not None:
+            if _has_source(conn, cluster, own_source):
+                continue  # the source reported this story already: one report per source
+            if cluster != ident:
+                score = min(score, _founder_score(conn, cluster, features, weight))
         if score >= SAME_STORY and (best is None or score > best[0]):
             best = (score, other, ident, cluster)
     return None if best is None else best[1:]
+
+
+def _founder_score(conn: sqlite3.Connection, cluster: str, features: Features,
+                   weight: Weight) -> float:
+    """How like the article the cluster started with ``features`` are. A new article joins a
+    cluster only when it tells the story of its first article too, not only of its latest
+    member: else each join could drift a little further, and unrelated stories chained up."""
+    row = conn.execute("SELECT a.rowid, f.features FROM articles a LEFT JOIN cluster_features f "
+                       "ON f.article = a.rowid WHERE a.id = ?", (cluster,)).fetchone()
+    return 0.0 if row is None else similarity(features, _stored(conn, row[0], row[1]), weight)
+
+
+def _has_source(conn: sqlite3.Connection, cluster: str, source: str) -> bool:
+    return conn.execute("SELECT 1 FROM articles WHERE cluster = ? AND source = ? LIMIT 1",
+                        (cluster, source)).fetchone() is not None
+
+
+#: ``cluster_df``'s row that counts the articles filed.
+_TOTAL = -1
+
+
+def _count(conn: sqlite3.Connection, features: Features) -> None:
+    """Count ``features``' article among those having each of its features (and all)."""
+    conn.executemany(
+        "INSERT INTO cluster_df (feature, articles) VALUES (?, 1) "
+        "ON CONFLICT (feature) DO UPDATE SET articles = articles + 1",
+        [(f,) for f in (*(features.title | features.head), _TOTAL)])
+
+
+def _weights(conn: sqlite3.Connection, compared: Sequence[Features]) -> Weight:
+    """Each feature's IDF among the filed articles, for the features of ``compared``."""
+    wanted = sorted({f for x in compared for f in x.title | x.head} | {_TOTAL})
+    counts: dict[int, int] = {}
+    for start in range(0, len(wanted), 900):
+        part = wanted[start:start + 900]
+        counts.update(conn.execute(
+            f"SELECT feature, articles FROM cluster_df WHERE feature IN "
+            f"({', '.join('?' * len(part))})", part))
+    total = counts.pop(_TOTAL, 0)
+    return lambda feature: idf(counts.get(feature, 0), total)
 
 
 def _join(conn: sqlite3.Connection, rowid: int, found: tuple[int, str, str | None]) -> str:

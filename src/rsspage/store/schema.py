@@ -283,4 +283,17 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (feed_key, article_id)
     ) WITHOUT ROWID;
     """,
+    # 16: story clusters weigh features by their rarity (rsspage.clusters.idf): how many filed
+    # articles have each feature, and (feature -1) how many were filed. Without it common words
+    # made a quarter of unrelated reports "the same story" and chained them into clusters of
+    # twenty. Filled as articles are filed: the backfill of the recent ones runs again, and
+    # counts them (their kept features go, so that each is counted once).
+    """
+    CREATE TABLE cluster_df (
+        feature INTEGER PRIMARY KEY,
+        articles INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    DELETE FROM cluster_features;
+    DELETE FROM meta WHERE key = 'clusters_filled';
+    """,
 )
