@@ -276,3 +276,18 @@ def test_each_kind_of_feed_has_its_view(site: tuple[str, str, Path], browser: Br
     assert page.locator(".cards h2:visible").count() == page.locator(".cards > li").count()
     page.evaluate("() => localStorage.clear()")
     clean(tab)
+
+
+def test_a_full_width_bracket_before_a_separator_leaves_no_gap(
+        site: tuple[str, str, Path], browser: Browser) -> None:
+    """"快科技（原驱动之家） ›": the site's CSS sets the closing bracket half-width (``.halt``,
+    written by the ``tight`` filter), so the separator keeps its usual distance."""
+    tab = browser.open(site[0] + "index.html", **DESKTOP)
+    plain, tight = tab.page.evaluate("""() => ['快科技（原驱动之家）',
+        '快科技（原驱动之家<span class="halt">）</span>'].map((html) => {
+          const line = document.createElement('p'); line.className = 'meta';
+          const probe = document.createElement('span'); probe.innerHTML = html;
+          probe.style.whiteSpace = 'nowrap'; line.append(probe); document.body.append(line);
+          const width = probe.getBoundingClientRect().width; line.remove(); return width; })""")
+    assert tight < plain - 4  # about half of the bracket's em
+    clean(tab)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rsspage.publish.reading import card_summary, reading_minutes, strip_title
+from rsspage.publish.reading import card_summary, reading_minutes, strip_title, tight_end
 
 
 @pytest.mark.parametrize(("title", "text", "summary"), [
@@ -51,3 +51,10 @@ def test_strip_title_keeps_an_opening_quote_of_what_follows() -> None:
 ])
 def test_reading_time_counts_cjk_characters_and_words(text: str, minutes: int) -> None:
     assert reading_minutes(text) == minutes
+
+
+def test_a_name_ending_in_a_full_width_bracket_ends_half_width() -> None:
+    assert tight_end("快科技（原驱动之家）") == ('快科技（原驱动之家<span class="halt">）'
+                                                 "</span>")
+    assert tight_end("<b>「x」") == '&lt;b&gt;「x<span class="halt">」</span>'
+    assert tight_end("IT之家") == "IT之家" and tight_end("") == ""

@@ -12,6 +12,8 @@ import math
 import re
 import unicodedata
 
+from markupsafe import Markup, escape
+
 #: Below this many letters or digits, what is left after the title says nothing ("。", "(图)").
 MIN_MEANINGFUL = 6
 #: Reading speeds: CJK characters and words of other scripts per minute (silent reading of
@@ -92,3 +94,16 @@ def reading_minutes(text: str) -> int:
     cjk = len(_CJK.findall(text))
     words = len(_WORD.findall(text))
     return max(1, math.ceil(cjk / CJK_PER_MINUTE + words / WORDS_PER_MINUTE))
+
+
+#: Full-width closing brackets and quotes: their glyph carries half an em of blank after it, so
+#: "快科技（原驱动之家） › 最新新闻" showed a stray gap before the separator.
+_CLOSERS = "）」』》〉】〕〗〙〛”’"
+
+
+def tight_end(name: str) -> Markup:
+    """``name`` as HTML, a full-width closing bracket at its end set half-width (the font's
+    ``halt`` feature, site.css ``.halt``) so that the separator after it does not float away."""
+    if name and name[-1] in _CLOSERS:
+        return Markup(f'{escape(name[:-1])}<span class="halt">{escape(name[-1])}</span>')
+    return escape(name)

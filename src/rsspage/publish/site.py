@@ -42,7 +42,7 @@ from rsspage.config import Config
 from rsspage.errors import PublishError
 from rsspage.publish import render_pool, search_index, site_delta
 from rsspage.publish.layouts import layout_of, post_text
-from rsspage.publish.reading import reading_minutes
+from rsspage.publish.reading import reading_minutes, tight_end
 from rsspage.publish.site_model import (
     SiteLinks,
     build_model,
@@ -388,6 +388,7 @@ def make_environment(user_templates: Path, zone: ZoneInfo,
     env.filters["content"] = _content
     env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
     env.filters["reading_minutes"] = reading_minutes
+    env.filters["tight"] = tight_end
     return env
 
 
