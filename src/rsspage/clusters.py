@@ -139,10 +139,11 @@ def similarity(a: Features, b: Features, weight: Weight = _one) -> float:
     articles a quarter of all pairs of different sources did (6,751 of 26,284); weighted by IDF,
     16 did, with the labelled set's recall 0.80 at precision 0.96 (tests/test_clusters.py)."""
     a_all, b_all = a.title | a.head, b.title | b.head
-    shared = sum(weight(f) for f in a_all & b_all)
-    shared += (TITLE_WEIGHT - 1) * sum(weight(f) for f in a.title & b.title)
-    union = sum(weight(f) for f in a_all | b_all)
-    union += (TITLE_WEIGHT - 1) * sum(weight(f) for f in a.title | b.title)
+    # map(): the sums run in C (a dict's __getitem__ as ``weight`` costs ~40 ns a feature).
+    shared = sum(map(weight, a_all & b_all))
+    shared += (TITLE_WEIGHT - 1) * sum(map(weight, a.title & b.title))
+    union = sum(map(weight, a_all | b_all))
+    union += (TITLE_WEIGHT - 1) * sum(map(weight, a.title | b.title))
     return shared / union if union else 0.0
 
 

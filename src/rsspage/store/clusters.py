@@ -123,7 +123,12 @@ def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Fe
         found.append((other, ident, cluster, _stored(conn, other, stored)))
     if not found:
         return None
-    weight = _weights(conn, [features, *(f for *_, f in found)])
+    # A new article joins a cluster only when it tells the story of the cluster's first
+    # article too, not only of its latest member: else each join could drift a little further,
+    # and unrelated stories chained up.
+    founders = {c: _founder(conn, c) for _, ident, c, _ in found if c not in (None, ident)}
+    weight = _weights(conn, [features, *(f for *_, f in found),
+                             *(f for f in founders.values() if f is not None)])
     best: tuple[float, int, str, str | None] | None = None
     for other, ident, cluster, theirs in found:
         score = similarity(features, theirs, weight)
@@ -131,20 +136,18 @@ def _best(conn: sqlite3.Connection, own: tuple[int, datetime, str], features: Fe
             if _has_source(conn, cluster, own_source):
                 continue  # the source reported this story already: one report per source
             if cluster != ident:
-                score = min(score, _founder_score(conn, cluster, features, weight))
+                first = founders[cluster]
+                score = 0.0 if first is None else min(score, similarity(features, first, weight))
         if score >= SAME_STORY and (best is None or score > best[0]):
             best = (score, other, ident, cluster)
     return None if best is None else best[1:]
 
 
-def _founder_score(conn: sqlite3.Connection, cluster: str, features: Features,
-                   weight: Weight) -> float:
-    """How like the article the cluster started with ``features`` are. A new article joins a
-    cluster only when it tells the story of its first article too, not only of its latest
-    member: else each join could drift a little further, and unrelated stories chained up."""
+def _founder(conn: sqlite3.Connection, cluster: str) -> Features | None:
+    """The features of the article ``cluster`` started with (None: it is gone)."""
     row = conn.execute("SELECT a.rowid, f.features FROM articles a LEFT JOIN cluster_features f "
                        "ON f.article = a.rowid WHERE a.id = ?", (cluster,)).fetchone()
-    return 0.0 if row is None else similarity(features, _stored(conn, row[0], row[1]), weight)
+    return None if row is None else _stored(conn, row[0], row[1])
 
 
 def _has_source(conn: sqlite3.Connection, cluster: str, source: str) -> bool:
@@ -156,25 +159,60 @@ def _has_source(conn: sqlite3.Connection, cluster: str, source: str) -> bool:
 _TOTAL = -1
 
 
+#: The counts read from ``cluster_df``, per database file: the articles of one run share most
+#: of their features and candidates, and reading each count once per run (not once per
+#: article that compares it: 600 a new article) took a millisecond off each new article's
+#: filing. The counts move little within a run; this process's own filings are added to them
+#: as they are made.
+_DF_CACHE: dict[str, dict[int, int]] = {}
+#: Each count cache's features' IDF, and the count of articles it was computed with (by the
+#: cache's id): computed again once the archive has grown by 5 %.
+_IDF_CACHE: dict[int, tuple[int, dict[int, float]]] = {}
+#: Counts kept per database before the cache starts again.
+_DF_CACHE_SIZE = 1_000_000
+
+
+def _df_cache(conn: sqlite3.Connection) -> dict[int, int]:
+    path = conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}"
+    cache = _DF_CACHE.setdefault(path, {})
+    if len(cache) > _DF_CACHE_SIZE:
+        cache.clear()
+        _IDF_CACHE.pop(id(cache), None)
+    return cache
+
+
 def _count(conn: sqlite3.Connection, features: Features) -> None:
     """Count ``features``' article among those having each of its features (and all)."""
+    counted = (*(features.title | features.head), _TOTAL)
     conn.executemany(
         "INSERT INTO cluster_df (feature, articles) VALUES (?, 1) "
         "ON CONFLICT (feature) DO UPDATE SET articles = articles + 1",
-        [(f,) for f in (*(features.title | features.head), _TOTAL)])
+        [(f,) for f in counted])
+    cache = _df_cache(conn)
+    for feature in counted:
+        if feature in cache:
+            cache[feature] += 1
 
 
 def _weights(conn: sqlite3.Connection, compared: Sequence[Features]) -> Weight:
     """Each feature's IDF among the filed articles, for the features of ``compared``."""
-    wanted = sorted({f for x in compared for f in x.title | x.head} | {_TOTAL})
-    counts: dict[int, int] = {}
-    for start in range(0, len(wanted), 900):
-        part = wanted[start:start + 900]
-        counts.update(conn.execute(
+    cache = _df_cache(conn)
+    wanted = {f for x in compared for f in x.title | x.head} | {_TOTAL}
+    missing = sorted(wanted.difference(cache))
+    for start in range(0, len(missing), 900):
+        part = missing[start:start + 900]
+        cache.update(dict.fromkeys(part, 0))
+        cache.update(conn.execute(
             f"SELECT feature, articles FROM cluster_df WHERE feature IN "
             f"({', '.join('?' * len(part))})", part))
-    total = counts.pop(_TOTAL, 0)
-    return lambda feature: idf(counts.get(feature, 0), total)
+    total = cache[_TOTAL]
+    snapshot, weights = _IDF_CACHE.get(id(cache), (0, {}))
+    if total > snapshot * 1.05 or not weights:  # weights move with the archive, slowly
+        snapshot, weights = total, {}
+        _IDF_CACHE[id(cache)] = (snapshot, weights)
+    for feature in wanted.difference(weights):
+        weights[feature] = idf(cache[feature], snapshot)
+    return weights.__getitem__
 
 
 def _join(conn: sqlite3.Connection, rowid: int, found: tuple[int, str, str | None]) -> str:
