@@ -418,15 +418,15 @@ def test_connections_of_pages_of_a_public_feed_are_checked_when_opened() -> None
     private one, cannot slip through)."""
     import asyncio
 
-    from rsspage.fetch import FetchOptions, _Clients, _Fetcher
+    from rsspage.fetch import Clients, Fetcher, FetchOptions
     from rsspage.fetch_pages import _PublicOnly
     from rsspage.types import FeedSpec, FeedState, FetchStatus
 
     async def fetch(url: str) -> Any:
         options = FetchOptions(timeout=3, retries=0, expect="page")
-        async with _Clients(options, _PublicOnly()) as clients:
+        async with Clients(options, _PublicOnly()) as clients:
             spec = FeedSpec(key=url, urls=(url,), category="", source="", channel="")
-            return (await _Fetcher(clients, options).feed(0, spec, FeedState()))[1]
+            return (await Fetcher(clients, options).feed(0, spec, FeedState()))[1]
 
     with LocalServer() as server:
         result = asyncio.run(fetch(server.route("/admin", html_page(page("news_en.html")))))

@@ -50,7 +50,7 @@ from rsspage.fetch_failures import (
 from rsspage.redact import redact
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus, ServerHints
 
-__all__ = ["FetchOptions", "fetch_all", "fetch_feeds"]
+__all__ = ["Clients", "FetchOptions", "Fetcher", "fetch_all", "fetch_feeds"]
 
 _MB = 1024 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -119,8 +119,8 @@ async def fetch_all(
     ``states`` maps feed keys to their validators for conditional GET (missing: none). An
     exception raised by ``on_result`` cancels the remaining fetches and propagates.
     """
-    async with _Clients(options) as clients:
-        fetcher = _Fetcher(clients, options)
+    async with Clients(options) as clients:
+        fetcher = Fetcher(clients, options)
         tasks = [
             asyncio.create_task(fetcher.feed(i, spec, states.get(spec.key, FeedState())))
             for i, spec in enumerate(specs)
@@ -139,7 +139,7 @@ async def fetch_all(
     return [results[i] for i in range(len(specs))]
 
 
-class _Clients:
+class Clients:
     """The global concurrency limit: up to ``concurrency`` clients of one connection each.
 
     Not one client with a big pool: httpcore scans every connection of its pool whenever a
@@ -160,7 +160,7 @@ class _Clients:
         # Shared: building a context (loading the CA bundle) takes ~50 ms each time.
         self._tls = ssl.create_default_context(cafile=certifi.where())
 
-    async def __aenter__(self) -> _Clients:
+    async def __aenter__(self) -> Clients:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -229,10 +229,12 @@ class _Budget:
 HopCheck = Callable[[str], Awaitable[str | None]]
 
 
-class _Fetcher:
-    """Fetches feeds over a pool of clients, within the global and per-host limits."""
+class Fetcher:
+    """Fetches feeds over a pool of clients, within the global and per-host limits. Public for
+    the page fetcher (fetch_pages.py), which fetches article pages through the same stack:
+    :meth:`feed` with a ``hop`` check on each redirect."""
 
-    def __init__(self, clients: _Clients, options: FetchOptions) -> None:
+    def __init__(self, clients: Clients, options: FetchOptions) -> None:
         self._clients = clients
         self._options = options
         self._hosts: dict[str, asyncio.Semaphore] = {}

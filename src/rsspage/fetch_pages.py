@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 import httpcore
 from protego import Protego
 
-from rsspage.fetch import FetchOptions, _Clients, _Fetcher  # one HTTP stack for all fetching
+from rsspage.fetch import Clients, Fetcher, FetchOptions  # one HTTP stack for all fetching
 from rsspage.fetch_failures import Failure
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus
 
@@ -121,8 +121,8 @@ async def _fetch_all(requests: Sequence[PageRequest], options: FetchOptions) -> 
     deadline = asyncio.get_running_loop().time() + budget
     # Two sets of clients: those of pages that must be on public addresses connect through
     # _PublicOnly; a kept-alive connection of the others (to 127.0.0.1, say) is never theirs.
-    async with _Clients(options, _PublicOnly()) as public, _Clients(options) as local:
-        ways = {public_only: _Way(_Fetcher(clients, options), options.user_agent, public_only)
+    async with Clients(options, _PublicOnly()) as public, Clients(options) as local:
+        ways = {public_only: _Way(Fetcher(clients, options), options.user_agent, public_only)
                 for public_only, clients in ((True, public), (False, local))}
         hosts = _FeedHosts()
         pages = (_in_time(_safe(ways, hosts, r), r.url, deadline, budget) for r in requests)
@@ -133,7 +133,7 @@ class _Way:
     """How the pages of feeds on public hosts (or of the others) are fetched: their clients,
     their origins' robots.txt and whether every address must be public."""
 
-    def __init__(self, fetcher: _Fetcher, agent: str, public_only: bool) -> None:
+    def __init__(self, fetcher: Fetcher, agent: str, public_only: bool) -> None:
         self.fetcher = fetcher
         self.robots = _Robots(fetcher, agent)
         self.public_only = public_only
@@ -194,7 +194,7 @@ def _error(result: FetchResult) -> str:
 class _Robots:
     """Each origin's robots.txt, fetched once per run, when its first page is asked for."""
 
-    def __init__(self, fetcher: _Fetcher, agent: str) -> None:
+    def __init__(self, fetcher: Fetcher, agent: str) -> None:
         self._fetcher = fetcher
         self.agent = agent
         self._origins: dict[str, asyncio.Task[Protego]] = {}
