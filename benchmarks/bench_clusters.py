@@ -168,6 +168,7 @@ def timed_update(archive: Path, work: Path, new: list[tuple[str, RawEntry]],
     for key, entry in new:
         by_feed.setdefault(key, []).append(entry)
     store_clusters.ENABLED = enabled
+    store_clusters.forget_counts()  # a fresh copy: no round starts with the last one's counts
     try:
         with Store.open(config.output.state) as store:
             started = time.perf_counter()

@@ -172,6 +172,13 @@ _IDF_CACHE: dict[int, tuple[int, dict[int, float]]] = {}
 _DF_CACHE_SIZE = 1_000_000
 
 
+def forget_counts() -> None:
+    """Drop the cached feature counts (a database replaced under its path: a restore; each of
+    the benchmark's rounds on a fresh copy)."""
+    _DF_CACHE.clear()
+    _IDF_CACHE.clear()
+
+
 def _df_cache(conn: sqlite3.Connection) -> dict[int, int]:
     path = conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}"
     cache = _DF_CACHE.setdefault(path, {})
@@ -277,5 +284,6 @@ def fill(conn: sqlite3.Connection) -> int:
 
 def refill(conn: sqlite3.Connection) -> int:
     """File again (after a restore brought articles without keys)."""
+    forget_counts()
     conn.execute("DELETE FROM meta WHERE key = ?", (_FILLED,))
     return fill(conn)
