@@ -55,16 +55,20 @@ HEXO_KEYS = ["title", "categories", "headimg", "author", "comments", "date", "th
 
 def rss(feed_no: int, items: int, big: int = 0, body_bytes: int = 0) -> bytes:
     """A feed of ``items`` articles then ``big`` ones with ``body_bytes`` more text each, with
-    fixed, distinct dates (so that no output depends on when it was built)."""
+    fixed, distinct dates (so that no output depends on when it was built). Each article tells
+    a story of its own, in words of its own: articles of one template look like one story to
+    the story clusters, which are decided as articles arrive (a run interrupted between feeds
+    may group borderline reports otherwise than an uninterrupted one)."""
     entries = []
     for j in range(items + big):
         n = feed_no * 1000 + j
         stamp = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(BASE + n * 97))
-        text = "内容很长 " * 40 + ("x" * body_bytes if j >= items else "")
+        words, more = (story_words(n, k) for k in (0, 1))
+        text = f"{more} " * 40 + ("x" * body_bytes if j >= items else "")
         entries.append(
-            f"<item><title>第{feed_no}源 文章{j} «{n}»</title>"
+            f"<item><title>{words}（{n}）</title>"
             f"<link>http://example.com/{feed_no}/{j}</link><guid>g-{feed_no}-{j}</guid>"
-            f"<pubDate>{stamp}</pubDate><description><![CDATA[<p>正文 {n} {text}</p>"
+            f"<pubDate>{stamp}</pubDate><description><![CDATA[<p>正文 {n} {words} {text}</p>"
             f"<img src='http://example.com/{n}.jpg'>]]></description></item>"
         )
     return (
@@ -72,6 +76,11 @@ def rss(feed_no: int, items: int, big: int = 0, body_bytes: int = 0) -> bytes:
         f"<title>源 {feed_no}</title><link>http://example.com/{feed_no}</link>"
         f"<description>d</description>{''.join(entries)}</channel></rss>"
     ).encode()
+
+
+def story_words(n: int, k: int) -> str:
+    """Eight CJK characters of article ``n``'s own (``k``: another eight)."""
+    return "".join(chr(0x4E00 + (n * 7919 + (k * 8 + c) * 104729) % 20000) for c in range(8))
 
 
 def write_config(folder: Path, server: LocalServer, feeds: int, *, hexo: str | None = "hexo",

@@ -128,23 +128,37 @@ def _one(feature: int) -> float:
     return 1.0
 
 
-def similarity(a: Features, b: Features, weight: Weight = _one) -> float:
+#: The weight of an article's features and of its title's (see :func:`similarity`).
+Mass = tuple[float, float]
+
+
+def mass(features: Features, weight: Weight = _one) -> Mass:
+    """The weight of ``features`` (title and head: they have no feature in common), and of the
+    title's: what :func:`similarity` needs of one article, computed once per article."""
+    title = sum(map(weight, features.title))
+    return title + sum(map(weight, features.head)), title
+
+
+def similarity(a: Features, b: Features, weight: Weight = _one,
+               masses: tuple[Mass, Mass] | None = None) -> float:
     """Weighted Jaccard index of two articles' features: each feature weighs ``weight`` (its
     rarity in the archive: "双十一", "4499" and a model name say which story it is, "今年" and
     "市民" say nothing), and a shared title feature counts :data:`TITLE_WEIGHT` times. A
     feature in one title and the other's head counts as a head feature: a detail one source puts
-    in its title and another in its first sentence.
+    in its title and another in its first sentence. ``masses``: both articles' :func:`mass`.
 
     Unweighted, common words of unrelated reports passed the threshold: on the demo's 240
     articles a quarter of all pairs of different sources did (6,751 of 26,284); weighted by IDF,
     16 did, with the labelled set's recall 0.80 at precision 0.96 (tests/test_clusters.py)."""
-    a_all, b_all = a.title | a.head, b.title | b.head
-    # map(): the sums run in C (a dict's __getitem__ as ``weight`` costs ~40 ns a feature).
-    shared = sum(map(weight, a_all & b_all))
-    shared += (TITLE_WEIGHT - 1) * sum(map(weight, a.title & b.title))
-    union = sum(map(weight, a_all | b_all))
-    union += (TITLE_WEIGHT - 1) * sum(map(weight, a.title | b.title))
-    return shared / union if union else 0.0
+    (a_all, a_title), (b_all, b_title) = masses or (mass(a, weight), mass(b, weight))
+    # Only the (small) intersections are summed; the unions follow from the masses. map():
+    # the sums run in C (a dict's __getitem__ as ``weight`` costs ~40 ns a feature).
+    titles = sum(map(weight, a.title & b.title))
+    shared = titles + sum(map(weight, a.title & b.head)) + sum(map(weight, a.head & b.title)) \
+        + sum(map(weight, a.head & b.head))
+    union = a_all + b_all - shared + (TITLE_WEIGHT - 1) * (a_title + b_title - titles)
+    shared += (TITLE_WEIGHT - 1) * titles
+    return shared / union if union > 0 else 0.0
 
 
 def same_story(a: Features, b: Features, weight: Weight = _one) -> bool:

@@ -134,6 +134,7 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
         if hooks.on_outcome:
             hooks.on_outcome(outcome)
         outcomes.append(outcome)
+    store.cluster_new()  # the run's new articles, together (store/clusters.py)
     _prune(config, plan.feeds, store, now)
     published = publish_all(config, store, now)
     return RunReport(tuple(outcomes), time.monotonic() - started, published,

@@ -36,6 +36,7 @@ class Store:
         store = cls(db.connect(state_dir))
         store._fill_keys()
         store._fill_clusters()
+        store.cluster_new()  # the articles a run that died left queued
         return store
 
     def _fill_clusters(self) -> int:
@@ -44,6 +45,14 @@ class Store:
             return 0  # the usual case: no write lock taken
         with db.transaction(self._conn):
             return clusters.fill(self._conn)
+
+    def cluster_new(self) -> int:
+        """File the articles stored since the last pass and join each to its story's cluster
+        (store/clusters.py): once a run's feeds are stored. Returns how many were filed."""
+        if not clusters.has_pending(self._conn):
+            return 0  # no write lock taken by a reader (status, serve)
+        with db.transaction(self._conn):
+            return clusters.file_pending(self._conn)
 
     def _fill_keys(self) -> int:
         if not same_story.has_unkeyed(self._conn):
@@ -102,6 +111,7 @@ class Store:
             for spec, batch in batches:
                 feeds.ensure(self._conn, spec, now)
                 counts[spec.key] = articles.save(self._conn, batch, now, imported=True)
+            clusters.file_pending(self._conn)
         return counts
 
     def prune(self, before: datetime, now: datetime) -> int:

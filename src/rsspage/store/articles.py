@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from rsspage.media import enclosures_from_json, enclosures_to_json
-from rsspage.store.clusters import assign as join_cluster
+from rsspage.store.clusters import queue as queue_for_clusters
 from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
@@ -119,7 +119,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
                 _insert(conn, article, keys, stamp, imported=imported,
                         hidden=article.id in hidden)
                 if article.id not in hidden:
-                    join_cluster(conn, article)  # the same story from other sources
+                    queue_for_clusters(conn, article.id)  # the same story from other sources
                 tally["blocked"] += article.id in hidden
                 tally["new"] += article.id not in hidden
         elif (old["content_hash"] != article.content_hash and not imported

@@ -66,6 +66,10 @@ def adopt(conn: sqlite3.Connection, archive: str, seq: int) -> None:
                  "DO UPDATE SET value = excluded.value", (str(seq),))
 
 
+#: ``changes.kind`` of a row the story clusters' triggers logged (schema migration 17).
+CLUSTER_ONLY = 1
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     """Where an article was: its names and dates."""
@@ -84,6 +88,9 @@ class Change:
     id: str
     #: Where it was at the mark; None when it was not in the archive then.
     before: Location | None
+    #: Only its story cluster changed (another member joined, left, was renamed): its place
+    #: and all that pages but its own and its cards show of it are as they were.
+    cluster_only: bool = False
 
 
 def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
@@ -94,11 +101,14 @@ def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
     if trimmed is not None and int(trimmed[0]) > seq:
         return None
     found: dict[str, Change] = {}
-    rows = conn.execute("SELECT id, category, source, channel, published, first_seen "
+    rows = conn.execute("SELECT id, category, source, channel, published, first_seen, kind "
                         "FROM changes WHERE seq > ? ORDER BY seq", (seq,))
-    for ident, *where in rows:
+    for ident, *where, kind in rows:
         if ident not in found:
-            found[ident] = Change(ident, None if where[3] is None else _location(*where))
+            found[ident] = Change(ident, None if where[3] is None else _location(*where),
+                                  kind == CLUSTER_ONLY)
+        elif kind != CLUSTER_ONLY and found[ident].cluster_only:
+            found[ident] = Change(ident, found[ident].before)
     return list(found.values())
 
 

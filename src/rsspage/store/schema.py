@@ -296,4 +296,48 @@ MIGRATIONS: tuple[str, ...] = (
     DELETE FROM cluster_features;
     DELETE FROM meta WHERE key = 'clusters_filled';
     """,
+    # 17: story clusters are filed in one pass per run (store/clusters.py). ``cluster_pending``
+    # queues the new articles in their feed's transaction, for the pass once the run's feeds
+    # are stored (or the next open, after a crash). ``changes.kind`` 1 marks a row logged only
+    # because the article's story cluster changed (another member joined, left, was hidden,
+    # renamed or moved): its article page and the cards that show it are rendered again, and
+    # nothing else (no neighbour, no shifted listing page, no search shard). An article that
+    # joins a cluster is logged so too: ``cluster`` is only ever updated alone.
+    """
+    CREATE TABLE cluster_pending (
+        article INTEGER PRIMARY KEY
+    );
+    ALTER TABLE changes ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+    DROP TRIGGER changes_au;
+    CREATE TRIGGER changes_au AFTER UPDATE ON articles WHEN new.cluster IS old.cluster BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen)
+            VALUES (old.id, old.category, old.source, old.channel, old.published,
+                    old.first_seen);
+    END;
+    CREATE TRIGGER changes_au_cluster AFTER UPDATE OF cluster ON articles
+    WHEN new.cluster IS NOT old.cluster BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen, kind)
+            VALUES (old.id, old.category, old.source, old.channel, old.published,
+                    old.first_seen, 1);
+    END;
+    DROP TRIGGER clusters_au;
+    DROP TRIGGER clusters_ad;
+    CREATE TRIGGER clusters_au AFTER UPDATE OF cluster, hidden, title, source ON articles
+    WHEN coalesce(new.cluster, old.cluster) IS NOT NULL AND (
+        new.cluster IS NOT old.cluster OR new.hidden != old.hidden OR new.title != old.title
+        OR new.source != old.source)
+    BEGIN
+        INSERT INTO changes (id, category, source, channel, published, first_seen, kind)
+            SELECT id, category, source, channel, published, first_seen, 1 FROM articles
+            WHERE cluster IN (old.cluster, new.cluster) AND id != new.id;
+    END;
+    CREATE TRIGGER clusters_ad AFTER DELETE ON articles BEGIN
+        DELETE FROM cluster_keys WHERE article = old.rowid;
+        DELETE FROM cluster_features WHERE article = old.rowid;
+        DELETE FROM cluster_pending WHERE article = old.rowid;
+        INSERT INTO changes (id, category, source, channel, published, first_seen, kind)
+            SELECT id, category, source, channel, published, first_seen, 1 FROM articles
+            WHERE old.cluster IS NOT NULL AND cluster = old.cluster;
+    END;
+    """,
 )
