@@ -14,6 +14,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,20 @@ class Archive:
             changed.append(make_article(n, names, when, edit=self.rng.randrange(1, 1000)))
         self.save(*changed)
 
+    def retell(self, count: int) -> None:
+        """Reports of stories told before (old ones too, on pages far from the newest), by
+        another source, within hours: each joins its story's cluster, whose other members'
+        pages and cards change where they are."""
+        told = []
+        for n in self.rng.sample(sorted(self.articles), count):
+            old = self.articles[n]
+            names = self.rng.choice([f for f in FEEDS if f[1] != old.source])
+            self.next += 1
+            when = old.published + timedelta(minutes=self.rng.randrange(1, 300))
+            told.append(replace(make_article(self.next, names, min(when, NOW)),
+                                title=f"{old.title}（{names[1]}报道）", text=f"{old.text} 详情"))
+        self.save(*told)
+
     def prune(self, days: int) -> None:
         with Store.open(self.state) as s:
             s.prune(NOW - timedelta(days=days), NOW)
@@ -144,6 +159,7 @@ STEPS: list[tuple[str, Callable[[Archive], None]]] = [
     ("prune", lambda a: a.prune(90)),
     ("crowded month", lambda a: a.new(120, newest=False)),
     ("newest again", lambda a: a.new(7, newest=True)),
+    ("retold", lambda a: a.retell(8)),
 ]
 
 
@@ -187,6 +203,8 @@ def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
         assert not differ, f"{name}: {differ[:5]}"
         assert sitemap_pages(a.output.site) == sorted(p for p in got if p.endswith(".html"))
     assert len(windows) > 3 if seed == 3 else windows == {""}
+    assert any("另有" in text for text in (v.decode() for k, v in got.items()
+                                             if k.endswith(".html"))), "no story cluster shown"
     # Every build after the first was made from the changes, planning a part of the pages.
     assert len(planned) == len(STEPS)
     assert max(planned) < len([p for p in files(a.output.site) if p.endswith(".html")])
@@ -235,7 +253,7 @@ def test_hexo_posts_built_from_the_changes_equal_posts_built_from_scratch(
         assert a.output.hexo is not None and b.output.hexo is not None
         assert files(a.output.hexo) == files(b.output.hexo), name
     # Only the posts of the changed articles were written, step by step.
-    assert rendered == [30, 5, 60, 3, 4, 4, 4, 3, 0, 120, 7]
+    assert rendered == [30, 5, 60, 3, 4, 4, 4, 3, 0, 120, 7, 8]
 
 
 def test_a_run_that_brings_no_article_rebuilds_the_status_page_only(

@@ -77,6 +77,9 @@ class Planner:
         self._periods = periods
         # place → month → day → the site keys changed in it (before and after)
         self._touched: dict[Place, dict[str, dict[str, list[SiteKey]]]] = {}
+        # place → the site keys of articles whose cards changed, not their places
+        self._cards: dict[Place, set[SiteKey]] = {}
+        self._groups: dict[tuple[Place, str], _Group] = {}
         self.removed: set[str] = set()
         # id → (its story cluster, the cluster's articles in the window), read as views are made
         self._clusters: dict[str, tuple[str, Sequence[Article]]] = {}
@@ -85,6 +88,11 @@ class Planner:
         day = day_of(key[0], self._zone)
         months = self._touched.setdefault(place, {})
         months.setdefault(day[:7], {}).setdefault(day, []).append(key)
+
+    def show(self, place: Place, key: SiteKey) -> None:
+        """The card of the article ``key`` changed (its story cluster), not its place: the
+        page of the listing that shows it, and the index, are rendered again."""
+        self._cards.setdefault(place, set()).add(key)
 
     def node(self, place: Place) -> Node | None:
         nodes = self._categories
@@ -120,24 +128,28 @@ class Planner:
             self._clusters.setdefault(ident, ("", ()))
 
     def listing_pages(self) -> Iterator[Page]:
-        for place, months in sorted(self._touched.items()):
+        for place in sorted(self._touched.keys() | self._cards.keys()):
             node = self.node(place)
             if place and node is None:
                 continue  # the listing is gone: its folder goes (_gone_folders)
             listing = _Listing(self, place, node)
             yield listing.index()
-            for month, days in sorted(months.items()):
+            for month, days in sorted(self._touched.get(place, {}).items()):
                 yield from listing.month_pages(month, days)
+            yield from listing.card_pages(self._cards.get(place, set()))
 
     def group(self, place: Place, label: str) -> _Group:
         start, end = bounds(label, self._zone)
         return _Group(label, start, end, self._query.count(place, start, end))
 
     def group_of(self, place: Place, when: datetime) -> _Group:
-        """The group (month, or day of a crowded month) an article of ``when`` is paged in."""
+        """The group (month, or day of a crowded month) an article of ``when`` is paged in
+        (remembered: the pages of a change are planned after all changes are known)."""
         day = day_of(when, self._zone)
-        month = self.group(place, day[:7])
-        return month if not self.split(month) else self.group(place, day)
+        if (place, day) not in self._groups:
+            month = self.group(place, day[:7])
+            self._groups[place, day] = month if not self.split(month) else self.group(place, day)
+        return self._groups[place, day]
 
     def split(self, month: _Group) -> bool:
         return month.count > DAY_SPLIT_PAGES * self._size
@@ -219,6 +231,18 @@ class _Listing:
                 name = label if part == 1 else f"{label}.{part}"
                 self._p.removed.add(f"{self._folder}page/{name}.html")
 
+    def card_pages(self, keys: Iterable[SiteKey]) -> Iterator[Page]:
+        """The pages that show the cards of ``keys`` (articles that stay where they are)."""
+        chunks = {(group := self._p.group_of(self._place, key[0]), self._position(group, key))
+                  for key in keys}
+        for group, k in sorted(chunks, key=lambda chunk: (chunk[0].label, chunk[1])):
+            yield self._chunk_page(group, k)
+
+    def _position(self, group: _Group, key: SiteKey) -> int:
+        """The page of ``group`` (from 1) that lists the article ``key``."""
+        return self._p.query.count(self._place, group.start, group.end,
+                                   before=key) // self._size + 1
+
     def _group_pages(self, group: _Group, first: SiteKey | None) -> Iterator[Page]:
         """The pages of ``group`` from the one that lists ``first`` (None: all of them): the
         pages before it list the same articles as before."""
@@ -287,9 +311,7 @@ class _Listing:
     def _path_of(self, article: Article) -> str:
         """URL of the page listing ``article``."""
         group = self._p.group_of(self._place, article.published)
-        position = self._p.query.count(self._place, group.start, group.end,
-                                       before=(article.published, article.id))
-        return self._chunk_path(group, position // self._size + 1)
+        return self._chunk_path(group, self._position(group, (article.published, article.id)))
 
     def _chunk_path(self, group: _Group, k: int) -> str:
         return href(self._period_path(group, k))

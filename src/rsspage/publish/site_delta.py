@@ -29,7 +29,7 @@ window moves or anything but the articles changed, the caller makes a full build
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -132,21 +132,27 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     categories = _counted_tree(query, zone)
     previous = list(previous)
     current = query.by_ids(c.id for c in changes)
-    before = [(c.id, c.before) for c in changes
-              if c.before is not None and (since is None or c.before.published >= since)]
+    # Only their story cluster changed: their pages and cards, nothing that their place decides.
+    cards = {c.id: current[c.id] for c in changes if c.cluster_only and c.id in current}
+    before = [(c.id, c.before) for c in changes if c.id not in cards
+              and c.before is not None and (since is None or c.before.published >= since)]
     result = DeltaPlan(categories)
     planner = Planner(query, zone, size, categories, period_paths(previous))
     # Where each changed article was at the last build, and where it is now.
-    located = [*before, *((a.id, _location(a)) for a in current.values())]
+    located = [*before, *((a.id, _location(a)) for a in current.values() if a.id not in cards)]
     for ident, loc in located:
         for place in _places(loc):
             planner.touch(place, (loc.published, ident))
         result.feeds.update(_places(loc)[:3])
+    for article in cards.values():
+        for place in _places(_location(article)):
+            planner.show(place, (article.published, article.id))
     result.remove = planner.removed  # filled as the pages are planned
     days = {day_of(loc.published, zone) for _, loc in located}
     result.pages = _once(chain(
-        planner.listing_pages(), _article_pages(query, planner, current, before),
+        planner.listing_pages(), _article_pages(query, planner, current, before, cards.keys()),
         _archive_pages(query, zone, days, planner.views, result.remove),
+        _card_days(query, zone, cards.values(), days, planner.views),
         [category_index(list(categories.values()))],
         fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)))
     result.remove |= {article_path(c.id) for c in changes if c.id not in current}
@@ -198,10 +204,13 @@ def _entry(ident: str, loc: Location) -> EntryKey:
 
 
 def _article_pages(query: SiteQuery, planner: Planner, current: Mapping[str, Article],
-                   before: Sequence[tuple[str, Location]]) -> Iterator[Page]:
-    """The pages of the changed articles and of their neighbours, now and before."""
+                   before: Sequence[tuple[str, Location]], cards: Collection[str],
+                   ) -> Iterator[Page]:
+    """The pages of the changed articles and of their neighbours, now and before (of the
+    ``cards``, whose story cluster only changed, their own pages only)."""
     wanted: dict[str, Article] = dict(current)
-    keys = [(_channel(_location(a)), (a.published, a.id)) for a in current.values()]
+    keys = [(_channel(_location(a)), (a.published, a.id)) for a in current.values()
+            if a.id not in cards]
     # Where they were: the articles on either side of their old places.
     keys += [(_channel(loc), (loc.published, ident)) for ident, loc in before
              if planner.node(_channel(loc)) is not None]
@@ -241,11 +250,26 @@ def _archive_pages(query: SiteQuery, zone: ZoneInfo, touched: set[str],
             removed.add(f"archive/{day}.html")
         wanted.update(days[n] for n in (at - 1, after) if 0 <= n < len(days))
     for day in sorted(wanted):
-        at = bisect_left(days, day)
-        start, end = bounds(day, zone)
-        items = views(query.articles((), start, end))
-        yield day_page(day, items, days[at - 1] if at else "",
-                       days[at + 1] if at + 1 < len(days) else "")
+        yield _day_page(query, zone, day, days, views)
+
+
+def _day_page(query: SiteQuery, zone: ZoneInfo, day: str, days: Sequence[str],
+              views: Callable[[Sequence[Article]], list[ArticleView]]) -> Page:
+    """The archive's page of ``day``, one of ``days`` (all, in order)."""
+    at = bisect_left(days, day)
+    start, end = bounds(day, zone)
+    return day_page(day, views(query.articles((), start, end)), days[at - 1] if at else "",
+                    days[at + 1] if at + 1 < len(days) else "")
+
+
+def _card_days(query: SiteQuery, zone: ZoneInfo, cards: Iterable[Article], done: set[str],
+               views: Callable[[Sequence[Article]], list[ArticleView]]) -> Iterator[Page]:
+    """The archive's pages of the days of ``cards`` (articles whose story cluster changed)
+    that the other changes did not touch: the same days, with their cards as they are now."""
+    wanted = sorted({day_of(a.published, zone) for a in cards} - done)
+    days = list(day_counts(query, zone)) if wanted else []
+    for day in wanted:
+        yield _day_page(query, zone, day, days, views)
 
 
 def day_counts(query: SiteQuery, zone: ZoneInfo) -> dict[str, int]:
