@@ -123,15 +123,18 @@ class SiteQuery:
         the site's order, by cluster."""
         wanted = list(ids)
         found: dict[str, list[Article]] = {}
-        where, params = self._where((), None, None)
+        # "+": through the index on cluster (a few rows), not through the window's (every row).
+        where, params = "+hidden = 0", []
+        if self._since is not None:
+            where, params = f"{where} AND +published >= ?", [self._since]
         for first in range(0, len(wanted), _IDS_PER_QUERY):
             part = wanted[first:first + _IDS_PER_QUERY]
             cursor = self._conn.cursor()
             cursor.row_factory = None
             cursor.execute(
-                f"SELECT {_COLUMNS}, cluster FROM articles {where} AND cluster IN (SELECT cluster "
+                f"SELECT {_COLUMNS}, cluster FROM articles WHERE cluster IN (SELECT cluster "
                 f"FROM articles WHERE id IN ({', '.join('?' * len(part))}) AND cluster IS NOT "
-                "NULL) ORDER BY published, id", [*params, *part])
+                f"NULL) AND {where} ORDER BY published, id", [*part, *params])
             done = set(found)  # a cluster of two parts' ids: read once
             for row in cursor:
                 if row[-1] not in done:
