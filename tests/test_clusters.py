@@ -390,3 +390,82 @@ def test_an_export_restored_elsewhere_keeps_its_clusters_and_files_them_again(
     found = cluster_of(tmp_path / "fresh")
     assert found[a.id] == found[b.id] == found[c.id] == a.id
     assert found[OTHER.id] is None
+
+
+def test_feature_counts_are_a_fixed_sketch_that_never_counts_low() -> None:
+    """The counts of the weights (store/cluster_counts.py): exact for features that share no
+    counter, never below the truth, kept through a write and a read."""
+    import random
+
+    from rsspage.store.cluster_counts import FeatureCounts
+    rng = random.Random(5)
+    articles = [clusters.Features(frozenset(rng.getrandbits(32) for _ in range(30)),
+                                  frozenset(rng.getrandbits(32) for _ in range(100)))
+                for _ in range(2_000)]
+    common = clusters.feature_hash("小米")
+    articles += [clusters.Features(frozenset({common}), frozenset())] * 300
+    truth = Counter(f for a in articles for f in a.title | a.head)
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE cluster_counts (id INTEGER PRIMARY KEY, articles INTEGER, "
+                 "counters BLOB)")
+    counts = FeatureCounts.read(conn)
+    assert counts.articles == 0 and counts.get(common) == 0
+    counts.add(articles[:1_000])
+    counts.write(conn)
+    counts = FeatureCounts.read(conn)
+    counts.add(articles[1_000:])
+    assert counts.articles == len(articles)
+    got = {f: counts.get(f) for f in truth}
+    assert all(got[f] >= n for f, n in truth.items())
+    assert got[common] == 300
+    # 260,000 features in 2 x 2^20 counters: few over-counted, fewer weigh less by a tenth.
+    over = sum(1 for f, n in truth.items() if got[f] > n)
+    lighter = sum(1 for f, n in truth.items()
+                  if clusters.idf(got[f], len(articles)) < 0.9 * clusters.idf(n, len(articles)))
+    print(f"\nover-counted {over} of {len(truth)}, {lighter} weigh less by a tenth")
+    assert over / len(truth) < 0.03 and lighter / len(truth) < 0.001
+
+
+def test_an_archive_of_schema_16_is_filed_again_and_counted_once(tmp_path: Path) -> None:
+    """Migrations 17 and 18 (a queue, counts in a sketch): the recent articles of an archive
+    clustered by the per-feature counts are filed and counted again, once."""
+    from rsspage.store.schema import MIGRATIONS
+    now = datetime(2026, 10, 30, tzinfo=UTC)
+    a, b, _ = (STORY[f"zh-xiaomi-15-{k}"] for k in range(3))
+    import rsspage.store.clusters as store_clusters
+    store_clusters.ENABLED = False
+    try:
+        with Store.open(tmp_path / "new") as store:  # the articles' rows, as a run stores them
+            save(store, [a, b, OTHER], now)
+    finally:
+        store_clusters.ENABLED = True
+    old = sqlite3.connect(tmp_path / "new" / DB_NAME)
+    (tmp_path / "state").mkdir()
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    for script in MIGRATIONS[:16]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 16")
+    columns = [c for (c,) in conn.execute("SELECT name FROM pragma_table_info('articles')")]
+    rows = old.execute(f"SELECT {', '.join(columns)} FROM articles").fetchall()
+    conn.executemany(f"INSERT INTO articles ({', '.join(columns)}) VALUES "
+                     f"({', '.join('?' * len(columns))})", rows)
+    conn.execute("INSERT INTO cluster_df (feature, articles) VALUES (-1, 40)")
+    conn.commit()
+    conn.close()
+    old.close()
+    for _ in range(2):  # opened twice: filed and counted once
+        with Store.open(tmp_path / "state"):
+            pass
+    recent = [x for x in (a, b, OTHER) if x.published >= max(a.published, b.published,
+                                                              OTHER.published)
+              - timedelta(days=clusters.WINDOW_DAYS)]  # the backfill's window
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'cluster_df'"
+                            ).fetchone()[0] == 0
+        assert conn.execute("SELECT articles FROM cluster_counts").fetchone()[0] == len(recent)
+        assert conn.execute("SELECT COUNT(*) FROM cluster_pending").fetchone()[0] == 0
+    finally:
+        conn.close()
+    found = cluster_of(tmp_path / "state")
+    assert found[a.id] == found[b.id] == a.id and found[OTHER.id] is None

@@ -12,7 +12,7 @@ article too (else each join could drift a little further, and unrelated stories 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -86,14 +86,10 @@ class Pass:
         self._weight: Weight = _unweighted
         self._masses: dict[int, Mass] = {}
 
-    def features(self) -> set[int]:
-        """Every feature the pass may compare."""
-        return {f for k in self._known.values() for f in k.features.title | k.features.head}
-
-    def weigh(self, counts: tuple[Mapping[int, int], int]) -> None:
-        """Weigh features by their IDF among ``counts``' filed articles (feature → articles
-        having it, and all); a feature not counted is as rare as can be."""
-        self._weight = _Weights(*counts).__getitem__
+    def weigh(self, count: Callable[[int], int], articles: int) -> None:
+        """Weigh features by their IDF among the filed ``articles``, ``count`` giving how many
+        of them have a feature."""
+        self._weight = _Weights(count, articles).__getitem__
         self._masses.clear()
 
     def run(self) -> list[tuple[str, int]]:
@@ -179,10 +175,10 @@ def _unweighted(feature: int) -> float:
 class _Weights(dict[int, float]):
     """Each feature's IDF, computed when first asked for (most features are never compared)."""
 
-    def __init__(self, counts: Mapping[int, int], total: int) -> None:
+    def __init__(self, count: Callable[[int], int], articles: int) -> None:
         super().__init__()
-        self._counts, self._total = counts, total
+        self._count, self._articles = count, articles
 
     def __missing__(self, feature: int) -> float:
-        weight = self[feature] = idf(self._counts.get(feature, 0), self._total)
+        weight = self[feature] = idf(self._count(feature), self._articles)
         return weight

@@ -14,8 +14,8 @@ another source within a few days (:mod:`rsspage.clusters` decides what "the same
   within :data:`~rsspage.clusters.WINDOW_DAYS`, one query of a range of the primary key per
   key (at most :data:`_PER_KEY` rows), whatever the archive's size (the pass's own articles
   are found in memory).
-- ``cluster_df`` counts the filed articles having each feature (migration 16): the weights of
-  :func:`rsspage.clusters.similarity`, read for the features a pass compares.
+- ``cluster_counts`` counts the filed articles having each feature (store/cluster_counts.py):
+  the weights of :func:`rsspage.clusters.similarity`.
 - ``articles.cluster`` is the cluster's id (the id of the article the others joined; NULL: alone).
   Each article stays an article of its own, with its own pages: a cluster only links them.
 - Joining changes what the other members' pages show ("also reported by", the cards' counts):
@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections import Counter
 from datetime import datetime, timedelta
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
+from rsspage.store.cluster_counts import FeatureCounts
 from rsspage.store.cluster_pass import Known, Pass
 
 #: Off: new articles are neither queued nor clustered (the benchmark's switch, and a way out).
@@ -51,8 +51,6 @@ _WINDOW = timedelta(days=WINDOW_DAYS)
 #: ``meta`` key set once the archive's recent articles were filed (after the migration, after
 #: a restore): its absence makes :func:`fill` run.
 _FILLED = "clusters_filled"
-#: ``cluster_df``'s row that counts the articles filed.
-_TOTAL = -1
 
 
 def queue(conn: sqlite3.Connection, ident: str) -> None:
@@ -89,11 +87,15 @@ def file_pending(conn: sqlite3.Connection) -> int:
     # The clusters' first articles too: a new one joins only what is like them (cluster_pass).
     founders = {k.cluster for k in known.values() if k.cluster and k.cluster != k.id}
     known.update(_read_known(conn, "id", founders))
+    counts = FeatureCounts.read(conn)
+    counts.add(uncounted)  # the weights are those of the archive with the new articles in it
     the_pass = Pass(new, found, known, _Reader(conn))
-    the_pass.weigh(_counts(conn, the_pass.features(), uncounted))
+    the_pass.weigh(counts.get, counts.articles)
     joins = the_pass.run()
     conn.executemany("UPDATE articles SET cluster = ? WHERE rowid = ?", joins)
-    _write(conn, new, uncounted)
+    _write(conn, new)
+    if uncounted:
+        counts.write(conn)
     return len(new)
 
 
@@ -154,37 +156,15 @@ class _Reader:
             "SELECT DISTINCT source FROM articles WHERE cluster = ?", (cluster,))}
 
 
-def _counts(conn: sqlite3.Connection, features: set[int],
-            uncounted: list[Features]) -> tuple[dict[int, int], int]:
-    """How many filed articles have each of ``features`` and how many were filed, with the
-    ``uncounted`` (the pass's new articles) among them."""
-    counts = dict.fromkeys(features, 0)
-    counts.update(conn.execute(
-        "SELECT feature, articles FROM cluster_df WHERE feature IN "
-        "(SELECT value FROM json_each(?))", (json.dumps([*features, _TOTAL]),)))
-    for article in uncounted:
-        for feature in article.title | article.head:
-            counts[feature] += 1
-    total = counts.pop(_TOTAL, 0) + len(uncounted)
-    return counts, total
-
-
-def _write(conn: sqlite3.Connection, new: list[Known], uncounted: list[Features]) -> None:
-    """The pass's keys, kept features and feature counts, each sorted by its primary key (the
-    pages of each index are written once, in order)."""
+def _write(conn: sqlite3.Connection, new: list[Known]) -> None:
+    """The pass's keys and kept features, sorted by their primary key (the pages of each index
+    are written once, in order)."""
     keys = sorted((key, k.day, k.rowid) for k in new for key in k.keys)
     conn.executemany("INSERT OR IGNORE INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
                      keys)
     conn.executemany("INSERT OR REPLACE INTO cluster_features (article, day, features) "
                      "VALUES (?, ?, ?)",
                      [(k.rowid, k.day, k.features.to_bytes()) for k in new])
-    counted: Counter[int] = Counter()
-    for features in uncounted:
-        counted.update(features.title | features.head)
-    counted[_TOTAL] = len(uncounted)
-    conn.executemany(
-        "INSERT INTO cluster_df (feature, articles) VALUES (?, ?) ON CONFLICT (feature) "
-        "DO UPDATE SET articles = articles + excluded.articles", sorted(counted.items()))
     newest = max(k.day for k in new)
     # A range of the day index: the features of articles too old to be a new one's candidate.
     conn.execute("DELETE FROM cluster_features WHERE day < ?", (newest - _KEEP_DAYS,))

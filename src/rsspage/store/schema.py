@@ -340,4 +340,18 @@ MIGRATIONS: tuple[str, ...] = (
             WHERE old.cluster IS NOT NULL AND cluster = old.cluster;
     END;
     """,
+    # 18: the feature counts of story clusters as a count-min sketch of a fixed size in one row
+    # (store/cluster_counts.py) instead of a row per feature, which grew with the archive and
+    # was read and written at some 70,000 scattered places per run. Counted again from the
+    # recent articles (the backfill runs again, as after migration 16).
+    """
+    DROP TABLE cluster_df;
+    CREATE TABLE cluster_counts (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        articles INTEGER NOT NULL,
+        counters BLOB NOT NULL
+    );
+    DELETE FROM cluster_features;
+    DELETE FROM meta WHERE key = 'clusters_filled';
+    """,
 )
