@@ -64,9 +64,12 @@ class FeatureCounts:
             # A conservative update: each counter rises only as far as the feature's count
             # needs (another feature's count in it is not added twice); never below the truth.
             first, second = feature & _MASK, _WIDTH + (feature >> _SHIFT)
-            new = min(counters[first], counters[second]) + count
-            counters[first] = max(counters[first], new)
-            counters[second] = max(counters[second], new)
+            low, high = counters[first], counters[second]  # (comparisons: no min/max calls)
+            new = (low if low < high else high) + count
+            if low < new:
+                counters[first] = new
+            if high < new:
+                counters[second] = new
         self.articles += filed
 
     def write(self, conn: sqlite3.Connection) -> None:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from datetime import datetime, timedelta
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
@@ -82,7 +83,7 @@ def file_pending(conn: sqlite3.Connection) -> int:
         new.append(Known(rowid, ident, datetime.fromisoformat(published), source, cluster,
                          features, sketch(features)))
     uncounted = [k.features for k, row in zip(new, rows, strict=True) if not row[-1]]
-    found = {k.rowid: _from_archive(conn, k) for k in new}
+    found = _from_archive(conn, new)
     known = _read_known(conn, "rowid", {r for rows in found.values() for r in rows})
     # The clusters' first articles too: a new one joins only what is like them (cluster_pass).
     founders = {k.cluster for k in known.values() if k.cluster and k.cluster != k.id}
@@ -99,23 +100,32 @@ def file_pending(conn: sqlite3.Connection) -> int:
     return len(new)
 
 
-def _from_archive(conn: sqlite3.Connection, article: Known) -> dict[int, int]:
-    """The filed articles sharing the most keys with ``article`` within the window: rowid →
-    keys shared. One query: the newest rows of each key (a range of the primary key), counted
-    in SQLite. A common feature's key is shared by a thousand articles of the window (reading
-    them all: 1 ms an article); a few of them say as much."""
-    keys, day = article.keys, article.day
-    if not keys:
-        return {}  # nothing to compare by (no title, no text): "FROM ()" is a syntax error
-    per_key = ("SELECT article FROM (SELECT article FROM cluster_keys WHERE key = ? AND day "
-               "BETWEEN ? AND ? ORDER BY day DESC LIMIT ?)")
-    params: list[object] = []
-    for key in keys:
-        params += [key, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY]
-    return dict(conn.execute(
-        f"SELECT article, COUNT(*) FROM ({' UNION ALL '.join([per_key] * len(keys))}) "
-        "WHERE article != ? GROUP BY article ORDER BY COUNT(*) DESC, article DESC LIMIT ?",
-        (*params, article.rowid, _FROM_ARCHIVE)))
+def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[int, int]]:
+    """The filed articles sharing the most keys with each of ``new`` within the window: rowid
+    → (rowid → keys shared). One query per day the new articles were published on (an update's
+    are of a day or two): the newest :data:`_PER_KEY` rows of each of their keys within the
+    window of that day (a range of the primary key each), counted here. A common feature's key
+    is shared by a thousand articles of the window; a few of them say as much. (A query per
+    article cost twice as much: 1,000 of them against 60,000 rows in 80 ms.)"""
+    by_day: dict[int, list[Known]] = {}
+    for article in new:
+        by_day.setdefault(article.day, []).append(article)
+    found: dict[int, dict[int, int]] = {}
+    for day, articles in by_day.items():
+        keys = sorted({key for article in articles for key in article.keys})
+        filed: dict[int, list[int]] = {}
+        for key, rowid in conn.execute(
+                "SELECT key, article FROM (SELECT key, article, ROW_NUMBER() OVER (PARTITION BY "
+                "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys WHERE key IN "
+                "(SELECT value FROM json_each(?)) AND day BETWEEN ? AND ?) WHERE n <= ?",
+                (json.dumps(keys), day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)):
+            filed.setdefault(key, []).append(rowid)
+        for article in articles:
+            shared = Counter(rowid for key in article.keys for rowid in filed.get(key, ())
+                             if rowid != article.rowid)
+            ranked = sorted(shared.items(), key=lambda item: (-item[1], -item[0]))
+            found[article.rowid] = dict(ranked[:_FROM_ARCHIVE])
+    return found
 
 
 def _read_known(conn: sqlite3.Connection, column: str,
