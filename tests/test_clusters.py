@@ -469,3 +469,16 @@ def test_an_archive_of_schema_16_is_filed_again_and_counted_once(tmp_path: Path)
         conn.close()
     found = cluster_of(tmp_path / "state")
     assert found[a.id] == found[b.id] == a.id and found[OTHER.id] is None
+
+
+def test_cluster_is_only_ever_updated_alone() -> None:
+    """Migration 17's triggers log an update that changes ``cluster`` as "only its cluster
+    changed" (the site rebuilds its page and cards, not its neighbours, listings or search):
+    a statement setting ``cluster`` with any other column would hide a real change."""
+    import re
+    source = Path(clusters.__file__).parent
+    statements = [m.group(0) for path in source.rglob("*.py")
+                  for m in re.finditer(r"UPDATE articles SET [^\"]*", path.read_text("utf-8"))]
+    setting = [s for s in statements if re.search(r"\bcluster\s*=", s.split("WHERE")[0])]
+    assert setting and all(re.fullmatch(r"UPDATE articles SET cluster = \? WHERE rowid = \? ?", s)
+                           for s in setting), setting

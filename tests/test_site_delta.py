@@ -82,6 +82,7 @@ class Archive:
                                  url=spec(names).key, http_status=200)
                 s.save_feed(spec(names), ok, [a], None, NOW)
                 self.articles[int(a.id[2:])] = a
+            s.cluster_new()  # as an update does once its feeds are stored
 
     def new(self, count: int, newest: bool, feeds: list[tuple[str, str, str]] = FEEDS) -> None:
         made = []
@@ -335,3 +336,33 @@ def test_a_sitemap_part_left_without_pages_goes(tmp_path: Path,
     assert listed.count("<loc>") == len(delta) - 1
     assert sorted(p.name for p in full.glob("sitemap-*.xml")) == sorted(
         p for p in delta if p != "sitemap.xml")
+
+
+def test_a_cluster_member_entering_the_window_is_built_as_new(
+        tmp_path: Path, planned: list[int]) -> None:
+    """Hiding a story's newest report moves a ``max_articles`` window back: its other report
+    enters the site (its neighbours, listings, feeds and search gain it) although the change
+    log says only its cluster changed."""
+    a, b = (make_config(tmp_path, name, ", max_articles: 10") for name in ("a", "b"))
+    archive = Archive(a.output.state, 1)
+    story = "华为发布鸿蒙操作系统新版本支持折叠屏手机"
+
+    def told(n: int, names: tuple[str, str, str], days: float, title: str, text: str
+             ) -> Article:
+        return replace(make_article(n, names, NOW - timedelta(days=days)), title=title,
+                       text=text, content_html=f"<p>{text}</p>")
+    others = [told(10 + i, FEEDS[i % 4], 3 - i % 3 + i / 24, f"其他新闻{i}号", f"内容{i}号")
+              for i in range(9)]
+    archive.save(told(1, FEEDS[0], 6, story, story + " 详情一"),
+                 told(2, FEEDS[2], 4.8, story + "（IT之家报道）", story + " 详情二"), *others)
+    with Store.open(a.output.state) as s:
+        publish_site(a, s, NOW)
+        s.set_hidden(["id0002"], True, NOW)
+        publish_site(a, s, NOW)
+        publish_site(b, s, NOW, full=True)
+    assert a.output.site is not None and b.output.site is not None
+    got, want = files(a.output.site), files(b.output.site)
+    assert "a/id/id0001.html" in want
+    assert sorted(got) == sorted(want)
+    assert [path for path in want if got[path] != want[path]] == []
+    assert len(planned) == 1  # the second build was made from the changes

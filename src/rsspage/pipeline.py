@@ -188,6 +188,7 @@ def build_locked(config: Config, store: Store, now: datetime | None = None, *,
                  full: bool = False) -> RunReport:
     """:func:`build` for a caller that holds the state lock already."""
     started = time.monotonic()
+    store.cluster_new()  # what an update that died left queued (store/clusters.py)
     published = publish_all(config, store, now or datetime.now(UTC), full=full)
     return RunReport((), time.monotonic() - started, published)
 

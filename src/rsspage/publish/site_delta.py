@@ -132,8 +132,10 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     categories = _counted_tree(query, zone)
     previous = list(previous)
     current = query.by_ids(c.id for c in changes)
-    # Only their story cluster changed: their pages and cards, nothing that their place decides.
-    cards = {c.id: current[c.id] for c in changes if c.cluster_only and c.id in current}
+    # Only their story cluster changed: their pages and cards, nothing that their place decides
+    # (unless they were not in the last build's window: they enter it).
+    cards = {c.id: current[c.id] for c in changes if c.cluster_only and c.id in current
+             and c.before is not None and (since is None or c.before.published >= since)}
     before = [(c.id, c.before) for c in changes if c.id not in cards
               and c.before is not None and (since is None or c.before.published >= since)]
     result = DeltaPlan(categories)

@@ -36,7 +36,6 @@ class Store:
         store = cls(db.connect(state_dir))
         store._fill_keys()
         store._fill_clusters()
-        store.cluster_new()  # the articles a run that died left queued
         return store
 
     def _fill_clusters(self) -> int:
@@ -48,7 +47,9 @@ class Store:
 
     def cluster_new(self) -> int:
         """File the articles stored since the last pass and join each to its story's cluster
-        (store/clusters.py): once a run's feeds are stored. Returns how many were filed."""
+        (store/clusters.py): once a run's feeds are stored, under the run lock (an update's
+        queued articles are one pass; a run that died leaves them to the next update or build).
+        Returns how many were filed."""
         if not clusters.has_pending(self._conn):
             return 0  # no write lock taken by a reader (status, serve)
         with db.transaction(self._conn):

@@ -12,7 +12,7 @@ article too (else each join could drift a little further, and unrelated stories 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -86,6 +86,12 @@ class Pass:
         self._weight: Weight = _unweighted
         self._masses: dict[int, Mass] = {}
 
+    def know_founders(self, founders: Iterable[Known]) -> None:
+        """The first articles of the candidates' clusters (read beforehand; hidden ones too:
+        a cluster stays open to new reports when its first was hidden)."""
+        for founder in founders:
+            self._by_id.setdefault(founder.id, founder)
+
     def weigh(self, count: Callable[[int], int], articles: int) -> None:
         """Weigh features by their IDF among the filed ``articles``, ``count`` giving how many
         of them have a feature."""
@@ -102,17 +108,21 @@ class Pass:
                 if found is not None:
                     joins += self._join(article, found)
             for key in article.keys:
-                self._index.setdefault(key, []).append(article)
+                filed = self._index.setdefault(key, [])
+                filed.append(article)
+                if len(filed) > PER_KEY:
+                    del filed[0]  # only the newest are looked at
         return joins
 
     def _candidates(self, article: Known) -> list[Known]:
         """The archive's candidates and the pass's articles sharing the most keys."""
-        shared: Counter[int] = Counter(self._found.get(article.rowid, {}))
+        from_archive = self._found.get(article.rowid, {})
+        shared: Counter[int] = Counter(from_archive)
         oldest = article.day - WINDOW_DAYS
         for key in article.keys:
-            filed = self._index.get(key, ())
-            for other in filed[:-PER_KEY - 1:-1]:  # the newest, published before it
-                if other.day >= oldest:
+            for other in reversed(self._index.get(key, ())):  # the newest, published before it
+                # (one filed again after a restore is found in the archive too: counted once)
+                if other.day >= oldest and other.rowid not in from_archive:
                     shared[other.rowid] += 1
         ranked = sorted(shared.items(), key=lambda item: (-item[1], -item[0]))[:COMPARED]
         return [self._known[r] for r, _ in ranked if r in self._known]

@@ -32,6 +32,7 @@ import json
 import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
+from typing import Any
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
 from rsspage.store.cluster_counts import FeatureCounts
@@ -45,6 +46,8 @@ ENABLED = True
 _PER_KEY = 24
 #: Candidates read per article from the archive (those sharing the most keys).
 _FROM_ARCHIVE = 8
+#: Articles of one pass at most (~20 KB of features and keys each in memory).
+_CHUNK = 5_000
 #: Days of features kept behind the newest filed (``cluster_features``): a window before and
 #: after, and a day of slack.
 _KEEP_DAYS = 2 * WINDOW_DAYS + 1
@@ -66,31 +69,43 @@ def has_pending(conn: sqlite3.Connection) -> bool:
 
 
 def file_pending(conn: sqlite3.Connection) -> int:
-    """File and cluster the queued articles (in the caller's transaction); returns how many
-    were filed. An article filed already is filed again at no cost (counted once)."""
-    rows = conn.execute(
-        "SELECT a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, "
-        "a.cluster, f.article IS NOT NULL FROM cluster_pending p "
-        "JOIN articles a ON a.rowid = p.article "
-        "LEFT JOIN cluster_features f ON f.article = a.rowid "
-        "WHERE +a.hidden = 0 ORDER BY a.published, a.id", (HEAD_CHARS,)).fetchall()
-    conn.execute("DELETE FROM cluster_pending")
-    if not ENABLED or not rows:
-        return 0
+    """File and cluster the queued articles (in the caller's transaction), oldest first, in
+    passes of at most :data:`_CHUNK` (an import of years of posts is queued at once: a pass
+    holds its articles' features in memory); returns how many were filed. An article filed
+    already is filed again at no cost (counted once)."""
+    filed = 0
+    while rows := conn.execute(
+            "SELECT a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, "
+            "a.cluster, f.article IS NOT NULL, a.hidden FROM cluster_pending p "
+            "JOIN articles a ON a.rowid = p.article "
+            "LEFT JOIN cluster_features f ON f.article = a.rowid "
+            "ORDER BY a.published, a.id LIMIT ?", (HEAD_CHARS, _CHUNK)).fetchall():
+        conn.execute("DELETE FROM cluster_pending WHERE article IN "
+                     "(SELECT value FROM json_each(?))", (json.dumps([r[0] for r in rows]),))
+        visible = [row[:-1] for row in rows if not row[-1]]  # hidden since they were queued
+        if ENABLED and visible:
+            filed += _file_pass(conn, visible)
+    return filed
+
+
+def _file_pass(conn: sqlite3.Connection, rows: list[Any]) -> int:
+    """One pass over the queued articles of ``rows``, in publication order."""
     new = []
     for rowid, ident, title, head, published, source, cluster, _ in rows:
         features = features_of(title, head)
         new.append(Known(rowid, ident, datetime.fromisoformat(published), source, cluster,
                          features, sketch(features)))
     uncounted = [k.features for k, row in zip(new, rows, strict=True) if not row[-1]]
-    found = _from_archive(conn, new)
-    known = _read_known(conn, "rowid", {r for rows in found.values() for r in rows})
-    # The clusters' first articles too: a new one joins only what is like them (cluster_pass).
+    candidates = _from_archive(conn, new)
+    known = _read_known(conn, "rowid", {r for found in candidates.values() for r in found})
+    # The clusters' first articles too (hidden ones as well): a new article joins only what
+    # is like them (cluster_pass).
     founders = {k.cluster for k in known.values() if k.cluster and k.cluster != k.id}
-    known.update(_read_known(conn, "id", founders))
+    first = _read_known(conn, "id", founders, visible_only=False)
     counts = FeatureCounts.read(conn)
     counts.add(uncounted)  # the weights are those of the archive with the new articles in it
-    the_pass = Pass(new, found, known, _Reader(conn))
+    the_pass = Pass(new, candidates, known, _Reader(conn))
+    the_pass.know_founders(first.values())
     the_pass.weigh(counts.get, counts.articles)
     joins = the_pass.run()
     conn.executemany("UPDATE articles SET cluster = ? WHERE rowid = ?", joins)
@@ -128,9 +143,9 @@ def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[
     return found
 
 
-def _read_known(conn: sqlite3.Connection, column: str,
-                values: set[int] | set[str]) -> dict[int, Known]:
-    """The visible articles whose ``column`` (rowid or id) is one of ``values``, by rowid,
+def _read_known(conn: sqlite3.Connection, column: str, values: set[int] | set[str], *,
+                visible_only: bool = True) -> dict[int, Known]:
+    """The (visible) articles whose ``column`` (rowid or id) is one of ``values``, by rowid,
     with their features (as stored when they were filed, else, filed over :data:`_KEEP_DAYS`
     days ago, computed again from their text)."""
     found: dict[int, Known] = {}
@@ -140,7 +155,8 @@ def _read_known(conn: sqlite3.Connection, column: str,
         "CASE WHEN f.features IS NULL THEN substr(a.text, 1, ?) END "
         "FROM articles a LEFT JOIN cluster_features f ON f.article = a.rowid "
         # "+hidden": by rowid, not through the site's index on hidden (every article)
-        f"WHERE a.{column} IN (SELECT value FROM json_each(?)) AND +a.hidden = 0",
+        f"WHERE a.{column} IN (SELECT value FROM json_each(?))"
+        + (" AND +a.hidden = 0" if visible_only else ""),
         (HEAD_CHARS, json.dumps(sorted(values))))
     for rowid, ident, published, source, cluster, stored, title, head in rows:
         features = Features.from_bytes(stored) if stored is not None else features_of(
@@ -157,8 +173,9 @@ class _Reader:
         self._conn = conn
 
     def article(self, ident: str) -> Known | None:
-        """The visible article ``ident`` (a cluster's founder), or None."""
-        return next(iter(_read_known(self._conn, "id", {ident}).values()), None)
+        """The article ``ident`` (a cluster's founder, hidden or not), or None."""
+        return next(iter(_read_known(self._conn, "id", {ident}, visible_only=False).values()),
+                    None)
 
     def sources(self, cluster: str) -> set[str]:
         """The sources of the cluster's members in the archive."""
