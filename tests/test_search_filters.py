@@ -372,9 +372,7 @@ def test_filters_across_waves(browser: Browser, site: Site, tmp_path: Path) -> N
         tab.goto(url + "search.html?" + urlencode({"category": "新媒体"}))
         answered(tab)
         wanted = newest_first(of("新媒体"))
-        # Until the search the filters' choices started (after the one the URL started) shows
-        # its first wave: every result, or a "more" for the rest (under load the first
-        # search's answer came while the second was still running).
+        # Until the first wave is listed: every result, or a "more" for the rest.
         tab.page.wait_for_function(
             """(n) => document.querySelectorAll('#search-results li').length >= n
                || !document.getElementById('search-more').hidden""", arg=len(wanted))
