@@ -134,10 +134,10 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     current = query.by_ids(c.id for c in changes)
     # Only their story cluster changed: their pages and cards, nothing that their place decides
     # (unless they were not in the last build's window: they enter it).
-    cards = {c.id: current[c.id] for c in changes if c.cluster_only and c.id in current
-             and c.before is not None and (since is None or c.before.published >= since)}
-    before = [(c.id, c.before) for c in changes if c.id not in cards
-              and c.before is not None and (since is None or c.before.published >= since)]
+    shown = [c for c in changes  # in the last build's window
+             if c.before is not None and (since is None or c.before.published >= since)]
+    cards = {c.id: current[c.id] for c in shown if c.cluster_only and c.id in current}
+    before = [(c.id, c.before) for c in shown if c.id not in cards and c.before is not None]
     result = DeltaPlan(categories)
     planner = Planner(query, zone, size, categories, period_paths(previous))
     # Where each changed article was at the last build, and where it is now.
@@ -153,8 +153,8 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     days = {day_of(loc.published, zone) for _, loc in located}
     result.pages = _once(chain(
         planner.listing_pages(), _article_pages(query, planner, current, before, cards.keys()),
-        _archive_pages(query, zone, days, planner.views, result.remove),
-        _card_days(query, zone, cards.values(), days, planner.views),
+        _archive_pages(query, zone, days, planner.views, result.remove,
+                       {day_of(a.published, zone) for a in cards.values()}),
         [category_index(list(categories.values()))],
         fixed_pages(1 if searchable and any(n.count for n in categories.values()) else 0)))
     result.remove |= {article_path(c.id) for c in changes if c.id not in current}
@@ -235,13 +235,15 @@ def _channel(loc: Location) -> Place:
 
 def _archive_pages(query: SiteQuery, zone: ZoneInfo, touched: set[str],
                    views: Callable[[Sequence[Article]], list[ArticleView]], removed: set[str],
-                   ) -> Iterator[Page]:
+                   cards: set[str]) -> Iterator[Page]:
     """The archive's index, the pages of the ``touched`` days and of the days next to them
-    (their links); the page of a day left empty goes to ``removed``."""
+    (their links), and of the days of ``cards`` (articles whose story cluster alone changed:
+    the same days, their cards as they are now); the page of a day left empty goes to
+    ``removed``."""
     counts = day_counts(query, zone)
     yield archive_index(counts)
     days = list(counts)
-    wanted: set[str] = set()
+    wanted = cards & counts.keys()
     for day in touched:
         at = bisect_left(days, day)
         after = at
@@ -262,16 +264,6 @@ def _day_page(query: SiteQuery, zone: ZoneInfo, day: str, days: Sequence[str],
     start, end = bounds(day, zone)
     return day_page(day, views(query.articles((), start, end)), days[at - 1] if at else "",
                     days[at + 1] if at + 1 < len(days) else "")
-
-
-def _card_days(query: SiteQuery, zone: ZoneInfo, cards: Iterable[Article], done: set[str],
-               views: Callable[[Sequence[Article]], list[ArticleView]]) -> Iterator[Page]:
-    """The archive's pages of the days of ``cards`` (articles whose story cluster changed)
-    that the other changes did not touch: the same days, with their cards as they are now."""
-    wanted = sorted({day_of(a.published, zone) for a in cards} - done)
-    days = list(day_counts(query, zone)) if wanted else []
-    for day in wanted:
-        yield _day_page(query, zone, day, days, views)
 
 
 def day_counts(query: SiteQuery, zone: ZoneInfo) -> dict[str, int]:
