@@ -254,16 +254,10 @@ def _archive_pages(query: SiteQuery, zone: ZoneInfo, touched: set[str],
             removed.add(f"archive/{day}.html")
         wanted.update(days[n] for n in (at - 1, after) if 0 <= n < len(days))
     for day in sorted(wanted):
-        yield _day_page(query, zone, day, days, views)
-
-
-def _day_page(query: SiteQuery, zone: ZoneInfo, day: str, days: Sequence[str],
-              views: Callable[[Sequence[Article]], list[ArticleView]]) -> Page:
-    """The archive's page of ``day``, one of ``days`` (all, in order)."""
-    at = bisect_left(days, day)
-    start, end = bounds(day, zone)
-    return day_page(day, views(query.articles((), start, end)), days[at - 1] if at else "",
-                    days[at + 1] if at + 1 < len(days) else "")
+        at = bisect_left(days, day)
+        start, end = bounds(day, zone)
+        yield day_page(day, views(query.articles((), start, end)), days[at - 1] if at else "",
+                       days[at + 1] if at + 1 < len(days) else "")
 
 
 def day_counts(query: SiteQuery, zone: ZoneInfo) -> dict[str, int]:
