@@ -238,6 +238,21 @@ def test_clusters_by_source_window_and_hidden(tmp_path: Path) -> None:
     assert found["late"] is None and found["c3"] is None
 
 
+def test_a_story_across_a_week_boundary_clusters(tmp_path: Path) -> None:
+    """Keys are filed by week (migration 19): a report on the first day of a week finds the
+    one of the week before, in another pass (read from the archive, not found in memory)."""
+    from rsspage.store.cluster_pass import day_of
+    a, b = STORY["zh-xiaomi-15-0"], STORY["zh-xiaomi-15-1"]
+    last = a.published.replace(hour=23)
+    while (day_of(last) + 1) % 7:  # the last day of a week, as cluster_keys files weeks
+        last += timedelta(days=1)
+    with Store.open(tmp_path / "state") as store:
+        save(store, [at(a, last)], last)
+        save(store, [at(b, last + timedelta(hours=2))], last + timedelta(hours=2))
+    found = cluster_of(tmp_path / "state")
+    assert found[a.id] == found[b.id] == a.id
+
+
 def test_the_backfill_files_the_recent_articles_once(tmp_path: Path) -> None:
     """An archive of before migration 14 (no keys, no clusters): opening it files the articles
     of the window before the newest; older ones stay as they are."""
@@ -482,3 +497,43 @@ def test_cluster_is_only_ever_updated_alone() -> None:
     setting = [s for s in statements if re.search(r"\bcluster\s*=", s.split("WHERE")[0])]
     assert setting and all(re.fullmatch(r"UPDATE articles SET cluster = \? WHERE rowid = \? ?", s)
                            for s in setting), setting
+
+
+def test_an_archive_of_schema_18_keeps_its_keys_filed_by_week(tmp_path: Path) -> None:
+    """Migration 19 files the sketch keys by week first (a run writes into the newest week's
+    pages only): every key stays, its week the floor of its day / 7 (days before 1970 too,
+    as the pass computes it), and a deleted article's keys still go."""
+    from rsspage.store.cluster_pass import week_of
+    from rsspage.store.schema import MIGRATIONS
+    (tmp_path / "state").mkdir()
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    for script in MIGRATIONS[:18]:
+        conn.executescript(script)
+    conn.execute("PRAGMA user_version = 18")
+    columns = [c for (c,) in conn.execute("SELECT name FROM pragma_table_info('articles')")]
+    with Store.open(tmp_path / "new") as store:  # an article's row, as a run stores it
+        save(store, [OTHER], datetime(2026, 10, 30, tzinfo=UTC))
+    old = sqlite3.connect(tmp_path / "new" / DB_NAME)
+    row = old.execute(f"SELECT {', '.join(columns)} FROM articles").fetchone()
+    old.close()
+    conn.execute(f"INSERT INTO articles ({', '.join(columns)}) VALUES "
+                 f"({', '.join('?' * len(columns))})", row)
+    (rowid,) = conn.execute("SELECT rowid FROM articles").fetchone()
+    days = [20_763, 7, 6, 0, -1, -7, -8]
+    conn.executemany("INSERT INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
+                     [(key, day, rowid) for key in (5, 2**31) for day in days])
+    conn.execute("INSERT INTO meta (key, value) VALUES ('clusters_filled', '1')")
+    conn.commit()
+    conn.close()
+    with Store.open(tmp_path / "state"):
+        pass
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    try:
+        rows = conn.execute("SELECT week, key, day, article FROM cluster_keys").fetchall()
+        assert sorted(rows) == sorted((week_of(day), key, day, rowid) for key in (5, 2**31)
+                                      for day in days)
+        assert [week_of(d) for d in days] == [2_966, 1, 0, 0, -1, -1, -2]
+        conn.execute("DELETE FROM articles")
+        assert conn.execute("SELECT COUNT(*) FROM cluster_keys").fetchone()[0] == 0
+    finally:
+        conn.close()

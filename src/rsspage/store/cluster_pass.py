@@ -22,8 +22,6 @@ from rsspage.clusters import (
     WINDOW_DAYS,
     Features,
     Mass,
-    Weight,
-    idf,
     mass,
     similarity,
 )
@@ -39,6 +37,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def day_of(when: datetime) -> int:
     """The day number of ``when`` (UTC), as ``cluster_keys`` files it."""
     return (when - _EPOCH).days
+
+
+def week_of(day: int) -> int:
+    """The week of a day number, as ``cluster_keys`` files it (schema migration 19)."""
+    return day // 7
 
 
 @dataclass(slots=True, eq=False)
@@ -83,7 +86,7 @@ class Pass:
         self._founders: dict[str, Known | None] = {}
         self._archive_sources: dict[str, set[str]] = {}
         self._joined_sources: dict[str, set[str]] = {}
-        self._weight: Weight = _unweighted
+        self._weights = _Weights(_unweighted)
         self._masses: dict[int, Mass] = {}
 
     def know_founders(self, founders: Iterable[Known]) -> None:
@@ -92,10 +95,10 @@ class Pass:
         for founder in founders:
             self._by_id.setdefault(founder.id, founder)
 
-    def weigh(self, count: Callable[[int], int], articles: int) -> None:
-        """Weigh features by their IDF among the filed ``articles``, ``count`` giving how many
-        of them have a feature."""
-        self._weight = _Weights(count, articles).__getitem__
+    def weigh(self, weights: Callable[[Iterable[int]], dict[int, float]]) -> None:
+        """Weigh features by ``weights`` (features → their weights: their IDF among the filed
+        articles, store/cluster_counts.py)."""
+        self._weights = _Weights(weights)
         self._masses.clear()
 
     def run(self) -> list[tuple[str, int]]:
@@ -146,11 +149,13 @@ class Pass:
         return None if best is None else best[1]
 
     def _similarity(self, a: Known, b: Known) -> float:
-        return similarity(a.features, b.features, self._weight, (self._mass(a), self._mass(b)))
+        masses = (self._mass(a), self._mass(b))  # both weighed: every feature has its weight
+        return similarity(a.features, b.features, self._weights.of.__getitem__, masses)
 
     def _mass(self, article: Known) -> Mass:
         if article.rowid not in self._masses:
-            self._masses[article.rowid] = mass(article.features, self._weight)
+            self._weights.cover(article.features)
+            self._masses[article.rowid] = mass(article.features, self._weights.of.__getitem__)
         return self._masses[article.rowid]
 
     def _join(self, article: Known, other: Known) -> list[tuple[str, int]]:
@@ -178,17 +183,21 @@ class Pass:
         return self._founders[cluster]
 
 
-def _unweighted(feature: int) -> float:
-    return 1.0
+class _Weights:
+    """Each feature's weight, computed for the articles compared, as they are (most features of
+    the candidates are never compared)."""
+
+    def __init__(self, weigh: Callable[[Iterable[int]], dict[int, float]]) -> None:
+        self._weigh = weigh
+        #: feature → weight, for every feature of the articles covered
+        self.of: dict[int, float] = {}
+
+    def cover(self, features: Features) -> None:
+        """Weigh the features of an article not weighed yet: a set difference and one call for
+        them all (a dict's ``__missing__`` per feature cost three times as much)."""
+        # difference() of a set and an exact dict looks each feature up in C
+        self.of.update(self._weigh(features.title.union(features.head).difference(self.of)))
 
 
-class _Weights(dict[int, float]):
-    """Each feature's IDF, computed when first asked for (most features are never compared)."""
-
-    def __init__(self, count: Callable[[int], int], articles: int) -> None:
-        super().__init__()
-        self._count, self._articles = count, articles
-
-    def __missing__(self, feature: int) -> float:
-        weight = self[feature] = idf(self._count(feature), self._articles)
-        return weight
+def _unweighted(features: Iterable[int]) -> dict[int, float]:
+    return dict.fromkeys(features, 1.0)

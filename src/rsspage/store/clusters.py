@@ -9,11 +9,12 @@ another source within a few days (:mod:`rsspage.clusters` decides what "the same
   scattered pages of the database, written again by each of 50 transactions; sorted and
   written once, their writes cost a tenth (benchmarks/README.md). And the clusters no longer
   depend on the order feeds happened to be stored in.
-- ``cluster_keys`` (schema migration 14) files every visible article under the keys of its
-  sketch with the day it was published: an article's candidates are the articles sharing a key
-  within :data:`~rsspage.clusters.WINDOW_DAYS`, one query of a range of the primary key per
-  key (at most :data:`_PER_KEY` rows), whatever the archive's size (the pass's own articles
-  are found in memory).
+- ``cluster_keys`` (schema migrations 14 and 19) files every visible article under the keys
+  of its sketch with the week and day it was published: an article's candidates are the
+  articles sharing a key within :data:`~rsspage.clusters.WINDOW_DAYS`, a range of the primary
+  key per key and week (at most :data:`_PER_KEY` rows), whatever the archive's size (the
+  pass's own articles are found in memory). The week first: a run's keys are written into the
+  newest week's pages only.
 - ``cluster_counts`` counts the filed articles having each feature (store/cluster_counts.py):
   the weights of :func:`rsspage.clusters.similarity`.
 - ``articles.cluster`` is the cluster's id (the id of the article the others joined; NULL: alone).
@@ -28,6 +29,7 @@ Hidden articles never cluster, nor are they filed (a rule hid them; the site doe
 
 from __future__ import annotations
 
+import heapq
 import json
 import sqlite3
 from collections import Counter
@@ -36,7 +38,7 @@ from typing import Any
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
 from rsspage.store.cluster_counts import FeatureCounts
-from rsspage.store.cluster_pass import Known, Pass
+from rsspage.store.cluster_pass import Known, Pass, week_of
 
 #: Off: new articles are neither queued nor clustered (the benchmark's switch, and a way out).
 ENABLED = True
@@ -106,7 +108,7 @@ def _file_pass(conn: sqlite3.Connection, rows: list[Any]) -> int:
     counts.add(uncounted)  # the weights are those of the archive with the new articles in it
     the_pass = Pass(new, candidates, known, _Reader(conn))
     the_pass.know_founders(first.values())
-    the_pass.weigh(counts.get, counts.articles)
+    the_pass.weigh(counts.weights)
     joins = the_pass.run()
     conn.executemany("UPDATE articles SET cluster = ? WHERE rowid = ?", joins)
     _write(conn, new)
@@ -128,18 +130,23 @@ def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[
     found: dict[int, dict[int, int]] = {}
     for day, articles in by_day.items():
         keys = sorted({key for article in articles for key in article.keys})
+        weeks = list(range(week_of(day - WINDOW_DAYS), week_of(day + WINDOW_DAYS) + 1))
         filed: dict[int, list[int]] = {}
         for key, rowid in conn.execute(
                 "SELECT key, article FROM (SELECT key, article, ROW_NUMBER() OVER (PARTITION BY "
-                "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys WHERE key IN "
-                "(SELECT value FROM json_each(?)) AND day BETWEEN ? AND ?) WHERE n <= ?",
-                (json.dumps(keys), day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)):
+                "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys WHERE week IN "
+                "(SELECT value FROM json_each(?)) AND key IN (SELECT value FROM json_each(?)) "
+                "AND day BETWEEN ? AND ?) WHERE n <= ?",
+                (json.dumps(weeks), json.dumps(keys), day - WINDOW_DAYS, day + WINDOW_DAYS,
+                 _PER_KEY)):
             filed.setdefault(key, []).append(rowid)
         for article in articles:
             shared = Counter(rowid for key in article.keys for rowid in filed.get(key, ())
                              if rowid != article.rowid)
-            ranked = sorted(shared.items(), key=lambda item: (-item[1], -item[0]))
-            found[article.rowid] = dict(ranked[:_FROM_ARCHIVE])
+            # the most keys shared, then the newest (a heap: most of them are not kept)
+            ranked = heapq.nlargest(_FROM_ARCHIVE, shared.items(),
+                                    key=lambda item: (item[1], item[0]))
+            found[article.rowid] = dict(ranked)
     return found
 
 
@@ -186,9 +193,9 @@ class _Reader:
 def _write(conn: sqlite3.Connection, new: list[Known]) -> None:
     """The pass's keys and kept features, sorted by their primary key (the pages of each index
     are written once, in order)."""
-    keys = sorted((key, k.day, k.rowid) for k in new for key in k.keys)
-    conn.executemany("INSERT OR IGNORE INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
-                     keys)
+    keys = sorted((week_of(k.day), key, k.day, k.rowid) for k in new for key in k.keys)
+    conn.executemany("INSERT OR IGNORE INTO cluster_keys (week, key, day, article) "
+                     "VALUES (?, ?, ?, ?)", keys)
     conn.executemany("INSERT OR REPLACE INTO cluster_features (article, day, features) "
                      "VALUES (?, ?, ?)",
                      [(k.rowid, k.day, k.features.to_bytes()) for k in new])
