@@ -101,8 +101,8 @@ class Features:
 
 def features_of(title: str, text: str) -> Features:
     """The features of an article (see the module docstring); the head's exclude the title's."""
-    title_set = frozenset(map(feature_hash, _features(title)))
-    head = frozenset(map(feature_hash, _features(text[:HEAD_CHARS])))
+    title_set = _hashes(_features(title))
+    head = _hashes(_features(text[:HEAD_CHARS]))
     return Features(title_set, head - title_set)
 
 
@@ -171,6 +171,11 @@ def feature_hash(feature: str) -> int:
     100 to 250 features) and spreads short strings as well for a sketch; two features of a
     pair colliding (about one pair in 10^5) moves its similarity by one feature."""
     return zlib.crc32(feature.encode("utf-8"))
+
+
+def _hashes(features: set[str]) -> frozenset[int]:
+    """:func:`feature_hash` of each of ``features``, the loop in C (a third of the cost)."""
+    return frozenset(map(zlib.crc32, map(str.encode, features)))
 
 
 def sketch(features: Features) -> list[int]:
