@@ -187,6 +187,7 @@ class _Listing:
         self._folder = node.folder if node else ""
         self._size = planner.size
         self._edge_cache: dict[tuple[_Group, bool], tuple[_Group, int] | None] = {}
+        self._made: set[str] = set()  # the pages planned so far
 
     def index(self) -> Page:
         query, place, size = self._p.query, self._place, self._size
@@ -236,7 +237,8 @@ class _Listing:
         chunks = {(group := self._p.group_of(self._place, key[0]), self._position(group, key))
                   for key in keys}
         for group, k in sorted(chunks, key=lambda chunk: (chunk[0].label, chunk[1])):
-            yield self._chunk_page(group, k)
+            if self._period_path(group, k) not in self._made:  # not planned by a change
+                yield self._chunk_page(group, k)
 
     def _position(self, group: _Group, key: SiteKey) -> int:
         """The page of ``group`` (from 1) that lists the article ``key``."""
@@ -265,6 +267,7 @@ class _Listing:
         for k, period in enumerate(periods):
             newer = href(periods[k + 1].path) if k + 1 < len(periods) else after
             prev = href(periods[k - 1].path) if k > 0 else before
+            self._made.add(period.path)
             yield period_page(period, self._folder, self._node, newer, prev)
 
     def _edges(self, group: _Group) -> Iterator[Page]:
@@ -279,6 +282,7 @@ class _Listing:
         items = self._p.articles(self._place, group, offset=(k - 1) * size, limit=size)
         last = (group.count - 1) // size + 1
         period = Period(self._period_path(group, k), _period_label(group.label, k), items)
+        self._made.add(period.path)
         newer = self._chunk_path(group, k + 1) if k < last else self._after(group)
         prev = self._chunk_path(group, k - 1) if k > 1 else self._before(group)
         return period_page(period, self._folder, self._node, newer, prev)
