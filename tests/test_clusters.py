@@ -238,19 +238,23 @@ def test_clusters_by_source_window_and_hidden(tmp_path: Path) -> None:
     assert found["late"] is None and found["c3"] is None
 
 
-def test_a_story_across_a_week_boundary_clusters(tmp_path: Path) -> None:
+@pytest.mark.parametrize("later_first", [False, True])
+def test_a_story_across_a_week_boundary_clusters(tmp_path: Path, later_first: bool) -> None:
     """Keys are filed by week (migration 19): a report on the first day of a week finds the
-    one of the week before, in another pass (read from the archive, not found in memory)."""
+    one of the week before, in another pass (read from the archive, not found in memory), and
+    one of the week before, stored later (a late feed), finds the newer one."""
     from rsspage.store.cluster_pass import day_of
     a, b = STORY["zh-xiaomi-15-0"], STORY["zh-xiaomi-15-1"]
     last = a.published.replace(hour=23)
     while (day_of(last) + 1) % 7:  # the last day of a week, as cluster_keys files weeks
         last += timedelta(days=1)
+    a, b = at(a, last), at(b, last + timedelta(hours=2))
+    first, second = (b, a) if later_first else (a, b)
     with Store.open(tmp_path / "state") as store:
-        save(store, [at(a, last)], last)
-        save(store, [at(b, last + timedelta(hours=2))], last + timedelta(hours=2))
+        save(store, [first], b.published)
+        save(store, [second], b.published)
     found = cluster_of(tmp_path / "state")
-    assert found[a.id] == found[b.id] == a.id
+    assert found[a.id] == found[b.id] == first.id
 
 
 def test_the_backfill_files_the_recent_articles_once(tmp_path: Path) -> None:
@@ -405,6 +409,24 @@ def test_an_export_restored_elsewhere_keeps_its_clusters_and_files_them_again(
     found = cluster_of(tmp_path / "fresh")
     assert found[a.id] == found[b.id] == found[c.id] == a.id
     assert found[OTHER.id] is None
+
+
+def test_the_fast_paths_compute_what_the_plain_functions_do() -> None:
+    """Features are hashed and weighed in bulk (clusters._hashes, FeatureCounts.weights): the
+    stored keys, features and counts depend on those staying what feature_hash and idf(get)
+    give."""
+    from rsspage.store.cluster_counts import FeatureCounts
+    words = {"小米", "骁龙", "rtx", "5090", "ｉｔ", "é", "e\u0301"}
+    assert clusters._hashes(words) == {clusters.feature_hash(w) for w in words}
+    features = clusters.features_of("小米15正式发布 骁龙8至尊版", "RTX 5090 售价 4,499 元")
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE cluster_counts (id INTEGER PRIMARY KEY, articles INTEGER, "
+                 "counters BLOB)")
+    counts = FeatureCounts.read(conn)
+    counts.add([features] * 3 + [clusters.Features(features.title, frozenset())] * 200)
+    every = features.title | features.head
+    assert counts.weights(every) == {f: clusters.idf(counts.get(f), counts.articles)
+                                     for f in every}
 
 
 def test_feature_counts_are_a_fixed_sketch_that_never_counts_low() -> None:

@@ -174,7 +174,8 @@ def feature_hash(feature: str) -> int:
 
 
 def _hashes(features: set[str]) -> frozenset[int]:
-    """:func:`feature_hash` of each of ``features``, the loop in C (a third of the cost)."""
+    """:func:`feature_hash` of each of ``features``, the loop in C (a third of the cost); the
+    two must agree (tests/test_clusters.py): stored keys and counts are these hashes."""
     return frozenset(map(zlib.crc32, map(str.encode, features)))
 
 
