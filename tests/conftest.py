@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import pg_harness
 from rsshub_harness import TEST_KEY, RealRSSHub, running_rsshub, unavailable
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,3 +71,17 @@ def _real_rsshub(key: str | None) -> Iterator[RealRSSHub]:
         pytest.skip(reason)
     with running_rsshub(key) as hub:
         yield hub
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[pg_harness.Server]:
+    """A real PostgreSQL server of this test worker, on a Unix socket only (tests/pg_harness.py);
+    ``postgres.database()`` gives a test a database of its own."""
+    reason = pg_harness.unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = pg_harness.Server()
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -1,0 +1,60 @@
+"""The PostgreSQL the tests of issue 14 run against (tests/pg_harness.py): a real server from
+Debian's package, reachable only through its Unix socket, not running as root, a database per
+test, and the trigram search the store will use working on Chinese without word breaks."""
+
+from __future__ import annotations
+
+import os
+import pwd
+
+import pytest
+
+from pg_harness import SYSTEM_USER, Server
+
+psycopg = pytest.importorskip("psycopg")
+
+
+def test_the_server_listens_on_its_socket_only_and_not_as_root(postgres: Server) -> None:
+    with psycopg.connect(postgres.url()) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("",)
+        (folder,) = conn.execute("SHOW unix_socket_directories").fetchone()
+        assert folder == str(postgres.socket_dir)
+        (data,) = conn.execute("SHOW data_directory").fetchone()
+    owner = os.stat(data).st_uid
+    assert owner != 0
+    if os.geteuid() == 0:
+        assert owner == pwd.getpwnam(SYSTEM_USER).pw_uid
+
+
+def test_each_test_gets_a_database_of_its_own(postgres: Server) -> None:
+    first, second = postgres.database("isolated"), postgres.database("isolated")
+    assert first != second
+    with psycopg.connect(first) as conn:
+        conn.execute("CREATE TABLE t (x TEXT)")
+        conn.execute("INSERT INTO t VALUES ('小米')")
+    with psycopg.connect(second) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM pg_tables WHERE tablename = 't'"
+                            ).fetchone() == (0,)
+
+
+def test_trigram_search_finds_chinese_without_word_breaks(postgres: Server) -> None:
+    """pg_trgm (the issue's search on PostgreSQL) splits words at characters the database's
+    locale does not call alphanumeric: with the harness's C.UTF-8 Chinese characters are, so a
+    run of them is one word of trigrams and a two-character query is found inside it."""
+    with psycopg.connect(postgres.database("trgm"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_trgm")
+        conn.execute("CREATE TABLE a (title TEXT)")
+        conn.execute("CREATE INDEX a_title ON a USING gin (title gin_trgm_ops)")
+        conn.cursor().executemany("INSERT INTO a VALUES (%s)", [("小米15正式发布，骁龙8至尊版",),
+                                                                ("比亚迪匈牙利工厂投产",),
+                                                                ("Apple ships iPhone 16e",)])
+        conn.execute("SET enable_seqscan = off")  # through the index, as a large table would
+        found = [t for (t,) in conn.execute("SELECT title FROM a WHERE title ILIKE %s",
+                                            ("%骁龙8至尊%",))]
+        assert found == ["小米15正式发布，骁龙8至尊版"]
+        found = [t for (t,) in conn.execute("SELECT title FROM a WHERE title ILIKE %s",
+                                            ("%iphone%",))]
+        assert found == ["Apple ships iPhone 16e"]
+        (plan,) = conn.execute("EXPLAIN SELECT title FROM a WHERE title ILIKE '%匈牙利%'"
+                               ).fetchone()
+        assert "a_title" in plan or "Bitmap" in plan
