@@ -58,3 +58,24 @@ def test_trigram_search_finds_chinese_without_word_breaks(postgres: Server) -> N
         (plan,) = conn.execute("EXPLAIN SELECT title FROM a WHERE title ILIKE '%匈牙利%'"
                                ).fetchone()
         assert "a_title" in plan or "Bitmap" in plan
+
+
+def test_under_a_c_locale_trigrams_lose_chinese(postgres: Server) -> None:
+    """What the PostgreSQL store must check before it relies on pg_trgm: in a database whose
+    LC_CTYPE is C (common on servers set up without a locale), Chinese characters are not
+    alphanumeric, so they make no trigrams; two different Chinese titles look the same and a
+    Chinese query cannot use the index (every row is rechecked)."""
+    name = f"c_locale_{os.getpid()}"
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                     "LC_COLLATE 'C' LC_CTYPE 'C'")
+    with psycopg.connect(postgres.url(name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_trgm")
+        (trigrams,) = conn.execute("SELECT show_trgm('骁龙8至尊版')").fetchone()
+        assert trigrams == ["  8", " 8 "]  # the digit alone
+        (same,) = conn.execute("SELECT similarity('小米15正式发布', '比亚迪15工厂投产')").fetchone()
+        assert same == 1.0
+    with psycopg.connect(postgres.url(), autocommit=True) as conn:
+        (ctype,) = conn.execute("SELECT datctype FROM pg_database WHERE datname = "
+                                "current_database()").fetchone()
+    assert ctype == "C.UTF-8"  # the harness's own databases split Chinese into trigrams
