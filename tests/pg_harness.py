@@ -68,13 +68,15 @@ class Server:
     """One PostgreSQL server on a temporary folder (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="rsspage-pg-"))
-        self.data = self.folder / "data"
-        self.socket_dir = self.folder  # the server's socket: <folder>/.s.PGSQL.5432
         self._bin = bindir()
         if self._bin is None:
             raise RuntimeError(unavailable() or "no PostgreSQL")
         self._user = SYSTEM_USER if os.geteuid() == 0 else None
+        # As root, in /tmp: a TMPDIR of root's own (mode 700) would be closed to the server.
+        self.folder = Path(tempfile.mkdtemp(prefix="rsspage-pg-",
+                                            dir="/tmp" if self._user else None))
+        self.data = self.folder / "data"
+        self.socket_dir = self.folder  # the server's socket: <folder>/.s.PGSQL.5432
         self.role = self._user or pwd.getpwuid(os.geteuid()).pw_name
         if self._user:
             entry = pwd.getpwnam(self._user)
