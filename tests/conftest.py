@@ -80,8 +80,10 @@ def postgres() -> Iterator[pg_harness.Server]:
     reason = pg_harness.unavailable()
     if reason:
         pytest.skip(reason)
-    server = pg_harness.Server()
+    server = None
     try:
+        server = pg_harness.Server()
         yield server.start()
     finally:
-        server.stop()
+        if server is not None:
+            server.stop()

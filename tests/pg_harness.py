@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -29,6 +30,8 @@ from pathlib import Path
 #: The system user the server runs as when the tests run as root (Debian's package makes it).
 SYSTEM_USER = "postgres"
 START_TIMEOUT = 60
+#: The server's port: it names the socket file (``.s.PGSQL.5432``); no TCP port is opened.
+PORT = 5432
 _DATABASES = count(1)
 
 
@@ -42,7 +45,7 @@ def bindir() -> Path | None:
         if (folder / "initdb").is_file() and (folder / "pg_ctl").is_file():
             return folder
     found = shutil.which("initdb")
-    if found and shutil.which("pg_ctl"):
+    if found and (Path(found).parent / "pg_ctl").is_file():
         return Path(found).parent
     return None
 
@@ -56,11 +59,11 @@ def unavailable() -> str | None:
     if bindir() is None:
         return ("PostgreSQL's server is not installed (Debian: apt-get install postgresql; "
                 "scripts/test does it when run as root)")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            return f"running as root and there is no {SYSTEM_USER!r} user to run the server as"
+    try:
+        pwd.getpwnam(SYSTEM_USER) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+    except KeyError:
+        return (f"running as root and there is no {SYSTEM_USER!r} user to run the server as"
+                if os.geteuid() == 0 else "this user has no passwd entry (initdb needs one)")
     return None
 
 
@@ -71,40 +74,59 @@ class Server:
         self._bin = bindir()
         if self._bin is None:
             raise RuntimeError(unavailable() or "no PostgreSQL")
-        self._user = SYSTEM_USER if os.geteuid() == 0 else None
-        # As root, in /tmp: a TMPDIR of root's own (mode 700) would be closed to the server.
-        self.folder = Path(tempfile.mkdtemp(prefix="rsspage-pg-",
-                                            dir="/tmp" if self._user else None))
+        owner = pwd.getpwnam(SYSTEM_USER) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
+        #: (uid, gid) to run the server as when the tests run as root; None: as ourselves
+        self._as = (owner.pw_uid, owner.pw_gid) if os.geteuid() == 0 else None
+        self.role = owner.pw_name
+        # In /tmp whatever TMPDIR says: root's own would be closed to the server, and a long
+        # one would push the socket's path past its 107 bytes.
+        self.folder = Path(tempfile.mkdtemp(prefix="rsspage-pg-", dir="/tmp"))
         self.data = self.folder / "data"
         self.socket_dir = self.folder  # the server's socket: <folder>/.s.PGSQL.5432
-        self.role = self._user or pwd.getpwuid(os.geteuid()).pw_name
-        if self._user:
-            entry = pwd.getpwnam(self._user)
-            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
-        os.chmod(self.folder, 0o755)
+        if self._as:
+            os.chown(self.folder, *self._as)  # mode 700: the server's alone (and root's)
+        self._watcher: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Server:
         self._run("initdb", "-D", str(self.data), "-U", self.role, "--auth=trust",
                   "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions")
-        options = (f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200")
+        options = (f"-k {shlex.quote(str(self.socket_dir))} -p {PORT} -c listen_addresses='' "
+                   "-c unix_socket_permissions=0700 -c fsync=off -c synchronous_commit=off "
+                   "-c full_page_writes=off -c max_connections=200")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
                   "-o", options, "-w", "-t", str(START_TIMEOUT), "start")
+        self._watch()
         return self
+
+    def _watch(self) -> None:
+        """A watcher that stops the server and removes its folder when this process ends in
+        any way (the pipe it reads closes): a killed test worker leaves no server behind
+        (pg_ctl starts it in a session of its own)."""
+        assert self._bin is not None
+        script = '"$0" -D "$1" -m immediate -w stop >/dev/null 2>&1; rm -rf "$2"'
+        self._watcher = subprocess.Popen(
+            ["sh", "-c", f"read _; {script}", str(self._bin / "pg_ctl"), str(self.data),
+             str(self.folder)], stdin=subprocess.PIPE, start_new_session=True,
+            env=_environment(), **self._identity())
 
     def stop(self) -> None:
         with suppress(subprocess.SubprocessError, OSError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        if self._watcher is not None and self._watcher.stdin is not None:
+            self._watcher.stdin.close()  # the watcher finds it stopped, and removes the folder
+            with suppress(subprocess.TimeoutExpired):
+                self._watcher.wait(10)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def url(self, database: str = "postgres") -> str:
-        """A ``postgresql://`` URL to ``database`` through the socket (no host, no port)."""
-        return f"postgresql://{self.role}@/{database}?host={self.socket_dir}"
+        """A ``postgresql://`` URL to ``database`` through the socket (no TCP host)."""
+        return (f"postgresql://{self.role}@/{database}?host={self.socket_dir}&port={PORT}"
+                "&sslmode=disable")
 
     def database(self, prefix: str = "t") -> str:
         """A new, empty database (its URL), for one test."""
         import psycopg
-        name = f"{re.sub(r'[^a-z0-9_]', '_', prefix.lower())[:40]}_{os.getpid()}_{next(_DATABASES)}"
+        name = unique_name(prefix)
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
@@ -115,14 +137,33 @@ class Server:
         except OSError:
             return ""
 
+    def _identity(self) -> dict[str, object]:
+        """subprocess arguments that run a child as the server's user, and group (``user=``
+        alone keeps root's group)."""
+        if self._as is None:
+            return {}
+        return {"user": self._as[0], "group": self._as[1], "extra_groups": []}
+
     def _run(self, tool: str, *args: str) -> None:
         assert self._bin is not None
         command: Sequence[str] = [str(self._bin / tool), *args]
-        result = subprocess.run(command, user=self._user, capture_output=True, text=True,
-                                timeout=START_TIMEOUT + 30, cwd=self.folder)
+        result = subprocess.run(command, capture_output=True, text=True, cwd=self.folder,
+                                timeout=START_TIMEOUT + 30, env=_environment(),
+                                **self._identity())  # type: ignore[call-overload]
         if result.returncode:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()}"
                                f"\n{self.log()[-2000:]}")
+
+
+def unique_name(prefix: str) -> str:
+    """A database name no other test of this run has."""
+    return f"{re.sub(r'[^a-z0-9_]', '_', prefix.lower())[:40]}_{os.getpid()}_{next(_DATABASES)}"
+
+
+def _environment() -> dict[str, str]:
+    """This process's environment without libpq's ``PG*`` settings (a PGPORT or PGSSLMODE of
+    the machine's would steer the tools away from the test server)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PG")}
 
 
 if __name__ == "__main__":  # scripts/test: say whether the PostgreSQL tests will run

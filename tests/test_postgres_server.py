@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
-from pg_harness import SYSTEM_USER, Server
+from pg_harness import SYSTEM_USER, Server, unavailable, unique_name
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -65,7 +71,7 @@ def test_under_a_c_locale_trigrams_lose_chinese(postgres: Server) -> None:
     LC_CTYPE is C (common on servers set up without a locale), Chinese characters are not
     alphanumeric, so they make no trigrams; two different Chinese titles look the same and a
     Chinese query cannot use the index (every row is rechecked)."""
-    name = f"c_locale_{os.getpid()}"
+    name = unique_name("c_locale")
     with psycopg.connect(postgres.url(), autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
                      "LC_COLLATE 'C' LC_CTYPE 'C'")
@@ -79,3 +85,49 @@ def test_under_a_c_locale_trigrams_lose_chinese(postgres: Server) -> None:
         (ctype,) = conn.execute("SELECT datctype FROM pg_database WHERE datname = "
                                 "current_database()").fetchone()
     assert ctype == "C.UTF-8"  # the harness's own databases split Chinese into trigrams
+
+
+def test_a_killed_test_process_leaves_no_server_behind(tmp_path: Path) -> None:
+    """pg_ctl starts the server in a session of its own: when the process that started it is
+    killed (a test worker's crash, a CI timeout), the harness's watcher stops it and removes
+    its folder."""
+    if (reason := unavailable()) is not None:
+        pytest.skip(reason)
+    started = tmp_path / "started"
+    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        import pg_harness
+        server = pg_harness.Server().start()
+        open({str(started)!r}, "w").write(str(server.folder))
+        time.sleep(600)
+    """)])
+    try:
+        for _ in range(600):
+            if started.exists() and started.read_text():
+                break
+            time.sleep(0.1)
+        folder = Path(started.read_text())
+        pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
+        assert _alive(pid)
+        if os.geteuid() == 0:  # as the server's user and group, not root's group
+            status = Path(f"/proc/{pid}/status").read_text()
+            gid = pwd.getpwnam(SYSTEM_USER).pw_gid
+            assert re.search(rf"^Gid:\s+{gid}\s", status, re.M), status
+    finally:
+        child.kill()
+        child.wait()
+    for _ in range(300):
+        if not folder.exists() and not _alive(pid):
+            break
+        time.sleep(0.1)
+    assert not folder.exists()
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (an exited process its parent has not reaped yet does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
