@@ -79,7 +79,8 @@ class Planner:
         self._touched: dict[Place, dict[str, dict[str, list[SiteKey]]]] = {}
         # place → the site keys of articles whose cards changed, not their places
         self._cards: dict[Place, set[SiteKey]] = {}
-        self._groups: dict[tuple[Place, str], _Group] = {}
+        self._groups: dict[tuple[Place, str], _Group] = {}  # (place, day) → its group
+        self._counted: dict[tuple[Place, str], _Group] = {}  # (place, label) → the group
         self.removed: set[str] = set()
         # id → (its story cluster, the cluster's articles in the window), read as views are made
         self._clusters: dict[str, tuple[str, Sequence[Article]]] = {}
@@ -139,8 +140,14 @@ class Planner:
             yield from listing.card_pages(self._cards.get(place, set()))
 
     def group(self, place: Place, label: str) -> _Group:
-        start, end = bounds(label, self._zone)
-        return _Group(label, start, end, self._query.count(place, start, end))
+        """The month or day ``label`` of the listing ``place``, counted once per plan (a count
+        reads every row it counts: a month of the whole site's listing, 45,000 articles, took
+        3.6 ms, asked again for each day a card or a change fell on)."""
+        if (place, label) not in self._counted:
+            start, end = bounds(label, self._zone)
+            self._counted[place, label] = _Group(label, start, end,
+                                                 self._query.count(place, start, end))
+        return self._counted[place, label]
 
     def group_of(self, place: Place, when: datetime) -> _Group:
         """The group (month, or day of a crowded month) an article of ``when`` is paged in
@@ -242,8 +249,19 @@ class _Listing:
 
     def _position(self, group: _Group, key: SiteKey) -> int:
         """The page of ``group`` (from 1) that lists the article ``key``."""
-        return self._p.query.count(self._place, group.start, group.end,
-                                   before=key) // self._size + 1
+        return self._rank(group, key) // self._size + 1
+
+    def _rank(self, group: _Group, key: SiteKey) -> int:
+        """How many articles of ``group`` come before ``key``, counted from the group's nearer
+        end (a count reads every row it counts: a card of yesterday in a month of 45,000
+        articles cost 3.6 ms counted from the month's start, and an update's clusters ask for
+        some 300 of them)."""
+        query = self._p.query
+        start = max(group.start, query.since) if query.since else group.start
+        if group.end - key[0] < key[0] - start:
+            return group.count - query.count(self._place, group.start, group.end,
+                                             not_before=key)
+        return query.count(self._place, group.start, group.end, before=key)
 
     def _group_pages(self, group: _Group, first: SiteKey | None) -> Iterator[Page]:
         """The pages of ``group`` from the one that lists ``first`` (None: all of them): the
@@ -255,8 +273,7 @@ class _Listing:
         if first is not None:
             # From the page before it too: its link to the next page may have changed (the
             # group ends before it now).
-            skip = self._p.query.count(self._place, group.start, group.end,
-                                       before=first) // size * size
+            skip = self._rank(group, first) // size * size
             skip = max(0, min(skip, (group.count - 1) // size * size) - size)
         items = self._p.articles(self._place, group, offset=skip)
         periods = list(chunks(group.label, items, self._folder, size))

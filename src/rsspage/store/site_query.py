@@ -62,9 +62,11 @@ class SiteQuery:
         return [(c, s, ch, n, datetime.fromisoformat(p)) for c, s, ch, n, p in rows]
 
     def count(self, place: Place, start: datetime | None = None,
-              end: datetime | None = None, *, before: SiteKey | None = None) -> int:
-        """Articles of ``place`` published in ``[start, end)``, and before ``before``."""
-        where, params = self._where(place, start, end, before=before)
+              end: datetime | None = None, *, before: SiteKey | None = None,
+              not_before: SiteKey | None = None) -> int:
+        """Articles of ``place`` published in ``[start, end)``, and before ``before`` (or not
+        before ``not_before``). A count reads every row it counts."""
+        where, params = self._where(place, start, end, before=before, not_before=not_before)
         return int(self._conn.execute(f"SELECT COUNT(*) FROM articles {where}",
                                       params).fetchone()[0])
 
@@ -161,17 +163,23 @@ class SiteQuery:
 
     def _where(self, place: Place, start: datetime | None, end: datetime | None, *,
                before: SiteKey | None = None, after: SiteKey | None = None,
-               ) -> tuple[str, list[object]]:
+               not_before: SiteKey | None = None) -> tuple[str, list[object]]:
         terms = ["hidden = 0"]  # hidden articles are not published (filters.py)
         params: list[object] = []
         for column, value in zip(_PLACE_COLUMNS, place, strict=False):
             terms.append(f"{column} = ?")
             params.append(value)
-        for op, bound in ((">=", self._since), (">=", _text(start)), ("<", _text(end))):
-            if bound is not None:
-                terms.append(f"published {op} ?")
-                params.append(bound)
-        for op, key in (("<", before), (">", after)):
+        # A bound a key implies is left out: SQLite takes one bound of ``published`` for the
+        # index range, and given the group's start it scanned a month to count the articles
+        # from yesterday's key on (3.6 ms against 0.1 ms from the key).
+        low = after or not_before
+        for op, bound in ((">=", self.since), (">=", start), ("<", end)):
+            if bound is None or (low is not None and op == ">=" and low[0] >= bound) or (
+                    before is not None and op == "<" and before[0] < bound):
+                continue
+            terms.append(f"published {op} ?")
+            params.append(bound.isoformat())
+        for op, key in (("<", before), (">", after), (">=", not_before)):
             if key is not None:
                 terms.append(f"(published, id) {op} (?, ?)")
                 params += [key[0].isoformat(), key[1]]
@@ -189,7 +197,3 @@ class SiteQuery:
                 terms.append(f"(first_seen, id) {op} (?, ?)")
                 params += [key[0].isoformat(), key[1]]
         return "WHERE " + " AND ".join(terms), params
-
-
-def _text(when: datetime | None) -> str | None:
-    return when.isoformat() if when is not None else None
