@@ -463,10 +463,28 @@ def test_feature_counts_are_a_fixed_sketch_that_never_counts_low() -> None:
     assert over / len(truth) < 0.03 and lighter / len(truth) < 0.001
 
 
+def older_archive(state: Path, schema: int, source: Path) -> sqlite3.Connection:
+    """An archive at ``state`` made by the first ``schema`` migrations, holding the articles'
+    rows of the archive at ``source`` (its columns of then); open, for the test to go on."""
+    from rsspage.store.schema import MIGRATIONS
+    state.mkdir()
+    conn = sqlite3.connect(state / DB_NAME)
+    for script in MIGRATIONS[:schema]:
+        conn.executescript(script)
+    conn.execute(f"PRAGMA user_version = {schema}")
+    columns = ", ".join(c for (c,) in conn.execute(
+        "SELECT name FROM pragma_table_info('articles')"))
+    old = sqlite3.connect(source / DB_NAME)
+    rows = old.execute(f"SELECT {columns} FROM articles").fetchall()
+    old.close()
+    conn.executemany(f"INSERT INTO articles ({columns}) VALUES "
+                     f"({', '.join('?' * len(rows[0]))})", rows)
+    return conn
+
+
 def test_an_archive_of_schema_16_is_filed_again_and_counted_once(tmp_path: Path) -> None:
     """Migrations 17 and 18 (a queue, counts in a sketch): the recent articles of an archive
     clustered by the per-feature counts are filed and counted again, once."""
-    from rsspage.store.schema import MIGRATIONS
     now = datetime(2026, 10, 30, tzinfo=UTC)
     a, b, _ = (STORY[f"zh-xiaomi-15-{k}"] for k in range(3))
     import rsspage.store.clusters as store_clusters
@@ -476,20 +494,10 @@ def test_an_archive_of_schema_16_is_filed_again_and_counted_once(tmp_path: Path)
             save(store, [a, b, OTHER], now)
     finally:
         store_clusters.ENABLED = True
-    old = sqlite3.connect(tmp_path / "new" / DB_NAME)
-    (tmp_path / "state").mkdir()
-    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
-    for script in MIGRATIONS[:16]:
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version = 16")
-    columns = [c for (c,) in conn.execute("SELECT name FROM pragma_table_info('articles')")]
-    rows = old.execute(f"SELECT {', '.join(columns)} FROM articles").fetchall()
-    conn.executemany(f"INSERT INTO articles ({', '.join(columns)}) VALUES "
-                     f"({', '.join('?' * len(columns))})", rows)
+    conn = older_archive(tmp_path / "state", 16, tmp_path / "new")
     conn.execute("INSERT INTO cluster_df (feature, articles) VALUES (-1, 40)")
     conn.commit()
     conn.close()
-    old.close()
     for _ in range(2):  # opened twice: filed and counted once
         with Store.open(tmp_path / "state"):
             pass
@@ -526,20 +534,9 @@ def test_an_archive_of_schema_18_keeps_its_keys_filed_by_week(tmp_path: Path) ->
     pages only): every key stays, its week the floor of its day / 7 (days before 1970 too,
     as the pass computes it), and a deleted article's keys still go."""
     from rsspage.store.cluster_pass import week_of
-    from rsspage.store.schema import MIGRATIONS
-    (tmp_path / "state").mkdir()
-    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
-    for script in MIGRATIONS[:18]:
-        conn.executescript(script)
-    conn.execute("PRAGMA user_version = 18")
-    columns = [c for (c,) in conn.execute("SELECT name FROM pragma_table_info('articles')")]
     with Store.open(tmp_path / "new") as store:  # an article's row, as a run stores it
         save(store, [OTHER], datetime(2026, 10, 30, tzinfo=UTC))
-    old = sqlite3.connect(tmp_path / "new" / DB_NAME)
-    row = old.execute(f"SELECT {', '.join(columns)} FROM articles").fetchone()
-    old.close()
-    conn.execute(f"INSERT INTO articles ({', '.join(columns)}) VALUES "
-                 f"({', '.join('?' * len(columns))})", row)
+    conn = older_archive(tmp_path / "state", 18, tmp_path / "new")
     (rowid,) = conn.execute("SELECT rowid FROM articles").fetchone()
     days = [20_763, 7, 6, 0, -1, -7, -8]
     conn.executemany("INSERT INTO cluster_keys (key, day, article) VALUES (?, ?, ?)",
