@@ -87,3 +87,13 @@ def postgres() -> Iterator[pg_harness.Server]:
     finally:
         if server is not None:
             server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """Run the test on each database: None (SQLite, in the state folder), then the URL of a
+    new database of its own on the worker's PostgreSQL server (skipped where there is none)."""
+    if request.param == "sqlite":
+        return None
+    server: pg_harness.Server = request.getfixturevalue("postgres")
+    return server.database()

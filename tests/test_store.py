@@ -1,10 +1,12 @@
-"""The SQLite store: schema, upsert rules, link de-duplication, names, pruning, FTS5 search."""
+"""The store on SQLite and on PostgreSQL: schema, upsert rules, link de-duplication, names,
+pruning, search."""
 
 from __future__ import annotations
 
 import gzip
 import json
 import sqlite3
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,11 +39,18 @@ def article(n: int, **changes: object) -> Article:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
+def store(tmp_path: Path, store_url: str | None) -> Iterator[Store]:
+    with Store.open(tmp_path / "state", store_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Store:
     return Store.open(tmp_path / "state")
 
 
-def test_schema_version_wal_and_integrity(tmp_path: Path, store: Store) -> None:
+def test_schema_version_wal_and_integrity(tmp_path: Path, sqlite_store: Store) -> None:
+    store = sqlite_store
     conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -50,8 +59,8 @@ def test_schema_version_wal_and_integrity(tmp_path: Path, store: Store) -> None:
     Store.open(tmp_path / "state").close()  # reopening applies nothing twice
 
 
-def test_newer_schema_is_refused(tmp_path: Path, store: Store) -> None:
-    store.close()
+def test_newer_schema_is_refused(tmp_path: Path, sqlite_store: Store) -> None:
+    sqlite_store.close()
     conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
     conn.execute("PRAGMA user_version = 99")
     conn.close()
@@ -168,9 +177,9 @@ def story(n: int, **changes: object) -> Article:
     return article(n, **{"text": f"{STORY}第{n}款。", **changes})
 
 
-def aliases(tmp_path: Path) -> list[tuple[str, str, str, str]]:
-    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
-    return list(conn.execute("SELECT feed_key, article_id, matched, link FROM aliases"))
+def aliases(store: Store) -> list[tuple[str, str, str, str]]:
+    return [tuple(row) for row in store._conn.execute(
+        "SELECT feed_key, article_id, matched, link FROM aliases ORDER BY feed_key")]
 
 
 def test_a_copy_with_tracking_parameters_over_http_is_an_alias(tmp_path: Path,
@@ -181,7 +190,7 @@ def test_a_copy_with_tracking_parameters_over_http_is_an_alias(tmp_path: Path,
     counts = store.save_feed(OTHER, MIRROR_OK, [copy], None, NOW)
     assert (counts.new, counts.aliased, counts.by_fingerprint) == (0, 1, 0)
     assert [a.id for a in store.articles()] == ["id1"]
-    assert aliases(tmp_path) == [(OTHER.key, "id1", "link", copy.link)]
+    assert aliases(store) == [(OTHER.key, "id1", "link", copy.link)]
     assert {h.key: h.merged for h in store.health(NOW)} == {SPEC.key: 0, OTHER.key: 1}
 
 
@@ -199,7 +208,7 @@ def test_a_mirror_copy_is_merged_by_fingerprint_within_the_window(tmp_path: Path
                    published=NOW + timedelta(days=2))
     counts = store.save_feed(OTHER, MIRROR_OK, [mirror], None, NOW)
     assert (counts.aliased, counts.by_fingerprint) == (1, 1)
-    assert aliases(tmp_path) == [(OTHER.key, "id1", "fingerprint", mirror.link)]
+    assert aliases(store) == [(OTHER.key, "id1", "fingerprint", mirror.link)]
     late = story(1, id="m2", feed_key=OTHER.key, link="https://mirror.example.net/x/2",
                  published=NOW + timedelta(days=4))  # a year's anniversary, say: not merged
     assert store.save_feed(OTHER, MIRROR_OK, [late], None, NOW).new == 1

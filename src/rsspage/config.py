@@ -165,6 +165,7 @@ def _config(model: m.ConfigModel, path: Path, plain: Plain,
         schedule=ScheduleConfig(**model.schedule.model_dump()),
         catalog_instance=catalog is None or LIVE_CATALOG in catalog,
         filters=_rules(model.filters),
+        store_url=model.store.resolve(environ) if model.store else None,
     )
 
 

@@ -412,6 +412,33 @@ class OutputModel(_Strict):
     hexo_date: Annotated[Text, AfterValidator(_hexo_date)] = "auto"
 
 
+class StoreModel(_Strict):
+    """Where the archive is kept when not in SQLite in the state folder: a PostgreSQL database
+    (many fetch workers, one archive). ``url_env`` names the environment variable holding the
+    URL, so that its password stays a secret; it is never printed."""
+
+    url: Text | None = None
+    url_env: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self, info: ValidationInfo) -> StoreModel:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give url, or url_env (an environment variable holding it)")
+        environ = _context(info, ENVIRON)
+        if self.url_env is not None and environ is not None and not environ.get(self.url_env):
+            raise ValueError(f"url_env: the environment variable {self.url_env} is not set "
+                             "(or empty)")
+        url = self.url if self.url is not None else (environ or {}).get(self.url_env or "")
+        if url and not url.startswith(("postgresql://", "postgres://")):
+            where = "url" if self.url is not None else f"url_env ({self.url_env})"
+            raise ValueError(f"{where}: expected a postgresql:// URL (SQLite, the default, "
+                             "needs no store section)")
+        return self
+
+    def resolve(self, environ: Mapping[str, str]) -> str:
+        return self.url if self.url is not None else environ.get(self.url_env or "", "")
+
+
 class ConfigModel(_Strict):
     """``rsspage.yml``."""
 
@@ -424,6 +451,7 @@ class ConfigModel(_Strict):
     limits: LimitsModel = LimitsModel()
     fetch: FetchModel = FetchModel()
     output: OutputModel = OutputModel()
+    store: StoreModel | None = None
     schedule: ScheduleModel = ScheduleModel()
     filters: GlobalFilters | None = None
 

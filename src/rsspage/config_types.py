@@ -199,6 +199,9 @@ class Config:
     catalog_instance: bool = False
     #: The global filter rules (``filters:``); each feed's own come first (filters.py).
     filters: Rules = field(default_factory=Rules)
+    #: The archive's PostgreSQL URL (``store:``); None: SQLite in ``output.state``. A secret:
+    #: left out of the record's repr, and shown only through ``redact_url``.
+    store_url: str | None = field(default=None, repr=False)
 
     @property
     def folder(self) -> Path:

@@ -22,12 +22,13 @@ What the server says about coming back (max-age, Expires, Retry-After) is read b
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 import certifi
@@ -98,14 +99,27 @@ class FetchOptions:
             raise ValueError("retries, max_redirects, backoff and max_retry_after must be >= 0")
 
 
+class HostGate(Protocol):
+    """The per-host limit shared with other processes (fetch workers on other machines): entered
+    once in the fetching loop, then ``slot(host)`` around each request, inside this process's
+    own limit for the host."""
+
+    async def __aenter__(self) -> HostGate: ...
+
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    def slot(self, host: str) -> AbstractAsyncContextManager[None]: ...
+
+
 def fetch_feeds(
     specs: Sequence[FeedSpec],
     states: Mapping[str, FeedState],
     options: FetchOptions,
     on_result: Callable[[FetchResult], None] | None = None,
+    gate: HostGate | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed; results in the order of ``specs``. Not callable from a running loop."""
-    return asyncio.run(fetch_all(specs, states, options, on_result))
+    return asyncio.run(fetch_all(specs, states, options, on_result, gate))
 
 
 async def fetch_all(
@@ -113,14 +127,17 @@ async def fetch_all(
     states: Mapping[str, FeedState],
     options: FetchOptions,
     on_result: Callable[[FetchResult], None] | None = None,
+    gate: HostGate | None = None,
 ) -> list[FetchResult]:
     """Fetch every feed concurrently; ``on_result`` sees each result as its feed completes.
 
     ``states`` maps feed keys to their validators for conditional GET (missing: none). An
-    exception raised by ``on_result`` cancels the remaining fetches and propagates.
+    exception raised by ``on_result`` cancels the remaining fetches and propagates. ``gate``:
+    the hosts' limits shared with other workers.
     """
-    async with Clients(options) as clients:
-        fetcher = Fetcher(clients, options)
+    async with Clients(options) as clients, contextlib.AsyncExitStack() as stack:
+        shared = await stack.enter_async_context(gate) if gate is not None else None
+        fetcher = Fetcher(clients, options, shared)
         tasks = [
             asyncio.create_task(fetcher.feed(i, spec, states.get(spec.key, FeedState())))
             for i, spec in enumerate(specs)
@@ -234,10 +251,12 @@ class Fetcher:
     the page fetcher (fetch_pages.py), which fetches article pages through the same stack:
     :meth:`feed` with a ``hop`` check on each redirect."""
 
-    def __init__(self, clients: Clients, options: FetchOptions) -> None:
+    def __init__(self, clients: Clients, options: FetchOptions,
+                 gate: HostGate | None = None) -> None:
         self._clients = clients
         self._options = options
         self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._gate = gate
 
     async def feed(self, index: int, spec: FeedSpec, state: FeedState,
                    hop: HopCheck | None = None) -> tuple[int, FetchResult]:
@@ -312,10 +331,14 @@ class Fetcher:
 
     @asynccontextmanager
     async def _slot(self, url: str) -> AsyncIterator[httpx.AsyncClient]:
-        host = self._hosts.setdefault(_host(url), asyncio.Semaphore(self._options.per_host))
+        name = _host(url)
+        host = self._hosts.setdefault(name, asyncio.Semaphore(self._options.per_host))
         # Host first: a feed queued behind a busy host must not hold a global slot meanwhile.
-        async with host, self._clients.client() as client:
-            yield client
+        async with host, contextlib.AsyncExitStack() as shared:
+            if self._gate is not None:
+                await shared.enter_async_context(self._gate.slot(name))
+            async with self._clients.client() as client:
+                yield client
 
     async def _follow(self, client: httpx.AsyncClient, url: str, headers: dict[str, str],
                       hop: HopCheck | None = None) -> _Answer:

@@ -41,7 +41,7 @@ from rsspage.catalog import Catalog, load_catalog
 from rsspage.catalog.live import load_live
 from rsspage.config import Config, ScheduleConfig
 from rsspage.errors import ParseError
-from rsspage.fetch import FetchOptions, fetch_feeds
+from rsspage.fetch import FetchOptions, HostGate, fetch_feeds
 from rsspage.filters import FeedRules, hidden_ids
 from rsspage.fulltext import FeedText, Wanted, full_text
 from rsspage.importers.hexo import Broken, read_tree
@@ -49,13 +49,12 @@ from rsspage.normalise import normalise_counted, normalise_feed
 from rsspage.parse import parse_feed
 from rsspage.parse.dates import naive_dates_in
 from rsspage.parse.text import repair_feed
-from rsspage.plan import FeedsByName, earliest_due, make_plan, split_due
+from rsspage.plan import FeedsByName, Plan, earliest_due, make_plan, split_due
 from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
 from rsspage.schedule import next_timing
 from rsspage.store import Store
-from rsspage.store.db import run_lock
 from rsspage.types import (
     Article,
     FeedOutcome,
@@ -100,7 +99,7 @@ def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None,
            *, everything: bool = False) -> RunReport:
     """Fetch the due feeds (all of them with ``everything``), store what is new, publish.
     Holds the state lock throughout."""
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         return update_locked(config, store, hooks, now, everything=everything)
 
 
@@ -117,9 +116,22 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
     due, skipped = split_due(plan.feeds, timings, now, everything=everything)
+    outcomes = fetch_and_store(config, store, plan, due, timings, now, hooks)
+    store.cluster_new()  # the run's new articles, together (store/clusters.py)
+    prune(config, plan.feeds, store, now)
+    published = publish_all(config, store, now)
+    return RunReport(tuple(outcomes), time.monotonic() - started, published,
+                     skipped=tuple(spec.key for spec in skipped))
+
+
+def fetch_and_store(config: Config, store: Store, plan: Plan, due: Sequence[FeedSpec],
+                    timings: Mapping[str, FeedTiming], now: datetime, hooks: Hooks,
+                    gate: HostGate | None = None) -> list[FeedOutcome]:
+    """Fetch the feeds ``due``, parse, normalise, filter and store each with its next due
+    time; ``gate``: per-host limits shared with other fetch workers."""
     on_fetched = hooks.progress(len(due)) if hooks.progress else hooks.on_fetched
     results = fetch_feeds(due, store.feed_states(), fetch_options(config),
-                          on_result=on_fetched)
+                          on_result=on_fetched, gate=gate)
     scheduler = _Scheduler(config.schedule, timings, now)
     # Parsed first, all of them, so that the pages of every full-text feed are fetched in one
     # concurrent pass (enrich) before each feed is stored.
@@ -134,14 +146,10 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
         if hooks.on_outcome:
             hooks.on_outcome(outcome)
         outcomes.append(outcome)
-    store.cluster_new()  # the run's new articles, together (store/clusters.py)
-    _prune(config, plan.feeds, store, now)
-    published = publish_all(config, store, now)
-    return RunReport(tuple(outcomes), time.monotonic() - started, published,
-                     skipped=tuple(spec.key for spec in skipped))
+    return outcomes
 
 
-def _prune(config: Config, feeds: Sequence[FeedSpec], store: Store, now: datetime) -> None:
+def prune(config: Config, feeds: Sequence[FeedSpec], store: Store, now: datetime) -> None:
     """Articles older than ``limits.keep_days``, or than their feed's own ``keep_days``."""
     own = {spec.key: now - timedelta(days=spec.keep_days) if spec.keep_days else None
            for spec in feeds if spec.keep_days is not None}
@@ -180,7 +188,7 @@ def config_catalog(config: Config, *, refresh: bool | None = None,
 def build(config: Config, now: datetime | None = None, *, full: bool = False) -> RunReport:
     """Publish from the store only (no fetching); ``full``: check every output file, even
     when nothing changed since the last build (files changed or deleted by hand)."""
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         return build_locked(config, store, now, full=full)
 
 
@@ -352,7 +360,7 @@ def import_hexo(config: Config, root: Path, now: datetime | None = None) -> Impo
     batches = [(spec, normalise_feed(spec, repair_feed(ParsedFeed(None, None, tuple(entries),
                                                                   "hexo")), now))
                for spec, entries in posts.values()]
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         counts = store.save_imported(batches, now)
     read = sum(len(entries) for _, entries in posts.values())
     new = sum(c.new for c in counts.values())

@@ -30,3 +30,12 @@ def redact(text: str, secrets: Iterable[str] = ()) -> str:
 def carries_key(url: str) -> bool:
     """Whether ``url`` is signed with an access key (``code=`` or ``key=``)."""
     return _SECRET_PARAM.search(url) is not None
+
+
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]*(@)")
+_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """A database URL fit to show: its password (``user:secret@`` or ``password=``) masked."""
+    return _PASSWORD_PARAM.sub(r"\1***", _URL_PASSWORD.sub(r"\1***\2", url))

@@ -61,8 +61,8 @@ def watch(config: Config, stop: threading.Event, hooks: WatchHooks,
     if serve_port is not None and config.output.site is None:
         raise ConfigError(str(config.path), None, "output.site", "no site to serve (it is null)")
     passes = failures = 0
-    with run_lock(config.output.state), contextlib.ExitStack() as serving_stack:
-        with Store.open(config.output.state) as store:
+    with run_lock(config.output.state, config.store_url), contextlib.ExitStack() as serving_stack:
+        with Store.open(config.output.state, config.store_url) as store:
             build_locked(config, store)
         if serve_port is not None and config.output.site is not None:
             url = serving_stack.enter_context(serving(config.output.site, serve_port))
@@ -95,7 +95,7 @@ def _pass(config: Config, hooks: WatchHooks) -> float | None:
     """Update if a feed is due (then None); else the seconds until the next one is.
     RsspageError: the pass failed."""
     now = datetime.now(UTC)
-    with Store.open(config.output.state) as store:
+    with Store.open(config.output.state, config.store_url) as store:
         due = next_due(config, store)
         if due is None or due > now:
             return (due - now).total_seconds() if due else MAX_SLEEP

@@ -1,21 +1,25 @@
-"""Commands that move the archive as a whole: export, restore, forget."""
+"""Commands that move the archive as a whole: export, restore, migrate, forget."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rsspage.catalog.live import carry_cache
-from rsspage.cli.common import EXIT_OK, Commands, add_command, report_exit
+from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import load_config
-from rsspage.console import Console
+from rsspage.console import Console, table
 from rsspage.errors import PublishError, StoreError
 from rsspage.pipeline import build
 from rsspage.publish.outputs import published_files
-from rsspage.store import Store
+from rsspage.redact import redact_url
+from rsspage.store import Store, pg
 from rsspage.store.db import run_lock
+from rsspage.store.migrate import Migration, copy_archive
 
 
 def register(sub: Commands) -> None:
@@ -29,6 +33,14 @@ def register(sub: Commands) -> None:
     restore = add_command(sub, "restore", "bring an export (file or folder of parts) back "
                           "into the archive; restoring twice changes nothing", cmd_restore)
     restore.add_argument("path", type=Path, help="an export file or a folder of parts")
+    migrate = add_command(sub, "migrate", "copy the whole archive into another, empty store "
+                          "(SQLite into PostgreSQL, or back), verified by counts and checksums",
+                          cmd_migrate)
+    to = migrate.add_mutually_exclusive_group(required=True)
+    to.add_argument("--to", metavar="TARGET", help="a postgresql:// URL, or a state folder "
+                    "for SQLite")
+    to.add_argument("--to-env", metavar="NAME", help="the environment variable holding the "
+                    "target's URL (keeps its password off the command line)")
     forget = add_command(sub, "forget", "delete a feed, its articles and their files on purpose",
                          cmd_forget)
     forget.add_argument("feed", help="the feed's key: a route path (/kkj/news) or a feed URL")
@@ -37,7 +49,7 @@ def register(sub: Commands) -> None:
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    with Store.open(config.output.state) as store:
+    with Store.open(config.output.state, config.store_url) as store:
         if args.parts is not None:
             if args.file is not None:
                 raise StoreError("give either FILE or --parts DIR, not both")
@@ -56,7 +68,7 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         counts = store.restore(args.path)
         if args.path.is_dir():
             carry_cache(args.path, config.output.state)
@@ -73,9 +85,48 @@ def cmd_restore(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_migrate(args: argparse.Namespace, console: Console) -> int:
+    config = load_config(args.config)
+    target = args.to if args.to is not None else os.environ.get(args.to_env, "")
+    if not target:
+        raise StoreError(f"the environment variable {args.to_env} is not set (or empty)")
+    url = target if pg.is_url(target) else None
+    folder = None if url else Path(target)
+    with contextlib.ExitStack() as stack:
+        source = stack.enter_context(Store.locked(config.output.state, config.store_url))
+        if folder is not None and folder.resolve() == config.output.state.resolve() and (
+                config.store_url is None):
+            raise StoreError(f"{folder} is the archive's own state folder")
+        stack.enter_context(pg.run_lock(url) if url else run_lock(folder or Path()))
+        copied = copy_archive(source, stack.enter_context(Store.open(folder or Path(), url)))
+    _show_migration(copied, _store_name(config.store_url, config.output.state),
+                    _store_name(url, folder), console)
+    if copied.differing:
+        console.error_line(f"the copy differs from the archive in {', '.join(copied.differing)}"
+                           ": do not use it; report this as a bug")
+        return EXIT_FEEDS_FAILED
+    return EXIT_OK
+
+
+def _store_name(url: str | None, folder: Path | None) -> str:
+    return redact_url(url) if url else f"SQLite in {folder}"
+
+
+def _show_migration(copied: Migration, source: str, target: str, console: Console) -> None:
+    a, b = copied.source, copied.target
+    rows = [["feeds", str(a.feeds), str(b.feeds)], ["articles", str(a.articles), str(b.articles)],
+            ["export parts", str(len(a.parts)), str(len(b.parts))],
+            ["sha-256", a.digest[:16], b.digest[:16]]]
+    print(f"copied {source} into {target}", file=console.out)
+    print(table(["", "source", "copy"], rows), file=console.out)
+    print(f"page hashes copied: {copied.page_hashes}", file=console.out)
+    if not copied.differing:
+        print(f"verified: the copy holds the same records (sha-256 {a.digest})", file=console.out)
+
+
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    with Store.open(config.output.state) as store:
+    with Store.open(config.output.state, config.store_url) as store:
         keys = store.feed_keys()
         if args.feed not in keys:
             close = difflib.get_close_matches(args.feed, sorted(keys), n=3)
@@ -96,7 +147,7 @@ def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     if not args.yes:
         print("nothing deleted; run again with --yes to delete all of this", file=console.out)
         return EXIT_OK
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         removed, handed = store.forget_feed(args.feed, datetime.now(UTC))
     print(f"forgot {args.feed}: {removed} articles deleted from the archive"
           + (f", {handed} kept with the other feeds that brought them" if handed else ""),

@@ -18,6 +18,7 @@ from rsspage.pipeline import Hooks, build, update
 from rsspage.publish.outputs import unknown_articles
 from rsspage.store import FeedHealth, Store
 from rsspage.store.db import DB_NAME
+from rsspage.workers import WorkerOptions, work
 
 
 def register(sub: Commands) -> None:
@@ -26,6 +27,16 @@ def register(sub: Commands) -> None:
                              cmd_update)
     update_cmd.add_argument("--all", dest="everything", action="store_true",
                             help="fetch every feed, due or not")
+    update_cmd.add_argument("--worker", action="store_true",
+                            help="be one of many fetch workers on a PostgreSQL store: claim "
+                            "due feeds, fetch and store them; publish nothing (rsspage build "
+                            "does, on one machine)")
+    update_cmd.add_argument("--lease", type=float, metavar="SECONDS",
+                            help="with --worker: how long a claimed feed stays this worker's "
+                            "(default: 3 times its longest fetch, at least 120)")
+    update_cmd.add_argument("--batch", type=int, metavar="N",
+                            help="with --worker: feeds claimed at a time (default: twice "
+                            "fetch.concurrency)")
     build_cmd = add_command(sub, "build",
                             "publish the outputs from the stored articles (no fetching)", cmd_build)
     build_cmd.add_argument("--full", action="store_true",
@@ -57,6 +68,15 @@ def cmd_update(args: argparse.Namespace, console: Console) -> int:
     hooks = Hooks(progress=console.progress, on_outcome=console.outcome,
                   on_note=console.error_line)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")  # set in GitHub Actions
+    if args.worker and args.everything:
+        raise ConfigError(str(config.path), None, "--all", "a worker fetches due feeds only")
+    if args.worker:
+        lease = timedelta(seconds=args.lease) if args.lease else None
+        report = work(config, hooks, WorkerOptions(lease=lease, batch=args.batch))
+        console.job_summary(report, summary)
+        return report_exit(report, console)
+    if args.lease or args.batch:
+        raise ConfigError(str(config.path), None, "--lease/--batch", "only with --worker")
     try:
         report = update(config, hooks, everything=args.everything)
     except PublishError as e:  # main() says so and exits 1, as when feeds failed: tell them apart
@@ -96,7 +116,7 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    with Store.open(config.output.state) as store:
+    with Store.open(config.output.state, config.store_url) as store:
         now = datetime.now(UTC)
         rows = store.health(now - timedelta(days=7))
         timings = store.feed_timings()
@@ -135,7 +155,7 @@ def merged_notes(rows: Sequence[FeedHealth]) -> list[str]:
 
 def cmd_search(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
-    with Store.open(config.output.state) as store:
+    with Store.open(config.output.state, config.store_url) as store:
         hits = store.search(" ".join(args.query), args.limit)
     console.hits(hits)
     return EXIT_OK

@@ -12,7 +12,6 @@ from rsspage.console import Console, table
 from rsspage.pipeline import build
 from rsspage.refilter import Example, FeedFilterReport, FilterReport, apply_rules, try_rules
 from rsspage.store import Store
-from rsspage.store.db import run_lock
 
 #: Examples shown per feed and kind, unless ``--examples`` says otherwise.
 DEFAULT_EXAMPLES = 5
@@ -41,11 +40,11 @@ def cmd_filter(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     now = datetime.now(UTC)
     if not args.apply:
-        with Store.open(config.output.state) as store:
+        with Store.open(config.output.state, config.store_url) as store:
             report = try_rules(config, store, now)
         _show(report, args.examples, console)
         return EXIT_OK
-    with run_lock(config.output.state), Store.open(config.output.state) as store:
+    with Store.locked(config.output.state, config.store_url) as store:
         report = apply_rules(config, store, now)
     _show(report, args.examples, console)
     return report_exit(build(config), console)

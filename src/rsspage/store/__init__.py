@@ -1,20 +1,33 @@
-"""The state store: one SQLite file (WAL) holding feeds, articles and published names.
+"""The state store: feeds, articles and published names, in one SQLite file (WAL) or in a
+PostgreSQL database (``store.url``: many machines, one archive).
 
 A data-access layer with no business logic beyond what keeping the archive consistent needs.
-``Store`` is the only entry point other stages use; each method is one short transaction or read.
+``Store`` is the only entry point other stages use; each method is one short transaction or
+read. The other stages do not know which database is behind it.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from rsspage.store import articles, changes, clusters, db, feeds, retention, same_story
+from rsspage.store import (
+    articles,
+    changes,
+    clusters,
+    db,
+    feeds,
+    leases,
+    pg,
+    retention,
+    same_story,
+)
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
 from rsspage.store.changes import ArchiveMark, Change, Location
+from rsspage.store.db import Connection
 from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
 from rsspage.store.search import SearchHit, search
@@ -26,17 +39,26 @@ __all__ = ["ArchiveMark", "Change", "ExportCounts", "FeedHealth", "Location", "R
 
 
 class Store:
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     @classmethod
-    def open(cls, state_dir: Path) -> Store:
-        """Open the store; articles stored without comparison keys (by an older schema) get
-        them now, once: the next feed's copies are compared with them."""
-        store = cls(db.connect(state_dir))
+    def open(cls, state_dir: Path, url: str | None = None) -> Store:
+        """Open the store: the SQLite file in ``state_dir``, or the PostgreSQL database at
+        ``url``. Articles stored without comparison keys (by an older schema) get them now,
+        once: the next feed's copies are compared with them."""
+        store = cls(pg.connect(url) if url else db.connect(state_dir))
         store._fill_keys()
         store._fill_clusters()
         return store
+
+    @classmethod
+    @contextmanager
+    def locked(cls, state_dir: Path, url: str | None = None) -> Iterator[Store]:
+        """The store opened under the run lock (store/db.py ``run_lock``): for a run that
+        writes (update, build, import, restore)."""
+        with db.run_lock(state_dir, url), cls.open(state_dir, url) as store:
+            yield store
 
     def _fill_clusters(self) -> int:
         """File the recent articles for story clusters, once (store/clusters.py)."""
@@ -125,6 +147,27 @@ class Store:
         date (None: keep all of theirs)."""
         with db.transaction(self._conn):
             return retention.prune(self._conn, before, own, now)
+
+    def follow(self, specs: Iterable[FeedSpec], now: datetime) -> None:
+        """A row for each of the feeds ``specs`` that has none yet, and (PostgreSQL) a lease
+        a fetch worker can claim."""
+        specs = list(specs)
+        with db.transaction(self._conn):
+            for spec in specs:
+                feeds.ensure(self._conn, spec, now)
+            leases.ensure(self._conn, [spec.key for spec in specs])
+
+    def claim_feeds(self, keys: Sequence[str], now: datetime, until: datetime, worker: str,
+                    limit: int) -> list[str]:
+        """Lease up to ``limit`` of the due feeds ``keys`` to the fetch worker ``worker`` until
+        ``until`` (store/leases.py); returns the keys it got."""
+        with db.transaction(self._conn, exclusive=False):
+            return leases.claim(self._conn, keys, now, until, worker, limit)
+
+    def settle_leases(self, until: Mapping[str, datetime], worker: str) -> None:
+        """The worker stored these feeds: their leases last until they are next due."""
+        with db.transaction(self._conn, exclusive=False):
+            leases.settle(self._conn, until, worker)
 
     def set_followed(self, keys: Iterable[str], now: datetime) -> int:
         """Retire the feeds that left the config, follow the ones back in it again."""
@@ -280,6 +323,11 @@ class Store:
         """Path → hash of the inputs each page of ``output`` was last rendered from."""
         return articles.page_hashes(self._conn, output)
 
+    def page_outputs(self) -> list[str]:
+        """The outputs that have page hashes."""
+        return [str(row[0]) for row in self._conn.execute(
+            "SELECT DISTINCT output FROM pages ORDER BY output")]
+
     def save_page_hashes(self, output: str, hashes: Mapping[str, str]) -> None:
         with db.transaction(self._conn):
             articles.save_page_hashes(self._conn, output, hashes)
@@ -317,4 +365,20 @@ class Store:
         return feeds.health(self._conn, since)
 
     def integrity_ok(self) -> bool:
+        """SQLite's own check of the file; on PostgreSQL (which keeps its files whole), that
+        every constraint is validated and no story-cluster row points at a missing article."""
+        if self._conn.dialect == db.POSTGRESQL:
+            return not self._conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM pg_constraint c JOIN pg_namespace n "
+                "ON n.oid = c.connamespace WHERE n.nspname = current_schema() "
+                "AND NOT c.convalidated) OR " + " OR ".join(
+                    f"EXISTS(SELECT 1 FROM {table} x WHERE NOT EXISTS (SELECT 1 FROM articles a "
+                    "WHERE a.rowid = x.article))"
+                    for table in ("cluster_keys", "cluster_features", "cluster_pending"))
+            ).fetchone()[0]
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    @property
+    def dialect(self) -> str:
+        """Which database holds the archive: ``sqlite`` or ``postgresql``."""
+        return self._conn.dialect

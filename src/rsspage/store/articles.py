@@ -13,7 +13,6 @@ been removed, while the archive still knows it (its files are removed, not kept 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -22,6 +21,7 @@ from typing import Any
 
 from rsspage.media import enclosures_from_json, enclosures_to_json
 from rsspage.store.clusters import queue as queue_for_clusters
+from rsspage.store.db import Connection
 from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
@@ -85,7 +85,7 @@ def _tags(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text)) if text else ()
 
 
-def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *,
+def save(conn: Connection, articles: Iterable[Article], now: datetime, *,
          imported: bool = False, hidden: Collection[str] = ()) -> SaveCounts:
     """Insert new articles, rewrite changed ones, leave unchanged ones untouched.
 
@@ -129,7 +129,7 @@ def save(conn: sqlite3.Connection, articles: Iterable[Article], now: datetime, *
     return SaveCounts(**tally)
 
 
-def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], stamp: str,
+def _merged(conn: Connection, article: Article, keys: tuple[str, str], stamp: str,
             tally: Counter[str], *, imported: bool) -> bool:
     """Whether ``article`` is a copy of a story another feed brought (then recorded as an
     alias of it, and taken when richer), counted in ``tally``."""
@@ -144,7 +144,7 @@ def _merged(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], s
     return True
 
 
-def _insert(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], stamp: str, *,
+def _insert(conn: Connection, article: Article, keys: tuple[str, str], stamp: str, *,
             imported: bool, hidden: bool) -> None:
     conn.execute(
         f"INSERT INTO articles ({', '.join(_COLUMNS)}, first_seen, last_changed, "
@@ -156,7 +156,7 @@ def _insert(conn: sqlite3.Connection, article: Article, keys: tuple[str, str], s
     conn.execute("DELETE FROM gone_articles WHERE id=?", (article.id,))  # back again
 
 
-def _update(conn: sqlite3.Connection, target: str, old: Any, article: Article,
+def _update(conn: Connection, target: str, old: Any, article: Article,
             stamp: str) -> None:
     """Rewrite the stored article ``target`` with its feed's changed copy ``article``."""
     row = list(_row(article))
@@ -177,7 +177,7 @@ def _keeps_richer(old: Any, article: Article) -> bool:
     return old["content_from"] is None or len(article.text) >= old["text_length"]
 
 
-def _take_richer(conn: sqlite3.Connection, target: str, copy: Article, stamp: str) -> bool:
+def _take_richer(conn: Connection, target: str, copy: Article, stamp: str) -> bool:
     """Give the stored article ``target`` the content of another feed's ``copy`` when the copy
     is much richer (a full text where the first feed gave a summary: half as long again, and
     100 characters more), or when its content was taken from this feed already and changed,
@@ -212,7 +212,7 @@ def _same_clamp(old: Any, article: Article) -> bool:
             and old["clamped_from"] == _clamped_from(article))
 
 
-def _twin(conn: sqlite3.Connection, article: Article, *, imported_only: bool) -> Any:
+def _twin(conn: Connection, article: Article, *, imported_only: bool) -> Any:
     """The article of the same feed with the same link (or, without links, the same title):
     among imported ones only, for an item a feed brings; among all, for an imported one."""
     only = " AND imported = 1" if imported_only else ""
@@ -245,7 +245,7 @@ def _article(row: Sequence[Any]) -> Article:
     )
 
 
-def iter_all(conn: sqlite3.Connection, *, content: bool = True,
+def iter_all(conn: Connection, *, content: bool = True,
              since: datetime | None = None) -> Iterator[Article]:
     """Every article, oldest first (ties by first sight, then id): a deterministic order.
 
@@ -267,13 +267,13 @@ def iter_all(conn: sqlite3.Connection, *, content: bool = True,
         yield _article(row)
 
 
-def published_at(conn: sqlite3.Connection, rank: int) -> datetime | None:
+def published_at(conn: Connection, rank: int) -> datetime | None:
     row = conn.execute("SELECT published FROM articles WHERE hidden = 0 ORDER BY published DESC "
                        "LIMIT 1 OFFSET ?", (rank - 1,)).fetchone()
     return datetime.fromisoformat(row[0]) if row else None
 
 
-def contents(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, str]:
+def contents(conn: Connection, ids: Iterable[str]) -> dict[str, str]:
     """``content_html`` of the articles ``ids`` (those that exist), by id."""
     wanted = list(ids)
     found: dict[str, str] = {}
@@ -287,7 +287,7 @@ def contents(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, str]:
     return found
 
 
-def by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Article]:
+def by_ids(conn: Connection, ids: Iterable[str]) -> dict[str, Article]:
     """The articles ``ids`` (those that exist), whole, by id."""
     wanted = list(ids)
     found: dict[str, Article] = {}
@@ -301,11 +301,11 @@ def by_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, Article]:
     return found
 
 
-def count(conn: sqlite3.Connection) -> int:
+def count(conn: Connection) -> int:
     return int(conn.execute("SELECT COUNT(*) FROM articles WHERE hidden = 0").fetchone()[0])
 
 
-def iter_archive(conn: sqlite3.Connection) -> Iterator[tuple[Article, bool]]:
+def iter_archive(conn: Connection) -> Iterator[tuple[Article, bool]]:
     """Every article, hidden or not, without ``content_html`` (its ``text`` is there), with
     whether it is hidden: what filter rules are tried on. By feed, oldest first.
 
@@ -325,7 +325,7 @@ def iter_archive(conn: sqlite3.Connection) -> Iterator[tuple[Article, bool]]:
         yield article, bool(row[-2])
 
 
-def set_hidden(conn: sqlite3.Connection, ids: Iterable[str], hidden: bool,
+def set_hidden(conn: Connection, ids: Iterable[str], hidden: bool,
                now: datetime) -> int:
     """Hide (or show again) the articles ``ids``; returns how many changed. The update is
     logged (change log triggers), so the next build removes (or brings back) their pages."""
@@ -340,12 +340,12 @@ def set_hidden(conn: sqlite3.Connection, ids: Iterable[str], hidden: bool,
     return changed
 
 
-def prune(conn: sqlite3.Connection, before: datetime, now: datetime) -> int:
+def prune(conn: Connection, before: datetime, now: datetime) -> int:
     """Delete articles published before ``before``, on purpose: their files go too."""
     return remove(conn, "published < ?", (before.isoformat(),), now)
 
 
-def of_feed(conn: sqlite3.Connection, feed_key: str) -> list[tuple[str, str, bool]]:
+def of_feed(conn: Connection, feed_key: str) -> list[tuple[str, str, bool]]:
     """(id, title, shared) of the articles ``feed_key`` brought, oldest first; ``shared``:
     another feed brought the same link too (an alias), so the article would stay with it."""
     rows = conn.execute(
@@ -355,7 +355,7 @@ def of_feed(conn: sqlite3.Connection, feed_key: str) -> list[tuple[str, str, boo
     return [(r[0], r[1], bool(r[2])) for r in rows]
 
 
-def remove_feed(conn: sqlite3.Connection, feed_key: str, now: datetime) -> tuple[int, int]:
+def remove_feed(conn: Connection, feed_key: str, now: datetime) -> tuple[int, int]:
     """Delete the articles of ``feed_key`` on purpose (``rsspage forget``), but for those another
     feed brought too: they pass to that feed. Returns (deleted, handed over)."""
     handed = _hand_over(conn, feed_key)
@@ -363,7 +363,7 @@ def remove_feed(conn: sqlite3.Connection, feed_key: str, now: datetime) -> tuple
     return remove(conn, "feed_key = ?", (feed_key,), now), handed
 
 
-def _hand_over(conn: sqlite3.Connection, feed_key: str) -> int:
+def _hand_over(conn: Connection, feed_key: str) -> int:
     """Give the articles of ``feed_key`` that other feeds also brought to the first of those
     feeds, filed under its names (where it has them)."""
     heirs = conn.execute(
@@ -380,18 +380,18 @@ def _hand_over(conn: sqlite3.Connection, feed_key: str) -> int:
     return len(heirs)
 
 
-def remove(conn: sqlite3.Connection, where: str, params: tuple[object, ...],
+def remove(conn: Connection, where: str, params: tuple[object, ...],
             now: datetime) -> int:
     """Delete the articles matching ``where`` and their names, remembering their ids as gone:
     publishing then deletes their files (files of articles the store does not know are kept)."""
-    conn.execute(f"INSERT OR REPLACE INTO gone_articles (id, at) "
-                 f"SELECT id, ? FROM articles WHERE {where}", (now.isoformat(), *params))
+    conn.execute(f"INSERT INTO gone_articles (id, at) SELECT id, ? FROM articles WHERE {where} "
+                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at", (now.isoformat(), *params))
     conn.execute(f"DELETE FROM published_names WHERE article_id IN "
                  f"(SELECT id FROM articles WHERE {where})", params)
     return conn.execute(f"DELETE FROM articles WHERE {where}", params).rowcount
 
 
-def unknown_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
+def unknown_ids(conn: Connection, ids: Iterable[str]) -> set[str]:
     """Those of ``ids`` neither in the archive nor removed from it on purpose (a younger
     state): their published files are kept."""
     wanted = list(dict.fromkeys(ids))
@@ -405,25 +405,28 @@ def unknown_ids(conn: sqlite3.Connection, ids: Iterable[str]) -> set[str]:
     return set(wanted) - known
 
 
-def names(conn: sqlite3.Connection, output: str) -> dict[str, str]:
+def names(conn: Connection, output: str) -> dict[str, str]:
     rows = conn.execute("SELECT article_id, path FROM published_names WHERE output=?", (output,))
     return {r["article_id"]: r["path"] for r in rows}
 
 
-def save_names(conn: sqlite3.Connection, output: str, assigned: Mapping[str, str]) -> None:
-    conn.executemany(
-        "INSERT OR REPLACE INTO published_names (output, article_id, path) VALUES (?, ?, ?)",
-        [(output, article_id, path) for article_id, path in assigned.items()],
-    )
+def save_names(conn: Connection, output: str, assigned: Mapping[str, str]) -> None:
+    """Record the names ``assigned``, by article id; a path another article had is its no
+    longer."""
+    rows = [(output, article_id, path) for article_id, path in assigned.items()]
+    conn.executemany("DELETE FROM published_names WHERE output = ? AND article_id != ? "
+                     "AND path = ?", rows)
+    conn.executemany("INSERT INTO published_names (output, article_id, path) VALUES (?, ?, ?) "
+                     "ON CONFLICT (output, article_id) DO UPDATE SET path = excluded.path", rows)
 
 
-def page_hashes(conn: sqlite3.Connection, output: str) -> dict[str, str]:
+def page_hashes(conn: Connection, output: str) -> dict[str, str]:
     cursor = conn.cursor()
     cursor.row_factory = None  # (path, hash) tuples straight into the dict: 20,000 rows
     return dict(cursor.execute("SELECT path, hash FROM pages WHERE output=?", (output,)))
 
 
-def save_page_hashes(conn: sqlite3.Connection, output: str, hashes: Mapping[str, str]) -> None:
+def save_page_hashes(conn: Connection, output: str, hashes: Mapping[str, str]) -> None:
     """Replace the page hashes of one output with ``hashes`` (pages no longer built go away).
 
     Only the differences are written: a rebuild after a few new articles changes a few dozen
@@ -432,6 +435,7 @@ def save_page_hashes(conn: sqlite3.Connection, output: str, hashes: Mapping[str,
     conn.executemany("DELETE FROM pages WHERE output=? AND path=?",
                      [(output, path) for path in old.keys() - hashes.keys()])
     conn.executemany(
-        "INSERT OR REPLACE INTO pages (output, path, hash) VALUES (?, ?, ?)",
+        "INSERT INTO pages (output, path, hash) VALUES (?, ?, ?) "
+        "ON CONFLICT (output, path) DO UPDATE SET hash = excluded.hash",
         [(output, path, digest) for path, digest in hashes.items() if old.get(path) != digest],
     )

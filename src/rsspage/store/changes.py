@@ -9,9 +9,11 @@ another machine) never matches.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+
+from rsspage.store import db
+from rsspage.store.db import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +29,29 @@ class ArchiveMark:
         return f"{self.archive}:{self.seq}"
 
 
-def mark(conn: sqlite3.Connection) -> ArchiveMark:
+def mark(conn: Connection) -> ArchiveMark:
+    return ArchiveMark(archive_id(conn), _last_seq(conn))
+
+
+def _last_seq(conn: Connection) -> int:
+    """The number of the last change committed. SQLite's sequence keeps it past a trim. On
+    PostgreSQL a sequence also counts numbers taken by transactions not yet committed (another
+    worker's), so it is the last row logged, or the mark the log was trimmed to: writers
+    commit one at a time (store/db.py), so every number below a visible one is visible."""
+    if conn.dialect == db.POSTGRESQL:
+        row = conn.execute("SELECT GREATEST(COALESCE((SELECT MAX(seq) FROM changes), 0), "
+                           "COALESCE((SELECT CAST(value AS BIGINT) FROM meta "
+                           "WHERE key = 'trimmed'), 0))").fetchone()
+        return int(row[0])
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
-    return ArchiveMark(archive_id(conn), int(row[0]) if row else 0)
+    return int(row[0]) if row else 0
 
 
-def archive_id(conn: sqlite3.Connection) -> str:
+def archive_id(conn: Connection) -> str:
     return str(conn.execute("SELECT value FROM meta WHERE key = 'archive'").fetchone()[0])
 
 
-def is_empty(conn: sqlite3.Connection) -> bool:
+def is_empty(conn: Connection) -> bool:
     """Whether nothing was ever stored in this archive (an archive of an earlier version has
     articles but no log)."""
     return mark(conn).seq == 0 and not conn.execute(
@@ -44,9 +59,9 @@ def is_empty(conn: sqlite3.Connection) -> bool:
     ).fetchone()[0]
 
 
-def trim(conn: sqlite3.Connection, upto: int) -> int:
+def trim(conn: Connection, upto: int) -> int:
     """Drop the log up to ``upto`` (the oldest mark an output was built from); returns how
-    many rows went. The mark itself stays (``sqlite_sequence``)."""
+    many rows went. The mark itself stays (``sqlite_sequence``; ``trimmed``)."""
     trimmed = conn.execute("SELECT value FROM meta WHERE key = 'trimmed'").fetchone()
     if trimmed is not None and int(trimmed[0]) >= upto:
         return 0
@@ -55,13 +70,18 @@ def trim(conn: sqlite3.Connection, upto: int) -> int:
     return conn.execute("DELETE FROM changes WHERE seq <= ?", (upto,)).rowcount
 
 
-def adopt(conn: sqlite3.Connection, archive: str, seq: int) -> None:
+def adopt(conn: Connection, archive: str, seq: int) -> None:
     """Become the archive ``archive`` at mark ``seq`` (a restore into an empty state of that
     archive's export): the rows the restore itself logged describe no change of it."""
     conn.execute("UPDATE meta SET value = ? WHERE key = 'archive'", (archive,))
     conn.execute("DELETE FROM changes")
-    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'changes'")
-    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', ?)", (seq,))
+    if conn.dialect == db.POSTGRESQL:
+        conn.execute("SELECT setval(pg_get_serial_sequence('changes', 'seq'), "
+                     "CAST(? AS BIGINT), ? = 1)",
+                     (max(seq, 1), seq > 0))
+    else:
+        conn.execute("DELETE FROM sqlite_sequence WHERE name = 'changes'")
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('changes', ?)", (seq,))
     conn.execute("INSERT INTO meta (key, value) VALUES ('trimmed', ?) ON CONFLICT(key) "
                  "DO UPDATE SET value = excluded.value", (str(seq),))
 
@@ -93,7 +113,7 @@ class Change:
     cluster_only: bool = False
 
 
-def since(conn: sqlite3.Connection, seq: int) -> list[Change] | None:
+def since(conn: Connection, seq: int) -> list[Change] | None:
     """The articles that changed after mark ``seq``, each with where it was at that mark (its
     earliest row after it; later rows describe states no build saw). None when the log no
     longer reaches back to ``seq`` (trimmed past it)."""
@@ -119,7 +139,7 @@ def _location(category: str, source: str, channel: str, published: str,
                     datetime.fromisoformat(first_seen) if first_seen else None)
 
 
-def window_moved(conn: sqlite3.Connection, old: datetime | None, new: datetime | None,
+def window_moved(conn: Connection, old: datetime | None, new: datetime | None,
                  limit: int) -> list[Change] | None:
     """The articles published between ``old`` and ``new`` (None: the beginning of time): those
     that left a window starting at ``old`` when it starts at ``new`` now (where they are), or

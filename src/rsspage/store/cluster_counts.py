@@ -15,12 +15,12 @@ once per pass (8 MB), counted in memory, written once.
 
 from __future__ import annotations
 
-import sqlite3
 from array import array
 from collections import Counter
 from collections.abc import Iterable
 
 from rsspage.clusters import Features, idf
+from rsspage.store.db import Connection
 
 _BITS = 20
 _WIDTH = 1 << _BITS
@@ -37,7 +37,7 @@ class FeatureCounts:
         self._counters = counters
 
     @classmethod
-    def read(cls, conn: sqlite3.Connection) -> FeatureCounts:
+    def read(cls, conn: Connection) -> FeatureCounts:
         row = conn.execute("SELECT articles, counters FROM cluster_counts WHERE id = 1"
                            ).fetchone()
         counters = array("I")
@@ -79,6 +79,7 @@ class FeatureCounts:
                 counters[second] = new
         self.articles += filed
 
-    def write(self, conn: sqlite3.Connection) -> None:
-        conn.execute("INSERT OR REPLACE INTO cluster_counts (id, articles, counters) "
-                     "VALUES (1, ?, ?)", (self.articles, self._counters.tobytes()))
+    def write(self, conn: Connection) -> None:
+        conn.execute("INSERT INTO cluster_counts (id, articles, counters) VALUES (1, ?, ?) "
+                     "ON CONFLICT (id) DO UPDATE SET articles = excluded.articles, "
+                     "counters = excluded.counters", (self.articles, self._counters.tobytes()))

@@ -30,15 +30,15 @@ Hidden articles never cluster, nor are they filed (a rule hid them; the site doe
 from __future__ import annotations
 
 import heapq
-import json
-import sqlite3
 from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
+from rsspage.store import db
 from rsspage.store.cluster_counts import FeatureCounts
 from rsspage.store.cluster_pass import Known, Pass, week_of
+from rsspage.store.db import Connection
 
 #: Off: new articles are neither queued nor clustered (the benchmark's switch, and a way out).
 ENABLED = True
@@ -59,18 +59,18 @@ _WINDOW = timedelta(days=WINDOW_DAYS)
 _FILLED = "clusters_filled"
 
 
-def queue(conn: sqlite3.Connection, ident: str) -> None:
+def queue(conn: Connection, ident: str) -> None:
     """Queue the stored, visible article ``ident`` for the next pass."""
     if ENABLED:
         conn.execute("INSERT OR IGNORE INTO cluster_pending (article) "
                      "SELECT rowid FROM articles WHERE id = ?", (ident,))
 
 
-def has_pending(conn: sqlite3.Connection) -> bool:
+def has_pending(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM cluster_pending LIMIT 1").fetchone() is not None
 
 
-def file_pending(conn: sqlite3.Connection) -> int:
+def file_pending(conn: Connection) -> int:
     """File and cluster the queued articles (in the caller's transaction), oldest first, in
     passes of at most :data:`_CHUNK` (an import of years of posts is queued at once: a pass
     holds its articles' features in memory); returns how many were filed. An article filed
@@ -82,15 +82,15 @@ def file_pending(conn: sqlite3.Connection) -> int:
             "JOIN articles a ON a.rowid = p.article "
             "LEFT JOIN cluster_features f ON f.article = a.rowid "
             "ORDER BY a.published, a.id LIMIT ?", (HEAD_CHARS, _CHUNK)).fetchall():
-        conn.execute("DELETE FROM cluster_pending WHERE article IN "
-                     "(SELECT value FROM json_each(?))", (json.dumps([r[0] for r in rows]),))
+        done, listed = db.one_of(conn, [r[0] for r in rows])
+        conn.execute(f"DELETE FROM cluster_pending WHERE article {done}", (listed,))
         visible = [row[:-1] for row in rows if not row[-1]]  # hidden since they were queued
         if ENABLED and visible:
             filed += _file_pass(conn, visible)
     return filed
 
 
-def _file_pass(conn: sqlite3.Connection, rows: list[Any]) -> int:
+def _file_pass(conn: Connection, rows: list[Any]) -> int:
     """One pass over the queued articles of ``rows``, in publication order."""
     new = []
     for rowid, ident, title, head, published, source, cluster, _ in rows:
@@ -117,7 +117,7 @@ def _file_pass(conn: sqlite3.Connection, rows: list[Any]) -> int:
     return len(new)
 
 
-def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[int, int]]:
+def _from_archive(conn: Connection, new: list[Known]) -> dict[int, dict[int, int]]:
     """The filed articles sharing the most keys with each of ``new`` within the window: rowid
     → (rowid → keys shared). One query per day the new articles were published on (an update's
     are of a day or two): the newest :data:`_PER_KEY` rows of each of their keys within the
@@ -132,13 +132,13 @@ def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[
         keys = sorted({key for article in articles for key in article.keys})
         weeks = list(range(week_of(day - WINDOW_DAYS), week_of(day + WINDOW_DAYS) + 1))
         filed: dict[int, list[int]] = {}
+        (in_weeks, week_list), (in_keys, key_list) = db.one_of(conn, weeks), db.one_of(conn, keys)
         for key, rowid in conn.execute(
                 "SELECT key, article FROM (SELECT key, article, ROW_NUMBER() OVER (PARTITION BY "
-                "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys WHERE week IN "
-                "(SELECT value FROM json_each(?)) AND key IN (SELECT value FROM json_each(?)) "
-                "AND day BETWEEN ? AND ?) WHERE n <= ?",
-                (json.dumps(weeks), json.dumps(keys), day - WINDOW_DAYS, day + WINDOW_DAYS,
-                 _PER_KEY)):
+                "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys "
+                f"WHERE week {in_weeks} AND key {in_keys} AND day BETWEEN ? AND ?) AS ranked "
+                "WHERE n <= ?",
+                (week_list, key_list, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)):
             filed.setdefault(key, []).append(rowid)
         for article in articles:
             shared = Counter(rowid for key in article.keys for rowid in filed.get(key, ())
@@ -150,21 +150,21 @@ def _from_archive(conn: sqlite3.Connection, new: list[Known]) -> dict[int, dict[
     return found
 
 
-def _read_known(conn: sqlite3.Connection, column: str, values: set[int] | set[str], *,
+def _read_known(conn: Connection, column: str, values: set[int] | set[str], *,
                 visible_only: bool = True) -> dict[int, Known]:
     """The (visible) articles whose ``column`` (rowid or id) is one of ``values``, by rowid,
     with their features (as stored when they were filed, else, filed over :data:`_KEEP_DAYS`
     days ago, computed again from their text)."""
     found: dict[int, Known] = {}
+    listed, values_param = db.one_of(conn, sorted(values))
     rows = conn.execute(
         "SELECT a.rowid, a.id, a.published, a.source, a.cluster, f.features, "
         "CASE WHEN f.features IS NULL THEN a.title END, "
         "CASE WHEN f.features IS NULL THEN substr(a.text, 1, ?) END "
         "FROM articles a LEFT JOIN cluster_features f ON f.article = a.rowid "
         # "+hidden": by rowid, not through the site's index on hidden (every article)
-        f"WHERE a.{column} IN (SELECT value FROM json_each(?))"
-        + (" AND +a.hidden = 0" if visible_only else ""),
-        (HEAD_CHARS, json.dumps(sorted(values))))
+        f"WHERE a.{column} {listed}" + (" AND +a.hidden = 0" if visible_only else ""),
+        (HEAD_CHARS, values_param))
     for rowid, ident, published, source, cluster, stored, title, head in rows:
         features = Features.from_bytes(stored) if stored is not None else features_of(
             title, head)
@@ -176,7 +176,7 @@ def _read_known(conn: sqlite3.Connection, column: str, values: set[int] | set[st
 class _Reader:
     """What a pass asks the archive as it decides: a cluster's founder and sources."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     def article(self, ident: str) -> Known | None:
@@ -190,27 +190,28 @@ class _Reader:
             "SELECT DISTINCT source FROM articles WHERE cluster = ?", (cluster,))}
 
 
-def _write(conn: sqlite3.Connection, new: list[Known]) -> None:
+def _write(conn: Connection, new: list[Known]) -> None:
     """The pass's keys and kept features, sorted by their primary key (the pages of each index
     are written once, in order)."""
     keys = sorted((week_of(k.day), key, k.day, k.rowid) for k in new for key in k.keys)
     conn.executemany("INSERT OR IGNORE INTO cluster_keys (week, key, day, article) "
                      "VALUES (?, ?, ?, ?)", keys)
-    conn.executemany("INSERT OR REPLACE INTO cluster_features (article, day, features) "
-                     "VALUES (?, ?, ?)",
+    conn.executemany("INSERT INTO cluster_features (article, day, features) VALUES (?, ?, ?) "
+                     "ON CONFLICT (article) DO UPDATE SET day = excluded.day, "
+                     "features = excluded.features",
                      [(k.rowid, k.day, k.features.to_bytes()) for k in new])
     newest = max(k.day for k in new)
     # A range of the day index: the features of articles too old to be a new one's candidate.
     conn.execute("DELETE FROM cluster_features WHERE day < ?", (newest - _KEEP_DAYS,))
 
 
-def needs_fill(conn: sqlite3.Connection) -> bool:
+def needs_fill(conn: Connection) -> bool:
     """Whether the recent articles are still to be filed (one read of ``meta``)."""
     return ENABLED and conn.execute("SELECT 1 FROM meta WHERE key = ?",
                                     (_FILLED,)).fetchone() is None
 
 
-def fill(conn: sqlite3.Connection) -> int:
+def fill(conn: Connection) -> int:
     """File and cluster the visible articles published within the window before the newest
     (after migration 14, after a restore): those a new article can still join. Older ones stay
     unfiled: their stories are over, and filing 100,000 articles would cost a minute. Returns
@@ -223,11 +224,12 @@ def fill(conn: sqlite3.Connection) -> int:
         conn.execute("INSERT OR IGNORE INTO cluster_pending (article) SELECT rowid FROM articles "
                      "WHERE +hidden = 0 AND published >= ?", (since,))
     count = file_pending(conn)
-    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, '1')", (_FILLED,))
+    conn.execute("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING",
+                 (_FILLED,))
     return count
 
 
-def refill(conn: sqlite3.Connection) -> int:
+def refill(conn: Connection) -> int:
     """File again (after a restore brought articles without keys)."""
     conn.execute("DELETE FROM meta WHERE key = ?", (_FILLED,))
     return fill(conn)

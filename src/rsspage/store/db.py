@@ -1,29 +1,94 @@
-"""SQLite plumbing: connection, pragmas, migrations, the run lock and error wrapping.
+"""Database plumbing: connections, migrations, transactions, the run lock, error wrapping.
 
-Contains no business logic.
+The store's modules write their SQL once, for both databases: SQLite's, which PostgreSQL's
+connection (:mod:`rsspage.store.pg`) translates (placeholders, ``INSERT OR IGNORE``, index
+hints). Both connections meet :class:`Connection`; the few reads that differ ask its
+``dialect``. Contains no business logic.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Protocol
 
 from rsspage.errors import StoreError
 from rsspage.store.schema import MIGRATIONS
 
 DB_NAME = "rsspage.sqlite3"
 LOCK_NAME = "update.lock"
+SQLITE, POSTGRESQL = "sqlite", "postgresql"
 
 
-def connect(state_dir: Path) -> sqlite3.Connection:
+class Cursor(Protocol):
+    """What the store uses of a DB-API cursor (sqlite3's, or :class:`rsspage.store.pg`'s)."""
+
+    row_factory: Any
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Connection(Protocol):
+    """What the store uses of a connection. Rows are tuples that also take a column's name."""
+
+    @property
+    def dialect(self) -> str: ...
+
+    @property
+    def Error(self) -> type[Exception]: ...
+
+    @property
+    def IntegrityError(self) -> type[Exception]: ...
+
+    def execute(self, sql: str, parameters: Any = ..., /) -> Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> Cursor: ...
+
+    def cursor(self) -> Cursor: ...
+
+    def close(self) -> None: ...
+
+    def reader(self) -> Callable[[], Connection]:
+        """A way to open, in another thread, a read-only connection to the same database."""
+        ...
+
+
+class SqliteConnection(sqlite3.Connection):
+    """sqlite3's connection, saying which database it is."""
+
+    dialect = SQLITE
+
+    def reader(self) -> Callable[[], Connection]:
+        path = Path(str(self.execute("PRAGMA database_list").fetchone()[2]))
+
+        def reopen() -> Connection:
+            return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30,
+                                   factory=SqliteConnection)
+        return reopen
+
+
+def connect(state_dir: Path) -> SqliteConnection:
     """Open (creating if needed) the database in ``state_dir`` and bring its schema up to date."""
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, timeout=30)
+        conn = sqlite3.connect(state_dir / DB_NAME, isolation_level=None, timeout=30,
+                               factory=SqliteConnection)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL is durable against process crashes
@@ -34,7 +99,7 @@ def connect(state_dir: Path) -> sqlite3.Connection:
         raise StoreError(f"cannot open the state database in {state_dir}: {e}") from e
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
+def _migrate(conn: SqliteConnection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > len(MIGRATIONS):
         raise StoreError(
@@ -61,15 +126,23 @@ def _statements(script: str) -> Iterator[str]:
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT, rolling back on any error; sqlite errors become StoreError."""
+def transaction(conn: Connection, *, exclusive: bool = True) -> Iterator[Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolling back on any error; database errors become StoreError.
+
+    One writer at a time, on either database: on PostgreSQL every write transaction first
+    takes one advisory lock (:data:`rsspage.store.pg.WRITE_LOCK`). The store's writes read
+    before they write (is this story stored already?), as they do under SQLite's one writer;
+    and the change log's numbers are then committed in order, so that a build that saw number
+    N has seen every change before it. A transaction that is not ``exclusive`` (workers'
+    leases, which lock their own rows) skips that lock on PostgreSQL."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.Error as e:
+        conn.execute("BEGIN IMMEDIATE" if exclusive or conn.dialect == SQLITE
+                     else "BEGIN READ WRITE")
+    except conn.Error as e:
         raise StoreError(f"cannot start a transaction: {e}") from e
     try:
         yield conn
-    except sqlite3.Error as e:
+    except conn.Error as e:
         conn.execute("ROLLBACK")
         raise StoreError(f"database error: {e}") from e
     except BaseException:
@@ -80,8 +153,21 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 
 @contextmanager
-def run_lock(state_dir: Path) -> Iterator[None]:
-    """Hold an exclusive lock on the state folder, so two runs never write the same state."""
+def run_lock(state_dir: Path, url: str | None = None) -> Iterator[None]:
+    """Hold an exclusive lock on the state folder, so two runs never write the same state; with
+    a PostgreSQL store (``url``), also the store's run lock, which runs on other machines take
+    too (fetch workers do not: they run side by side)."""
+    with _folder_lock(state_dir):
+        if url is None:
+            yield
+            return
+        from rsspage.store import pg  # psycopg only for a PostgreSQL store
+        with pg.run_lock(url):
+            yield
+
+
+@contextmanager
+def _folder_lock(state_dir: Path) -> Iterator[None]:
     state_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(state_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -112,12 +198,39 @@ def _holder(fd: int) -> str:
     return f" (pid {text})" if text.isdigit() else ""
 
 
+def one_of(conn: Connection, values: Collection[object]) -> tuple[str, object]:
+    """``IN`` a list of any length as one parameter: ``(sql, parameter)`` to follow a column
+    (SQLite's statement would otherwise need one placeholder per value)."""
+    if conn.dialect == POSTGRESQL:
+        return "= ANY(?)", list(values)
+    return "IN (SELECT value FROM json_each(?))", json.dumps(list(values))
+
+
 @contextmanager
-def search_index_after(conn: sqlite3.Connection) -> Iterator[None]:
+def unlogged(conn: Connection, trigger: str) -> Iterator[None]:
+    """Inside a transaction: the change log's ``trigger`` (SQLite) does not log the updates
+    made within (keys filled in, which change no page). PostgreSQL's one trigger function
+    reads a setting local to the transaction instead."""
+    if conn.dialect == POSTGRESQL:
+        conn.execute("SET LOCAL rsspage.unlogged = 'on'")
+        yield
+        conn.execute("SET LOCAL rsspage.unlogged = 'off'")
+        return
+    (sql,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' AND name=?",
+                          (trigger,)).fetchone()
+    conn.execute(f"DROP TRIGGER {trigger}")
+    yield
+    conn.execute(sql)
+
+
+@contextmanager
+def search_index_after(conn: Connection) -> Iterator[None]:
     """Inside a transaction: when the archive is empty (a restore or an import on a new
     machine), build the search index once at the end instead of row by row, 3x faster (5,000
-    articles: 4.0 s → 1.4 s); the insert trigger is put back in the same transaction."""
-    if conn.execute("SELECT EXISTS(SELECT 1 FROM articles)").fetchone()[0]:
+    articles: 4.0 s → 1.4 s); the insert trigger is put back in the same transaction.
+    (PostgreSQL's trigram index has no trigger to drop.)"""
+    if conn.dialect == POSTGRESQL or conn.execute(
+            "SELECT EXISTS(SELECT 1 FROM articles)").fetchone()[0]:
         yield
         return
     (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "

@@ -38,7 +38,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +47,7 @@ from typing import Any
 from rsspage.errors import StoreError
 from rsspage.fileio import TMP_SUFFIX
 from rsspage.store import changes, db
+from rsspage.store.db import Connection
 
 FORMAT = "rsspage-export"
 VERSION = 1
@@ -85,7 +85,7 @@ class RestoreCounts:
 # -- export -------------------------------------------------------------------------------------
 
 
-def export_file(conn: sqlite3.Connection, path: Path) -> ExportCounts:
+def export_file(conn: Connection, path: Path) -> ExportCounts:
     """The whole archive as one gzip file at ``path`` (replaced atomically)."""
     with _snapshot(conn), _part(path) as out:
         feeds = _write_feeds(conn, out)
@@ -93,7 +93,7 @@ def export_file(conn: sqlite3.Connection, path: Path) -> ExportCounts:
     return ExportCounts(feeds=feeds, articles=articles, written=1)
 
 
-def export_parts(conn: sqlite3.Connection, folder: Path) -> ExportCounts:
+def export_parts(conn: Connection, folder: Path) -> ExportCounts:
     """The archive as parts in ``folder``; unchanged parts are not rewritten, parts of months
     that no longer hold an article are removed (only files named like parts are touched).
     One part is read and written at a time: memory does not grow with the archive."""
@@ -116,7 +116,7 @@ def export_parts(conn: sqlite3.Connection, folder: Path) -> ExportCounts:
                         unchanged=len(made) - written, removed=removed)
 
 
-def _write_month(conn: sqlite3.Connection, folder: Path, month: str,
+def _write_month(conn: Connection, folder: Path, month: str,
                  made: dict[str, bool]) -> int:
     """One month's part, or its days' parts when it would be over :data:`PART_LIMIT`."""
     name = f"articles-{month}.jsonl.gz"
@@ -133,7 +133,7 @@ def _write_month(conn: sqlite3.Connection, folder: Path, month: str,
     return count
 
 
-def _periods(conn: sqlite3.Connection, length: int, within: str = "") -> list[str]:
+def _periods(conn: Connection, length: int, within: str = "") -> list[str]:
     """The months (``length`` 7) or days (10) of publication, in UTC, ``within`` a prefix."""
     rows = conn.execute(
         f"SELECT DISTINCT substr(published, 1, {length}) FROM articles "
@@ -202,7 +202,7 @@ def _write(out: _PartWriter, record: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+def _snapshot(conn: Connection) -> Iterator[None]:
     """One read transaction: every query of the export sees the same archive."""
     conn.execute("BEGIN")
     try:
@@ -211,7 +211,7 @@ def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("COMMIT")
 
 
-def _write_feeds(conn: sqlite3.Connection, out: _PartWriter) -> int:
+def _write_feeds(conn: Connection, out: _PartWriter) -> int:
     feeds = 0
     for row in conn.execute("SELECT * FROM feeds ORDER BY key"):
         _write(out, {"type": "feed", **dict(row)})
@@ -223,7 +223,7 @@ def _write_feeds(conn: sqlite3.Connection, out: _PartWriter) -> int:
     return feeds
 
 
-def _write_articles(conn: sqlite3.Connection, out: _PartWriter, period: str) -> int:
+def _write_articles(conn: Connection, out: _PartWriter, period: str) -> int:
     """The articles published in ``period`` (a month or a day), by id, with their names and
     aliases; returns how many."""
     lo_hi = _range(period)
@@ -244,7 +244,8 @@ def _write_articles(conn: sqlite3.Connection, out: _PartWriter, period: str) -> 
     count = 0
     for row in conn.execute("SELECT * FROM articles WHERE published >= ? AND published < ? "
                             "ORDER BY id", lo_hi):
-        _write(out, {"type": "article", **dict(row), "names": names.get(row["id"], {}),
+        fields = {k: v for k, v in dict(row).items() if k != "rowid"}  # PostgreSQL's own
+        _write(out, {"type": "article", **fields, "names": names.get(row["id"], {}),
                      "aliases": aliases.get(row["id"], []),
                      "alias_details": details.get(row["id"], {})})
         count += 1
@@ -270,7 +271,7 @@ def export_files(path: Path) -> list[Path]:
     return [path]
 
 
-def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
+def restore(conn: Connection, files: Iterable[Path]) -> RestoreCounts:
     """Merge the records of ``files`` into the store (the caller holds one transaction)."""
     counts = _Tally()
     columns = {table: _columns(conn, table) for table in ("feeds", "articles")}
@@ -280,7 +281,7 @@ def restore(conn: sqlite3.Connection, files: Iterable[Path]) -> RestoreCounts:
             for line, record in _records(path):
                 try:
                     _restore_record(conn, record, columns, counts)
-                except (KeyError, TypeError, ValueError, sqlite3.IntegrityError) as e:
+                except (KeyError, TypeError, ValueError, conn.IntegrityError) as e:
                     raise StoreError(f"{path}:{line}: not a valid {record.get('type')} "
                                      f"record ({e})") from e
     if fresh and counts.mark is not None:
@@ -321,11 +322,18 @@ def _record(path: Path, number: int, text: str) -> dict[str, Any]:
     return record
 
 
-def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+def _columns(conn: Connection, table: str) -> tuple[str, ...]:
+    """The columns of ``table`` (an article's ``rowid`` is the database's own, not part of
+    its record)."""
+    if conn.dialect == db.POSTGRESQL:
+        rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE "
+                            "table_schema = current_schema() AND table_name = ? "
+                            "ORDER BY ordinal_position", (table,))
+        return tuple(str(row[0]) for row in rows if row[0] != "rowid")
     return tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
-def _restore_record(conn: sqlite3.Connection, record: dict[str, Any],
+def _restore_record(conn: Connection, record: dict[str, Any],
                     columns: dict[str, tuple[str, ...]], counts: _Tally) -> None:
     kind = record["type"]
     if kind == "feed":
@@ -341,7 +349,7 @@ def _restore_record(conn: sqlite3.Connection, record: dict[str, Any],
         raise ValueError(f"unknown record type {kind!r}")
 
 
-def _restore_gone(conn: sqlite3.Connection, article_id: str, at: str, counts: _Tally) -> None:
+def _restore_gone(conn: Connection, article_id: str, at: str, counts: _Tally) -> None:
     """An article removed on purpose stays removed, unless it came back after that."""
     row = conn.execute("SELECT last_changed FROM articles WHERE id=?", (article_id,)).fetchone()
     if row is not None and row[0] > at:
@@ -354,7 +362,7 @@ def _restore_gone(conn: sqlite3.Connection, article_id: str, at: str, counts: _T
         counts.gone += 1
 
 
-def _restore_article(conn: sqlite3.Connection, record: dict[str, Any],
+def _restore_article(conn: Connection, record: dict[str, Any],
                      columns: tuple[str, ...], counts: _Tally) -> None:
     article_id = str(record["id"])
     gone = conn.execute("SELECT at FROM gone_articles WHERE id=?", (article_id,)).fetchone()
@@ -396,7 +404,7 @@ def _alias_detail(detail: dict[str, Any]) -> tuple[str, str, str | None]:
             str(first_seen) if first_seen else None)
 
 
-def _upsert(conn: sqlite3.Connection, table: str, key: str, stamp: str,
+def _upsert(conn: Connection, table: str, key: str, stamp: str,
             record: dict[str, Any], columns: tuple[str, ...]) -> str:
     """Insert ``record``, or replace the stored row when the record's ``stamp`` is newer.
     Returns ``"new"``, ``"updated"`` or ``"unchanged"``. Columns the record lacks keep their

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rsspage.store.db import Connection
 from rsspage.types import FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
 
@@ -46,12 +46,12 @@ class FeedHealth:
     view: str | None = None
 
 
-def states(conn: sqlite3.Connection) -> dict[str, FeedState]:
+def states(conn: Connection) -> dict[str, FeedState]:
     rows = conn.execute("SELECT key, etag, last_modified FROM feeds")
     return {r["key"]: FeedState(etag=r["etag"], last_modified=r["last_modified"]) for r in rows}
 
 
-def timings(conn: sqlite3.Connection) -> dict[str, FeedTiming]:
+def timings(conn: Connection) -> dict[str, FeedTiming]:
     rows = conn.execute(
         "SELECT key, next_check, every_seconds, consecutive_failures, failing_since FROM feeds")
     return {
@@ -69,7 +69,7 @@ def _instant(stamp: str | None) -> datetime | None:
 
 
 def record(
-    conn: sqlite3.Connection, spec: FeedSpec, result: FetchResult, error: str | None,
+    conn: Connection, spec: FeedSpec, result: FetchResult, error: str | None,
     now: datetime, timing: FeedTiming | None = None,
 ) -> None:
     """Remember the outcome of one fetch (validators only from a successful response), and
@@ -93,8 +93,8 @@ def record(
         conn.execute(
             """UPDATE feeds SET last_attempt=?, last_error=?, last_status=?,
                    consecutive_failures=consecutive_failures+1,
-                   etag=CASE WHEN ? THEN NULL ELSE etag END,
-                   last_modified=CASE WHEN ? THEN NULL ELSE last_modified END WHERE key=?""",
+                   etag=CASE WHEN ? = 1 THEN NULL ELSE etag END,
+                   last_modified=CASE WHEN ? = 1 THEN NULL ELSE last_modified END WHERE key=?""",
             (stamp, error or result.error, _failed_status(result),
              result.status is FetchStatus.OK, result.status is FetchStatus.OK, spec.key),
         )
@@ -110,7 +110,7 @@ def _stamp(when: datetime | None) -> str | None:
     return when.isoformat() if when else None
 
 
-def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -> int:
+def set_followed(conn: Connection, keys: Iterable[str], now: datetime) -> int:
     """Mark feeds not in ``keys`` retired (from ``now``), and those in it followed again;
     returns how many were newly retired."""
     followed = set(keys)
@@ -123,11 +123,11 @@ def set_followed(conn: sqlite3.Connection, keys: Iterable[str], now: datetime) -
     return len(retire)
 
 
-def keys(conn: sqlite3.Connection) -> set[str]:
+def keys(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT key FROM feeds")}
 
 
-def ensure(conn: sqlite3.Connection, spec: FeedSpec, now: datetime) -> None:
+def ensure(conn: Connection, spec: FeedSpec, now: datetime) -> None:
     """A row for the feed ``spec`` (names only) if it has none yet; a feed without URLs (the
     posts of an import that no followed feed has) is retired from the start."""
     conn.execute("INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
@@ -135,23 +135,23 @@ def ensure(conn: sqlite3.Connection, spec: FeedSpec, now: datetime) -> None:
                                             None if spec.urls else now.isoformat()))
 
 
-def delete(conn: sqlite3.Connection, key: str) -> None:
+def delete(conn: Connection, key: str) -> None:
     conn.execute("DELETE FROM feeds WHERE key=?", (key,))
 
 
-def set_empty_items(conn: sqlite3.Connection, key: str, count: int) -> None:
+def set_empty_items(conn: Connection, key: str, count: int) -> None:
     conn.execute("UPDATE feeds SET empty_items=? WHERE key=?", (count, key))
 
 
-def set_title(conn: sqlite3.Connection, key: str, title: str) -> None:
+def set_title(conn: Connection, key: str, title: str) -> None:
     conn.execute("UPDATE feeds SET title=? WHERE key=?", (title, key))
 
 
-def health(conn: sqlite3.Connection, since: datetime) -> list[FeedHealth]:
+def health(conn: Connection, since: datetime) -> list[FeedHealth]:
     rows = conn.execute(
-        """SELECT f.*, COUNT(a.published) - COALESCE(SUM(a.hidden), 0) AS articles,
-                  COALESCE(SUM(a.published >= ? AND a.hidden = 0), 0) AS recent,
-                  COALESCE(SUM(a.hidden), 0) AS hidden,
+        """SELECT f.*, COUNT(CASE WHEN a.hidden = 0 THEN 1 END) AS articles,
+                  COUNT(CASE WHEN a.published >= ? AND a.hidden = 0 THEN 1 END) AS recent,
+                  COUNT(CASE WHEN a.hidden != 0 THEN 1 END) AS hidden,
                   (SELECT COUNT(*) FROM aliases l WHERE l.feed_key = f.key) AS merged
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
            GROUP BY f.key
@@ -178,7 +178,7 @@ def _failed_status(result: FetchResult) -> str:
     return FetchStatus.FAILED.value if result.status is FetchStatus.OK else result.status.value
 
 
-def names(conn: sqlite3.Connection) -> dict[str, FeedNames]:
+def names(conn: Connection) -> dict[str, FeedNames]:
     rows = conn.execute("SELECT key, category, source, channel, view FROM feeds")
     return {key: FeedNames(category or "", source or "", channel or "", view)
             for key, category, source, channel, view in rows}

@@ -7,17 +7,17 @@ ids remembered as gone); this module only says which rows.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from datetime import datetime
 
 from rsspage.store.articles import remove  # one way to remove an article on purpose
+from rsspage.store.db import Connection
 
 #: SQLite's default limit of ``?`` per statement is 32766; feeds with their own keep_days are few.
 _KEYS_PER_QUERY = 500
 
 
-def prune(conn: sqlite3.Connection, before: datetime | None,
+def prune(conn: Connection, before: datetime | None,
           own: Mapping[str, datetime | None], now: datetime) -> int:
     """Delete articles published before ``before`` (None: none by age), but for the feeds in
     ``own``, whose articles go when published before their own date (None: never)."""
@@ -37,7 +37,7 @@ def prune(conn: sqlite3.Connection, before: datetime | None,
     return removed
 
 
-def _remove_globally_by_feed(conn: sqlite3.Connection, before: datetime, skip: set[str],
+def _remove_globally_by_feed(conn: Connection, before: datetime, skip: set[str],
                              now: datetime) -> int:
     keys = [row[0] for row in conn.execute("SELECT DISTINCT feed_key FROM articles")]
     return sum(remove(conn, "feed_key = ? AND published < ?", (key, before.isoformat()), now)

@@ -4,7 +4,6 @@ recorded as an alias of the article first stored (see :mod:`rsspage.store.articl
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 from rsspage.canonical import (
@@ -15,6 +14,8 @@ from rsspage.canonical import (
     text_head,
     title_key,
 )
+from rsspage.store import db
+from rsspage.store.db import Connection
 from rsspage.types import Article
 
 _WINDOW = timedelta(days=FINGERPRINT_WINDOW_DAYS)
@@ -27,7 +28,7 @@ def story_keys(article: Article) -> tuple[str, str]:
     return canonical_link(article.link) if article.link else "", title_key(article.title)
 
 
-def alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
+def alias_of(conn: Connection, article: Article, keys: tuple[str, str],
               stamp: str) -> tuple[str, str, bool] | None:
     """If another feed already brought this story, record this feed as an alias of it and
     return (its id, how it matched: ``"link"`` or ``"fingerprint"``, whether this feed is a new
@@ -49,7 +50,7 @@ def alias_of(conn: sqlite3.Connection, article: Article, keys: tuple[str, str],
     return found, matched, added.rowcount == 1
 
 
-def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str | None:
+def _same_link(conn: Connection, article: Article, link_key: str) -> str | None:
     """The article of another feed whose canonical link is ``link_key``."""
     if not link_key:
         return None
@@ -59,7 +60,7 @@ def _same_link(conn: sqlite3.Connection, article: Article, link_key: str) -> str
     return str(row[0]) if row else None
 
 
-def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) -> str | None:
+def _same_fingerprint(conn: Connection, article: Article, title: str) -> str | None:
     """The article of another feed with the same title key, published within the window of
     ``article``, whose text starts near-identically (a mirror's copy under its own link)."""
     head = text_head(article.text)
@@ -80,27 +81,24 @@ def _same_fingerprint(conn: sqlite3.Connection, article: Article, title: str) ->
     return None
 
 
-def has_unkeyed(conn: sqlite3.Connection) -> bool:
+def has_unkeyed(conn: Connection) -> bool:
     """Whether some article has no comparison keys yet (read from a small partial index)."""
     return conn.execute(
         "SELECT 1 FROM articles WHERE title_key IS NULL LIMIT 1").fetchone() is not None
 
 
-def fill_keys(conn: sqlite3.Connection) -> int:
+def fill_keys(conn: Connection) -> int:
     """Compute the comparison keys of the articles that have none yet (the archive of an
     older schema, a restore), without logging them as changes: the articles themselves, and
     so their pages, stay as they are. Returns how many were filled (about 50 µs an article:
     5 s once for an archive of 100,000)."""
     if not has_unkeyed(conn):
         return 0
-    (trigger,) = conn.execute("SELECT sql FROM sqlite_master WHERE type='trigger' "
-                              "AND name='changes_au'").fetchone()
-    conn.execute("DROP TRIGGER changes_au")
-    rows = conn.execute(
-        "SELECT rowid, link, title FROM articles WHERE title_key IS NULL").fetchall()
-    conn.executemany(
-        "UPDATE articles SET canonical_link=?, title_key=? WHERE rowid=?",
-        [(canonical_link(link) if link else "", title_key(title), rowid)
-         for rowid, link, title in rows])
-    conn.execute(trigger)
+    with db.unlogged(conn, "changes_au"):
+        rows = conn.execute(
+            "SELECT rowid, link, title FROM articles WHERE title_key IS NULL").fetchall()
+        conn.executemany(
+            "UPDATE articles SET canonical_link=?, title_key=? WHERE rowid=?",
+            [(canonical_link(link) if link else "", title_key(title), rowid)
+             for rowid, link, title in rows])
     return len(rows)

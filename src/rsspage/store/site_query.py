@@ -14,12 +14,11 @@ by (published, id).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 
 from rsspage.store.articles import _READ_COLUMNS, _article
+from rsspage.store.db import Connection
 from rsspage.types import Article
 
 #: Where articles are listed (see the module docstring).
@@ -31,13 +30,15 @@ EntryKey = tuple[datetime, str]
 
 _PLACE_COLUMNS = ("category", "source", "channel")
 _COLUMNS = ", ".join("'' AS content_html" if c == "content_html" else c for c in _READ_COLUMNS)
+#: A LIMIT both databases take as none (SQLite's -1 is an error on PostgreSQL).
+_NO_LIMIT = 2**63 - 1
 _IDS_PER_QUERY = 500
 
 
 class SiteQuery:
     """Reads of the site's window of the archive (see the module docstring)."""
 
-    def __init__(self, conn: sqlite3.Connection, since: datetime | None) -> None:
+    def __init__(self, conn: Connection, since: datetime | None) -> None:
         self._conn = conn
         self.since = since
         self._since = since.isoformat() if since else None
@@ -45,12 +46,10 @@ class SiteQuery:
     def for_another_thread(self) -> Callable[[], SiteQuery]:
         """A way to make, in another thread (a connection serves the thread that made it),
         a read-only query of the same archive and window."""
-        path = str(self._conn.execute("PRAGMA database_list").fetchone()[2])
-        since = self.since
+        connect, since = self._conn.reader(), self.since
 
         def reopen() -> SiteQuery:
-            conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True, timeout=30)
-            return SiteQuery(conn, since)
+            return SiteQuery(connect(), since)
         return reopen
 
     def tree(self) -> list[tuple[str, str, str, int, datetime]]:
@@ -77,7 +76,7 @@ class SiteQuery:
         where, params = self._where(place, start, end)
         order = "DESC" if newest_first else ""
         return self._read(f"{where} ORDER BY published {order}, id {order} LIMIT ? OFFSET ?",
-                          [*params, limit, offset])
+                          [*params, limit if limit >= 0 else _NO_LIMIT, offset])
 
     def neighbour(self, place: Place, key: SiteKey, *, older: bool) -> Article | None:
         """The article of ``place`` just before ``key`` (``older``) or just after it."""
