@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 from collections import Counter
@@ -409,6 +410,38 @@ def test_an_export_restored_elsewhere_keeps_its_clusters_and_files_them_again(
     found = cluster_of(tmp_path / "fresh")
     assert found[a.id] == found[b.id] == found[c.id] == a.id
     assert found[OTHER.id] is None
+
+
+@pytest.mark.parametrize("old_export", [False, True])
+def test_a_restore_keeps_the_clusters_it_came_with_and_decides_missing_ones(
+        tmp_path: Path, old_export: bool) -> None:
+    """A copy (rsspage migrate, a restore into an empty state) is the archive as it was: its
+    articles keep the clusters their records carry, where the pass would decide otherwise
+    today, and the copy's mark is the archive's. An export made before clusters (no
+    ``cluster`` in its records) has them decided."""
+    now = datetime(2026, 10, 30, tzinfo=UTC)
+    a, b = (STORY[f"zh-xiaomi-15-{k}"] for k in range(2))
+    with Store.open(tmp_path / "state") as store:
+        save(store, [a, b, OTHER], now)
+        mark = store.mark()
+        store.export(tmp_path / "all.jsonl.gz")
+    with gzip.open(tmp_path / "all.jsonl.gz", "rt", encoding="utf-8") as lines:
+        records = [json.loads(line) for line in lines]
+    for record in records:  # as if decided apart when they were stored
+        if record.get("type") == "article":
+            record["cluster"] = None
+            if old_export:
+                del record["cluster"]
+    with gzip.open(tmp_path / "edited.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+    with Store.open(tmp_path / "fresh") as fresh:
+        fresh.restore(tmp_path / "edited.jsonl.gz")
+        restored_mark = fresh.mark()
+    found = cluster_of(tmp_path / "fresh")
+    if old_export:
+        assert found[a.id] == found[b.id] == a.id
+    else:
+        assert found == dict.fromkeys(found) and restored_mark == mark
 
 
 def test_the_fast_paths_compute_what_the_plain_functions_do() -> None:

@@ -276,7 +276,8 @@ class Store:
         with db.transaction(self._conn):
             counts = jsonl.restore(self._conn, files)
             same_story.fill_keys(self._conn)  # an export of an older schema has no keys
-            clusters.refill(self._conn)  # its articles are not filed under their keys
+            # Its articles are not filed under their keys; their clusters came with them.
+            clusters.refill(self._conn, decide=counts.unclustered > 0)
         return counts
 
     def articles(self, *, content: bool = True,

@@ -70,7 +70,7 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM cluster_pending LIMIT 1").fetchone() is not None
 
 
-def file_pending(conn: Connection) -> int:
+def file_pending(conn: Connection, *, decide: bool = True) -> int:
     """File and cluster the queued articles (in the caller's transaction), oldest first, in
     passes of at most :data:`_CHUNK` (an import of years of posts is queued at once: a pass
     holds its articles' features in memory); returns how many were filed. An article filed
@@ -86,18 +86,26 @@ def file_pending(conn: Connection) -> int:
         conn.execute(f"DELETE FROM cluster_pending WHERE article {done}", (listed,))
         visible = [row[:-1] for row in rows if not row[-1]]  # hidden since they were queued
         if ENABLED and visible:
-            filed += _file_pass(conn, visible)
+            filed += _file_pass(conn, visible, decide=decide)
     return filed
 
 
-def _file_pass(conn: Connection, rows: list[Any]) -> int:
-    """One pass over the queued articles of ``rows``, in publication order."""
+def _file_pass(conn: Connection, rows: list[Any], *, decide: bool = True) -> int:
+    """One pass over the queued articles of ``rows``, in publication order; without
+    ``decide``, filed only (their clusters as they came: a restore's)."""
     new = []
     for rowid, ident, title, head, published, source, cluster, _ in rows:
         features = features_of(title, head)
         new.append(Known(rowid, ident, datetime.fromisoformat(published), source, cluster,
                          features, sketch(features)))
     uncounted = [k.features for k, row in zip(new, rows, strict=True) if not row[-1]]
+    if not decide:
+        _write(conn, new)
+        if uncounted:
+            counts = FeatureCounts.read(conn)
+            counts.add(uncounted)
+            counts.write(conn)
+        return len(new)
     candidates = _from_archive(conn, new)
     known = _read_known(conn, "rowid", {r for found in candidates.values() for r in found})
     # The clusters' first articles too (hidden ones as well): a new article joins only what
@@ -211,11 +219,12 @@ def needs_fill(conn: Connection) -> bool:
                                     (_FILLED,)).fetchone() is None
 
 
-def fill(conn: Connection) -> int:
+def fill(conn: Connection, *, decide: bool = True) -> int:
     """File and cluster the visible articles published within the window before the newest
     (after migration 14, after a restore): those a new article can still join. Older ones stay
     unfiled: their stories are over, and filing 100,000 articles would cost a minute. Returns
-    how many were filed."""
+    how many were filed. Without ``decide``, their clusters stay as they are (a restore that
+    brought them)."""
     if not needs_fill(conn):
         return 0
     (newest,) = conn.execute("SELECT MAX(published) FROM articles WHERE hidden = 0").fetchone()
@@ -223,13 +232,14 @@ def fill(conn: Connection) -> int:
         since = (datetime.fromisoformat(newest) - _WINDOW).isoformat()
         conn.execute("INSERT OR IGNORE INTO cluster_pending (article) SELECT rowid FROM articles "
                      "WHERE +hidden = 0 AND published >= ?", (since,))
-    count = file_pending(conn)
+    count = file_pending(conn, decide=decide)
     conn.execute("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING",
                  (_FILLED,))
     return count
 
 
-def refill(conn: Connection) -> int:
-    """File again (after a restore brought articles without keys)."""
+def refill(conn: Connection, *, decide: bool = True) -> int:
+    """File again (after a restore brought articles without keys); without ``decide``, the
+    restored articles keep the clusters their export gave them."""
     conn.execute("DELETE FROM meta WHERE key = ?", (_FILLED,))
-    return fill(conn)
+    return fill(conn, decide=decide)

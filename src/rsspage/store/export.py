@@ -80,6 +80,9 @@ class RestoreCounts:
     #: Articles not restored, or deleted, because they were removed on purpose (pruned,
     #: forgotten) after the other copy of them was made.
     gone: int = 0
+    #: Articles whose record had no story cluster (an export older than schema 14): the
+    #: restore decides theirs; the others keep the one they came with.
+    unclustered: int = 0
 
 
 # -- export -------------------------------------------------------------------------------------
@@ -293,7 +296,7 @@ def restore(conn: Connection, files: Iterable[Path]) -> RestoreCounts:
 class _Tally:
     def __init__(self) -> None:
         self.feeds = self.new = self.updated = self.unchanged = 0
-        self.names = self.names_taken = self.gone = 0
+        self.names = self.names_taken = self.gone = self.unclustered = 0
         #: The exported archive's (identity, last change), if the export says.
         self.mark: tuple[str, int] | None = None
 
@@ -369,6 +372,7 @@ def _restore_article(conn: Connection, record: dict[str, Any],
     if gone is not None and gone[0] >= str(record.get("last_changed") or ""):
         counts.gone += 1  # removed on purpose after this copy was made: stays removed
         return
+    counts.unclustered += "cluster" not in record
     outcome = _upsert(conn, "articles", "id", "last_changed", record, columns)
     if outcome == "new":
         counts.new += 1
