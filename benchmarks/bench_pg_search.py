@@ -36,7 +36,7 @@ from rsspage.store import Store
 from rsspage.store.migrate import copy_archive
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-import pg_harness  # noqa: E402  (the tests' PostgreSQL server)
+import pg_harness  # the tests' PostgreSQL server
 
 TARGET = 0.8
 KINDS = (("2 characters", 15), ("3 characters", 15), ("two words", 10), ("rare name", 10))
@@ -102,6 +102,9 @@ def measure(corpus: bench_clusters.Corpus, work: Path, server: pg_harness.Server
             print(f"archive: {args.articles:,} articles, stored in SQLite in {stored:.0f} s, "
                   f"copied into PostgreSQL (verified) in "
                   f"{time.perf_counter() - started - stored:.0f} s")
+            for name, store in (("SQLite", sqlite_store), ("PostgreSQL", pg_store)):
+                print(f"{name}: {store.size() / 1e6:.1f} MB, "
+                      f"{store.size() / args.articles:,.0f} bytes an article")
             asked = queries(corpus)
             scores: dict[str, list[float]] = {kind: [] for kind, _ in KINDS}
             times: dict[str, list[float]] = {"sqlite": [], "postgresql": []}

@@ -130,7 +130,8 @@ def fetch_and_store(config: Config, store: Store, plan: Plan, due: Sequence[Feed
     """Fetch the feeds ``due``, parse, normalise, filter and store each with its next due
     time; ``gate``: per-host limits shared with other fetch workers."""
     on_fetched = hooks.progress(len(due)) if hooks.progress else hooks.on_fetched
-    results = fetch_feeds(due, store.feed_states(), fetch_options(config),
+    results = fetch_feeds(due, store.feed_states([spec.key for spec in due]),
+                          fetch_options(config),
                           on_result=on_fetched, gate=gate)
     scheduler = _Scheduler(config.schedule, timings, now)
     # Parsed first, all of them, so that the pages of every full-text feed are fetched in one

@@ -38,7 +38,8 @@ MIN_LEASE = timedelta(minutes=2)
 class WorkerOptions:
     #: How long a claimed feed is this worker's (None: from the fetch limits, see lease_for).
     lease: timedelta | None = None
-    #: Feeds claimed at a time (None: twice ``fetch.concurrency``).
+    #: Feeds claimed at a time (None: 8 times ``fetch.concurrency``: a batch's reads and
+    #: writes of the schedule cost a few milliseconds, its slowest feed holds the next).
     batch: int | None = None
     #: How this worker names itself in the leases (None: host name and process id).
     name: str | None = None
@@ -60,7 +61,7 @@ def work(config: Config, hooks: Hooks | None = None, options: WorkerOptions = Wo
                          f"{config.path.name} (a SQLite store has one writer: rsspage update)")
     started = time.monotonic()
     lease = options.lease or lease_for(config)
-    batch = options.batch or 2 * config.fetch.concurrency
+    batch = options.batch or 8 * config.fetch.concurrency
     name = options.name or f"{socket.gethostname()}:{os.getpid()}"
     outcomes: list[FeedOutcome] = []
     with Store.open(config.output.state, config.store_url) as store:
@@ -69,16 +70,20 @@ def work(config: Config, hooks: Hooks | None = None, options: WorkerOptions = Wo
         by_key = {spec.key: spec for spec in plan.feeds}
         store.follow(plan.feeds, clock())
         gate = SharedHosts(config.store_url, config.fetch.per_host, config.fetch.concurrency)
-        while True:
+        # The feeds due when the run starts; one another worker stored meanwhile has a lease
+        # until it is next due, and is not claimed again.
+        due, _ = split_due(plan.feeds, store.feed_timings(), clock())
+        left = [spec.key for spec in due]
+        while left:
             now = clock()
-            timings = store.feed_timings()
-            due, _ = split_due(plan.feeds, timings, now)
-            keys = store.claim_feeds([spec.key for spec in due], now, now + lease, name, batch)
+            keys = store.claim_feeds(left, now, now + lease, name, batch)
             if not keys:
                 break
             outcomes += fetch_and_store(config, store, plan, [by_key[k] for k in keys],
-                                        timings, now, hooks, gate)
-            after = store.feed_timings()
+                                        store.feed_timings(keys), now, hooks, gate)
+            after = store.feed_timings(keys)
             store.settle_leases({k: max(now, after[k].next_check or now) for k in keys}, name)
+            claimed = set(keys)
+            left = [k for k in left if k not in claimed]
         prune(config, plan.feeds, store, clock())
     return RunReport(tuple(outcomes), time.monotonic() - started)

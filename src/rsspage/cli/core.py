@@ -35,7 +35,7 @@ def register(sub: Commands) -> None:
                             help="with --worker: how long a claimed feed stays this worker's "
                             "(default: 3 times its longest fetch, at least 120)")
     update_cmd.add_argument("--batch", type=int, metavar="N",
-                            help="with --worker: feeds claimed at a time (default: twice "
+                            help="with --worker: feeds claimed at a time (default: 8 times "
                             "fetch.concurrency)")
     build_cmd = add_command(sub, "build",
                             "publish the outputs from the stored articles (no fetching)", cmd_build)

@@ -92,12 +92,14 @@ class Store:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def feed_states(self) -> dict[str, FeedState]:
-        return feeds.states(self._conn)
+    def feed_states(self, keys: Collection[str] | None = None) -> dict[str, FeedState]:
+        """Each feed's HTTP validators, by key (``keys``: of those feeds only)."""
+        return feeds.states(self._conn, keys)
 
-    def feed_timings(self) -> dict[str, FeedTiming]:
-        """Each feed's schedule (next due time, failure streak), by key."""
-        return feeds.timings(self._conn)
+    def feed_timings(self, keys: Collection[str] | None = None) -> dict[str, FeedTiming]:
+        """Each feed's schedule (next due time, failure streak), by key (``keys``: of those
+        feeds only)."""
+        return feeds.timings(self._conn, keys)
 
     def save_feed(
         self,
@@ -378,6 +380,15 @@ class Store:
                     for table in ("cluster_keys", "cluster_features", "cluster_pending"))
             ).fetchone()[0]
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
+
+    def size(self) -> int:
+        """Bytes the archive takes in its database (SQLite: the file's pages; PostgreSQL: the
+        database, indexes and search index included)."""
+        if self._conn.dialect == db.POSTGRESQL:
+            sql = "SELECT pg_database_size(current_database())"
+        else:
+            sql = "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        return int(self._conn.execute(sql).fetchone()[0])
 
     @property
     def dialect(self) -> str:

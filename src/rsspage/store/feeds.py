@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from rsspage.store import db
 from rsspage.store.db import Connection
 from rsspage.types import FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
@@ -46,14 +47,25 @@ class FeedHealth:
     view: str | None = None
 
 
-def states(conn: Connection) -> dict[str, FeedState]:
-    rows = conn.execute("SELECT key, etag, last_modified FROM feeds")
+def _which(conn: Connection, keys: Collection[str] | None) -> tuple[str, list[object]]:
+    """A WHERE clause for the feeds ``keys`` (None: every feed)."""
+    if keys is None:
+        return "", []
+    listed, values = db.one_of(conn, keys)
+    return f" WHERE key {listed}", [values]
+
+
+def states(conn: Connection, keys: Collection[str] | None = None) -> dict[str, FeedState]:
+    where, params = _which(conn, keys)
+    rows = conn.execute(f"SELECT key, etag, last_modified FROM feeds{where}", params)
     return {r["key"]: FeedState(etag=r["etag"], last_modified=r["last_modified"]) for r in rows}
 
 
-def timings(conn: Connection) -> dict[str, FeedTiming]:
+def timings(conn: Connection, keys: Collection[str] | None = None) -> dict[str, FeedTiming]:
+    where, params = _which(conn, keys)
     rows = conn.execute(
-        "SELECT key, next_check, every_seconds, consecutive_failures, failing_since FROM feeds")
+        "SELECT key, next_check, every_seconds, consecutive_failures, failing_since "
+        f"FROM feeds{where}", params)
     return {
         r["key"]: FeedTiming(
             next_check=_instant(r["next_check"]),
