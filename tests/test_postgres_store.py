@@ -10,6 +10,7 @@ machine builds the site from it); one run at a time holds the store, across mach
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -215,3 +216,33 @@ def test_migrate_into_postgresql_and_back_verified(tmp_path: Path, postgres: pg_
     assert "verified" in run.out and f"SQLite in {back}" in run.out
     with Store.open(back) as store:
         assert store.article_count() == 18 and store.integrity_ok()
+
+
+def test_serve_rebuilds_when_the_postgresql_store_changes(
+        tmp_path: Path, postgres: pg_harness.Server) -> None:
+    """No file changes on a database server: `rsspage serve` polls where the store stands
+    (its change log's mark, the feeds' last fetch)."""
+    from rsspage.serve import serving
+    from rsspage.types import FeedSpec, FetchResult, FetchStatus
+
+    url = postgres.database()
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "index.html").write_text("<p>x</p>", encoding="utf-8")
+    calls: list[int] = []
+
+    def activity() -> object:
+        with Store.open(tmp_path / "state", url) as store:
+            return store.activity()
+    spec = FeedSpec(key="/a", urls=("http://127.0.0.1:1/a",), category="c", source="s",
+                    channel="h")
+    with serving(site, rebuild=lambda: calls.append(1), watch=activity, interval=0.1):
+        time.sleep(0.5)
+        assert calls == []
+        with Store.open(tmp_path / "state", url) as store:
+            store.save_feed(spec, FetchResult(key="/a", status=FetchStatus.NOT_MODIFIED,
+                                              url=spec.urls[0]), (), None, NOW)
+        deadline = time.monotonic() + 10
+        while not calls and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert calls == [1]

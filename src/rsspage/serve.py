@@ -197,26 +197,42 @@ def signature(paths: tuple[Path, ...]) -> Signature:
     return tuple(marks)
 
 
-class Watcher(threading.Thread):
-    """Calls ``rebuild`` when the watched database changed and then settled for one poll."""
+#: What is watched: the SQLite file (and its ``-wal``), or a function saying where a database
+#: server's store stands (PostgreSQL: its change log's mark and the feeds' last fetch).
+Watched = Path | Callable[[], object]
 
-    def __init__(self, db: Path, rebuild: Callable[[], None], interval: float,
+
+class Watcher(threading.Thread):
+    """Calls ``rebuild`` when the watched store changed and then settled for one poll."""
+
+    def __init__(self, db: Watched, rebuild: Callable[[], None], interval: float,
                  log: Log) -> None:
         super().__init__(name="rsspage-watch", daemon=True)
-        self._paths = (db, db.with_name(db.name + "-wal"))
+        if isinstance(db, Path):
+            paths = (db, db.with_name(db.name + "-wal"))
+            self._probe: Callable[[], object] = lambda: signature(paths)
+        else:
+            self._probe = db
         self._rebuild, self._interval, self._log = rebuild, interval, log
         self._halt = threading.Event()
 
     def run(self) -> None:
-        built = last = signature(self._paths)
+        built = last = self._look()
         while not self._halt.wait(self._interval):
-            now = signature(self._paths)
+            now = self._look()
             if now != built and now == last:
                 self._run_rebuild()
                 # Whatever the rebuild wrote to the store is not a change to react to.
-                now = signature(self._paths)
+                now = self._look()
                 built = now
             last = now
+
+    def _look(self) -> object:
+        try:
+            return self._probe()
+        except RsspageError as e:  # a database server away for a moment: look again later
+            self._log(f"cannot look at the store: {e}")
+            return None
 
     def stop(self) -> None:
         self._halt.set()
@@ -253,7 +269,7 @@ def serving(
     port: int = 0,
     *,
     rebuild: Callable[[], None] | None = None,
-    watch: Path | None = None,
+    watch: Watched | None = None,
     host: str = "127.0.0.1",
     interval: float = POLL_SECONDS,
     log: Log | None = None,
@@ -293,7 +309,7 @@ def serve(
     site_dir: Path,
     port: int,
     rebuild: Callable[[], None] | None,
-    watch: Path | None,
+    watch: Watched | None,
     host: str = "127.0.0.1",
 ) -> None:
     """Serve until Ctrl+C, one line per request on stderr."""

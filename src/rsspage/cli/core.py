@@ -7,11 +7,12 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsspage import __version__
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.cli.due import due_column
-from rsspage.config import load_config
+from rsspage.config import Config, load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError, PublishError
 from rsspage.pipeline import Hooks, build, update
@@ -19,6 +20,9 @@ from rsspage.publish.outputs import unknown_articles
 from rsspage.store import FeedHealth, Store
 from rsspage.store.db import DB_NAME
 from rsspage.workers import WorkerOptions, work
+
+if TYPE_CHECKING:
+    from rsspage.serve import Watched  # http.server only for serve
 
 
 def register(sub: Commands) -> None:
@@ -110,8 +114,19 @@ def cmd_serve(args: argparse.Namespace, console: Console) -> int:
         console.start("the store changed: rebuilding the site")
         build(config)
 
-    serve(config.output.site, args.port, rebuild=rebuild, watch=config.output.state / DB_NAME)
+    serve(config.output.site, args.port, rebuild=rebuild, watch=_watched(config))
     return EXIT_OK
+
+
+def _watched(config: Config) -> Watched:
+    """What ``serve`` watches for changes: SQLite's file, or where a PostgreSQL store stands."""
+    if config.store_url is None:
+        return config.output.state / DB_NAME
+
+    def activity() -> object:
+        with Store.open(config.output.state, config.store_url) as store:
+            return store.activity()
+    return activity
 
 
 def cmd_status(args: argparse.Namespace, console: Console) -> int:

@@ -381,6 +381,12 @@ class Store:
             ).fetchone()[0]
         return bool(self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
+    def activity(self) -> tuple[str, str]:
+        """Where the store stands: its change log's mark and the feeds' last fetch (what
+        ``rsspage serve`` polls on a database server, where no file changes)."""
+        (latest,) = self._conn.execute("SELECT MAX(last_attempt) FROM feeds").fetchone()
+        return self.mark().as_text(), str(latest or "")
+
     def size(self) -> int:
         """Bytes the archive takes in its database (SQLite: the file's pages; PostgreSQL: the
         database, indexes and search index included)."""
