@@ -444,6 +444,24 @@ def test_a_restore_keeps_the_clusters_it_came_with_and_decides_missing_ones(
         assert found == dict.fromkeys(found) and restored_mark == mark
 
 
+def test_a_restore_decides_the_articles_queued_before_it(tmp_path: Path) -> None:
+    """Articles stored but not yet clustered (fetch workers leave them to the build; a run
+    that died) are decided before a restore files its own without deciding them."""
+    from rsspage.store import articles, db
+
+    now = datetime(2026, 10, 30, tzinfo=UTC)
+    a, b = (STORY[f"zh-xiaomi-15-{k}"] for k in range(2))
+    with Store.open(tmp_path / "other") as other:
+        save(other, [OTHER], now)
+        other.export(tmp_path / "other.jsonl.gz")
+    with Store.open(tmp_path / "state") as store:
+        with db.transaction(store._conn):  # stored and queued, as a worker leaves them
+            articles.save(store._conn, [a, b], now)
+        store.restore(tmp_path / "other.jsonl.gz")
+    found = cluster_of(tmp_path / "state")
+    assert found[a.id] == found[b.id] == a.id and found[OTHER.id] is None
+
+
 def test_the_fast_paths_compute_what_the_plain_functions_do() -> None:
     """Features are hashed and weighed in bulk (clusters._hashes, FeatureCounts.weights): the
     stored keys, features and counts depend on those staying what feature_hash and idf(get)

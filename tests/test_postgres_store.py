@@ -10,6 +10,7 @@ machine builds the site from it); one run at a time holds the store, across mach
 from __future__ import annotations
 
 import re
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -146,14 +147,22 @@ def test_one_run_at_a_time_holds_the_store_across_machines(
     assert run_cli("update", "-c", str(config), env={"RSSPAGE_STORE": url}).code == 0
 
 
+@pytest.mark.parametrize(("password", "said"), [
+    (SECRET, "cannot connect to the store postgresql://someone:***@/nodb"),
+    (f"{SECRET}%zz", "cannot be read as a PostgreSQL URL"),  # libpq would quote "…%zz"
+])
 def test_a_store_that_cannot_be_reached_is_a_clear_error_without_the_password(
-        tmp_path: Path, feeds: LocalServer) -> None:
-    url = f"postgresql://someone:{SECRET}@/nodb?host={tmp_path}/nothing&port=5432"
+        tmp_path: Path, feeds: LocalServer, password: str, said: str) -> None:
+    url = f"postgresql://someone:{password}@/nodb?host={tmp_path}/nothing&port=5432"
     config = write_config(tmp_path, feeds.url(""), store={"url_env": "RSSPAGE_STORE"})
-    run = run_cli("update", "-c", str(config), env={"RSSPAGE_STORE": url})
-    assert run.code != 0 and "Traceback" not in run.err
-    assert "cannot connect to the store postgresql://someone:***@/nodb" in run.err
-    assert SECRET not in run.err + run.out
+    for command in ("update", "build", "status"):
+        run = run_cli(command, "-c", str(config), env={"RSSPAGE_STORE": url})
+        assert run.code == 2 and "Traceback" not in run.err and "internal" not in run.err
+        assert said in run.err, run.err
+        assert SECRET not in run.err + run.out
+    log = Path(tempfile.gettempdir()) / "rsspage-error.log"  # where a bug's traceback goes
+    assert not secret_in_files(tmp_path) and SECRET not in (
+        log.read_text("utf-8", "replace") if log.exists() else "")
 
 
 @pytest.mark.parametrize(("store", "env", "problem"), [
@@ -175,13 +184,23 @@ def test_a_bad_store_section_names_file_line_and_key(
 def test_translated_statements() -> None:
     """The store's SQLite statements as PostgreSQL runs them (store/pg.py)."""
     assert pg.translate("SELECT a FROM t WHERE b = ? AND c LIKE '50%?' AND +hidden = 0") == (
-        "SELECT a FROM t WHERE b = %s AND c LIKE '50%?' AND hidden = 0")
+        "SELECT a FROM t WHERE b = %s AND c LIKE '50%%?' AND hidden = 0")
     assert pg.translate("INSERT OR IGNORE INTO t (a) VALUES (?)") == (
         "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING")
-    assert pg.translate("SELECT instr(a, ?) % 2, a + b, x+1") == (
-        "SELECT strpos(a, %s) %% 2, a + b, x+1")
-    with pytest.raises(ValueError, match="not portable"):
-        pg.translate("INSERT OR REPLACE INTO t (a) VALUES (?)")
+    assert pg.translate("SELECT instr(a, ?) % 2, a + b, x+1, (+a.hidden)") == (
+        "SELECT strpos(a, %s) %% 2, a + b, x+1, (a.hidden)")
+    for sql in ("INSERT OR REPLACE INTO t (a) VALUES (?)", "SELECT a +b FROM t"):
+        with pytest.raises(ValueError, match="not portable"):
+            pg.translate(sql)
+
+
+def test_percent_signs_and_question_marks_reach_postgresql_as_written(
+        tmp_path: Path, postgres: pg_harness.Server) -> None:
+    with Store.open(tmp_path, postgres.database()) as store:
+        conn = store._conn
+        assert conn.execute("SELECT 7 % 4, '50%', '?'").fetchone() == (3, "50%", "?")
+        assert conn.execute("SELECT 7 % ?, '%s?', ? || '%'", (4, "x")).fetchone() == (
+            3, "%s?", "x%")
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

@@ -59,7 +59,7 @@ def test_every_readme_example_is_valid(schema: dict[str, Any]) -> None:
 
 
 def test_the_readme_examples_load(tmp_path: Path) -> None:
-    env = {"RSSHUB_KEY": "k", "EXAMPLE_COOKIE": "c"}
+    env = {"RSSHUB_KEY": "k", "EXAMPLE_COOKIE": "c", "RSSPAGE_STORE": "postgresql://h/news"}
     for line, text in readme_configs():
         try:
             parse_config(text, tmp_path / "rsspage.yml", environ=env)

@@ -26,7 +26,7 @@ import yaml
 
 import pg_harness
 from conftest import run_cli, summary
-from rsspage.store import Store
+from rsspage.store import Store, pg
 from servers import LocalServer, feed, slow
 
 NOW = datetime.now(UTC)
@@ -111,6 +111,43 @@ def test_a_hosts_request_limit_holds_over_all_workers(
         assert server.max_concurrent() == 2  # 127.0.0.1's two slots, over three workers
 
 
+def test_a_batch_longer_than_its_lease_stays_its_workers(
+        tmp_path: Path, postgres: pg_harness.Server) -> None:
+    """A heartbeat renews the leases of the batch a worker works on: a batch that takes three
+    leases is not claimed by the worker beside it."""
+    url = postgres.database()
+    with LocalServer() as server:
+        paths = serve_feeds(server, 12, 0.5)
+        config = write_config(tmp_path, server, paths, concurrency=1, per_host=4)
+        first = start_worker(config, url, "--batch", "6", "--lease", "1")
+        time.sleep(1.5)  # it holds its first six (3 s of fetching) when the second starts
+        second = start_worker(config, url, "--batch", "6", "--lease", "1")
+        assert [finish(w)[0] for w in (first, second)] == [0, 0]
+        assert {p: server.hits(p) for p in paths} == dict.fromkeys(paths, 1)
+
+
+def test_a_feed_whose_every_changed_is_due_again_and_update_waits_for_workers(
+        tmp_path: Path, postgres: pg_harness.Server) -> None:
+    url = postgres.database()
+    with LocalServer() as server:
+        paths = serve_feeds(server, 4, 0)
+        config = write_config(tmp_path, server, paths)
+        assert finish(start_worker(config, url))[0] == 0
+        text = yaml.safe_load(config.read_text("utf-8"))
+        text["feeds"][0]["every"] = "2h"  # due at once: it must not wait out the old hour
+        config.write_text(yaml.safe_dump(text, allow_unicode=True), encoding="utf-8")
+        code, out, _ = finish(start_worker(config, url))
+        assert code == 0 and summary(out)["feeds ok"] == "1"
+        assert [server.hits(p) for p in paths] == [2, 1, 1, 1]
+        with pg.worker_lock(url):  # a worker is running: update (no leases) must not fetch
+            run = run_cli("update", "--all", "-c", str(config), env={"RSSPAGE_STORE": url})
+        assert run.code == 2 and "fetch workers are running" in run.err
+        assert [server.hits(p) for p in paths] == [2, 1, 1, 1]
+        with pg.run_lock(url, fetching=True):  # an update is running: workers wait for it
+            code, _, err = finish(start_worker(config, url))
+        assert code == 2 and "an rsspage update is fetching" in err
+
+
 def test_a_worker_without_postgresql_says_so(tmp_path: Path) -> None:
     config = tmp_path / "rsspage.yml"
     config.write_text("feeds: [http://127.0.0.1:1/feed]\noutput: {state: state}\n",
@@ -120,12 +157,13 @@ def test_a_worker_without_postgresql_says_so(tmp_path: Path) -> None:
     assert "fetch workers share a PostgreSQL store" in run.err
 
 
-def held_by(store: Store, pid: int, before: datetime) -> set[str]:
-    """The feeds the killed worker ``pid`` held leases on, not stored (a stored feed's lease
-    runs until it is next due, an hour away)."""
+def held_by(store: Store, pid: int) -> set[str]:
+    """The feeds the killed worker ``pid`` held leases on and had not stored (every feed here
+    is new: a stored one has its next check)."""
     name = f"{socket.gethostname()}:{pid}"
-    rows = store._conn.execute("SELECT key FROM feed_leases WHERE worker = ? AND until < ?",
-                               (name, before.isoformat()))
+    rows = store._conn.execute(
+        "SELECT l.key FROM feed_leases l JOIN feeds f ON f.key = l.key WHERE l.worker = ? "
+        "AND f.next_check IS NULL", (name,))
     return {str(row[0]) for row in rows}
 
 
@@ -146,8 +184,7 @@ def test_workers_killed_at_random_lose_nothing_and_their_feeds_come_back(
                 time.sleep(rng.uniform(0, 0.5))  # a random moment of its work
                 os.kill(victim.pid, signal.SIGKILL)
                 victim.wait()
-                for key in held_by(store, victim.pid,
-                                   datetime.now(UTC) + timedelta(seconds=lease + 5)):
+                for key in held_by(store, victim.pid):
                     held[key] = held.get(key, 0) + 1
             survivors = [w for w in workers if w.returncode is None]
             assert [finish(w)[0] for w in survivors] == [0]
@@ -160,7 +197,7 @@ def test_workers_killed_at_random_lose_nothing_and_their_feeds_come_back(
             assert all(n >= 1 for n in hits.values())
             twice = {key: n - 1 for key, n in hits.items() if n > 1}
             assert all(n <= held.get(key, 0) for key, n in twice.items()), (twice, held)
-            print(f"fetched twice: {len(twice)} (a killed worker had fetched, not stored)")
+            print(f"fetched twice: {len(twice)} (a killed worker had claimed, not stored)")
             assert store.article_count() == 300 and store.integrity_ok()
             killed_run = _per_feed(store)
 

@@ -37,6 +37,7 @@ run), which is what its own caching rules (24 hours at most) allow without keepi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -48,7 +49,12 @@ from urllib.parse import urlsplit
 import httpcore
 from protego import Protego
 
-from rsspage.fetch import Clients, Fetcher, FetchOptions  # one HTTP stack for all fetching
+from rsspage.fetch import (  # one HTTP stack for all fetching
+    Clients,
+    Fetcher,
+    FetchOptions,
+    HostGate,
+)
 from rsspage.fetch_failures import Failure
 from rsspage.types import FeedSpec, FeedState, FetchResult, FetchStatus
 
@@ -107,22 +113,27 @@ def page_options(options: FetchOptions) -> FetchOptions:
                    max_bytes=min(options.max_bytes, PAGE_MAX_BYTES))
 
 
-def fetch_pages(requests: Sequence[PageRequest], options: FetchOptions) -> list[PageResult]:
+def fetch_pages(requests: Sequence[PageRequest], options: FetchOptions,
+                gate: HostGate | None = None) -> list[PageResult]:
     """Fetch every page concurrently (robots.txt first, per origin); results in the order of
-    ``requests``. ``options`` are used as given (see :func:`page_options`). Not callable from a
-    running loop."""
+    ``requests``. ``options`` are used as given (see :func:`page_options`); ``gate``: the
+    hosts' limits shared with other fetch workers. Not callable from a running loop."""
     if not requests:
         return []
-    return asyncio.run(_fetch_all(requests, options))
+    return asyncio.run(_fetch_all(requests, options, gate))
 
 
-async def _fetch_all(requests: Sequence[PageRequest], options: FetchOptions) -> list[PageResult]:
+async def _fetch_all(requests: Sequence[PageRequest], options: FetchOptions,
+                     gate: HostGate | None) -> list[PageResult]:
     budget = _PASS_PAGES * options.timeout * (options.retries + 1)
     deadline = asyncio.get_running_loop().time() + budget
     # Two sets of clients: those of pages that must be on public addresses connect through
     # _PublicOnly; a kept-alive connection of the others (to 127.0.0.1, say) is never theirs.
-    async with Clients(options, _PublicOnly()) as public, Clients(options) as local:
-        ways = {public_only: _Way(Fetcher(clients, options), options.user_agent, public_only)
+    async with Clients(options, _PublicOnly()) as public, Clients(options) as local, \
+            contextlib.AsyncExitStack() as stack:
+        shared = await stack.enter_async_context(gate) if gate is not None else None
+        ways = {public_only: _Way(Fetcher(clients, options, shared), options.user_agent,
+                                  public_only)
                 for public_only, clients in ((True, public), (False, local))}
         hosts = _FeedHosts()
         pages = (_in_time(_safe(ways, hosts, r), r.url, deadline, budget) for r in requests)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from rsspage.fetch import FetchOptions
+from rsspage.fetch import FetchOptions, HostGate
 from rsspage.fetch_pages import PageRequest, PageResult, fetch_pages, page_options
 from rsspage.parse.encoding import choose_encoding, content_type, decode, head_text
 from rsspage.parse.sniff import is_html_page
@@ -89,16 +89,18 @@ class FeedText:
     failed_ids: frozenset[str] = frozenset()
 
 
-def full_text(feeds: Sequence[Wanted], options: FetchOptions) -> list[FeedText]:
+def full_text(feeds: Sequence[Wanted], options: FetchOptions,
+              gate: HostGate | None = None) -> list[FeedText]:
     """Every feed's articles with the page text of its new ones: all pages of all feeds are
-    fetched in one concurrent pass (each URL once), then extracted one by one."""
+    fetched in one concurrent pass (each URL once), then extracted one by one. ``gate``: the
+    hosts' limits shared with other fetch workers."""
     requests: dict[str, PageRequest] = {}
     for wanted in feeds:
         for article in wanted.articles:
             if article.id in wanted.new and article.link:
                 requests.setdefault(article.link, _request(wanted.spec, article.link))
     started = time.monotonic()
-    pages = fetch_pages(list(requests.values()), page_options(options))
+    pages = fetch_pages(list(requests.values()), page_options(options), gate)
     log.info("full text: %d pages fetched in %.2f s", len(pages), time.monotonic() - started)
     texts = _texts(pages)
     return [_feed_text(wanted, texts) for wanted in feeds]

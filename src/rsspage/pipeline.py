@@ -55,6 +55,7 @@ from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
 from rsspage.schedule import next_timing
 from rsspage.store import Store
+from rsspage.store.db import POSTGRESQL
 from rsspage.types import (
     Article,
     FeedOutcome,
@@ -99,7 +100,7 @@ def update(config: Config, hooks: Hooks = Hooks(), now: datetime | None = None,
            *, everything: bool = False) -> RunReport:
     """Fetch the due feeds (all of them with ``everything``), store what is new, publish.
     Holds the state lock throughout."""
-    with Store.locked(config.output.state, config.store_url) as store:
+    with Store.locked(config.output.state, config.store_url, fetching=True) as store:
         return update_locked(config, store, hooks, now, everything=everything)
 
 
@@ -139,7 +140,7 @@ def fetch_and_store(config: Config, store: Store, plan: Plan, due: Sequence[Feed
     prepared = [_prepare(spec, result, store, scheduler, plan.rules(spec.key))
                 for spec, result in zip(due, results, strict=True)]
     outcomes = []
-    for item in _enrich(prepared, store, fetch_options(config), hooks.on_note):
+    for item in _enrich(prepared, store, fetch_options(config), hooks.on_note, gate):
         outcome = item if isinstance(item, FeedOutcome) else _save(item, store, scheduler)
         warning = plan.warnings.get(outcome.key)
         if warning:
@@ -197,8 +198,11 @@ def build_locked(config: Config, store: Store, now: datetime | None = None, *,
                  full: bool = False) -> RunReport:
     """:func:`build` for a caller that holds the state lock already."""
     started = time.monotonic()
-    store.cluster_new()  # what an update that died left queued (store/clusters.py)
-    published = publish_all(config, store, now or datetime.now(UTC), full=full)
+    now = now or datetime.now(UTC)
+    store.cluster_new()  # what an update that died (or fetch workers) left queued
+    if store.dialect == POSTGRESQL:  # fetch workers do not prune: builds run beside them
+        prune(config, make_plan(config, Catalog([])).feeds, store, now)
+    published = publish_all(config, store, now, full=full)
     return RunReport((), time.monotonic() - started, published)
 
 
@@ -265,7 +269,8 @@ def _prepare(spec: FeedSpec, result: FetchResult, store: Store, scheduler: _Sche
 
 
 def _enrich(items: list[_Prepared | FeedOutcome], store: Store, options: FetchOptions,
-            on_note: Callable[[str], None] | None = None) -> list[_Prepared | FeedOutcome]:
+            on_note: Callable[[str], None] | None = None,
+            gate: HostGate | None = None) -> list[_Prepared | FeedOutcome]:
     """The feeds with ``full_text``, their new articles (not hidden) given their page's text
     (:mod:`rsspage.fulltext`); never fails: a bug there leaves the feeds as they were."""
     wanted = [item for item in items if isinstance(item, _Prepared) and item.spec.full_text]
@@ -276,7 +281,7 @@ def _enrich(items: list[_Prepared | FeedOutcome], store: Store, options: FetchOp
         pages = sum(len(batch.new) for batch in batches)
         if pages and on_note is not None:  # a pass that may take a while after the feeds
             on_note(f"full text: fetching the pages of {pages} new articles")
-        texts = dict(zip((id(item) for item in wanted), full_text(batches, options),
+        texts = dict(zip((id(item) for item in wanted), full_text(batches, options, gate),
                          strict=True))
         for item, batch in zip(wanted, batches, strict=True):
             # A page that gave no text is tried once more on the feed's next run (not again).

@@ -33,7 +33,7 @@ def carries_key(url: str) -> bool:
 
 
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@/\s]*(@)")
-_PASSWORD_PARAM = re.compile(r"([?&]password=)[^&#\s]*", re.IGNORECASE)
+_PASSWORD_PARAM = re.compile(r"([?&](?:ssl)?password=)[^&#\s]*", re.IGNORECASE)
 
 
 def redact_url(url: str) -> str:

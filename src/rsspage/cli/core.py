@@ -35,10 +35,11 @@ def register(sub: Commands) -> None:
                             help="be one of many fetch workers on a PostgreSQL store: claim "
                             "due feeds, fetch and store them; publish nothing (rsspage build "
                             "does, on one machine)")
-    update_cmd.add_argument("--lease", type=float, metavar="SECONDS",
+    update_cmd.add_argument("--lease", type=_seconds, metavar="SECONDS",
                             help="with --worker: how long a claimed feed stays this worker's "
-                            "(default: 3 times its longest fetch, at least 120)")
-    update_cmd.add_argument("--batch", type=int, metavar="N",
+                            "without a heartbeat (renewed every third of it while the worker "
+                            "works on it; default 60): a killed worker's feeds wait this long")
+    update_cmd.add_argument("--batch", type=_positive, metavar="N",
                             help="with --worker: feeds claimed at a time (default: 8 times "
                             "fetch.concurrency)")
     build_cmd = add_command(sub, "build",
@@ -55,7 +56,8 @@ def register(sub: Commands) -> None:
     search = add_command(sub, "search", "search stored articles (Chinese and English)",
                          cmd_search)
     search.add_argument("query", nargs="+", help="words to find (all must match)")
-    search.add_argument("-n", "--limit", type=int, default=20, help="at most this many results")
+    search.add_argument("-n", "--limit", type=_positive, default=20,
+                        help="at most this many results")
     demo = add_command(sub, "demo", "run the bundled offline demo into DIR", cmd_demo,
                        config=False)
     demo.description = ("Serve bundled sample feeds on 127.0.0.1, write a config into DIR and "
@@ -64,6 +66,26 @@ def register(sub: Commands) -> None:
     demo.add_argument("--serve", action="store_true",
                       help="then keep serving the feeds and the site until Ctrl+C")
     demo.add_argument("--port", type=int, default=8000, help="site port with --serve")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
 
 
 def cmd_update(args: argparse.Namespace, console: Console) -> int:

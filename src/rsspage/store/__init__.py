@@ -54,10 +54,12 @@ class Store:
 
     @classmethod
     @contextmanager
-    def locked(cls, state_dir: Path, url: str | None = None) -> Iterator[Store]:
+    def locked(cls, state_dir: Path, url: str | None = None, *,
+               fetching: bool = False) -> Iterator[Store]:
         """The store opened under the run lock (store/db.py ``run_lock``): for a run that
-        writes (update, build, import, restore)."""
-        with db.run_lock(state_dir, url), cls.open(state_dir, url) as store:
+        writes (update, build, import, restore); ``fetching``: an update, which no fetch
+        worker may run beside."""
+        with db.run_lock(state_dir, url, fetching=fetching), cls.open(state_dir, url) as store:
             yield store
 
     def _fill_clusters(self) -> int:
@@ -155,21 +157,26 @@ class Store:
         a fetch worker can claim."""
         specs = list(specs)
         with db.transaction(self._conn):
-            for spec in specs:
-                feeds.ensure(self._conn, spec, now)
+            feeds.ensure_all(self._conn, specs, now)
             leases.ensure(self._conn, [spec.key for spec in specs])
 
-    def claim_feeds(self, keys: Sequence[str], now: datetime, until: datetime, worker: str,
-                    limit: int) -> list[str]:
-        """Lease up to ``limit`` of the due feeds ``keys`` to the fetch worker ``worker`` until
-        ``until`` (store/leases.py); returns the keys it got."""
+    def claim_feeds(self, due: Sequence[tuple[str, float]], now: datetime, until: datetime,
+                    worker: str, limit: int) -> list[str]:
+        """Lease up to ``limit`` of the feeds ``due`` ((key, configured ``every`` in seconds))
+        that are still due to the fetch worker ``worker`` until ``until``
+        (store/leases.py); returns the keys it got."""
         with db.transaction(self._conn, exclusive=False):
-            return leases.claim(self._conn, keys, now, until, worker, limit)
+            return leases.claim(self._conn, due, now, until, worker, limit)
 
-    def settle_leases(self, until: Mapping[str, datetime], worker: str) -> None:
-        """The worker stored these feeds: their leases last until they are next due."""
+    def release_leases(self, keys: Sequence[str], worker: str) -> None:
+        """The worker has stored ``keys``: their leases end."""
         with db.transaction(self._conn, exclusive=False):
-            leases.settle(self._conn, until, worker)
+            leases.release(self._conn, keys, worker)
+
+    def renew_leases(self, keys: Sequence[str], until: datetime, worker: str) -> int:
+        """The worker's leases on ``keys`` last until ``until``; how many it still held."""
+        with db.transaction(self._conn, exclusive=False):
+            return leases.renew(self._conn, keys, until, worker)
 
     def set_followed(self, keys: Iterable[str], now: datetime) -> int:
         """Retire the feeds that left the config, follow the ones back in it again."""
@@ -231,7 +238,8 @@ class Store:
         if article.link:
             row = self._conn.execute(
                 "SELECT article_id FROM aliases WHERE feed_key = ? AND link = ? AND link != '' "
-                "LIMIT 1", (article.feed_key, article.link)).fetchone()
+                # "+": through aliases_link (a row or two, then sorted), not the feed's rows
+                "ORDER BY +article_id LIMIT 1", (article.feed_key, article.link)).fetchone()
             if row:
                 return str(row[0])
         return self._by_link(article)
@@ -246,7 +254,8 @@ class Store:
         # "!= ''": what lets SQLite use the partial index articles_canonical
         row = self._conn.execute(
             "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
-            "AND feed_key != ? AND +hidden = 0 LIMIT 1", (key, article.feed_key)).fetchone()
+            "AND feed_key != ? AND +hidden = 0 ORDER BY rowid LIMIT 1",
+            (key, article.feed_key)).fetchone()
         return str(row[0]) if row else None
 
     def page_retries(self, feed_key: str) -> set[str]:
@@ -276,6 +285,9 @@ class Store:
         """Merge an export (a file or a folder of parts) into the store, all or nothing."""
         files = jsonl.export_files(path)
         with db.transaction(self._conn):
+            # What the store had queued (workers' articles, a run that died) is decided
+            # first: the restore's own are only filed.
+            clusters.file_pending(self._conn)
             counts = jsonl.restore(self._conn, files)
             same_story.fill_keys(self._conn)  # an export of an older schema has no keys
             # Its articles are not filed under their keys; their clusters came with them.

@@ -225,7 +225,7 @@ def _twin(conn: Connection, article: Article, *, imported_only: bool) -> Any:
     feed = "+feed_key" if article.link else "feed_key"
     return conn.execute(
         f"SELECT id, {_OLD_COLUMNS} FROM articles WHERE {feed} = ? AND {where}{only} "
-        "LIMIT 1", (article.feed_key, key)).fetchone()
+        "ORDER BY rowid LIMIT 1", (article.feed_key, key)).fetchone()  # the first stored
 
 
 def _article(row: Sequence[Any]) -> Article:

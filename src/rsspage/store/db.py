@@ -153,16 +153,18 @@ def transaction(conn: Connection, *, exclusive: bool = True) -> Iterator[Connect
 
 
 @contextmanager
-def run_lock(state_dir: Path, url: str | None = None) -> Iterator[None]:
+def run_lock(state_dir: Path, url: str | None = None, *,
+             fetching: bool = False) -> Iterator[None]:
     """Hold an exclusive lock on the state folder, so two runs never write the same state; with
     a PostgreSQL store (``url``), also the store's run lock, which runs on other machines take
-    too (fetch workers do not: they run side by side)."""
+    too (fetch workers do not: they run side by side), and for a run that is ``fetching``
+    (``update``), the lock that fetch workers share."""
     with _folder_lock(state_dir):
         if url is None:
             yield
             return
         from rsspage.store import pg  # psycopg only for a PostgreSQL store
-        with pg.run_lock(url):
+        with pg.run_lock(url, fetching=fetching):
             yield
 
 

@@ -147,6 +147,14 @@ def ensure(conn: Connection, spec: FeedSpec, now: datetime) -> None:
                                             None if spec.urls else now.isoformat()))
 
 
+def ensure_all(conn: Connection, specs: Iterable[FeedSpec], now: datetime) -> None:
+    """:func:`ensure` for many feeds, in one batch of statements."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
+        "VALUES (?, ?, ?, ?, ?)", [(spec.key, spec.category, spec.source, spec.channel,
+                                    None if spec.urls else now.isoformat()) for spec in specs])
+
+
 def delete(conn: Connection, key: str) -> None:
     conn.execute("DELETE FROM feeds WHERE key=?", (key,))
 

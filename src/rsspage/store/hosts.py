@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 #: How long a request waits before it asks for a busy host's slots again.
 POLL_SECONDS = 0.05
+_FOREVER = 7 * 24 * 3600.0
 
 
 class SharedHosts:
@@ -43,9 +44,11 @@ class SharedHosts:
         except ImportError as e:
             raise StoreError("fetch workers need psycopg-pool: pip install "
                              "'rsspage[postgresql]'") from e
+        # A request waits for a connection as it would for a slot (no timeout: the fetch's
+        # own time limits start once it has one; a feed must not fail for waiting its turn).
         self._pool = AsyncConnectionPool(self._url, min_size=0, max_size=self._connections,
                                          kwargs={"autocommit": True}, reset=_unlock_all,
-                                         open=False)
+                                         timeout=_FOREVER, open=False)
         try:
             await self._pool.open(wait=False)
         except Exception as e:  # psycopg's errors; the URL's password stays out

@@ -2,8 +2,11 @@
 
 The store's modules write their statements once, in SQLite's dialect; :func:`translate` turns
 each into PostgreSQL's (once per distinct statement, cached): ``?`` placeholders become ``%s``
-(and a literal ``%`` is doubled), ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``,
-SQLite's index hints (a unary ``+`` before a column) go, ``instr`` is ``strpos``. ``BEGIN
+(and every ``%`` is doubled: psycopg reads the whole text, string literals too, as parameters
+are always passed), ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``, SQLite's index
+hints (a unary ``+`` before one of the columns in :data:`_HINTED`) go, ``instr`` is
+``strpos``. A ``+`` before any other name is refused: it may be an addition written
+``a +b``, which removing would silently make an alias. ``BEGIN
 IMMEDIATE`` (a write) takes the store's one advisory lock (see
 :func:`rsspage.store.db.transaction`); a plain ``BEGIN`` (an export's reads) is a read-only
 snapshot. What cannot be translated is asked through the connection's ``dialect`` by the
@@ -39,8 +42,14 @@ WRITE_LOCK = 0x7273_7370  # "rssp"
 RUN_LOCK = 0x7273_7371
 #: The lock migrations take: two processes opening a new database do not both create it.
 MIGRATION_LOCK = 0x7273_7372
+#: Fetching: fetch workers hold it shared for their run, ``update`` exclusively (an update
+#: does not take leases: it would fetch the feeds workers are fetching).
+FETCH_LOCK = 0x7273_7373
 
 _INSERT_OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)
+#: The columns the store's statements give SQLite's ``+`` index hint.
+_HINTED = ("hidden", "a.hidden", "published", "feed_key", "article_id")
+_HINT = re.compile(r"(?<=[\s(,])\+(?=(?:" + "|".join(map(re.escape, _HINTED)) + r")\b)")
 _UNARY_PLUS = re.compile(r"(?<=[\s(,])\+(?=[A-Za-z_])")
 _INSTR = re.compile(r"\binstr\(", re.IGNORECASE)
 _STRING = re.compile(r"('(?:[^']|'')*')")
@@ -55,10 +64,12 @@ def translate(sql: str) -> str:
     """The PostgreSQL statement for the store's (SQLite's) ``sql``; string literals are left
     as they are."""
     parts = _STRING.split(sql)
-    for i in range(0, len(parts), 2):  # the even parts are outside string literals
-        part = parts[i].replace("%", "%%").replace("?", "%s")
-        part = _UNARY_PLUS.sub("", part)
-        part = _INSTR.sub("strpos(", part)
+    for i, part in enumerate(parts):
+        part = part.replace("%", "%%")
+        if i % 2 == 0:  # outside string literals
+            part = _INSTR.sub("strpos(", _HINT.sub("", part.replace("?", "%s")))
+            if _UNARY_PLUS.search(part):
+                raise ValueError(f"not portable (a + that is no index hint): {sql}")
         parts[i] = part
     out = "".join(parts)
     if _INSERT_OR_IGNORE.search(out):
@@ -72,10 +83,11 @@ def translate(sql: str) -> str:
 
 
 def _values(parameters: Any) -> Any:
-    """Parameters as PostgreSQL takes them: booleans as the integers SQLite stores."""
+    """Parameters as PostgreSQL takes them: booleans as the integers SQLite stores; always a
+    list (psycopg then reads the statement's ``%%`` as ``%``)."""
     if isinstance(parameters, dict):
         return parameters
-    return [int(p) if isinstance(p, bool) else p for p in parameters]
+    return [int(p) if isinstance(p, bool) else p for p in parameters or ()]
 
 
 class _RowBase(tuple[Any, ...]):
@@ -114,7 +126,7 @@ class PgCursor:
         return self._cursor.rowcount
 
     def execute(self, sql: str, parameters: Any = (), /) -> PgCursor:
-        self._cursor.execute(translate(sql), _values(parameters) or None, prepare=False)
+        self._cursor.execute(translate(sql), _values(parameters), prepare=False)
         return self
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PgCursor:
@@ -149,7 +161,11 @@ class PgConnection:
         statement = sql.strip().upper()
         if statement == "BEGIN IMMEDIATE":
             self._conn.execute("BEGIN")
-            self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            try:
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except BaseException:
+                self._conn.execute("ROLLBACK")  # not left in an aborted transaction
+                raise
             return self.cursor()
         if statement == "BEGIN":
             self._conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -193,6 +209,10 @@ def connect(url: str, *, migrate: bool = True, attempts: int = 5) -> PgConnectio
                 raise StoreError(f"cannot connect to the store {redact_url(url)}: "
                                  f"{_first_line(e, url)}") from None
             time.sleep(0.5 * (attempt + 1))
+        except psycopg.Error:  # libpq's parse errors quote the URL's parts: the password too
+            raise StoreError(f"the store's URL cannot be read as a PostgreSQL URL "
+                             f"({redact_url(url)}); a % in the password is written %25"
+                             ) from None
     conn = PgConnection(raw, url)
     if migrate:
         try:
@@ -245,15 +265,37 @@ def _check_ctype(raw: psycopg.Connection[Any]) -> None:
 
 
 @contextmanager
-def run_lock(url: str) -> Iterator[None]:
+def run_lock(url: str, *, fetching: bool = False) -> Iterator[None]:
     """Hold the store's run lock (an advisory lock of a connection of its own, which the
-    server releases when the connection ends, even when this process is killed)."""
+    server releases when the connection ends, even when this process is killed); ``fetching``
+    (``update``): the fetch lock too, which no fetch worker may hold meanwhile. Session
+    locks: a pooler in transaction mode between rsspage and the server would lose them."""
     conn = connect(url, migrate=False)
     try:
-        row = conn.raw.execute("SELECT pg_try_advisory_lock(%s)", (RUN_LOCK,)).fetchone()
-        if not (row and row[0]):
+        if not _try(conn, "pg_try_advisory_lock", RUN_LOCK):
             raise StoreError(f"another rsspage run (update, build, import) holds the store "
                              f"{redact_url(url)}; wait for it to finish")
+        if fetching and not _try(conn, "pg_try_advisory_lock", FETCH_LOCK):
+            raise StoreError(f"fetch workers are running on the store {redact_url(url)}: "
+                             "run `rsspage update --worker` beside them, or `rsspage build`")
         yield
     finally:
         conn.close()
+
+
+@contextmanager
+def worker_lock(url: str) -> Iterator[None]:
+    """The fetch lock, shared with other fetch workers for this worker's run."""
+    conn = connect(url, migrate=False)
+    try:
+        if not _try(conn, "pg_try_advisory_lock_shared", FETCH_LOCK):
+            raise StoreError(f"an rsspage update is fetching on the store {redact_url(url)}; "
+                             "start workers when it has ended")
+        yield
+    finally:
+        conn.close()
+
+
+def _try(conn: PgConnection, function: str, key: int) -> bool:
+    row = conn.raw.execute(f"SELECT {function}(%s)", (key,)).fetchone()
+    return bool(row and row[0])

@@ -12,7 +12,11 @@ comments say what each table and column is for), with these differences:
   tokenizer on SQLite), kept by PostgreSQL itself;
 - the change log's triggers are one PL/pgSQL function doing what SQLite's seven do, and it
   logs nothing while the transaction's setting ``rsspage.unlogged`` is ``on`` (SQLite drops
-  and makes the trigger again: store/db.py ``unlogged``).
+  and makes the trigger again: store/db.py ``unlogged``). PostgreSQL runs row triggers at
+  the end of their statement, SQLite's after each row: a statement changing many clustered
+  articles at once logs fewer redundant rows of the other members; a future statement that
+  moved several members of one cluster at once would log a member's new place before its own
+  row, which ``changes.since`` (the earliest row wins) would take as where it was.
 """
 
 from __future__ import annotations

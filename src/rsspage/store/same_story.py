@@ -56,7 +56,8 @@ def _same_link(conn: Connection, article: Article, link_key: str) -> str | None:
         return None
     row = conn.execute(
         "SELECT id FROM articles WHERE canonical_link = ? AND canonical_link != '' "
-        "AND feed_key != ? AND +hidden = 0 LIMIT 1", (link_key, article.feed_key)).fetchone()
+        "AND feed_key != ? AND +hidden = 0 ORDER BY rowid LIMIT 1",  # the first stored
+        (link_key, article.feed_key)).fetchone()
     return str(row[0]) if row else None
 
 
