@@ -69,19 +69,22 @@ def write_config(folder: Path, server: LocalServer, feeds: int, store: bool) -> 
     return path
 
 
-def run(config: Path, url: str | None, workers: int) -> float:
-    """Seconds from the start of the first process to the end of the last."""
+def run(config: Path, url: str | None, workers: int) -> tuple[float, list[str]]:
+    """Seconds from the start of the first process to the end of the last, and the failed
+    feeds' lines of their summaries."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", **({"RSSPAGE_STORE": url} if url else {})}
     command = [sys.executable, "-m", "rsspage.cli", "update", "-c", str(config)]
     started = time.perf_counter()
     procs = [subprocess.Popen(command + (["--worker"] if url else []), env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(workers)]
+    failed: list[str] = []
     for proc in procs:
-        _, err = proc.communicate()
-        if proc.returncode:
+        out, err = proc.communicate()
+        if proc.returncode not in (0, 1):  # 1: some feeds failed, named in the summary
             raise RuntimeError(f"rsspage failed ({proc.returncode}): {err[-2000:]}")
-    return time.perf_counter() - started
+        failed += out.split("failed feeds:")[1].strip().splitlines() if proc.returncode else []
+    return time.perf_counter() - started, failed
 
 
 def main() -> int:
@@ -116,12 +119,14 @@ def measure(work: Path, http: LocalServer, server: pg_harness.Server,
             folder = work / f"r{round_}-{workers}"
             url = server.database("bench") if workers else None
             config = write_config(folder, http, args.feeds, store=url is not None)
-            seconds = run(config, url, max(1, workers))
+            seconds, failed = run(config, url, max(1, workers))
             with Store.open(folder / "state", url) as store:
                 articles = store.article_count()
             results.setdefault(name, []).append((seconds, articles))
-            print(f"round {round_ + 1}: {name}: {seconds:.1f} s, {articles:,} articles",
-                  flush=True)
+            print(f"round {round_ + 1}: {name}: {seconds:.1f} s, {articles:,} articles, "
+                  f"{len(failed)} feeds failed", flush=True)
+            for line in failed[:5]:
+                print(f"  {line.strip()}", flush=True)
     return results
 
 

@@ -184,11 +184,11 @@ def test_a_bad_store_section_names_file_line_and_key(
 def test_translated_statements() -> None:
     """The store's SQLite statements as PostgreSQL runs them (store/pg.py)."""
     assert pg.translate("SELECT a FROM t WHERE b = ? AND c LIKE '50%?' AND +hidden = 0") == (
-        "SELECT a FROM t WHERE b = %s AND c LIKE '50%%?' AND hidden = 0")
+        "SELECT a FROM t WHERE b = %s AND c LIKE '50%%?' AND +hidden = 0")
     assert pg.translate("INSERT OR IGNORE INTO t (a) VALUES (?)") == (
         "INSERT INTO t (a) VALUES (%s) ON CONFLICT DO NOTHING")
-    assert pg.translate("SELECT instr(a, ?) % 2, a + b, x+1, (+a.hidden)") == (
-        "SELECT strpos(a, %s) %% 2, a + b, x+1, (a.hidden)")
+    assert pg.translate("SELECT instr(a, ?) % 2, a + b, x+1, (+a.hidden), +published") == (
+        "SELECT strpos(a, %s) %% 2, a + b, x+1, (+a.hidden), published")
     for sql in ("INSERT OR REPLACE INTO t (a) VALUES (?)", "SELECT a +b FROM t"):
         with pytest.raises(ValueError, match="not portable"):
             pg.translate(sql)

@@ -130,10 +130,24 @@ def fetch_and_store(config: Config, store: Store, plan: Plan, due: Sequence[Feed
                     gate: HostGate | None = None) -> list[FeedOutcome]:
     """Fetch the feeds ``due``, parse, normalise, filter and store each with its next due
     time; ``gate``: per-host limits shared with other fetch workers."""
+    results = fetch_due(config, store, due, hooks, gate)
+    return store_fetched(config, store, plan, due, results, timings, now, hooks, gate)
+
+
+def fetch_due(config: Config, store: Store, due: Sequence[FeedSpec], hooks: Hooks,
+              gate: HostGate | None = None) -> list[FetchResult]:
+    """The feeds ``due`` fetched (conditional GET with their stored validators)."""
     on_fetched = hooks.progress(len(due)) if hooks.progress else hooks.on_fetched
-    results = fetch_feeds(due, store.feed_states([spec.key for spec in due]),
-                          fetch_options(config),
-                          on_result=on_fetched, gate=gate)
+    return fetch_feeds(due, store.feed_states([spec.key for spec in due]),
+                       fetch_options(config), on_result=on_fetched, gate=gate)
+
+
+def store_fetched(config: Config, store: Store, plan: Plan, due: Sequence[FeedSpec],
+                  results: Sequence[FetchResult], timings: Mapping[str, FeedTiming],
+                  now: datetime, hooks: Hooks,
+                  gate: HostGate | None = None) -> list[FeedOutcome]:
+    """The fetched feeds ``due`` parsed, normalised, filtered, given full text and stored,
+    each with its next due time (computed from ``timings``, as they were before)."""
     scheduler = _Scheduler(config.schedule, timings, now)
     # Parsed first, all of them, so that the pages of every full-text feed are fetched in one
     # concurrent pass (enrich) before each feed is stored.
