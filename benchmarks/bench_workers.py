@@ -74,16 +74,24 @@ def run(config: Path, url: str | None, workers: int) -> tuple[float, list[str]]:
     feeds' lines of their summaries."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore", **({"RSSPAGE_STORE": url} if url else {})}
     command = [sys.executable, "-m", "rsspage.cli", "update", "-c", str(config)]
+    # Their output goes to files: a pipe read only once the process ends fills up (64 KB, a
+    # line per feed fetched) and stalls the writer mid-fetch (its requests then time out).
+    logs = [(config.parent / f"out{n}.txt", config.parent / f"err{n}.txt")
+            for n in range(workers)]
     started = time.perf_counter()
-    procs = [subprocess.Popen(command + (["--worker"] if url else []), env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(workers)]
+    procs = []
+    for out, err in logs:
+        with out.open("w") as stdout, err.open("w") as stderr:
+            procs.append(subprocess.Popen(command + (["--worker"] if url else []), env=env,
+                                          stdout=stdout, stderr=stderr))
     failed: list[str] = []
-    for proc in procs:
-        out, err = proc.communicate()
+    for proc, (out, err) in zip(procs, logs, strict=True):
+        proc.wait()
         if proc.returncode not in (0, 1):  # 1: some feeds failed, named in the summary
-            raise RuntimeError(f"rsspage failed ({proc.returncode}): {err[-2000:]}")
-        failed += out.split("failed feeds:")[1].strip().splitlines() if proc.returncode else []
+            raise RuntimeError(f"rsspage failed ({proc.returncode}): "
+                               f"{err.read_text()[-2000:]}")
+        if proc.returncode:
+            failed += out.read_text().split("failed feeds:")[1].strip().splitlines()[2:]
     return time.perf_counter() - started, failed
 
 
