@@ -250,9 +250,12 @@ def test_serve_rebuilds_when_the_postgresql_store_changes(
     (site / "index.html").write_text("<p>x</p>", encoding="utf-8")
     calls: list[int] = []
 
-    def activity() -> object:
-        with Store.open(tmp_path / "state", url) as store:
-            return store.activity()
+    from rsspage.cli.core import _watched  # what `rsspage serve` polls
+    from rsspage.config import parse_config
+
+    text = f"feeds: [http://127.0.0.1:1/a]\noutput: {{state: state}}\nstore: {{url: '{url}'}}\n"
+    activity = _watched(parse_config(text, tmp_path / "rsspage.yml"))
+    assert callable(activity) and activity() == activity()  # one connection, polled
     spec = FeedSpec(key="/a", urls=("http://127.0.0.1:1/a",), category="c", source="s",
                     channel="h")
     with serving(site, rebuild=lambda: calls.append(1), watch=activity, interval=0.1):

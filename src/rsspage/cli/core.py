@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
 from rsspage.cli.due import due_column
 from rsspage.config import Config, load_config
 from rsspage.console import Console
-from rsspage.errors import ConfigError, PublishError
+from rsspage.errors import ConfigError, PublishError, StoreError
 from rsspage.pipeline import Hooks, build, update
 from rsspage.publish.outputs import unknown_articles
 from rsspage.store import FeedHealth, Store
@@ -145,9 +146,19 @@ def _watched(config: Config) -> Watched:
     if config.store_url is None:
         return config.output.state / DB_NAME
 
+    held: list[Store] = []  # one connection for the watcher's polls, opened again after a fault
+
     def activity() -> object:
-        with Store.open(config.output.state, config.store_url) as store:
-            return store.activity()
+        try:
+            if not held:
+                held.append(Store.open(config.output.state, config.store_url))
+            return held[0].activity()
+        except StoreError:
+            raise
+        except Exception as e:  # the connection broke (psycopg's errors): a new one next time
+            with contextlib.suppress(Exception):
+                held.pop().close()
+            raise StoreError(f"the store did not answer: {type(e).__name__}") from None
     return activity
 
 

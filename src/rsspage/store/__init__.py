@@ -136,7 +136,7 @@ class Store:
         counts: dict[str, SaveCounts] = {}
         with db.transaction(self._conn), db.search_index_after(self._conn):
             for spec, batch in batches:
-                feeds.ensure(self._conn, spec, now)
+                feeds.ensure(self._conn, [spec], now)
                 counts[spec.key] = articles.save(self._conn, batch, now, imported=True)
             clusters.file_pending(self._conn)
         return counts
@@ -157,7 +157,7 @@ class Store:
         a fetch worker can claim."""
         specs = list(specs)
         with db.transaction(self._conn):
-            feeds.ensure_all(self._conn, specs, now)
+            feeds.ensure(self._conn, specs, now)
             leases.ensure(self._conn, [spec.key for spec in specs])
 
     def claim_feeds(self, due: Sequence[tuple[str, float]], now: datetime, until: datetime,

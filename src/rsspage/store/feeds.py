@@ -139,16 +139,10 @@ def keys(conn: Connection) -> set[str]:
     return {row[0] for row in conn.execute("SELECT key FROM feeds")}
 
 
-def ensure(conn: Connection, spec: FeedSpec, now: datetime) -> None:
-    """A row for the feed ``spec`` (names only) if it has none yet; a feed without URLs (the
-    posts of an import that no followed feed has) is retired from the start."""
-    conn.execute("INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
-                 "VALUES (?, ?, ?, ?, ?)", (spec.key, spec.category, spec.source, spec.channel,
-                                            None if spec.urls else now.isoformat()))
-
-
-def ensure_all(conn: Connection, specs: Iterable[FeedSpec], now: datetime) -> None:
-    """:func:`ensure` for many feeds, in one batch of statements."""
+def ensure(conn: Connection, specs: Iterable[FeedSpec], now: datetime) -> None:
+    """A row for each feed of ``specs`` (names only) that has none yet, in one batch of
+    statements; a feed without URLs (the posts of an import that no followed feed has) is
+    retired from the start."""
     conn.executemany(
         "INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
         "VALUES (?, ?, ?, ?, ?)", [(spec.key, spec.category, spec.source, spec.channel,
