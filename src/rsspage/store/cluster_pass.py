@@ -11,10 +11,12 @@ article too (else each join could drift a little further, and unrelated stories 
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import chain, repeat
 from typing import Protocol
 
 from rsspage.clusters import (
@@ -82,7 +84,7 @@ class Pass:
         self._new, self._found, self._archive = new, found, archive
         self._known = {**known, **{k.rowid: k for k in new}}
         self._by_id = {k.id: k for k in self._known.values()}
-        self._index: dict[int, list[Known]] = {}  # key → the pass's filed articles, in order
+        self._index: dict[int, list[int]] = {}  # key → the pass's filed articles, in order
         self._founders: dict[str, Known | None] = {}
         self._archive_sources: dict[str, set[str]] = {}
         self._joined_sources: dict[str, set[str]] = {}
@@ -112,7 +114,7 @@ class Pass:
                     joins += self._join(article, found)
             for key in article.keys:
                 filed = self._index.setdefault(key, [])
-                filed.append(article)
+                filed.append(article.rowid)
                 if len(filed) > PER_KEY:
                     del filed[0]  # only the newest are looked at
         return joins
@@ -120,15 +122,17 @@ class Pass:
     def _candidates(self, article: Known) -> list[Known]:
         """The archive's candidates and the pass's articles sharing the most keys."""
         from_archive = self._found.get(article.rowid, {})
-        shared: Counter[int] = Counter(from_archive)
-        oldest = article.day - WINDOW_DAYS
-        for key in article.keys:
-            for other in reversed(self._index.get(key, ())):  # the newest, published before it
-                # (one filed again after a restore is found in the archive too: counted once)
-                if other.day >= oldest and other.rowid not in from_archive:
-                    shared[other.rowid] += 1
-        ranked = sorted(shared.items(), key=lambda item: (-item[1], -item[0]))[:COMPARED]
-        return [self._known[r] for r, _ in ranked if r in self._known]
+        # the pass's articles published before it, counted in C (chain, Counter), then those
+        # out of the window left out, and any the archive gave (one filed again after a
+        # restore is found in the archive too: counted once)
+        keys, known, oldest = article.keys, self._known, article.day - WINDOW_DAYS
+        shared = Counter(chain.from_iterable(map(self._index.get, keys, repeat((), len(keys)))))
+        for rowid in [r for r in shared if r in from_archive or known[r].day < oldest]:
+            del shared[rowid]
+        shared.update(from_archive)
+        # the most keys shared, then the newest: (count, rowid) tuples compare in C
+        ranked = heapq.nlargest(COMPARED, zip(shared.values(), shared.keys(), strict=True))
+        return [self._known[r] for _, r in ranked if r in self._known]
 
     def _best(self, article: Known) -> Known | None:
         """The most similar candidate at the threshold or above that ``article`` may join."""

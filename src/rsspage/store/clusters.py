@@ -32,6 +32,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from datetime import datetime, timedelta
+from itertools import chain, repeat
 from typing import Any
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
@@ -148,13 +149,15 @@ def _from_archive(conn: Connection, new: list[Known]) -> dict[int, dict[int, int
                 "WHERE n <= ?",
                 (week_list, key_list, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)):
             filed.setdefault(key, []).append(rowid)
+        none: list[int] = []
         for article in articles:
-            shared = Counter(rowid for key in article.keys for rowid in filed.get(key, ())
-                             if rowid != article.rowid)
+            # counted in C (chain, Counter); the article itself (filed already) left out after
+            shared = Counter(chain.from_iterable(map(filed.get, article.keys,
+                                                     repeat(none, len(article.keys)))))
+            shared.pop(article.rowid, None)
             # the most keys shared, then the newest (a heap: most of them are not kept)
-            ranked = heapq.nlargest(_FROM_ARCHIVE, shared.items(),
-                                    key=lambda item: (item[1], item[0]))
-            found[article.rowid] = dict(ranked)
+            ranked = heapq.nlargest(_FROM_ARCHIVE, zip(shared.values(), shared.keys(), strict=True))
+            found[article.rowid] = {rowid: count for count, rowid in ranked}
     return found
 
 
