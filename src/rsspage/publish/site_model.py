@@ -315,11 +315,13 @@ def tree(names: TreeNames) -> dict[str, Node]:
 
 
 def view_of(article: Article, channel: Node, zone: ZoneInfo, cluster: str = "",
-            members: Sequence[Article] = ()) -> ArticleView:
+            members: Sequence[Article] = (), summary: str | None = None) -> ArticleView:
     """The view of ``article``; ``cluster`` its story cluster, ``members`` that cluster's
-    articles with pages (``article`` among them), in the site's order."""
+    articles with pages (``article`` among them), in the site's order; ``summary`` its
+    :func:`card_summary` when known already."""
     iso = article.published.astimezone(zone).isoformat()  # 2022-07-21T17:22:55+08:00
-    summary = card_summary(article.title, article.text, SUMMARY_CHARS)
+    if summary is None:
+        summary = card_summary(article.title, article.text, SUMMARY_CHARS)
     view = ArticleView(
         article=article, path=article_path(article.id), when=f"{iso[:10]} {iso[11:16]}",
         iso=iso, day=iso[:10], summary=summary, channel=channel,
