@@ -40,7 +40,7 @@ from markupsafe import Markup
 
 from rsspage.config import Config
 from rsspage.errors import PublishError
-from rsspage.publish import render_pool, search_index, site_delta
+from rsspage.publish import page_links, render_pool, search_index, site_delta
 from rsspage.publish.layouts import layout_of, post_text
 from rsspage.publish.reading import reading_minutes, tight_end
 from rsspage.publish.site_model import (
@@ -304,17 +304,19 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     hashes: dict[str, str] = {}
     stale = _stale(pages, version, writer, page_hashes, hashes)
     if pool:
-        every = list(stale)
+        every = [page for page, _ in stale]
         if workers := render_pool.workers_for(len(every)):
             for page, data in render_pool.render(env, every, _render, load_content, workers):
                 writer.write(page.path, data, article=_article_id(page))
             return hashes, len(every), len(hashes) - len(every)
-        stale = iter(every)
+        stale = ((page, False) for page in every)
     rendered = 0
     # A batch at a time, as ``pages`` come: only a batch of pages is held (and its content).
     while batch := list(islice(stale, _RENDER_BATCH)):
-        with _contents_loaded(batch, load_content):
-            for page in batch:
+        whole = [page for page, links_only in batch if not links_only
+                 or not page_links.relink(env, page, writer, _root_of(env, page.path))]
+        with _contents_loaded(whole, load_content):
+            for page in whole:
                 writer.write(page.path, _render(env, page).encode("utf-8"),
                              article=_article_id(page))
         rendered += len(batch)
@@ -322,15 +324,17 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
 
 
 def _stale(pages: Iterable[Page], version: str, writer: OutputWriter,
-           page_hashes: Mapping[str, str], hashes: dict[str, str]) -> Iterator[Page]:
-    """The pages to render: those whose input hash changed, or whose file cannot be kept. The
-    input hash of every page goes into ``hashes``."""
+           page_hashes: Mapping[str, str], hashes: dict[str, str],
+           ) -> Iterator[tuple[Page, bool]]:
+    """The pages to render, and whether only their links changed (page_links.py): those
+    whose input hash changed, or whose file cannot be kept. The input hash of every page goes
+    into ``hashes``."""
     for page in pages:
-        key = f"{version}:{page.template}:{page.digest}"  # no second hash: 20,000 pages
+        key = page_links.page_key(version, page)  # no second hash: 20,000 pages
         hashes[page.path] = key
-        if page_hashes.get(page.path) != key or not writer.keep(page.path,
-                                                                article=_article_id(page)):
-            yield page
+        previous = page_hashes.get(page.path)
+        if previous != key or not writer.keep(page.path, article=_article_id(page)):
+            yield page, page_links.links_only(page, previous, key)
 
 
 def _article_id(page: Page) -> str | None:

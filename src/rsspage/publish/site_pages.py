@@ -28,6 +28,9 @@ class Page:
     digest: str
     #: The article whose whole content the page shows (an article page), else None.
     article: ArticleView | None = None
+    #: Hash of the page's links to its neighbours, apart from ``digest`` (an article page's
+    #: links to its channel's older and newer articles: see page_links.py); "" for none.
+    links: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +214,11 @@ def article_page(view: ArticleView, older: ArticleView | None,
                   newer: ArticleView | None, trail: list[Crumb]) -> Page:
     a = view.article
     parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
-             older.card_key if older else "", newer.card_key if newer else "",
              *(f"{r.path}\x1e{r.source}\x1e{r.title}" for r in view.related))
+    links = digest(older.card_key if older else "", newer.card_key if newer else "")
     return Page(view.path, "article.html",
                 {"view": view, "older": older, "newer": newer, "crumbs": trail},
-                digest(*parts), article=view)
+                digest(*parts), article=view, links=links)
 
 
 def category_index(categories: Sequence[Node]) -> Page:

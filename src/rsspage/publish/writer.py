@@ -156,6 +156,22 @@ class OutputWriter:
         killed build may have replaced it)."""
         return self._owned.get(relpath, "")
 
+    def read_owned(self, relpath: str) -> bytes | None:
+        """The bytes at ``relpath`` if they are what rsspage wrote there (the manifest's sha256,
+        read through the checked folders); None when not ours, unknown, changed or unreadable."""
+        digest = self._owned.get(relpath)
+        if not digest or relpath in self._claimed_paths:
+            return None
+        folder, name = _split(relpath)
+        try:
+            dir_fd = self._folder(folder, relpath, create=False)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            with os.fdopen(fd, "rb") as file:
+                data = file.read()
+        except (OSError, PublishError):
+            return None
+        return data if hashlib.sha256(data).hexdigest() == digest else None
+
     def inputs(self, relpath: str) -> str:
         """What the file at ``relpath`` was rendered from (:meth:`set_inputs`); "" if unknown."""
         return self._inputs.get(relpath, "")

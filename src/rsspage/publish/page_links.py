@@ -1,0 +1,63 @@
+"""An article page whose links to its neighbours alone changed is not rendered again.
+
+An article that arrives late (a feed added with last week's items, one catching up after an
+outage, a corrected date) changes the "older" and "newer" links of the articles on either side
+of it in its channel. 2,000 articles interleaved with an archive of 100,000 touched ~2,800 such
+pages, each loaded from the store with its whole content and rendered whole for one line of
+links: 45 % of the pages that update wrote. Their digest keeps the links apart
+(:attr:`~rsspage.publish.site_pages.Page.links`), and ``article.html`` puts the links between
+two marks; when only the links changed, the links are rendered alone (``_prevnext.html``) and
+put between the marks of the bytes rsspage wrote last. Those bytes are read through the
+writer, which returns them only while they are what its manifest's sha256 says it wrote: a
+page changed by hand, or a template of the user's without the marks, is rendered whole. The
+result is the page a whole render gives (tests/test_site_delta.py compares them byte for byte).
+"""
+
+from __future__ import annotations
+
+import jinja2
+
+from rsspage.publish.site_pages import Page
+from rsspage.publish.writer import OutputWriter
+
+START = b"<!--pn-->"
+END = b"<!--/pn-->"
+TEMPLATE = "_prevnext.html"
+
+
+def page_key(version: str, page: Page) -> str:
+    """What ``page`` is rendered from, as the site's page hashes keep it: its links last."""
+    key = f"{version}:{page.template}:{page.digest}"
+    return f"{key}/{page.links}" if page.links else key
+
+
+def links_only(page: Page, previous: str | None, key: str) -> bool:
+    """Whether the page's ``previous`` key differs from ``key`` in the links alone."""
+    return (bool(page.links) and previous is not None and previous != key
+            and previous.rpartition("/")[0] == key.rpartition("/")[0])
+
+
+def relinked(previous: bytes, links: str) -> bytes | None:
+    """``previous`` with ``links`` between its marks; None unless each mark is there once, in
+    order (feed HTML holds no comments: the sanitiser drops them, and titles are escaped)."""
+    start, end = previous.find(START), previous.find(END)
+    if previous.count(START) != 1 or previous.count(END) != 1 or end < start:
+        return None
+    return previous[:start + len(START)] + links.encode("utf-8") + previous[end:]
+
+
+def relink(env: jinja2.Environment, page: Page, writer: OutputWriter, root: str) -> bool:
+    """Write ``page`` with new links into the bytes written last; False when it must be
+    rendered whole (its file is not as written, or has no marks)."""
+    previous = writer.read_owned(page.path)
+    if previous is None:
+        return False
+    try:
+        links = env.get_template(TEMPLATE).render(page.context, root=root)
+    except jinja2.TemplateError:
+        return False  # rendered whole, which reports the template's error as it should
+    data = relinked(previous, links)
+    if data is None:
+        return False
+    writer.write(page.path, data, article=page.article.article.id if page.article else None)
+    return True
