@@ -213,16 +213,20 @@ def build_site_delta(
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
     views: Mapping[str, str] | None = None,
+    then: Callable[[Mapping[str, str]], None] | None = None,
 ) -> SiteResult:
     """Write the pages of ``plan`` (site_delta.py: the pages a change touches) and update the
     search shards its entry keys fall in; like :func:`build_site`, but nothing else is read.
-    The caller removes ``plan.remove`` (``writer.keep_others``)."""
+    ``then(page hashes)`` runs once the pages are written, while Pagefind may still index (the
+    feeds and the sitemap of a few new articles take as long as its run's tail). The caller
+    removes ``plan.remove`` (``writer.keep_others``)."""
     env, version = _prepare(config, writer, views)
     binary = search_index.find_binary()
     hashes, rendered, skipped, search = _write_pages_and_search(
         env, plan.pages, version, writer, page_hashes, load_content, binary,
         partial(search_index.update_tiers, writer.root, source, plan.entry_keys,
-                config.site.language, binary, hidden=plan.hidden_keys, floor=plan.floor))
+                config.site.language, binary, hidden=plan.hidden_keys, floor=plan.floor),
+        then=then)
     log.debug("site (changes only): %d pages rendered, %d kept, %d removed; %d search shards "
               "rebuilt", rendered, skipped, len(plan.remove), search.rebuilt)
     return SiteResult(hashes, rendered, skipped, search, SiteLinks(plan.categories),
@@ -253,15 +257,20 @@ def _write_pages_and_search(
         env: jinja2.Environment, pages: Iterable[Page], version: str, writer: OutputWriter,
         page_hashes: Mapping[str, str], load_content: ContentLoader | None,
         binary: str | None, index: Callable[..., search_index.IndexResult], *,
-        pool: bool = False) -> tuple[dict[str, str], int, int, search_index.IndexResult]:
+        pool: bool = False, then: Callable[[Mapping[str, str]], None] | None = None,
+) -> tuple[dict[str, str], int, int, search_index.IndexResult]:
     """The pages, and the search shards (``index``): beside them when Pagefind is there,
-    else first (it then only says there is no search)."""
+    else first (it then only says there is no search); ``then(page hashes)`` after the pages,
+    before the search is waited for."""
     if binary is None:
         search = index()
-        return (*_write_pages(env, pages, version, writer, page_hashes, load_content,
-                              pool=pool), search)
+        written = _write_pages(env, pages, version, writer, page_hashes, load_content,
+                               pool=pool)
+        if then is not None:
+            then(written[0])
+        return (*written, search)
     return _write_pages_beside_search(env, pages, version, writer, page_hashes, load_content,
-                                      index)
+                                      index, then)
 
 
 def _cache_of(config: Config) -> Path:
@@ -273,6 +282,7 @@ def _write_pages_beside_search(
         env: jinja2.Environment, pages: Iterable[Page], version: str, writer: OutputWriter,
         page_hashes: Mapping[str, str], load_content: ContentLoader | None,
         index: Callable[[threading.Event], search_index.IndexResult],
+        then: Callable[[Mapping[str, str]], None] | None = None,
 ) -> tuple[dict[str, str], int, int, search_index.IndexResult]:
     """:func:`_write_pages` while ``index`` runs in a thread: Pagefind indexes in its own
     process, on another core, while the pages render here; the thread only feeds it records
@@ -282,6 +292,8 @@ def _write_pages_beside_search(
         indexing = pool.submit(index, stop)
         try:
             written = _write_pages(env, pages, version, writer, page_hashes, load_content)
+            if then is not None:
+                then(written[0])
             return (*written, indexing.result())
         except BaseException:
             stop.set()

@@ -143,22 +143,29 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
     source = site_delta.QuerySource(query, plan.categories, zone)
     writer = rebuild.writer_for(config, "site", root)
     result = None
+    hashes: dict[str, str] = {}
+
+    def extras(pages: Mapping[str, str]) -> None:
+        """The feeds, the sitemap and the OPML of the change (while Pagefind may index)."""
+        hashes.update((path, key) for path, key in previous.items() if path not in plan.remove
+                      and not path.startswith(search_index.FOLDER + "/"))
+        hashes.update(pages)
+        feeds = site_feeds(config, SiteLinks(plan.categories))
+        groups = site_delta.feed_groups(plan.categories, plan.feeds, query, feeds)
+        hashes.update(write_feeds(config, feeds, groups, writer, previous, load_content))
+        html = [p for p in hashes if p.endswith(".html")]
+        touched = [p for p in html if p not in previous]
+        touched += [p for p in plan.remove if p.endswith(".html") and p in previous]
+        sitemap = write_sitemap(config, html, writer, previous, touched)
+        plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
+        hashes.update(sitemap)
+        write_opml(config, health, writer)
+
     try:
         result = build_site_delta(plan, source, config, writer, previous, load_content,
-                                  feed_views(health))
-        hashes = {path: key for path, key in previous.items()
-                  if path not in plan.remove and not path.startswith(search_index.FOLDER + "/")}
-        hashes |= result.page_hashes | result.search.hashes
-        feeds = site_feeds(config, result.links)
-        groups = site_delta.feed_groups(plan.categories, plan.feeds, query, feeds)
-        hashes |= write_feeds(config, feeds, groups, writer, previous, load_content)
-        pages = [p for p in hashes if p.endswith(".html")]
-        touched = [p for p in pages if p not in previous]
-        touched += [p for p in plan.remove if p.endswith(".html") and p in previous]
-        sitemap = write_sitemap(config, pages, writer, previous, touched)
-        plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
-        hashes = {p: k for p, k in (hashes | sitemap).items() if p not in plan.remove}
-        write_opml(config, health, writer)
+                                  feed_views(health), then=extras)
+        hashes = {p: k for p, k in (hashes | result.search.hashes).items()
+                  if p not in plan.remove}
         writer.keep_others(plan.remove)
         stats = writer.finish()
     except BaseException:
