@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from rsspage.config import Config
+from rsspage.fileio import TMP_SUFFIX
 from rsspage.publish import page_links, search_index
 from rsspage.publish.outputs import publish_site
 from rsspage.publish.site_model import article_path
@@ -101,9 +102,71 @@ def test_templates_without_the_marks_render_whole(tmp_path: Path,
     build(a, archive)
     archive.save(make_article(4, CHANNEL, NOW - timedelta(hours=5)))
     got = build(a, archive)
-    assert relinks and not any(done for _, done in relinks)
+    assert relinks == []
     assert got == fresh(b, archive)
     assert b"<!--pn-->" not in got[article_path("id0003")]
+
+
+@pytest.mark.parametrize("override", ["article", "base"])
+def test_a_template_of_the_users_keeps_pages_rendered_whole(
+        tmp_path: Path, relinks: list[tuple[str, bool]], override: str) -> None:
+    """Links of its own between the marks, or ``older`` used outside them (a ``<link>`` in
+    the head): a splice would leave them stale, so no page made with them is relinked."""
+    a, b, archive = three_in_a_channel(tmp_path)
+    theirs = tmp_path / "templates"
+    theirs.mkdir()
+    package = Path(page_links.__file__).parent / "templates"
+    if override == "article":
+        text = (package / "article.html").read_text("utf-8").replace(
+            '{% include "_prevnext.html" %}',
+            '{% if older %}<a href="{{ root }}{{ older.path }}">{{ older.article.title }}</a>'
+            '{% endif %}')
+    else:
+        text = (package / "base.html").read_text("utf-8").replace(
+            "{% block head %}", '{% if view is defined and older %}<link rel="prev" '
+            'href="{{ root }}{{ older.path }}">{% endif %}{% block head %}')
+    (theirs / f"{override}.html").write_text(text, "utf-8")
+    build(a, archive)
+    archive.save(make_article(4, CHANNEL, NOW - timedelta(hours=5)))
+    got = build(a, archive)
+    assert relinks == []
+    assert got == fresh(b, archive)
+    assert "第4条新闻" in got[article_path("id0003")].decode() if override == "article" \
+        else 'rel="prev"' in got[article_path("id0003")].decode()
+
+
+def test_relinked_pages_get_their_compressed_copies(tmp_path: Path,
+                                                    relinks: list[tuple[str, bool]]) -> None:
+    a, b = (make_config(tmp_path, name, ", precompress: gzip") for name in ("a", "b"))
+    archive = Archive(a.output.state, 1)
+    archive.save(*(make_article(n, CHANNEL, NOW - timedelta(hours=10 - 2 * n))
+                   for n in (1, 2, 3)))
+    build(a, archive)
+    archive.save(make_article(4, CHANNEL, NOW - timedelta(hours=5)))
+    got = build(a, archive)
+    assert sum(done for _, done in relinks) == 2
+    assert article_path("id0003") + ".gz" in got
+    assert got == fresh(b, archive)
+
+
+def test_a_build_failing_after_its_pages_leaves_the_site_as_it_was(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The feeds and the sitemap are written while the search may still run (with Pagefind
+    when it is installed): their failure drops the staged pages and the new search shards."""
+    from rsspage.errors import PublishError
+    from rsspage.publish import site_output
+    a, _, archive = three_in_a_channel(tmp_path)
+    before = build(a, archive)
+
+    def failing(*args: Any, **kwargs: Any) -> dict[str, str]:
+        raise PublishError("disk full")
+    monkeypatch.setattr(site_output, "write_feeds", failing)
+    archive.save(make_article(4, CHANNEL, NOW - timedelta(hours=5)))
+    with pytest.raises(PublishError, match="disk full"), Store.open(archive.state) as s:
+        publish_site(a, s, NOW)
+    assert a.output.site is not None
+    assert files(a.output.site) == before
+    assert not [p for p in a.output.site.rglob("*") if p.name.endswith(TMP_SUFFIX)]
 
 
 @pytest.mark.parametrize("seed", [1, 2])

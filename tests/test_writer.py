@@ -713,3 +713,27 @@ def test_spellings_owned_twice_are_found_and_one_stays(tmp_path: Path) -> None:
         stats = writer.finish()
         assert stats.removed == 1 and stats.kept == 2
         assert listing(writer.root) == {"A.md", "c.md"}
+
+
+def test_read_owned_gives_back_only_the_bytes_rsspage_wrote(tmp_path: Path) -> None:
+    """What page_links.py splices into: never a file changed since, a FIFO (the open must not
+    block), a link out of the folder, or a file rsspage did not write."""
+    root = tmp_path / "out"
+    writer = OutputWriter(root)
+    writer.write("a/x.html", b"one")
+    writer.write("a/y.html", b"two")
+    writer.finish()
+    (root / "a" / "z.html").write_bytes(b"theirs")
+    writer = OutputWriter(root)
+    assert writer.read_owned("a/x.html") == b"one"
+    assert writer.read_owned("a/z.html") is None
+    (root / "a" / "x.html").write_bytes(b"changed")
+    assert writer.read_owned("a/x.html") is None
+    (root / "a" / "x.html").unlink()
+    os.mkfifo(root / "a" / "x.html")
+    assert writer.read_owned("a/x.html") is None
+    (tmp_path / "outside.html").write_bytes(b"two")
+    (root / "a" / "y.html").unlink()
+    (root / "a" / "y.html").symlink_to(tmp_path / "outside.html")
+    assert writer.read_owned("a/y.html") is None
+    writer.abort()

@@ -15,7 +15,10 @@ result is the page a whole render gives (tests/test_site_delta.py compares them 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import jinja2
+import jinja2.meta
 
 from rsspage.publish.site_pages import Page
 from rsspage.publish.writer import OutputWriter
@@ -23,18 +26,44 @@ from rsspage.publish.writer import OutputWriter
 START = b"<!--pn-->"
 END = b"<!--/pn-->"
 TEMPLATE = "_prevnext.html"
+#: Between a page's key and its links' hash (in no version, template name or hash).
+_LINKS = "\x1e"
+_PACKAGE = Path(__file__).parent / "templates"
 
 
 def page_key(version: str, page: Page) -> str:
     """What ``page`` is rendered from, as the site's page hashes keep it: its links last."""
     key = f"{version}:{page.template}:{page.digest}"
-    return f"{key}/{page.links}" if page.links else key
+    return f"{key}{_LINKS}{page.links}" if page.links else key
 
 
 def links_only(page: Page, previous: str | None, key: str) -> bool:
     """Whether the page's ``previous`` key differs from ``key`` in the links alone."""
     return (bool(page.links) and previous is not None and previous != key
-            and previous.rpartition("/")[0] == key.rpartition("/")[0])
+            and previous.rpartition(_LINKS)[0] == key.rpartition(_LINKS)[0])
+
+
+def relinkable(env: jinja2.Environment, template: str = "article.html") -> bool:
+    """Whether pages of ``template`` may be relinked: every template it is made of (extended,
+    included) is the package's. One of the user's may use ``older``/``newer`` outside the
+    marks, or put other links between them, which a splice would leave stale."""
+    loader = env.loader
+    assert loader is not None
+    seen: set[str] = set()
+    todo = [template]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            source, filename, _ = loader.get_source(env, name)
+        except jinja2.TemplateNotFound:
+            return False
+        if filename is None or Path(filename).parent != _PACKAGE:
+            return False
+        todo += [n for n in jinja2.meta.find_referenced_templates(env.parse(source)) if n]
+    return True
 
 
 def relinked(previous: bytes, links: str) -> bytes | None:

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cache, partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -323,10 +323,11 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
             return hashes, len(every), len(hashes) - len(every)
         stale = ((page, False) for page in every)
     rendered = 0
+    relinkable = cache(partial(page_links.relinkable, env))  # asked once, if at all (8 ms)
     # A batch at a time, as ``pages`` come: only a batch of pages is held (and its content).
     while batch := list(islice(stale, _RENDER_BATCH)):
-        whole = [page for page, links_only in batch if not links_only
-                 or not page_links.relink(env, page, writer, _root_of(env, page.path))]
+        whole = [page for page, links_only in batch if not (links_only and relinkable()) or
+                 not page_links.relink(env, page, writer, _root_of(env, page.path))]
         with _contents_loaded(whole, load_content):
             for page in whole:
                 writer.write(page.path, _render(env, page).encode("utf-8"),

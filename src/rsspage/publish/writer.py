@@ -165,8 +165,12 @@ class OutputWriter:
         folder, name = _split(relpath)
         try:
             dir_fd = self._folder(folder, relpath, create=False)
-            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+            # O_NONBLOCK: a FIFO put there would block the open; it is then no regular file
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                         dir_fd=dir_fd)
             with os.fdopen(fd, "rb") as file:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return None
                 data = file.read()
         except (OSError, PublishError):
             return None
