@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rsspage.errors import PublishError
-from rsspage.publish import writer as writer_module
+from rsspage.publish import folders as folders_module
 from rsspage.publish.write_stats import WriteStats
 from rsspage.publish.writer import OutputWriter
 
@@ -442,7 +442,7 @@ def test_a_symlinked_folder_inside_the_root_is_followed(tmp_path: Path) -> None:
 def test_many_folders_are_written_without_leaking_descriptors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writer_module, "_OPEN_FOLDERS", 64)  # fewer than the folders below
+    monkeypatch.setattr(folders_module, "_OPEN_FOLDERS", 64)  # fewer than the folders below
     before = open_fds()
     writer = make(tmp_path)
     paths = [f"f{i % 150}/s{i % 4}/{i}.html" for i in range(600)]  # 450 folders, interleaved

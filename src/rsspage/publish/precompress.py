@@ -159,7 +159,7 @@ class PrecompressingWriter(OutputWriter):
             try:
                 removed = self._remove_copies(stale, failures, failed)
             finally:
-                self._close_folders()
+                self._folders.close()
         return removed + super()._remove_stale(failures, kept | failed)
 
     def _stale_copies(self, kept: set[str]) -> dict[str, list[str]]:
@@ -200,7 +200,7 @@ class PrecompressingWriter(OutputWriter):
         """A descriptor of ``folder`` of its own (for a thread that unlinks in it), checked like
         every folder the writer writes in, and the folder's entries: name → whether it is a
         regular file."""
-        checked = self._folder(folder, relpath, create=False)
+        checked = self._folders.open(folder, relpath, create=False)
         with os.scandir(checked) as it:
             files = {e.name: e.is_file(follow_symlinks=False) for e in it}
         return os.dup(checked), files

@@ -32,13 +32,8 @@ fsync'ed unless ``durable=True``: a killed process loses nothing that ``os.repla
 visible, and only a power cut could leave a zero-length file, which the next build rewrites
 because its size no longer matches the manifest.
 
-Speed and symlinks: files are written relative to open descriptors of their folders
-(``openat``), kept for the build (the most recently used :data:`_OPEN_FOLDERS`). A folder is
-checked when it is first opened: each component is opened with ``O_NOFOLLOW``, and a symlink is
-followed only after its resolved target is found inside the root. A folder rsspage creates is
-opened the same way right after ``mkdir``, so a symlink raced in is caught. Once open, a folder
-stays the folder that was checked: if it is later swapped for a symlink, writes do not follow
-the symlink; they go into the checked folder (still inside the root) or fail if it was deleted.
+Speed and symlinks: files are written relative to open, checked descriptors of their folders
+(:mod:`rsspage.publish.folders`), so no symlink swapped in can lead a write out of the root.
 POSIX only (``dir_fd`` support), like the rest of rsspage.
 """
 
@@ -49,9 +44,7 @@ import errno
 import hashlib
 import itertools
 import os
-import resource
 import stat
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
@@ -59,6 +52,7 @@ from typing import NamedTuple
 from rsspage.errors import PublishError
 from rsspage.fileio import TMP_SUFFIX, write_all
 from rsspage.publish import manifest as manifests
+from rsspage.publish.folders import Folders
 from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import clash_key
 from rsspage.publish.relpaths import is_file as _is_file
@@ -66,10 +60,6 @@ from rsspage.publish.relpaths import lstat_at as _lstat_at
 from rsspage.publish.relpaths import split as _split
 from rsspage.publish.write_stats import WriteStats
 
-#: Folder descriptors kept open per writer (least recently used closed first): enough for the
-#: few hundred folders of a site, well under the process's limit.
-_OPEN_FOLDERS = max(16, min(1024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4))
-_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -130,7 +120,7 @@ class OutputWriter:
             self._add_spelling(clash_key(rel), rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
         self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
-        self._folders: OrderedDict[str, int] = OrderedDict()  # folder relpath → descriptor
+        self._folders = Folders(self._root)  # open, checked folder descriptors
         self._temp_names = itertools.count()
         self._staged: list[_Staged] = []
         self._new: set[str] = set()  # staged paths that were not ours before this build
@@ -164,7 +154,7 @@ class OutputWriter:
             return None
         folder, name = _split(relpath)
         try:
-            dir_fd = self._folder(folder, relpath, create=False)
+            dir_fd = self._folders.open(folder, relpath, create=False)
             # O_NONBLOCK: a FIFO put there would block the open; it is then no regular file
             fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
                          dir_fd=dir_fd)
@@ -333,7 +323,7 @@ class OutputWriter:
         try:
             self._commit_staged()
         finally:
-            self._close_folders()
+            self._folders.close()
         failures: list[str] = []
         if self._recovering:  # before stale files go: their folders may hold temporaries
             self._sweep_temporaries()
@@ -362,7 +352,7 @@ class OutputWriter:
         dropped = 0
         for staged in self._staged:
             with contextlib.suppress(OSError, PublishError):
-                dir_fd = self._folder(staged.folder, staged.relpath, create=False)
+                dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
                 os.unlink(staged.temporary, dir_fd=dir_fd)
                 dropped += 1
         clean = dropped == len(self._staged) and not self._recovering
@@ -376,7 +366,7 @@ class OutputWriter:
 
     def close(self) -> None:
         """Release the open descriptors (finish() and abort() do)."""
-        self._close_folders()
+        self._folders.close()
         self._journal.close()
 
     def __del__(self) -> None:
@@ -401,71 +391,23 @@ class OutputWriter:
     def _locate(self, relpath: str, folder: str, name: str) -> tuple[int, os.stat_result | None]:
         """The open, checked folder of ``relpath`` and what is at ``name`` in it (if anything)."""
         try:
-            dir_fd = self._folder(folder, relpath)
+            dir_fd = self._folders.open(folder, relpath)
             st = _lstat_at(name, dir_fd)
         except OSError as e:
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         if st is not None and stat.S_ISLNK(st.st_mode):
-            self._check_inside(relpath)  # a link inside the root may be replaced by our file
+            # a link inside the root may be replaced by our file
+            self._folders.check_inside(relpath)
         elif st is not None and stat.S_ISDIR(st.st_mode):
             # Found now rather than when finish() puts the files in place.
             cause = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
             raise PublishError(f"cannot write {relpath}: {cause.strerror}") from cause
         return dir_fd, st
 
-    def _folder(self, folder: str, relpath: str, *, create: bool = True) -> int:
-        """An open descriptor of ``folder`` (``""`` is the root), checked, and created if needed
-        (and ``create``; else a missing folder is FileNotFoundError)."""
-        fd = self._folders.get(folder)
-        if fd is not None:
-            self._folders.move_to_end(folder)
-            return fd
-        if not folder:
-            fd = os.open(self._root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        else:
-            parent, _, name = folder.rpartition("/")
-            parent_fd = self._folder(parent, relpath, create=create)
-            fd = self._open_child(parent_fd, folder, name, relpath, create)
-        self._folders[folder] = fd
-        if len(self._folders) > _OPEN_FOLDERS:
-            os.close(self._folders.popitem(last=False)[1])
-        return fd
-
-    def _open_child(self, parent_fd: int, folder: str, name: str, relpath: str,
-                    create: bool) -> int:
-        try:
-            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
-        except FileNotFoundError:
-            if not create:
-                raise
-            with contextlib.suppress(FileExistsError):  # made meanwhile: the open checks it
-                os.mkdir(name, dir_fd=parent_fd)
-            return os.open(name, _FOLDER_FLAGS, dir_fd=parent_fd)
-        except OSError as e:
-            st = _lstat_at(name, parent_fd)
-            # ELOOP is O_NOFOLLOW's answer (EMLINK on FreeBSD); anything else, e.g. a file where
-            # a folder is needed, is a plain error.
-            if (e.errno not in (errno.ELOOP, errno.EMLINK, errno.ENOTDIR) or st is None
-                    or not stat.S_ISLNK(st.st_mode)):
-                raise
-        # A symlink: follow it only to a folder inside the root.
-        target = self._check_inside(relpath, folder)
-        return os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-
-    def _check_inside(self, relpath: str, part: str | None = None) -> Path:
-        """The resolved path of ``part`` (default ``relpath``); refuses one outside the root."""
-        try:
-            resolved = (self._root / (part or relpath)).resolve()
-        except (OSError, RuntimeError) as e:  # RuntimeError: symlink loop on Python < 3.13
-            raise PublishError(f"{relpath}: cannot resolve path: {e}") from e
-        if not resolved.is_relative_to(self._root):
-            raise PublishError(f"{relpath}: leads outside the output folder {self._root}")
-        return resolved
-
     def _target(self, relpath: str) -> Path:
         """The absolute path for ``relpath``, checked to stay inside the root (for removals)."""
         _split(relpath)
-        self._check_inside(relpath)
+        self._folders.check_inside(relpath)
         return self._root.joinpath(*relpath.split("/"))
 
     def _lstat(self, relpath: str) -> os.stat_result | None:
@@ -519,7 +461,7 @@ class OutputWriter:
         self._journal.record(s.relpath for s in self._staged if s.relpath not in self._new)
         for i, staged in enumerate(self._staged):
             try:
-                dir_fd = self._folder(staged.folder, staged.relpath, create=False)
+                dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
                 os.replace(staged.temporary, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
             except (OSError, PublishError) as e:
                 del self._staged[:i]
@@ -597,11 +539,6 @@ class OutputWriter:
         if self._legacy is not None:
             self._journal.path.unlink(missing_ok=True)  # the legacy one, if it was read
             manifests.remove_legacy(self._legacy)
-
-    def _close_folders(self) -> None:
-        while self._folders:
-            with contextlib.suppress(OSError):
-                os.close(self._folders.popitem()[1])
 
     def _check_open(self) -> None:
         if self._finished:
