@@ -30,10 +30,10 @@ def relinks(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     seen: list[tuple[str, bool]] = []
     real = page_links.relink
 
-    def spying(env: Any, page: Any, writer: Any, root: str) -> bool:
-        done = real(env, page, writer, root)
-        seen.append((page.path, done))
-        return done
+    def spying(env: Any, page: Any, writer: Any, root: str) -> bytes | None:
+        data = real(env, page, writer, root)
+        seen.append((page.path, data is not None))
+        return data
     monkeypatch.setattr(page_links, "relink", spying)
     return seen
 

@@ -75,18 +75,14 @@ def relinked(previous: bytes, links: str) -> bytes | None:
     return previous[:start + len(START)] + links.encode("utf-8") + previous[end:]
 
 
-def relink(env: jinja2.Environment, page: Page, writer: OutputWriter, root: str) -> bool:
-    """Write ``page`` with new links into the bytes written last; False when it must be
-    rendered whole (its file is not as written, or has no marks)."""
+def relink(env: jinja2.Environment, page: Page, writer: OutputWriter, root: str) -> bytes | None:
+    """``page`` with new links, in the bytes written last; None when it must be rendered whole
+    (its file is not as written, or has no marks)."""
     previous = writer.read_owned(page.path)
     if previous is None:
-        return False
+        return None
     try:
         links = env.get_template(TEMPLATE).render(page.context, root=root)
     except jinja2.TemplateError:
-        return False  # rendered whole, which reports the template's error as it should
-    data = relinked(previous, links)
-    if data is None:
-        return False
-    writer.write(page.path, data, article=page.article.article.id if page.article else None)
-    return True
+        return None  # rendered whole, which reports the template's error as it should
+    return relinked(previous, links)

@@ -326,8 +326,14 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     relinkable = cache(partial(page_links.relinkable, env))  # asked once, if at all (8 ms)
     # A batch at a time, as ``pages`` come: only a batch of pages is held (and its content).
     while batch := list(islice(stale, _RENDER_BATCH)):
-        whole = [page for page, links_only in batch if not (links_only and relinkable()) or
-                 not page_links.relink(env, page, writer, _root_of(env, page.path))]
+        whole: list[Page] = []
+        for page, links_only in batch:
+            relinked = page_links.relink(env, page, writer, _root_of(env, page.path)) \
+                if links_only and relinkable() else None
+            if relinked is None:
+                whole.append(page)
+            else:
+                writer.write(page.path, relinked, article=_article_id(page))
         with _contents_loaded(whole, load_content):
             for page in whole:
                 writer.write(page.path, _render(env, page).encode("utf-8"),
