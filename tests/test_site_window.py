@@ -14,7 +14,8 @@ from rsspage.config import DEFAULT_MAX_ARTICLES, Config
 from rsspage.errors import ConfigError
 from rsspage.publish import search_index, search_tiers
 from rsspage.publish.outputs import publish_site
-from rsspage.store import Store
+from rsspage.store import Store, db
+from rsspage.store.site_query import SiteQuery
 from test_build_record import make_config as make_site_config
 from test_hexo_incremental import NOW, OK, SPEC, article
 
@@ -55,6 +56,27 @@ def test_the_newest_articles_get_pages_counted_in_whole_days(archive: Path) -> N
     with Store.open(archive / "state") as store:  # the archive keeps every article
         assert store.article_count() == 30
         assert store.search("第25条新闻")
+
+
+def test_a_listing_read_gives_sqlite_one_lower_bound(archive: Path) -> None:
+    # SQLite ranges an index by the first lower bound of ``published`` it is given: given the
+    # window's start before a day's, a page of that day scanned every article since the
+    # window's start (a month of the site's listing, 5 ms a page instead of 0.4).
+    conn = db.connect(archive / "state")
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    since, day = NOW - timedelta(hours=20), NOW - timedelta(hours=5)
+    query = SiteQuery(conn, since)
+    newest = query.articles((), day, NOW, limit=2, offset=1)
+    assert [a.id for a in newest] == ["id4", "id3"]  # id5 (at the day's start) to id1
+    assert query.count((), day, NOW) == 5
+    assert len(query.articles((), NOW - timedelta(days=5), NOW)) == 20  # the window's start
+    reads = [s for s in statements if "FROM articles" in s]
+    assert len(reads) == 3
+    assert all(s.count("published >=") == 1 for s in reads), reads
+    assert day.isoformat() in reads[0] and since.isoformat() not in reads[0]
+    assert since.isoformat() in reads[2]
+    conn.close()
 
 
 def test_keep_days_counts_from_now(archive: Path) -> None:

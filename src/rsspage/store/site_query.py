@@ -168,11 +168,14 @@ class SiteQuery:
         for column, value in zip(_PLACE_COLUMNS, place, strict=False):
             terms.append(f"{column} = ?")
             params.append(value)
-        # A bound a key implies is left out: SQLite takes one bound of ``published`` for the
-        # index range, and given the group's start it scanned a month to count the articles
-        # from yesterday's key on (3.6 ms against 0.1 ms from the key).
+        # SQLite takes one lower and one upper bound of ``published`` for the index range,
+        # the first it is given: so only the latest lower bound is given, and none that a key
+        # implies. Given the window's start and a group's, a day's page of the site's listing
+        # scanned the index from the window's start, a month (5 ms against 0.4 ms); given the
+        # group's start, a count from yesterday's key scanned a month (3.6 ms against 0.1 ms).
         low = after or not_before
-        for op, bound in ((">=", self.since), (">=", start), ("<", end)):
+        lower = max((b for b in (self.since, start) if b is not None), default=None)
+        for op, bound in ((">=", lower), ("<", end)):
             if bound is None or (low is not None and op == ">=" and low[0] >= bound) or (
                     before is not None and op == "<" and before[0] < bound):
                 continue
