@@ -20,7 +20,7 @@ from pathlib import Path
 import jinja2
 import jinja2.meta
 
-from rsspage.publish.site_pages import Page
+from rsspage.publish.site_pages import TEMPLATES, Page
 from rsspage.publish.writer import OutputWriter
 
 START = b"<!--pn-->"
@@ -28,7 +28,6 @@ END = b"<!--/pn-->"
 TEMPLATE = "_prevnext.html"
 #: Between a page's key and its links' hash (in no version, template name or hash).
 _LINKS = "\x1e"
-_PACKAGE = Path(__file__).parent / "templates"
 
 
 def page_key(version: str, page: Page) -> str:
@@ -60,7 +59,7 @@ def relinkable(env: jinja2.Environment, template: str = "article.html") -> bool:
             source, filename, _ = loader.get_source(env, name)
         except jinja2.TemplateNotFound:
             return False
-        if filename is None or Path(filename).parent != _PACKAGE:
+        if filename is None or Path(filename).parent != TEMPLATES:
             return False
         todo += [n for n in jinja2.meta.find_referenced_templates(env.parse(source)) if n]
     return True

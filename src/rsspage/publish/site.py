@@ -49,7 +49,7 @@ from rsspage.publish.site_model import (
     local_time,
     with_image_attributes,
 )
-from rsspage.publish.site_pages import Page, all_pages, digest
+from rsspage.publish.site_pages import TEMPLATES, Page, all_pages, digest
 from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
@@ -59,7 +59,6 @@ __all__ = ["ContentLoader", "SiteLinks", "SiteResult", "build_site", "site_versi
 
 log = logging.getLogger("rsspage")
 
-TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
 SITE_FORMAT = "site-4"

@@ -12,10 +12,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rsspage.publish.site_model import ArticleView, Node, SiteModel, href
 from rsspage.store import FeedHealth
+
+#: The package's templates (a site's own ``templates`` folder comes first).
+TEMPLATES = Path(__file__).parent / "templates"
 
 
 @dataclass(frozen=True, slots=True)
