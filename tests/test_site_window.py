@@ -5,14 +5,18 @@ Real stores, real site builds through ``publish_site``; the archive itself is ne
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
 
 import pytest
 
 from rsspage.config import DEFAULT_MAX_ARTICLES, Config
 from rsspage.errors import ConfigError
-from rsspage.publish import search_index, search_tiers
+from rsspage.publish import search_index, search_tiers, site_delta
 from rsspage.publish.outputs import publish_site
 from rsspage.store import Store, db
 from rsspage.store.site_query import SiteQuery
@@ -129,3 +133,75 @@ def test_a_bad_limit_names_file_line_and_key(tmp_path: Path, value: str) -> None
     with pytest.raises(ConfigError) as caught:
         make_config(tmp_path, f", keep_days: {value}")
     assert "rsspage.yml:3" in str(caught.value) and "site.keep_days" in str(caught.value)
+
+
+def listed(page: Path) -> list[str]:
+    """The ids of the articles a listing page shows, in its order."""
+    return list(dict.fromkeys(re.findall(r'href="[^"]*a/\w\w/([\w-]+)\.html"',
+                                         page.read_text(encoding="utf-8"))))
+
+
+@pytest.fixture
+def month(tmp_path: Path) -> Path:
+    """120 articles, one every 6 hours back from NOW (2026-12-01 08:00 UTC): 31 days."""
+    with Store.open(tmp_path / "state") as store:
+        store.save_feed(SPEC, OK, [replace(article(n), published=NOW - timedelta(hours=6 * n))
+                                   for n in range(120)], None, NOW)
+    return tmp_path
+
+
+def paged(folder: Path, site: str, limits: str) -> Config:
+    return make_site_config(folder, site=f"timezone: Asia/Shanghai{limits}",
+                            outputs=f"site: {site}, page_size: 5")
+
+
+def test_a_month_is_paged_from_its_first_article_in_the_window_or_not(month: Path) -> None:
+    """The window starts on 2026-11-21 (Shanghai): November's pages in it are those of the
+    whole archive's site, less the articles before the window, so that its daily move
+    changes the first of them only."""
+    whole, windowed = paged(month, "all", ""), paged(month, "win", ", keep_days: 10")
+    build(whole)
+    build(windowed)
+    for listing in ["", "c/新媒体/", "c/新媒体/快科技/", "c/新媒体/快科技/最新新闻/"]:
+        pages = sorted((month / "win" / listing / "page").glob("2026-11*.html"),
+                       key=lambda p: int(p.stem.partition(".")[2] or 1))
+        # 77 articles of November before the window, 40 in it: pages 16 (3) to 24 (2).
+        assert [p.name for p in pages] == [f"2026-11.{k}.html" for k in range(16, 25)]
+        assert [len(listed(p)) for p in pages] == [3, *[5] * 7, 2]
+        for page in pages:
+            same = month / "all" / listing / "page" / page.name
+            # Newest first: the page's articles in the window are the first of the same page.
+            assert listed(page) == listed(same)[:len(listed(page))]
+        index = (month / "win" / listing / "index.html").read_text(encoding="utf-8")
+        assert f'{listing}page/2026-11.16.html">' in unquote(index)  # the oldest page
+
+
+def test_the_windows_daily_move_renders_the_first_page_left_in_it(
+        month: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(search_index, "find_binary", lambda: None)
+    moving, full = (paged(month, site, ", keep_days: 10") for site in ("win", "full"))
+    build(moving)
+    planned: list[str] = []
+    real = site_delta.plan
+
+    def counting(*args: Any, **kwargs: Any) -> site_delta.DeltaPlan:
+        result = real(*args, **kwargs)
+        result.pages = list(result.pages)
+        planned.extend(page.path for page in result.pages)
+        return result
+    monkeypatch.setattr(site_delta, "plan", counting)
+    before = {p: p.read_bytes() for p in (month / "win").rglob("page/*.html")}
+    build(moving, days_later=1)  # 4 articles leave: November's pages from Nov. 22 on
+    with Store.open(moving.output.state) as store:
+        publish_site(full, store, NOW + timedelta(days=1), full=True)
+    pages = [p for p in planned if "/page/" in p or p.startswith("page/")]
+    # Per listing: its first page in the window (2026-11.17, 1 article fewer); the one before
+    # it (2026-11.16) goes; nothing else.
+    folders = ["", "c/新媒体/", "c/新媒体/快科技/", "c/新媒体/快科技/最新新闻/"]
+    assert sorted(pages) == sorted(f"{folder}page/2026-11.17.html" for folder in folders)
+    changed = [p for p, data in before.items() if not p.exists() or p.read_bytes() != data]
+    assert sorted(p.name for p in changed if not p.exists()) == ["2026-11.16.html"] * 4
+    assert sorted(p.name for p in changed if p.exists()) == ["2026-11.17.html"] * 4
+    for page in (month / "win").rglob("*.html"):  # as a full build makes it
+        assert page.read_bytes() == (month / "full" / page.relative_to(month / "win")
+                                     ).read_bytes(), page

@@ -2,10 +2,12 @@
 
 A listing (the site, a category, a source, a channel) is paged by month, or by day in a month of
 over ``DAY_SPLIT_PAGES`` pages, each period cut into pages of ``page_size`` from its oldest
-article (site_pages.py). For each month or day a changed article is in, now or before, the
-pages are planned from the first whose articles shift, with the last page of the period before
-and the first of the one after (their links); the pages a period no longer has are listed in
-:attr:`Planner.removed`. Every read is a slice of the archive through an index (SiteQuery).
+article, in the site's window or not (site_pages.py, ``Lead``). For each month or day a changed
+article is in, now or before, the pages are planned from the first whose articles shift, with
+the last page of the period before and the first of the one after (their links); an article
+that only left or entered the window shifts none: the pages from the first in the window to
+its own are planned. The pages a period no longer has are listed in :attr:`Planner.removed`.
+Every read is a slice of the archive through an index (SiteQuery).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ from rsspage.publish.site_model import SUMMARY_CHARS, ArticleView, Node, href, v
 from rsspage.publish.site_pages import (
     DAY_SPLIT_PAGES,
     Page,
-    Period,
     chunks,
     index_page,
     period_page,
+    period_path,
 )
 from rsspage.store import SiteQuery
 from rsspage.store.site_query import Place, SiteKey
@@ -37,7 +39,15 @@ class _Group:
     label: str
     start: datetime
     end: datetime
+    #: Its articles in the window.
     count: int
+    #: Its articles before the window's start (it is the window's first month), counted in
+    #: its pages' cuts all the same.
+    lead: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.lead + self.count
 
 
 def day_of(when: datetime, zone: ZoneInfo) -> str:
@@ -80,6 +90,8 @@ class Planner:
         self._touched: dict[Place, dict[str, dict[str, list[SiteKey]]]] = {}
         # place → the site keys of articles whose cards changed, not their places
         self._cards: dict[Place, set[SiteKey]] = {}
+        # the site keys of articles that only left or entered the window: no other moved
+        self._fixed: set[SiteKey] = set()
         self._groups: dict[tuple[Place, str], _Group] = {}  # (place, day) → its group
         self._counted: dict[tuple[Place, str], _Group] = {}  # (place, label) → the group
         self.removed: set[str] = set()
@@ -91,7 +103,11 @@ class Planner:
         # planning them (a few hundred bytes an article; the articles themselves are not kept)
         self._summaries: dict[str, tuple[str, str]] = {}
 
-    def touch(self, place: Place, key: SiteKey) -> None:
+    def touch(self, place: Place, key: SiteKey, *, fixed: bool = False) -> None:
+        """The article ``key`` came to, left or changed in ``place`` (``fixed``: it only left
+        or entered the window, and no other article moved in its month)."""
+        if fixed:
+            self._fixed.add(key)
         day = day_of(key[0], self._zone)
         months = self._touched.setdefault(place, {})
         months.setdefault(day[:7], {}).setdefault(day, []).append(key)
@@ -155,8 +171,10 @@ class Planner:
         3.6 ms, asked again for each day a card or a change fell on)."""
         if (place, label) not in self._counted:
             start, end = bounds(label, self._zone)
+            since = self._query.since
+            lead = self._query.lead(place, start) if since and start < since < end else 0
             self._counted[place, label] = _Group(label, start, end,
-                                                 self._query.count(place, start, end))
+                                                 self._query.count(place, start, end), lead)
         return self._counted[place, label]
 
     def group_of(self, place: Place, when: datetime) -> _Group:
@@ -169,7 +187,10 @@ class Planner:
         return self._groups[place, day]
 
     def split(self, month: _Group) -> bool:
-        return month.count > DAY_SPLIT_PAGES * self._size
+        return month.total > DAY_SPLIT_PAGES * self._size
+
+    def fixed(self, key: SiteKey) -> bool:
+        return key in self._fixed
 
     def articles(self, place: Place, group: _Group, offset: int = 0,
                  limit: int = -1) -> list[ArticleView]:
@@ -215,50 +236,75 @@ class _Listing:
             older = self._path_of(query.articles(place, newest_first=True, limit=1,
                                                  offset=size)[0])
         if first := query.articles(place, limit=1):
-            oldest = self._chunk_path(self._p.group_of(place, first[0].published), 1)
+            group = self._p.group_of(place, first[0].published)
+            oldest = self._chunk_path(group, self._first(group))
         children = list((self._node.children if self._node else self._p.categories).values())
         return index_page(newest, total, self._folder, self._node, children, older, oldest)
 
     def month_pages(self, month: str, days: dict[str, list[SiteKey]]) -> Iterator[Page]:
-        """The pages of ``month`` (of its touched ``days`` when it is paged by day) from the
-        first that holds a changed key, the edge pages next to them; the pages they no longer
-        have go to the planner's ``removed``."""
+        """The pages of ``month`` (of its touched ``days`` when it is paged by day) that the
+        changed keys touch, the edge pages next to them; the pages they no longer have go to
+        the planner's ``removed``."""
         whole = self._p.group(self._place, month)
         old = [(_label_of(name), _part_of(name)) for name in self._p.old_names(self._folder)]
+        planned: list[tuple[_Group, list[SiteKey] | None]]  # None: every page
         if not self._p.split(whole):
             # Paged by day until now: every page is new.
-            first = None if any(label[:7] == month and label != month for label, _ in old) \
-                else min(key for keys in days.values() for key in keys)
-            planned = [(whole, first)]
+            by_day = any(label[:7] == month and label != month for label, _ in old)
+            planned = [(whole, None if by_day else [k for keys in days.values() for k in keys])]
             gone = {label for label, _ in old if label[:7] == month and label != month}
         else:
             if any(label == month for label, _ in old):
                 # Paged by month until now: every day of it gets its pages.
                 days = {day_of(a.published, self._p.zone): [] for a in self._p.query.articles(
                     self._place, whole.start, whole.end)}
-            planned = [(self._p.group(self._place, day), min(keys) if keys else None)
+            planned = [(self._p.group(self._place, day), keys or None)
                        for day, keys in sorted(days.items())]
             gone = {month}
-        for group, first in planned:
-            yield from self._group_pages(group, first)
-            yield from self._edges(group)
-        parts = {group.label: (group.count + self._size - 1) // self._size
-                 for group, _ in planned}
+        for group, keys in planned:
+            if span := self._span(group, keys):
+                yield from self._pages(group, *span)
+            if keys is None or not group.count or not all(map(self._p.fixed, keys)):
+                # Its first or last page may have come or gone: the pages next to it link
+                # to them. (Keys that left or entered the window keep its last page, and
+                # the group before it is out of the window.)
+                yield from self._edges(group)
+        groups = {group.label: group for group, _ in planned}
         for label, part in old:
-            if label in gone or part > parts.get(label, part):
-                name = label if part == 1 else f"{label}.{part}"
-                self._p.removed.add(f"{self._folder}page/{name}.html")
+            if label in gone or (label in groups and not self._has(groups[label], part)):
+                self._p.removed.add(period_path(self._folder, label, part))
 
     def card_pages(self, keys: Iterable[SiteKey]) -> Iterator[Page]:
         """The pages that show the cards of ``keys`` (articles that stay where they are)."""
         chunks = {(group := self._p.group_of(self._place, key[0]), self._position(group, key))
                   for key in keys}
         for group, k in sorted(chunks, key=lambda chunk: (chunk[0].label, chunk[1])):
-            if self._period_path(group, k) not in self._made:  # not planned by a change
-                yield self._chunk_page(group, k)
+            if period_path(self._folder, group.label, k) not in self._made:  # not planned yet
+                yield from self._pages(group, k, k)
+
+    def _span(self, group: _Group, keys: list[SiteKey] | None) -> tuple[int, int] | None:
+        """The pages of ``group`` (first and last, from 1) that ``keys`` touch: from the page
+        before the first whose articles shift to the group's end; from the first page in the
+        window to the page of a key that only left or entered it. None: no page."""
+        if not group.count:
+            return None
+        first, last = self._first(group), self._last(group)
+        if keys is None:
+            return first, last
+        low, high = last + 1, 0
+        for key in keys:
+            page = min(self._position(group, key), last)
+            if self._p.fixed(key):
+                low, high = min(low, first), max(high, page)
+            else:
+                # From the page before it too: its link to the next page may have changed
+                # (the group ends before it now).
+                low, high = min(low, max(first, page - 1)), last
+        return (low, high) if low <= high else None
 
     def _position(self, group: _Group, key: SiteKey) -> int:
-        """The page of ``group`` (from 1) that lists the article ``key``."""
+        """The page of ``group`` (from 1) that lists the article ``key`` (before the window:
+        the first page in it)."""
         return self._rank(group, key) // self._size + 1
 
     def _rank(self, group: _Group, key: SiteKey) -> int:
@@ -269,28 +315,32 @@ class _Listing:
         query = self._p.query
         start = max(group.start, query.since) if query.since else group.start
         if group.end - key[0] < key[0] - start:
-            return group.count - query.count(self._place, group.start, group.end,
+            return group.total - query.count(self._place, group.start, group.end,
                                              not_before=key)
-        return query.count(self._place, group.start, group.end, before=key)
+        return group.lead + query.count(self._place, group.start, group.end, before=key)
 
-    def _group_pages(self, group: _Group, first: SiteKey | None) -> Iterator[Page]:
-        """The pages of ``group`` from the one that lists ``first`` (None: all of them): the
-        pages before it list the same articles as before."""
-        if not group.count:
-            return
-        size = self._size
-        skip = 0
-        if first is not None:
-            # From the page before it too: its link to the next page may have changed (the
-            # group ends before it now).
-            skip = self._rank(group, first) // size * size
-            skip = max(0, min(skip, (group.count - 1) // size * size) - size)
-        items = self._p.articles(self._place, group, offset=skip)
-        periods = list(chunks(group.label, items, self._folder, size))
-        periods = [Period(self._period_path(group, k), _period_label(group.label, k), p.items)
-                   for k, p in enumerate(periods, skip // size + 1)]
-        before = self._chunk_path(group, skip // size) if skip else self._before(group)
-        after = self._after(group)
+    def _has(self, group: _Group, k: int) -> bool:
+        """Whether ``group`` has the page ``k`` in the window."""
+        return group.count > 0 and self._first(group) <= k <= self._last(group)
+
+    def _first(self, group: _Group) -> int:
+        """The first page of ``group`` in the window."""
+        return group.lead // self._size + 1
+
+    def _last(self, group: _Group) -> int:
+        return (group.total - 1) // self._size + 1
+
+    def _pages(self, group: _Group, low: int, high: int) -> Iterator[Page]:
+        """The pages ``low`` to ``high`` of ``group`` (in the window), read at once."""
+        size, lead = self._size, group.lead
+        start = max(lead, (low - 1) * size)  # the place in the group of the first article
+        stop = min(high * size, group.total)
+        items = self._p.articles(self._place, group, offset=start - lead, limit=stop - start)
+        periods = list(chunks(group.label, items, self._folder, size, start))
+        before = self._chunk_path(group, low - 1) if low > self._first(group) \
+            else self._before(group)
+        after = self._chunk_path(group, high + 1) if high < self._last(group) \
+            else self._after(group)
         for k, period in enumerate(periods):
             newer = href(periods[k + 1].path) if k + 1 < len(periods) else after
             prev = href(periods[k - 1].path) if k > 0 else before
@@ -302,17 +352,7 @@ class _Listing:
         links lead to ``group`` (or past it, when it is empty now)."""
         for edge in (self._next_to(group, older=True), self._next_to(group, older=False)):
             if edge is not None:
-                yield self._chunk_page(*edge)
-
-    def _chunk_page(self, group: _Group, k: int) -> Page:
-        size = self._size
-        items = self._p.articles(self._place, group, offset=(k - 1) * size, limit=size)
-        last = (group.count - 1) // size + 1
-        period = Period(self._period_path(group, k), _period_label(group.label, k), items)
-        self._made.add(period.path)
-        newer = self._chunk_path(group, k + 1) if k < last else self._after(group)
-        prev = self._chunk_path(group, k - 1) if k > 1 else self._before(group)
-        return period_page(period, self._folder, self._node, newer, prev)
+                yield from self._pages(edge[0], edge[1], edge[1])
 
     def _before(self, group: _Group) -> str:
         """URL of the last page of the group before ``group`` ("" when none)."""
@@ -335,7 +375,7 @@ class _Listing:
             edge = None
             if found:
                 near = self._p.group_of(place, found[0].published)
-                edge = (near, (near.count - 1) // self._size + 1 if older else 1)
+                edge = (near, self._last(near) if older else self._first(near))
             self._edge_cache[key] = edge
         return self._edge_cache[key]
 
@@ -345,15 +385,7 @@ class _Listing:
         return self._chunk_path(group, self._position(group, (article.published, article.id)))
 
     def _chunk_path(self, group: _Group, k: int) -> str:
-        return href(self._period_path(group, k))
-
-    def _period_path(self, group: _Group, k: int) -> str:
-        name = group.label if k == 1 else f"{group.label}.{k}"
-        return f"{self._folder}page/{name}.html"
-
-
-def _period_label(label: str, k: int) -> str:
-    return label if k == 1 else f"{label} · {k}"
+        return href(period_path(self._folder, group.label, k))
 
 
 def _label_of(name: str) -> str:
@@ -365,5 +397,3 @@ def _part_of(name: str) -> int:
     """``3`` of ``2026-11.3``, ``1`` of ``2026-11``."""
     _, _, part = name.partition(".")
     return int(part) if part.isdigit() else 1
-
-

@@ -49,7 +49,7 @@ from rsspage.publish.site_model import (
     local_time,
     with_image_attributes,
 )
-from rsspage.publish.site_pages import TEMPLATES, Page, all_pages, digest
+from rsspage.publish.site_pages import TEMPLATES, Lead, Page, all_pages, digest
 from rsspage.publish.writer import OutputWriter
 from rsspage.store import FeedHealth
 from rsspage.types import Article
@@ -61,7 +61,7 @@ log = logging.getLogger("rsspage")
 
 STATIC = Path(__file__).parent / "static"
 #: Bump when the code that fills the pages changes what they show.
-SITE_FORMAT = "site-4"
+SITE_FORMAT = "site-5"
 #: Pages rendered per batch; their articles' content is loaded for the batch.
 _RENDER_BATCH = 500
 
@@ -168,9 +168,11 @@ def build_site(
     page_hashes: Mapping[str, str],
     load_content: ContentLoader | None = None,
     clusters: Mapping[str, str] | None = None,
+    lead: Lead | None = None,
 ) -> SiteResult:
     """Write the site for ``articles`` through ``writer``; render only pages that changed.
-    ``clusters``: the story cluster of each clustered article, by id (``SiteQuery.clusters``).
+    ``clusters``: the story cluster of each clustered article, by id (``SiteQuery.clusters``);
+    ``lead``: the articles of the window's first month before its start (site_pages.Lead).
 
     A page is kept as it is when its input hash equals ``page_hashes[path]`` and the writer
     can keep the file (it is ours and still on disk); otherwise it is rendered and written.
@@ -190,7 +192,8 @@ def build_site(
     shards = search_index.plan_shards(model.views, language)
     # Without Pagefind the search page says so instead of loading bundles that are not there.
     binary = search_index.find_binary()
-    pages = all_pages(model, health, config.output.page_size, len(shards) if binary else 0)
+    pages = all_pages(model, health, config.output.page_size, len(shards) if binary else 0,
+                      lead)
     # Nothing to index beside the pages without Pagefind: they may take every core
     # (render_pool.py).
     hashes, rendered, skipped, search = _write_pages_and_search(

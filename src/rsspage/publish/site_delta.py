@@ -10,7 +10,8 @@ with where the article is now and where it was then:
 - in each listing it is in (the site, its category, source and channel): the index, the pages
   of its month (or of its day, in a month crowded enough to be paged by day: site_pages.py)
   from the first whose articles shift, and the edge pages of the periods next to them (their
-  links to it): delta_listings.py;
+  links to it): delta_listings.py. An article that only left the window (it moves about
+  daily) shifts none: the first page left in its month is planned and those before it go;
 - its day in the archive, the days next to it, the archive's index, the category index;
 - the feed folders of the site, its category and its source; the search shards of its entry
   keys (search_index.update_tiers).
@@ -23,7 +24,8 @@ listings that are gone are listed in :attr:`DeltaPlan.remove`.
 A change of the category tree is planned too (a new feed's listings and feeds are new pages;
 a listing left empty is removed by its folder), unless a name's folder could depend on the
 other names (two names that differ only in case: :func:`stable_folders`); then, as when the
-window moves or anything but the articles changed, the caller makes a full build.
+window moves back past many articles or anything but the articles changed, the caller makes a
+full build.
 """
 
 from __future__ import annotations
@@ -142,10 +144,14 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     planner = Planner(query, zone, size, categories, period_paths(previous))
     # Where each changed article was at the last build, and where it is now.
     located = [*before, *((a.id, _location(a)) for a in current.values() if a.id not in cards)]
+    window_only = {c.id for c in changes if c.window_only}
     for ident, loc in located:
         for place in _places(loc):
-            planner.touch(place, (loc.published, ident))
+            planner.touch(place, (loc.published, ident), fixed=ident in window_only)
         result.feeds.update(_places(loc)[:3])
+    for ident, loc in _before_window(query, zone, changes, current):
+        for place in _places(loc):
+            planner.touch(place, (loc.published, ident))
     for article in cards.values():
         for place in _places(_location(article)):
             planner.show(place, (article.published, article.id))
@@ -165,6 +171,21 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     result.entry_keys = {_entry(ident, loc) for ident, loc in located if ident not in left}
     result.hidden_keys = {_entry(ident, loc) for ident, loc in before if ident in left}
     return result
+
+
+def _before_window(query: SiteQuery, zone: ZoneInfo, changes: Sequence[Change],
+                   current: Mapping[str, Article]) -> list[tuple[str, Location]]:
+    """Where the changed articles were, or are, in the window's first month before its start:
+    counted in the cuts of that month's pages (site_pages.Lead), they move the articles of
+    its pages in the window (those that only left the window move none)."""
+    if query.since is None:
+        return []
+    start, _ = bounds(day_of(query.since, zone)[:7], zone)
+    logged = [c for c in changes if not c.window_only and not c.cluster_only]
+    found = [(c.id, c.before) for c in logged
+             if c.before is not None and start <= c.before.published < query.since]
+    early = query.earlier([c.id for c in logged if c.id not in current], start)
+    return found + [(ident, _location(article)) for ident, article in early.items()]
 
 
 def _once(pages: Iterable[Page]) -> Iterator[Page]:

@@ -41,7 +41,7 @@ from rsspage.publish.site import (
     site_version,
     with_content,
 )
-from rsspage.publish.site_pages import digest, health_page
+from rsspage.publish.site_pages import Lead, digest, health_page, window_lead
 from rsspage.publish.sitemap import write_sitemap
 from rsspage.publish.write_stats import WriteStats
 from rsspage.publish.writer import OutputWriter
@@ -89,7 +89,8 @@ def publish_site(config: Config, store: Store, now: datetime, *,
         articles = list(store.articles(content=False, since=since))
         result, stats = write_site(config, articles, health,
                                    store.page_hashes("site") if previous is None else previous,
-                                   store.contents, store.is_unknown, query.clusters())
+                                   store.contents, store.is_unknown, query.clusters(),
+                                   window_lead(query, ZoneInfo(config.site.timezone)))
     manifest.save_pages(root, result.page_hashes)
     if previous is None:
         store.save_page_hashes("site", {})
@@ -212,19 +213,21 @@ def write_site(
     load_content: ContentLoader | None = None,
     keep_article: Callable[[str], bool] | None = None,
     clusters: Mapping[str, str] | None = None,
+    lead: Lead | None = None,
 ) -> tuple[SiteResult, WriteStats]:
     """The whole site, all or nothing: pages and feeds are staged and put in place together,
     then the search shards; a failure before that leaves the previous site as it was.
 
     ``load_content``: see :func:`~rsspage.publish.site.build_site`; ``keep_article``: see
     :meth:`~rsspage.publish.writer.OutputWriter.finish`; ``clusters``: the story cluster of
-    each clustered article, by id (``SiteQuery.clusters``)."""
+    each clustered article, by id (``SiteQuery.clusters``); ``lead``: the articles of the
+    window's first month before its start (site_pages.Lead)."""
     assert config.output.site is not None
     writer = rebuild.writer_for(config, "site", config.output.site)
     result = None
     try:
         result = build_site(articles, health, config, writer, page_hashes, load_content,
-                            clusters)
+                            clusters, lead)
         pages = [path for path in result.page_hashes if path.endswith(".html")]
         result.page_hashes.update(write_extras(
             config, articles, result.links, health, pages, writer, page_hashes, load_content))

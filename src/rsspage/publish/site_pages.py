@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rsspage.publish.site_model import ArticleView, Node, SiteModel, href
-from rsspage.store import FeedHealth
+from rsspage.store import FeedHealth, SiteQuery
+from rsspage.store.site_query import Place
 
 #: The package's templates (a site's own ``templates`` folder comes first).
 TEMPLATES = Path(__file__).parent / "templates"
@@ -48,12 +51,43 @@ def digest(*parts: str) -> str:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Lead:
+    """The articles of the window's first month that the window has left, per listing.
+
+    A month is cut into pages from its first article, in the window or not: the window's move
+    (a day's articles leave it, about daily) then changes the first page left in the month and
+    removes those before it, where cutting from the first article in the window moved every
+    page of the month of every listing (2,100 of the 2,356 listing pages of an update of 1,000
+    articles into 100,000; half of its site build).
+    """
+
+    #: The month the window starts in (``2026-10``); "" when the site has no window.
+    month: str = ""
+    #: Articles of that month published before the window's start, by place.
+    counts: Mapping[Place, int] = field(default_factory=dict)
+
+    def of(self, node: Node | None) -> int:
+        return self.counts.get(tuple(n.name for n in node.trail) if node else (), 0)
+
+
+def window_lead(query: SiteQuery, zone: ZoneInfo) -> Lead:
+    """The :class:`Lead` of the window of ``query`` (days and months in ``zone``)."""
+    if query.since is None:
+        return Lead()
+    local = query.since.astimezone(zone)
+    start = datetime(local.year, local.month, 1, tzinfo=zone).astimezone(UTC)
+    return Lead(f"{local.year:04d}-{local.month:02d}", query.leads(start))
+
+
 def all_pages(model: SiteModel, health: Sequence[FeedHealth], page_size: int,
-              search_shards: int) -> Iterator[Page]:
+              search_shards: int, lead: Lead | None = None) -> Iterator[Page]:
     """Every page of the site, in a fixed order."""
-    yield from listing_pages(model.views, "", None, page_size, list(model.categories.values()))
+    lead = lead or Lead()
+    yield from listing_pages(model.views, "", None, page_size, list(model.categories.values()),
+                             lead)
     for category in model.categories.values():
-        yield from node_pages(category, page_size)
+        yield from node_pages(category, page_size, lead)
     yield category_index(list(model.categories.values()))
     yield from article_pages(model)
     yield from archive_pages(model)
@@ -67,11 +101,11 @@ def fixed_pages(search_shards: int) -> Iterator[Page]:
     yield Page("404.html", "404.html", {}, digest())
 
 
-def node_pages(node: Node, page_size: int) -> Iterator[Page]:
+def node_pages(node: Node, page_size: int, lead: Lead) -> Iterator[Page]:
     yield from listing_pages(node.articles, node.folder, node, page_size,
-                             list(node.children.values()))
+                             list(node.children.values()), lead)
     for child in node.children.values():
-        yield from node_pages(child, page_size)
+        yield from node_pages(child, page_size, lead)
 
 
 def crumbs(node: Node | None) -> list[Crumb]:
@@ -97,7 +131,7 @@ class Period:
 
 
 def listing_pages(items: Sequence[ArticleView], folder: str, node: Node | None, size: int,
-                  children: Sequence[Node]) -> Iterator[Page]:
+                  children: Sequence[Node], lead: Lead = Lead()) -> Iterator[Page]:
     """``index.html`` with the newest ``size`` articles, then one page per month of the
     listing's history (``page/2026-11.html``; ``page/2026-11.2.html`` … when a month holds more
     than ``size``; ``page/2026-11-21.html`` … per day in a month of over
@@ -105,9 +139,11 @@ def listing_pages(items: Sequence[ArticleView], folder: str, node: Node | None, 
 
     Pages are cut by the month or day an article is dated, not by its position in the whole
     listing: a new article changes the index and the newest period's page, and one arriving late
-    (an old date) changes the pages of its own period only, never every page after it.
+    (an old date) changes the pages of its own period only, never every page after it. A month
+    is cut from its first article even when the window has left it (:class:`Lead`): its first
+    page in the window may be ``2026-10.7``, and hold fewer than ``size``.
     """
-    periods = list(_periods(items, folder, size))
+    periods = list(_periods(items, folder, size, lead.month, lead.of(node)))
     older = _page_of(periods, len(items) - size - 1) if len(items) > size else ""
     oldest = href(periods[0].path) if periods else ""
     yield index_page(items[-size:][::-1], len(items), folder, node, children, older, oldest)
@@ -155,15 +191,18 @@ def period_page(period: Period, folder: str, node: Node | None, newer: str,
     )
 
 
-def _periods(items: Sequence[ArticleView], folder: str, size: int) -> Iterator[Period]:
+def _periods(items: Sequence[ArticleView], folder: str, size: int, lead_month: str,
+             lead: int) -> Iterator[Period]:
     """The listing's pages, oldest first: each month, or each day of a crowded month, cut into
-    pages of ``size`` from its oldest article."""
+    pages of ``size`` from its oldest article; ``lead`` articles of ``lead_month`` came before
+    the window's start (a day starts it: a day is never cut by it)."""
     for month, in_month in _grouped(items, 7):
-        if len(in_month) > DAY_SPLIT_PAGES * size:
+        before = lead if month == lead_month else 0
+        if before + len(in_month) > DAY_SPLIT_PAGES * size:
             for day, in_day in _grouped(in_month, 10):
                 yield from chunks(day, in_day, folder, size)
         else:
-            yield from chunks(month, in_month, folder, size)
+            yield from chunks(month, in_month, folder, size, before)
 
 
 def _grouped(items: Sequence[ArticleView], width: int
@@ -177,14 +216,27 @@ def _grouped(items: Sequence[ArticleView], width: int
             start = end
 
 
-def chunks(period: str, items: Sequence[ArticleView], folder: str, size: int
-           ) -> Iterator[Period]:
+def chunks(period: str, items: Sequence[ArticleView], folder: str, size: int,
+           first: int = 0) -> Iterator[Period]:
     """The pages of one month or day (``period``) of a listing: ``items``, oldest first, cut
-    into pages of ``size`` from the oldest."""
-    for part, start in enumerate(range(0, len(items), size), 1):
-        name = period if part == 1 else f"{period}.{part}"
-        label = period if part == 1 else f"{period} · {part}"
-        yield Period(f"{folder}page/{name}.html", label, items[start:start + size])
+    into pages of ``size`` from the period's oldest; ``first`` is the place of ``items[0]``
+    in the period (the articles before it are not in ``items``)."""
+    position = first
+    while position < first + len(items):
+        part = position // size + 1
+        end = part * size
+        yield Period(period_path(folder, period, part), _period_label(period, part),
+                     items[position - first:end - first])
+        position = end
+
+
+def period_path(folder: str, period: str, part: int) -> str:
+    """``<folder>page/2026-11.html`` for the first page of a period, ``2026-11.3.html`` …"""
+    return f"{folder}page/{period if part == 1 else f'{period}.{part}'}.html"
+
+
+def _period_label(period: str, part: int) -> str:
+    return period if part == 1 else f"{period} · {part}"
 
 
 def _page_of(periods: Sequence[Period], position: int) -> str:

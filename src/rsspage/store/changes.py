@@ -111,6 +111,9 @@ class Change:
     #: Only its story cluster changed (another member joined, left, was renamed): its place
     #: and all that pages but its own and its cards show of it are as they were.
     cluster_only: bool = False
+    #: Only the site's window moved past it (it left or entered the window; ``window_moved``):
+    #: it is where it was, and no other article's place in its month changed.
+    window_only: bool = False
 
 
 def since(conn: Connection, seq: int) -> list[Change] | None:
@@ -158,4 +161,5 @@ def window_moved(conn: Connection, old: datetime | None, new: datetime | None,
                         (*params, limit + 1)).fetchall()
     if len(rows) > limit:
         return None
-    return [Change(ident, _location(*where) if left else None) for ident, *where in rows]
+    return [Change(ident, _location(*where) if left else None, window_only=True)
+            for ident, *where in rows]

@@ -101,6 +101,40 @@ class SiteQuery:
                                   params)
         return [(minute, count) for minute, count in rows]
 
+    def lead(self, place: Place, start: datetime) -> int:
+        """Articles of ``place`` published in ``[start, since)``: those of the window's first
+        month (``start`` its beginning) that the window has left. A month is paged from its
+        first article, in the window or not (publish/site_pages.py)."""
+        if self.since is None or start >= self.since:
+            return 0
+        return self._whole().count(place, start, self.since)
+
+    def leads(self, start: datetime) -> dict[Place, int]:
+        """:meth:`lead` of every place that has one (the whole site's, each category's, each
+        source's and each channel's), read at once."""
+        if self.since is None or start >= self.since:
+            return {}
+        where, params = self._whole()._where((), start, self.since)
+        found: dict[Place, int] = {}
+        for *names, count in self._conn.execute(
+                f"SELECT category, source, channel, COUNT(*) FROM articles {where} "
+                "GROUP BY category, source, channel", params):
+            for depth in range(4):
+                place = tuple(names[:depth])
+                found[place] = found.get(place, 0) + int(count)
+        return found
+
+    def earlier(self, ids: Iterable[str], start: datetime) -> dict[str, Article]:
+        """The articles ``ids`` published in ``[start, since)``, by id (see :meth:`lead`)."""
+        if self.since is None or start >= self.since:
+            return {}
+        return {i: a for i, a in self._whole().by_ids(ids).items()
+                if start <= a.published < self.since}
+
+    def _whole(self) -> SiteQuery:
+        """The same reads of the whole archive, not only the window."""
+        return SiteQuery(self._conn, None)
+
     def by_ids(self, ids: Iterable[str]) -> dict[str, Article]:
         """The articles ``ids`` that are in the window, by id."""
         wanted = list(ids)
