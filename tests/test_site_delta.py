@@ -224,13 +224,13 @@ def test_a_site_built_from_the_changes_equals_one_built_from_scratch(
     assert all(count < total for count, total in zip(planned, pages[1:], strict=True))
 
 
-@pytest.mark.parametrize("seed", [1, 3])
+@pytest.mark.parametrize("seed", [1, 3, 6])
 def test_a_site_built_on_postgresql_equals_one_built_on_sqlite(
         tmp_path: Path, planned: list[int], seed: int, postgres: pg_harness.Server) -> None:
     """The same steps on both databases (issue 14): after each, the site built from the
     changes with the archive on PostgreSQL is byte for byte the one built on SQLite (whose
-    builds the test above holds equal to full ones). Seed 3: a moving window."""
-    settings = ", max_articles: 45" if seed == 3 else ""
+    builds the test above holds equal to full ones). Seeds 3 and 6: a moving window."""
+    settings = {3: ", max_articles: 45", 6: ", keep_days: 41"}.get(seed, "")
     folders = (tmp_path / "sqlite", tmp_path / "pg")
     for folder in folders:
         folder.mkdir()
@@ -240,17 +240,19 @@ def test_a_site_built_on_postgresql_equals_one_built_on_sqlite(
     for archive in archives:
         archive.new(40, newest=False)
         archive.new(10, newest=True)
-    for name, step in [("first", lambda _: None), *STEPS]:
+    steps = WINDOW_STEPS if seed == 6 else STEPS
+    for days, (name, step) in enumerate([("first", lambda _: None), *steps]):
+        now = NOW + timedelta(days=days // 4 if seed == 6 else 0)
         for archive, config in zip(archives, (on_sqlite, on_pg), strict=True):
             step(archive)
             with Store.open(archive.state, archive.url) as s:
-                publish_site(config, s, NOW)
+                publish_site(config, s, now)
         assert on_sqlite.output.site is not None and on_pg.output.site is not None
         got, want = files(on_pg.output.site), files(on_sqlite.output.site)
         assert sorted(got) == sorted(want), name
         differ = [path for path in want if got[path] != want[path]]
         assert not differ, f"{name}: {differ[:5]}"
-    assert len(planned) == 2 * len(STEPS)  # every build after the first from the changes
+    assert len(planned) == 2 * len(steps)  # every build after the first from the changes
 
 
 def test_a_new_source_with_a_name_that_clashes_builds_everything(

@@ -22,6 +22,7 @@ from rsspage.store import Store, db
 from rsspage.store.site_query import SiteQuery
 from test_build_record import make_config as make_site_config
 from test_hexo_incremental import NOW, OK, SPEC, article
+from test_site_delta import files
 
 
 def make_config(folder: Path, limits: str) -> Config:
@@ -150,9 +151,9 @@ def month(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def paged(folder: Path, site: str, limits: str) -> Config:
+def paged(folder: Path, site: str, limits: str, size: int = 5) -> Config:
     return make_site_config(folder, site=f"timezone: Asia/Shanghai{limits}",
-                            outputs=f"site: {site}, page_size: 5")
+                            outputs=f"site: {site}, page_size: {size}")
 
 
 def test_a_month_is_paged_from_its_first_article_in_the_window_or_not(month: Path) -> None:
@@ -205,3 +206,40 @@ def test_the_windows_daily_move_renders_the_first_page_left_in_it(
     for page in (month / "win").rglob("*.html"):  # as a full build makes it
         assert page.read_bytes() == (month / "full" / page.relative_to(month / "win")
                                      ).read_bytes(), page
+
+
+@pytest.mark.parametrize("size", [5, 2])  # 2: November is paged by day (60 pages > 50)
+def test_a_window_moved_back_and_forth_builds_as_a_full_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """``keep_days`` raised by a day, by days over articles hidden meanwhile, into October,
+    removed, lowered: each build from the changes equals a full build byte for byte (the
+    pages after those that entered the window lose their first page's links; an article
+    hidden where the window enters was counted in the month's first page before)."""
+    monkeypatch.setattr(search_index, "find_binary", lambda: None)
+    with Store.open(tmp_path / "state") as store:  # one every 6 hours back to Oct. 22
+        store.save_feed(SPEC, OK, [replace(article(n), published=NOW - timedelta(hours=6 * n))
+                                   for n in range(160)], None, NOW)
+    plans: list[int] = []
+    real = site_delta.plan
+
+    def counting(*args: Any, **kwargs: Any) -> site_delta.DeltaPlan:
+        plans.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(site_delta, "plan", counting)
+    steps = [(10, ""), (11, ""), (13, ""), (16, "id60"), (14, "id70"), (35, ""), (0, ""),
+             (9, "id20"), (30, ""), (31, "")]
+    for days, hide in steps:
+        limits = f", keep_days: {days}" if days else ""
+        moving, full = (paged(tmp_path, site, limits, size) for site in ("win", "full"))
+        with Store.open(tmp_path / "state") as store:
+            if hide:  # before the window (id70) or where it enters (id60), or in it
+                store.set_hidden([hide], True, NOW)
+            publish_site(moving, store, NOW)
+            publish_site(full, store, NOW, full=True)
+        got, want = files(tmp_path / "win"), files(tmp_path / "full")
+        assert sorted(got) == sorted(want), days
+        assert [p for p in want if got[p] != want[p]] == [], days
+        if days == 10:  # 80 of November's 120 articles before the window
+            first = "2026-11.17" if size == 5 else "2026-11-21"
+            assert (tmp_path / "win" / "page" / f"{first}.html").exists()
+    assert len(plans) == len(steps) - 1  # every build after the first from the changes

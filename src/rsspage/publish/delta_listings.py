@@ -5,8 +5,8 @@ over ``DAY_SPLIT_PAGES`` pages, each period cut into pages of ``page_size`` from
 article, in the site's window or not (site_pages.py, ``Lead``). For each month or day a changed
 article is in, now or before, the pages are planned from the first whose articles shift, with
 the last page of the period before and the first of the one after (their links); an article
-that only left or entered the window shifts none: the pages from the first in the window to
-its own are planned. The pages a period no longer has are listed in :attr:`Planner.removed`.
+that only left the window shifts none: the first page left in the window is planned. The pages
+a period no longer has are listed in :attr:`Planner.removed`.
 Every read is a slice of the archive through an index (SiteQuery).
 """
 
@@ -190,7 +190,10 @@ class Planner:
         return month.total > DAY_SPLIT_PAGES * self._size
 
     def fixed(self, key: SiteKey) -> bool:
-        return key in self._fixed
+        """Whether ``key`` only left the window (an article that entered it, as the window
+        moved back, is planned as new: the pages after it lose their first-page links)."""
+        return key in self._fixed and self._query.since is not None \
+            and key[0] < self._query.since
 
     def articles(self, place: Place, group: _Group, offset: int = 0,
                  limit: int = -1) -> list[ArticleView]:
@@ -266,8 +269,8 @@ class _Listing:
                 yield from self._pages(group, *span)
             if keys is None or not group.count or not all(map(self._p.fixed, keys)):
                 # Its first or last page may have come or gone: the pages next to it link
-                # to them. (Keys that left or entered the window keep its last page, and
-                # the group before it is out of the window.)
+                # to them. (Keys that left the window keep its last page, and the group
+                # before it is out of the window.)
                 yield from self._edges(group)
         groups = {group.label: group for group, _ in planned}
         for label, part in old:
@@ -285,7 +288,7 @@ class _Listing:
     def _span(self, group: _Group, keys: list[SiteKey] | None) -> tuple[int, int] | None:
         """The pages of ``group`` (first and last, from 1) that ``keys`` touch: from the page
         before the first whose articles shift to the group's end; from the first page in the
-        window to the page of a key that only left or entered it. None: no page."""
+        window for keys that only left it. None: no page."""
         if not group.count:
             return None
         first, last = self._first(group), self._last(group)
@@ -293,10 +296,10 @@ class _Listing:
             return first, last
         low, high = last + 1, 0
         for key in keys:
-            page = min(self._position(group, key), last)
-            if self._p.fixed(key):
-                low, high = min(low, first), max(high, page)
+            if self._p.fixed(key):  # before the window: its first page has one article less
+                low, high = min(low, first), max(high, first)
             else:
+                page = min(self._position(group, key), last)
                 # From the page before it too: its link to the next page may have changed
                 # (the group ends before it now).
                 low, high = min(low, max(first, page - 1)), last

@@ -175,15 +175,16 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
 
 def _before_window(query: SiteQuery, zone: ZoneInfo, changes: Sequence[Change],
                    current: Mapping[str, Article]) -> list[tuple[str, Location]]:
-    """Where the changed articles were, or are, in the window's first month before its start:
-    counted in the cuts of that month's pages (site_pages.Lead), they move the articles of
-    its pages in the window (those that only left the window move none)."""
+    """Where the changed articles are before the window's start in its first month, or were
+    from that month on (before the last build's window too, which may have started later):
+    counted in the cuts of that month's pages (site_pages.Lead), they move the articles of its
+    pages in the window (those that only left the window move none)."""
     if query.since is None:
         return []
     start, _ = bounds(day_of(query.since, zone)[:7], zone)
     logged = [c for c in changes if not c.window_only and not c.cluster_only]
     found = [(c.id, c.before) for c in logged
-             if c.before is not None and start <= c.before.published < query.since]
+             if c.before is not None and c.before.published >= start]
     early = query.earlier([c.id for c in logged if c.id not in current], start)
     return found + [(ident, _location(article)) for ident, article in early.items()]
 
