@@ -112,7 +112,8 @@ class Change:
     #: and all that pages but its own and its cards show of it are as they were.
     cluster_only: bool = False
     #: Only the site's window moved past it (it left or entered the window; ``window_moved``):
-    #: it is where it was, and no other article's place in its month changed.
+    #: it is where it was, and no other article's place in its month changed (for one that
+    #: left, nothing after it in its month moves: publish/delta_listings.py).
     window_only: bool = False
 
 
