@@ -171,8 +171,7 @@ def build_site(
     lead: Lead | None = None,
 ) -> SiteResult:
     """Write the site for ``articles`` through ``writer``; render only pages that changed.
-    ``clusters``: the story cluster of each clustered article, by id (``SiteQuery.clusters``);
-    ``lead``: the articles of the window's first month before its start (site_pages.Lead).
+    ``clusters``: each clustered article's story cluster by id; ``lead``: see site_pages.Lead.
 
     A page is kept as it is when its input hash equals ``page_hashes[path]`` and the writer
     can keep the file (it is ours and still on disk); otherwise it is rendered and written.
@@ -190,12 +189,10 @@ def build_site(
     env, version = _prepare(config, writer, feed_views(health))
     language = config.site.language
     shards = search_index.plan_shards(model.views, language)
-    # Without Pagefind the search page says so instead of loading bundles that are not there.
+    # Without Pagefind the search page says so instead of loading bundles that are not there,
+    # and the pages may take every core (render_pool.py): nothing is indexed beside them.
     binary = search_index.find_binary()
-    pages = all_pages(model, health, config.output.page_size, len(shards) if binary else 0,
-                      lead)
-    # Nothing to index beside the pages without Pagefind: they may take every core
-    # (render_pool.py).
+    pages = all_pages(model, health, config.output.page_size, len(shards) * bool(binary), lead)
     hashes, rendered, skipped, search = _write_pages_and_search(
         env, pages, version, writer, page_hashes, load_content, binary,
         partial(search_index.update_index, writer.root, shards, page_hashes, language, binary),
