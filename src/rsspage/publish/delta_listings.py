@@ -14,18 +14,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rsspage.publish.reading import card_summary
 from rsspage.publish.site_model import SUMMARY_CHARS, ArticleView, Node, href, view_of
 from rsspage.publish.site_pages import (
     DAY_SPLIT_PAGES,
+    Lead,
     Page,
+    bounds,
     chunks,
+    day_of,
     index_page,
     period_page,
     period_path,
+    window_lead,
 )
 from rsspage.store import SiteQuery
 from rsspage.store.site_query import Place, SiteKey
@@ -48,24 +52,6 @@ class _Group:
     @property
     def total(self) -> int:
         return self.lead + self.count
-
-
-def day_of(when: datetime, zone: ZoneInfo) -> str:
-    return when.astimezone(zone).date().isoformat()
-
-
-def bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """``[start, end)`` in UTC of a month (``2026-11``) or day (``2026-11-21``) in ``zone``."""
-    first = date.fromisoformat(label + "-01" if len(label) == 7 else label)
-    if len(label) == 7:
-        last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
-    else:
-        last = first + timedelta(days=1)
-    return _midnight(first, zone), _midnight(last, zone)
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def period_paths(previous: Iterable[str]) -> dict[str, list[str]]:
@@ -92,6 +78,7 @@ class Planner:
         self._cards: dict[Place, set[SiteKey]] = {}
         # the site keys of articles that only left or entered the window: no other moved
         self._fixed: set[SiteKey] = set()
+        self._lead: Lead | None = None  # read when a group of the window's first month is
         self._groups: dict[tuple[Place, str], _Group] = {}  # (place, day) → its group
         self._counted: dict[tuple[Place, str], _Group] = {}  # (place, label) → the group
         self.removed: set[str] = set()
@@ -171,8 +158,11 @@ class Planner:
         3.6 ms, asked again for each day a card or a change fell on)."""
         if (place, label) not in self._counted:
             start, end = bounds(label, self._zone)
-            since = self._query.since
-            lead = self._query.lead(place, start) if since and start < since < end else 0
+            since, lead = self._query.since, 0
+            if since is not None and label == day_of(since, self._zone)[:7]:
+                # every listing's at once: a window's move touches all their first months
+                self._lead = self._lead or window_lead(self._query, self._zone)
+                lead = self._lead.counts.get(place, 0)
             self._counted[place, label] = _Group(label, start, end,
                                                  self._query.count(place, start, end), lead)
         return self._counted[place, label]

@@ -38,7 +38,7 @@ from itertools import chain
 from zoneinfo import ZoneInfo
 
 from rsspage.publish import feed_folders, feeds_out
-from rsspage.publish.delta_listings import Planner, bounds, day_of, period_paths
+from rsspage.publish.delta_listings import Planner, period_paths
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.search_tiers import aware
 from rsspage.publish.site_model import (
@@ -56,8 +56,10 @@ from rsspage.publish.site_pages import (
     Page,
     archive_index,
     article_page,
+    bounds,
     category_index,
     crumbs,
+    day_of,
     day_page,
     digest,
     fixed_pages,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -75,9 +75,26 @@ def window_lead(query: SiteQuery, zone: ZoneInfo) -> Lead:
     """The :class:`Lead` of the window of ``query`` (days and months in ``zone``)."""
     if query.since is None:
         return Lead()
-    local = query.since.astimezone(zone)
-    start = datetime(local.year, local.month, 1, tzinfo=zone).astimezone(UTC)
-    return Lead(f"{local.year:04d}-{local.month:02d}", query.leads(start))
+    month = day_of(query.since, zone)[:7]
+    return Lead(month, query.leads(bounds(month, zone)[0]))
+
+
+def day_of(when: datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).date().isoformat()
+
+
+def bounds(label: str, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """``[start, end)`` in UTC of a month (``2026-11``) or day (``2026-11-21``) in ``zone``."""
+    first = date.fromisoformat(label + "-01" if len(label) == 7 else label)
+    if len(label) == 7:
+        last = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+    else:
+        last = first + timedelta(days=1)
+    return _midnight(first, zone), _midnight(last, zone)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
 def all_pages(model: SiteModel, health: Sequence[FeedHealth], page_size: int,

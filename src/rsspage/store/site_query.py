@@ -101,17 +101,11 @@ class SiteQuery:
                                   params)
         return [(minute, count) for minute, count in rows]
 
-    def lead(self, place: Place, start: datetime) -> int:
-        """Articles of ``place`` published in ``[start, since)``: those of the window's first
-        month (``start`` its beginning) that the window has left. A month is paged from its
-        first article, in the window or not (publish/site_pages.py)."""
-        if self.since is None or start >= self.since:
-            return 0
-        return self._whole().count(place, start, self.since)
-
     def leads(self, start: datetime) -> dict[Place, int]:
-        """:meth:`lead` of every place that has one (the whole site's, each category's, each
-        source's and each channel's), read at once."""
+        """Articles published in ``[start, since)`` of every place that has some (the whole
+        site's, each category's, source's and channel's): those of the window's first month
+        (``start`` its beginning) that the window has left. A month is paged from its first
+        article, in the window or not (publish/site_pages.py)."""
         if self.since is None or start >= self.since:
             return {}
         where, params = self._whole()._where((), start, self.since)
@@ -125,7 +119,7 @@ class SiteQuery:
         return found
 
     def earlier(self, ids: Iterable[str], start: datetime) -> dict[str, Article]:
-        """The articles ``ids`` published in ``[start, since)``, by id (see :meth:`lead`)."""
+        """The articles ``ids`` published in ``[start, since)``, by id (see :meth:`leads`)."""
         if self.since is None or start >= self.since:
             return {}
         return {i: a for i, a in self._whole().by_ids(ids).items()
