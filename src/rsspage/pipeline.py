@@ -54,7 +54,7 @@ from rsspage.publish.manifest import NAME as MANIFEST_NAME
 from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
 from rsspage.schedule import next_timing
-from rsspage.store import Store
+from rsspage.store import Ahead, Store
 from rsspage.store.db import POSTGRESQL
 from rsspage.types import (
     Article,
@@ -71,6 +71,11 @@ from rsspage.types import (
 )
 
 log = logging.getLogger("rsspage")
+
+#: Due feeds from which an update starts the process that decides its clusters' pass while
+#: the feeds are stored (store/cluster_ahead.py; it pays from ``cluster_ahead.FROM`` new
+#: articles).
+AHEAD_FEEDS = 10
 
 #: Called once per feed as its fetch completes (for progress display).
 ProgressHook = Callable[[FetchResult], None]
@@ -117,8 +122,15 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
     store.set_followed([spec.key for spec in plan.feeds], now)
     timings = store.feed_timings()
     due, skipped = split_due(plan.feeds, timings, now, everything=everything)
-    outcomes = fetch_and_store(config, store, plan, due, timings, now, hooks)
-    store.cluster_new()  # the run's new articles, together (store/clusters.py)
+    # The clusters' pass, decided in a second process while the feeds are stored
+    # (store/cluster_ahead.py): worth it for many new articles, which take many feeds.
+    ahead = store.clusters_ahead() if len(due) >= AHEAD_FEEDS else None
+    try:
+        outcomes = fetch_and_store(config, store, plan, due, timings, now, hooks, ahead=ahead)
+        store.cluster_new(ahead)  # the run's new articles, together (store/clusters.py)
+    finally:
+        if ahead is not None:
+            ahead.close()
     prune(config, plan.feeds, store, now)
     published = publish_all(config, store, now)
     return RunReport(tuple(outcomes), time.monotonic() - started, published,
@@ -127,11 +139,14 @@ def update_locked(config: Config, store: Store, hooks: Hooks = Hooks(),
 
 def fetch_and_store(config: Config, store: Store, plan: Plan, due: Sequence[FeedSpec],
                     timings: Mapping[str, FeedTiming], now: datetime, hooks: Hooks,
-                    gate: HostGate | None = None) -> list[FeedOutcome]:
+                    gate: HostGate | None = None, *,
+                    ahead: Ahead | None = None) -> list[FeedOutcome]:
     """Fetch the feeds ``due``, parse, normalise, filter and store each with its next due
-    time; ``gate``: per-host limits shared with other fetch workers."""
+    time; ``gate``: per-host limits shared with other fetch workers; ``ahead``: given the new
+    articles to decide the clusters' pass that follows (``Store.clusters_ahead``)."""
     results = fetch_due(config, store, due, hooks, gate)
-    return store_fetched(config, store, plan, due, results, timings, now, hooks, gate)
+    return store_fetched(config, store, plan, due, results, timings, now, hooks, gate,
+                         ahead=ahead)
 
 
 def fetch_due(config: Config, store: Store, due: Sequence[FeedSpec], hooks: Hooks,
@@ -145,16 +160,27 @@ def fetch_due(config: Config, store: Store, due: Sequence[FeedSpec], hooks: Hook
 def store_fetched(config: Config, store: Store, plan: Plan, due: Sequence[FeedSpec],
                   results: Sequence[FetchResult], timings: Mapping[str, FeedTiming],
                   now: datetime, hooks: Hooks,
-                  gate: HostGate | None = None) -> list[FeedOutcome]:
+                  gate: HostGate | None = None, *,
+                  ahead: Ahead | None = None) -> list[FeedOutcome]:
     """The fetched feeds ``due`` parsed, normalised, filtered, given full text and stored,
-    each with its next due time (computed from ``timings``, as they were before)."""
+    each with its next due time (computed from ``timings``, as they were before);
+    ``ahead``: as :func:`fetch_and_store`."""
     scheduler = _Scheduler(config.schedule, timings, now)
     # Parsed first, all of them, so that the pages of every full-text feed are fetched in one
     # concurrent pass (enrich) before each feed is stored.
-    prepared = [_prepare(spec, result, store, scheduler, plan.rules(spec.key))
-                for spec, result in zip(due, results, strict=True)]
+    prepared = []
+    for position, (spec, result) in enumerate(zip(due, results, strict=True)):
+        prepared.append(_prepare(spec, result, store, scheduler, plan.rules(spec.key)))
+        if ahead is not None and not spec.full_text:
+            _give(ahead, position, prepared[-1], store)  # decided on as the others are parsed
+    enriched = _enrich(prepared, store, fetch_options(config), hooks.on_note, gate)
+    if ahead is not None:
+        for position, item in enumerate(enriched):
+            if isinstance(item, _Prepared) and item.spec.full_text:
+                _give(ahead, position, item, store)  # with their pages' text
+        ahead.seal()
     outcomes = []
-    for item in _enrich(prepared, store, fetch_options(config), hooks.on_note, gate):
+    for item in enriched:
         outcome = item if isinstance(item, FeedOutcome) else _save(item, store, scheduler)
         warning = plan.warnings.get(outcome.key)
         if warning:
@@ -314,6 +340,14 @@ def _wanted(item: _Prepared, store: Store) -> Wanted:
     new = (store.unseen(item.articles) | retry) - item.hidden
     stored = store.stored_stories(a for a in item.articles if a.id not in new)
     return Wanted(item.spec, item.articles, new, stored)
+
+
+def _give(ahead: Ahead, position: int, item: _Prepared | FeedOutcome, store: Store) -> None:
+    """Give ``ahead`` the articles of the feed stored ``position``-th that the clusters' pass
+    will file: new to the archive, and not hidden by a rule."""
+    if isinstance(item, _Prepared):
+        new = store.unseen(item.articles) - item.hidden
+        ahead.give(position, (a for a in item.articles if a.id in new))
 
 
 def _with_text(item: _Prepared, text: FeedText) -> _Prepared:

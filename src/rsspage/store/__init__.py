@@ -27,6 +27,7 @@ from rsspage.store import (
 from rsspage.store import export as jsonl
 from rsspage.store.articles import SaveCounts
 from rsspage.store.changes import ArchiveMark, Change, Location
+from rsspage.store.cluster_ahead import Ahead
 from rsspage.store.db import Connection
 from rsspage.store.export import ExportCounts, RestoreCounts
 from rsspage.store.feeds import FeedHealth
@@ -34,8 +35,8 @@ from rsspage.store.search import SearchHit, search
 from rsspage.store.site_query import SiteQuery
 from rsspage.types import Article, FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult
 
-__all__ = ["ArchiveMark", "Change", "ExportCounts", "FeedHealth", "Location", "RestoreCounts",
-           "SaveCounts", "SearchHit", "SiteQuery", "Store"]
+__all__ = ["Ahead", "ArchiveMark", "Change", "ExportCounts", "FeedHealth", "Location",
+           "RestoreCounts", "SaveCounts", "SearchHit", "SiteQuery", "Store"]
 
 
 class Store:
@@ -69,15 +70,22 @@ class Store:
         with db.transaction(self._conn):
             return clusters.fill(self._conn)
 
-    def cluster_new(self) -> int:
+    def clusters_ahead(self) -> Ahead | None:
+        """A process that decides the next :meth:`cluster_new` while the feeds are stored
+        (store/cluster_ahead.py): give it the new articles, then pass it to
+        :meth:`cluster_new`, and close it. None: no second core, or clusters are off."""
+        return Ahead.spawn(self._conn)
+
+    def cluster_new(self, ahead: Ahead | None = None) -> int:
         """File the articles stored since the last pass and join each to its story's cluster
         (store/clusters.py): once a run's feeds are stored, under the run lock (an update's
         queued articles are one pass; a run that died leaves them to the next update or build).
+        ``ahead``: the pass decided meanwhile, taken if it is for the articles queued.
         Returns how many were filed."""
         if not clusters.has_pending(self._conn):
             return 0  # no write lock taken by a reader (status, serve)
         with db.transaction(self._conn):
-            return clusters.file_pending(self._conn)
+            return clusters.file_pending(self._conn, ahead=ahead)
 
     def _fill_keys(self) -> int:
         if not same_story.has_unkeyed(self._conn):

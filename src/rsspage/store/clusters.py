@@ -8,7 +8,8 @@ another source within a few days (:mod:`rsspage.clusters` decides what "the same
   transaction, the sketch keys and feature counts of 1,000 new articles dirtied some 150,000
   scattered pages of the database, written again by each of 50 transactions; sorted and
   written once, their writes cost a tenth (benchmarks/README.md). And the clusters no longer
-  depend on the order feeds happened to be stored in.
+  depend on the order feeds happened to be stored in. An update decides the pass in a second
+  process while its feeds are stored (store/cluster_ahead.py); the pass then only writes.
 - ``cluster_keys`` (schema migrations 14 and 19) files every visible article under the keys
   of its sketch with the week and day it was published: an article's candidates are the
   articles sharing a key within :data:`~rsspage.clusters.WINDOW_DAYS`, a range of the primary
@@ -31,9 +32,11 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import chain, repeat
-from typing import Any
+from typing import Any, Protocol, cast
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
 from rsspage.store import db
@@ -50,7 +53,7 @@ _PER_KEY = 24
 #: Candidates read per article from the archive (those sharing the most keys).
 _FROM_ARCHIVE = 8
 #: Articles of one pass at most (~20 KB of features and keys each in memory).
-_CHUNK = 5_000
+CHUNK = 5_000
 #: Days of features kept behind the newest filed (``cluster_features``): a window before and
 #: after, and a day of slack.
 _KEEP_DAYS = 2 * WINDOW_DAYS + 1
@@ -71,84 +74,159 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM cluster_pending LIMIT 1").fetchone() is not None
 
 
-def file_pending(conn: Connection, *, decide: bool = True) -> int:
+#: The columns of a queued article a pass reads, in order (:data:`Row`).
+_QUEUED = ("a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, a.cluster, "
+           "f.article IS NOT NULL")
+#: A queued article as a pass reads it: rowid, id, title, head (its text's first
+#: :data:`~rsspage.clusters.HEAD_CHARS` characters), published (ISO 8601), source, cluster,
+#: and whether it was filed already.
+Row = tuple[int, str, str, str, str, str, str | None, bool]
+
+
+class Ahead(Protocol):
+    """A pass decided beforehand (store/cluster_ahead.py), for the articles it was given."""
+
+    def take(self, conn: Connection, rows: list[Row]) -> Filing | None:
+        """The pass decided for ``rows`` (those queued), or None: decided for others."""
+        ...
+
+
+@dataclass(slots=True)
+class Filing:
+    """A pass decided: its articles (with their features and keys), the joins, in order, and
+    the feature counts with its articles counted (None: none was new to them)."""
+
+    new: list[Known]
+    joins: list[tuple[str, int]]
+    counts: FeatureCounts | None
+
+
+def queued_rows(conn: Connection, chunk: int = CHUNK) -> list[Any]:
+    """The first ``chunk`` queued articles in publication order (:data:`Row`, then hidden)."""
+    return conn.execute(
+        f"SELECT {_QUEUED}, a.hidden FROM cluster_pending p JOIN articles a "
+        "ON a.rowid = p.article LEFT JOIN cluster_features f ON f.article = a.rowid "
+        "ORDER BY a.published, a.id LIMIT ?", (HEAD_CHARS, chunk)).fetchall()
+
+
+def file_pending(conn: Connection, *, decide: bool = True, ahead: Ahead | None = None) -> int:
     """File and cluster the queued articles (in the caller's transaction), oldest first, in
-    passes of at most :data:`_CHUNK` (an import of years of posts is queued at once: a pass
+    passes of at most :data:`CHUNK` (an import of years of posts is queued at once: a pass
     holds its articles' features in memory); returns how many were filed. An article filed
-    already is filed again at no cost (counted once)."""
+    already is filed again at no cost (counted once). ``ahead``: the pass decided beforehand,
+    taken if it was decided for the articles queued (else decided here)."""
     filed = 0
-    while rows := conn.execute(
-            "SELECT a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, "
-            "a.cluster, f.article IS NOT NULL, a.hidden FROM cluster_pending p "
-            "JOIN articles a ON a.rowid = p.article "
-            "LEFT JOIN cluster_features f ON f.article = a.rowid "
-            "ORDER BY a.published, a.id LIMIT ?", (HEAD_CHARS, _CHUNK)).fetchall():
+    while rows := queued_rows(conn):
         done, listed = db.one_of(conn, [r[0] for r in rows])
         conn.execute(f"DELETE FROM cluster_pending WHERE article {done}", (listed,))
-        visible = [row[:-1] for row in rows if not row[-1]]  # hidden since they were queued
+        visible = [cast(Row, tuple(row[:-1])) for row in rows if not row[-1]]
         if ENABLED and visible:
-            filed += _file_pass(conn, visible, decide=decide)
+            filing = ahead.take(conn, visible) if ahead is not None and decide else None
+            _apply(conn, filing or decide_pass(conn, [new_known(row) for row in visible],
+                                               {row[0] for row in visible if row[-1]},
+                                               decide=decide))
+            filed += len(visible)
+        ahead = None  # for the first pass only
     return filed
 
 
-def _file_pass(conn: Connection, rows: list[Any], *, decide: bool = True) -> int:
-    """One pass over the queued articles of ``rows``, in publication order; without
-    ``decide``, filed only (their clusters as they came: a restore's)."""
-    new = []
-    for rowid, ident, title, head, published, source, cluster, _ in rows:
-        features = features_of(title, head)
-        new.append(Known(rowid, ident, datetime.fromisoformat(published), source, cluster,
-                         features, sketch(features)))
-    uncounted = [k.features for k, row in zip(new, rows, strict=True) if not row[-1]]
-    if not decide:
-        _write(conn, new)
-        if uncounted:
-            counts = FeatureCounts.read(conn)
-            counts.add(uncounted)
-            counts.write(conn)
-        return len(new)
-    candidates = _from_archive(conn, new)
-    known = _read_known(conn, "rowid", {r for found in candidates.values() for r in found})
-    # The clusters' first articles too (hidden ones as well): a new article joins only what
-    # is like them (cluster_pass).
-    founders = {k.cluster for k in known.values() if k.cluster and k.cluster != k.id}
-    first = _read_known(conn, "id", founders, visible_only=False)
-    counts = FeatureCounts.read(conn)
-    counts.add(uncounted)  # the weights are those of the archive with the new articles in it
-    the_pass = Pass(new, candidates, known, _Reader(conn))
-    the_pass.know_founders(first.values())
-    the_pass.weigh(counts.weights)
-    joins = the_pass.run()
-    conn.executemany("UPDATE articles SET cluster = ? WHERE rowid = ?", joins)
-    _write(conn, new)
-    if uncounted:
-        counts.write(conn)
-    return len(new)
+def new_known(row: Row) -> Known:
+    """A queued article with its features and sketch keys, to be filed."""
+    rowid, ident, title, head, published, source, cluster, _ = row
+    features = features_of(title, head)
+    return Known(rowid, ident, datetime.fromisoformat(published), source, cluster, features,
+                 sketch(features))
 
 
-def _from_archive(conn: Connection, new: list[Known]) -> dict[int, dict[int, int]]:
+def decide_pass(conn: Connection, new: list[Known], filed: Collection[int] = (), *,
+                decide: bool = True, counts: FeatureCounts | None = None) -> Filing:
+    """One pass over the queued articles ``new``, in publication order (``filed``: the rowids
+    of those filed already, counted already): read, decided, not written; without
+    ``decide``, filed only (their clusters as they came: a restore's). ``counts``: the
+    feature counts, read beforehand."""
+    reading = Reading(conn, counts)
+    if decide:
+        reading.add(new)
+    return reading.decide(new, filed, decide=decide)
+
+
+class Reading:
+    """What a pass reads of the archive for its new articles, read as they come (an update's
+    are read feed by feed while the feeds are parsed: store/cluster_ahead.py), then decided
+    together. Each article's candidates are the same however its pass's articles came."""
+
+    def __init__(self, conn: Connection, counts: FeatureCounts | None = None) -> None:
+        self._conn = conn
+        self._counts = counts or FeatureCounts.read(conn)
+        self._found: dict[int, dict[int, int]] = {}
+        self._known: dict[int, Known] = {}
+        self._first: dict[str, Known] = {}
+        #: day → key → the newest articles filed under it in the window of that day
+        self._filed: dict[int, dict[int, list[int]]] = {}
+
+    def add(self, new: list[Known]) -> None:
+        """Read the candidates of ``new`` (and their clusters' first articles)."""
+        found = _from_archive(self._conn, new, self._filed)
+        self._found.update(found)
+        wanted = {r for shared in found.values() for r in shared} - self._known.keys()
+        known = _read_known(self._conn, "rowid", wanted)
+        self._known.update(known)
+        # The clusters' first articles too (hidden ones as well): a new article joins only
+        # what is like them (cluster_pass).
+        founders = {k.cluster for k in known.values() if k.cluster and k.cluster != k.id}
+        first = _read_known(self._conn, "id", founders - self._first.keys(), visible_only=False)
+        self._first.update((k.id, k) for k in first.values())
+
+    def decide(self, new: list[Known], filed: Collection[int] = (), *,
+               decide: bool = True) -> Filing:
+        """The pass of ``new`` (every one :meth:`add` ed), in publication order; ``filed``,
+        ``decide``: as :func:`decide_pass`."""
+        uncounted = [k.features for k in new if k.rowid not in filed]
+        counts = self._counts
+        counts.add(uncounted)  # the weights are those of the archive with the new articles in it
+        if not decide:
+            return Filing(new, [], counts if uncounted else None)
+        the_pass = Pass(new, self._found, self._known, _Reader(self._conn))
+        the_pass.know_founders(self._first.values())
+        the_pass.weigh(counts.weights)
+        return Filing(new, the_pass.run(), counts if uncounted else None)
+
+
+def _apply(conn: Connection, filing: Filing) -> None:
+    """Write what a pass decided: the joins, its articles' keys and features, the counts."""
+    conn.executemany("UPDATE articles SET cluster = ? WHERE rowid = ?", filing.joins)
+    _write(conn, filing.new)
+    if filing.counts is not None:
+        filing.counts.write(conn)
+
+
+def _from_archive(conn: Connection, new: list[Known],
+                  read: dict[int, dict[int, list[int]]]) -> dict[int, dict[int, int]]:
     """The filed articles sharing the most keys with each of ``new`` within the window: rowid
     → (rowid → keys shared). One query per day the new articles were published on (an update's
     are of a day or two): the newest :data:`_PER_KEY` rows of each of their keys within the
     window of that day (a range of the primary key each), counted here. A common feature's key
     is shared by a thousand articles of the window; a few of them say as much. (A query per
-    article cost twice as much: 1,000 of them against 60,000 rows in 80 ms.)"""
+    article cost twice as much: 1,000 of them against 60,000 rows in 80 ms.) ``read``: the
+    rows of each day and key read before (by :class:`Reading`), and those read now."""
     by_day: dict[int, list[Known]] = {}
     for article in new:
         by_day.setdefault(article.day, []).append(article)
     found: dict[int, dict[int, int]] = {}
     for day, articles in by_day.items():
-        keys = sorted({key for article in articles for key in article.keys})
+        filed = read.setdefault(day, {})
+        keys = sorted({key for article in articles for key in article.keys} - filed.keys())
+        filed.update((key, []) for key in keys)
         weeks = list(range(week_of(day - WINDOW_DAYS), week_of(day + WINDOW_DAYS) + 1))
-        filed: dict[int, list[int]] = {}
         (in_weeks, week_list), (in_keys, key_list) = db.one_of(conn, weeks), db.one_of(conn, keys)
         for key, rowid in conn.execute(
                 "SELECT key, article FROM (SELECT key, article, ROW_NUMBER() OVER (PARTITION BY "
                 "key ORDER BY day DESC, article DESC) AS n FROM cluster_keys "
                 f"WHERE week {in_weeks} AND key {in_keys} AND day BETWEEN ? AND ?) AS ranked "
                 "WHERE n <= ?",
-                (week_list, key_list, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)):
-            filed.setdefault(key, []).append(rowid)
+                (week_list, key_list, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)
+        ) if keys else ():
+            filed[key].append(rowid)
         none: list[int] = []
         for article in articles:
             # counted in C (chain, Counter); the article itself (filed already) left out after
@@ -167,6 +245,8 @@ def _read_known(conn: Connection, column: str, values: set[int] | set[str], *,
     with their features (as stored when they were filed, else, filed over :data:`_KEEP_DAYS`
     days ago, computed again from their text)."""
     found: dict[int, Known] = {}
+    if not values:
+        return found
     listed, values_param = db.one_of(conn, sorted(values))
     rows = conn.execute(
         "SELECT a.rowid, a.id, a.published, a.source, a.cluster, f.features, "

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -68,6 +69,25 @@ class Connection(Protocol):
         """A way to open, in another thread, a read-only connection to the same database."""
         ...
 
+    def where(self) -> Where:
+        """Where the database is, for another process to open it (:func:`open_reader`)."""
+        ...
+
+
+#: A database's dialect and location: the SQLite file's path, or the PostgreSQL URL (a
+#: secret: passed to another process on a pipe, never on its command line).
+Where = tuple[str, str]
+
+
+def open_reader(where: Where) -> Connection:
+    """A read-only connection to the database ``where`` (:meth:`Connection.where`)."""
+    dialect, location = where
+    if dialect == POSTGRESQL:
+        from rsspage.store import pg  # psycopg only when PostgreSQL is used
+        return pg.connect(location, migrate=False)
+    return sqlite3.connect(f"{Path(location).as_uri()}?mode=ro", uri=True, timeout=30,
+                           factory=SqliteConnection)
+
 
 class SqliteConnection(sqlite3.Connection):
     """sqlite3's connection, saying which database it is."""
@@ -75,12 +95,10 @@ class SqliteConnection(sqlite3.Connection):
     dialect = SQLITE
 
     def reader(self) -> Callable[[], Connection]:
-        path = Path(str(self.execute("PRAGMA database_list").fetchone()[2]))
+        return partial(open_reader, self.where())
 
-        def reopen() -> Connection:
-            return sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=30,
-                                   factory=SqliteConnection)
-        return reopen
+    def where(self) -> Where:
+        return SQLITE, str(self.execute("PRAGMA database_list").fetchone()[2])
 
 
 def connect(state_dir: Path) -> SqliteConnection:

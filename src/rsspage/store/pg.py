@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rsspage.errors import StoreError
 from rsspage.redact import redact_url
-from rsspage.store.db import POSTGRESQL, Connection
+from rsspage.store.db import POSTGRESQL, Connection, Where
 from rsspage.store.pg_schema import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -189,6 +189,9 @@ class PgConnection:
     def reader(self) -> Callable[[], Connection]:
         url = self._url
         return lambda: connect(url, migrate=False)
+
+    def where(self) -> Where:
+        return POSTGRESQL, self._url
 
     @property
     def raw(self) -> psycopg.Connection[Any]:
