@@ -84,7 +84,9 @@ def open_reader(where: Where) -> Connection:
     dialect, location = where
     if dialect == POSTGRESQL:
         from rsspage.store import pg  # psycopg only when PostgreSQL is used
-        return pg.connect(location, migrate=False)
+        conn = pg.connect(location, migrate=False)
+        conn.execute("SET default_transaction_read_only = on")
+        return conn
     return sqlite3.connect(f"{Path(location).as_uri()}?mode=ro", uri=True, timeout=30,
                            factory=SqliteConnection)
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rsspage.errors import StoreError
 from rsspage.redact import redact_url
-from rsspage.store.db import POSTGRESQL, Connection, Where
+from rsspage.store.db import POSTGRESQL, Connection, Where, open_reader
 from rsspage.store.pg_schema import MIGRATIONS
 
 if TYPE_CHECKING:
@@ -187,8 +187,7 @@ class PgConnection:
         self._conn.close()
 
     def reader(self) -> Callable[[], Connection]:
-        url = self._url
-        return lambda: connect(url, migrate=False)
+        return functools.partial(open_reader, self.where())
 
     def where(self) -> Where:
         return POSTGRESQL, self._url
