@@ -230,22 +230,22 @@ def timed_store(archive: Path, work: Path, new: list[tuple[str, RawEntry]],
             # As an update does: the pass decided in a second process while the feeds are
             # stored, given each feed's new articles as it is parsed (pipeline.store_fetched).
             ahead = store.clusters_ahead()
-            feeds = []
-            for position, (key, entries) in enumerate(sorted(by_feed.items())):
-                spec = spec_of(key)
-                parsed = ParsedFeed(title=spec.source, link=key, entries=tuple(entries),
-                                    parser="bench")
-                feeds.append((spec, normalise_feed(spec, parsed, now)))
-                if ahead is not None:
-                    unseen = store.unseen(feeds[-1][1])
-                    ahead.give(position, (a for a in feeds[-1][1] if a.id in unseen))
-            if ahead is not None:
-                ahead.seal()
-            for spec, articles in feeds:
-                result = FetchResult(key=spec.key, status=FetchStatus.OK, url=spec.key,
-                                     http_status=200)
-                store.save_feed(spec, result, articles, None, now)
             try:
+                feeds = []
+                for position, (key, entries) in enumerate(sorted(by_feed.items())):
+                    spec = spec_of(key)
+                    parsed = ParsedFeed(title=spec.source, link=key, entries=tuple(entries),
+                                        parser="bench")
+                    feeds.append((spec, normalise_feed(spec, parsed, now)))
+                    if ahead is not None:
+                        unseen = store.unseen(feeds[-1][1])
+                        ahead.give(position, (a for a in feeds[-1][1] if a.id in unseen))
+                if ahead is not None:
+                    ahead.seal()
+                for spec, articles in feeds:
+                    result = FetchResult(key=spec.key, status=FetchStatus.OK, url=spec.key,
+                                         http_status=200)
+                    store.save_feed(spec, result, articles, None, now)
                 store.cluster_new(ahead)  # as an update does once its feeds are stored
             finally:
                 if ahead is not None:

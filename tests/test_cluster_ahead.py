@@ -53,13 +53,21 @@ def store_run(store: Store, feeds: list[list[Article]], ahead: Ahead | None,
               given: Iterable[Article] = ()) -> None:
     """What an update does with the feeds' articles: each feed's new ones given to ``ahead``
     as it is parsed (and ``given``, stored by no feed), then each feed stored, then the pass."""
-    for position, items in enumerate(feeds):
-        if ahead is not None:
-            new = store.unseen(items)
-            ahead.give(position, [a for a in items if a.id in new])
     if ahead is not None:
-        ahead.give(len(feeds), given)
-        ahead.seal()
+        give(store, feeds, ahead, given)
+    store_and_file(store, feeds, ahead)
+
+
+def give(store: Store, feeds: list[list[Article]], ahead: Ahead,
+         given: Iterable[Article] = ()) -> None:
+    for position, items in enumerate(feeds):
+        new = store.unseen(items)
+        ahead.give(position, [a for a in items if a.id in new])
+    ahead.give(len(feeds), given)
+    ahead.seal()
+
+
+def store_and_file(store: Store, feeds: list[list[Article]], ahead: Ahead | None) -> None:
     conn = store._conn
     for items in feeds:
         with db.transaction(conn):
@@ -124,12 +132,7 @@ def test_a_pass_decided_ahead_files_what_the_pass_after_storing_does(
         two_stores: tuple[Store, Store], debug_log: pytest.LogCaptureFixture) -> None:
     """Two runs: the first report of half the labelled stories and half the other reports,
     then the rest (decided ahead): they join clusters of the first run's and of their own."""
-    items = corpus()
-    stories = sorted({a.id.rsplit("-", 1)[0] for a in items if not a.id.startswith("demo-")})
-    begun = {f"{story}-0" for story in stories[::2]}
-    early = [a for n, a in enumerate(items)
-             if a.id in begun or (a.id.startswith("demo-") and n % 2)]
-    late = [a for a in items if a not in early]
+    early, late = halves()
     assert len(early) < cluster_ahead.FROM <= len(late)
     for part in (early, late):
         debug_log.clear()
@@ -153,7 +156,62 @@ def test_decisions_for_other_articles_than_those_stored_are_not_taken(
                     link="https://ghost.example.com/")
     both(two_stores, by_feed(items), given=[ghost])
     assert TAKEN not in debug_log.text
+    assert "not taken: other articles" in debug_log.text
     assert filed(two_stores[0]) == filed(two_stores[1])
+
+
+def halves() -> tuple[list[Article], list[Article]]:
+    """The first report of half the labelled stories and half the other reports; the rest."""
+    items = corpus()
+    stories = sorted({a.id.rsplit("-", 1)[0] for a in items if not a.id.startswith("demo-")})
+    begun = {f"{story}-0" for story in stories[::2]}
+    early = [a for n, a in enumerate(items)
+             if a.id in begun or (a.id.startswith("demo-") and n % 2)]
+    return early, [a for a in items if a not in early]
+
+
+@pytest.mark.skipif(not TWO_CORES, reason="a pass is decided ahead on a second core only")
+def test_items_edited_while_the_pass_was_decided_ahead_make_the_pass_decide_again(
+        two_stores: tuple[Store, Store], debug_log: pytest.LogCaptureFixture) -> None:
+    """The second run's feeds bring the first run's articles again, edited and dated five
+    days earlier: storing them changes candidates the child read before (their dates decide
+    the window). The pass decides again (decided ahead, 68 articles' clusters differed)."""
+    early, late = halves()
+    for store in two_stores:
+        store_run(store, by_feed(early), None)
+    edited = [replace(a, published=a.published - timedelta(days=5),
+                      content_hash=f"edited {a.content_hash}") for a in early]
+    both(two_stores, by_feed([*late, *edited]))
+    assert "not taken: articles it read changed" in debug_log.text
+    assert filed(two_stores[0]) == filed(two_stores[1])
+
+
+@pytest.mark.skipif(not TWO_CORES, reason="a pass is decided ahead on a second core only")
+def test_decisions_for_another_storing_order_or_counts_are_not_taken(
+        tmp_path: Path, debug_log: pytest.LogCaptureFixture) -> None:
+    """Feeds stored in another order than given (ties between candidates go to the newest
+    rowid), and another pass filing articles meanwhile: not taken."""
+    early, late = halves()
+    with Store.open(tmp_path / "order") as store:
+        store_run(store, by_feed(early), None)
+        ahead = store.clusters_ahead()
+        assert ahead is not None
+        feeds = by_feed(late)
+        give(store, feeds, ahead)
+        store_and_file(store, feeds[::-1], ahead)
+    assert "not taken: stored in another order" in debug_log.text
+    with Store.open(tmp_path / "counts") as store:
+        ahead = store.clusters_ahead()
+        assert ahead is not None
+        feeds = by_feed(late)
+        give(store, feeds, ahead)
+        store_run(store, by_feed(early), None)  # another pass, in between
+        store_and_file(store, feeds, ahead)
+    # (the counts' total tells it when the child read the counts first; else, the articles
+    # it read changed since it started: the change log tells)
+    assert ("not taken: another pass counted articles" in debug_log.text
+            or "not taken: articles it read changed" in debug_log.text)
+    assert TAKEN not in debug_log.text
 
 
 @pytest.mark.skipif(not TWO_CORES, reason="a pass is decided ahead on a second core only")

@@ -5,7 +5,8 @@ article, after the feeds are stored: on one core, while the second idles (parsin
 are one thread; Pagefind starts only with the site). What it decides is known before the feeds
 are stored, though: which articles it files (the new visible ones, with their titles, texts,
 dates and sources, as the store will queue them) and the archive it compares them with
-(storing a feed changes no filed article, cluster or count). So an update with a second core
+(storing a feed changes no cluster or count, and a filed article only when its feed edited
+it). So an update with a second core
 starts ``python -m rsspage.store.cluster_ahead`` (:meth:`Ahead.spawn`), which opens the
 archive read-only while the feeds are fetched; gives it each feed's new articles as the feed
 is parsed (:meth:`Ahead.give`: it computes their features meanwhile); and once all are parsed
@@ -13,10 +14,12 @@ is parsed (:meth:`Ahead.give`: it computes their features meanwhile); and once a
 (:func:`clusters.decide_pass`) while the parent stores the feeds.
 
 The pass takes those decisions (:meth:`Ahead.take`) only when they are for exactly the articles
-queued: the same ids, dates and sources, in the same order, none filed before; the new
-articles' rowids in the order the child assumed (ties between candidates go to the newest);
-and no other pass filed articles in between (the counts' total is the one the child read,
-plus its articles). Otherwise (a story stored as another feed's copy, a child that died or
+queued: the same ids, titles, texts, dates and sources, in the same order, none filed before;
+the new articles' rowids in the order the child assumed (ties between candidates go to the
+newest); no other pass filed articles in between (the counts' total is the one the child
+read, plus its articles); and no article whose row the decisions read changed while the feeds
+were stored (a feed's edited item: the change log since the child started). Otherwise (a
+story stored as another feed's copy, an edited item the child read, a child that died or
 failed, fewer than :data:`FROM` new articles) the pass decides as it would without: the
 clusters are the same either way (tests/test_cluster_ahead.py), only the time differs.
 """
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rsspage.clusters import HEAD_CHARS
-from rsspage.store import clusters
+from rsspage.store import changes, clusters, db
 from rsspage.store.cluster_pass import Known
 from rsspage.store.clusters import Filing, Row
 from rsspage.store.db import Connection, Where, open_reader
@@ -55,7 +58,8 @@ _BASE = 1 << 60
 #: Rowids a feed's new articles may take (a feed's position in the run times this, plus the
 #: article's in the feed: the order they are stored in).
 _PER_FEED = 1 << 24
-#: What the child runs (not ``-m``: this module is imported with the store's package first).
+#: What the child runs (not ``-m``: this module is imported with the store's package first;
+#: ``-P``: not from the current folder, from the parent's rsspage: :func:`_environment`).
 _CHILD = "import sys; from rsspage.store.cluster_ahead import main; sys.exit(main())"
 #: Ends the feeder thread (None, the end of the articles, is a message to the child).
 _STOP = object()
@@ -64,8 +68,10 @@ _STOP = object()
 class Ahead:
     """A child process deciding a pass (see the module docstring)."""
 
-    def __init__(self, process: subprocess.Popen[bytes], where: Where) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], where: Where, mark: int) -> None:
         self._process = process
+        #: The change log's mark when the child started: what changed after, it may not see.
+        self._mark = mark
         #: The articles given, by the rowid they were given (the order they are stored in).
         self._given: dict[int, Row] = {}
         # Messages go through a thread: the child reads them as it can, and the parent goes on
@@ -85,12 +91,12 @@ class Ahead:
             return None
         try:
             process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD], stdin=subprocess.PIPE,
+                [sys.executable, "-P", "-c", _CHILD], stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_environment())
         except OSError as e:
             log.debug("clusters: no process to decide ahead (%s)", e)
             return None
-        return cls(process, conn.where())
+        return cls(process, conn.where(), changes.mark(conn).seq)
 
     def give(self, position: int, new: Iterable[Article]) -> None:
         """The new visible articles of the feed stored ``position``-th in the run, in the
@@ -133,18 +139,43 @@ class Ahead:
             self._process.communicate()
 
     def _matches(self, conn: Connection, rows: list[Row], filing: Filing) -> bool:
-        """Whether ``filing`` was decided for the queued ``rows`` (see the module docstring)."""
+        """Whether ``filing`` was decided for the queued ``rows`` and the archive as it is
+        (see the module docstring)."""
         given = sorted(self._given.values(), key=lambda row: (row[4], row[1]))
-        if [row[1:] for row in given] != [row[1:] for row in rows]:
-            return False  # other articles, texts or dates; or filed before
-        if [k.rowid for k in filing.new] != [row[0] for row in given]:
-            return False  # not the child's answer to these
         stored = sorted(rows, key=lambda row: row[0])
-        if [row[1] for row in stored] != [self._given[r][1] for r in sorted(self._given)]:
-            return False  # stored in another order: ties between candidates would differ
         (counted,) = conn.execute(
             "SELECT COALESCE(MAX(articles), 0) FROM cluster_counts").fetchone()
-        return filing.counts is not None and filing.counts.articles == counted + len(rows)
+        why = (
+            "other articles, texts or dates, or some filed before"
+            if [row[1:] for row in given] != [row[1:] for row in rows] else
+            "not its answer to them" if [k.rowid for k in filing.new] != [r[0] for r in given]
+            else "stored in another order" if [row[1] for row in stored] != [
+                self._given[r][1] for r in sorted(self._given)]
+            else "another pass counted articles" if filing.counts is None
+            or filing.counts.articles != counted + len(rows)
+            else "articles it read changed" if self._read_changed(conn, rows, filing)
+            else "")
+        if why:
+            log.debug("clusters: the pass decided ahead is not taken: %s", why)
+        return not why
+
+    def _read_changed(self, conn: Connection, rows: list[Row], filing: Filing) -> bool:
+        """Whether storing the feeds changed an article whose row the decisions read (a
+        feed's edited item: its date, source, title or text), or one of a cluster whose
+        members' sources they read."""
+        queued = {row[1] for row in rows}  # new: their rows are those compared above
+        changed = [ident for (ident,) in conn.execute(
+            "SELECT DISTINCT id FROM changes WHERE seq > ?", (self._mark,))
+            if ident not in queued]
+        if not changed:
+            return False
+        if not filing.read.isdisjoint(changed):
+            return True
+        (in_changed, listed), (in_clusters, clusters) = (
+            db.one_of(conn, changed), db.one_of(conn, sorted(filing.clusters)))
+        return conn.execute(
+            f"SELECT 1 FROM articles WHERE id {in_changed} AND cluster {in_clusters} LIMIT 1",
+            (listed, clusters)).fetchone() is not None
 
     def _result(self) -> Filing | None:
         """What the child decided, once it is done; None if it failed."""

@@ -103,6 +103,11 @@ class Pass:
         self._weights = _Weights(weights)
         self._masses.clear()
 
+    def read(self) -> tuple[set[str], set[str]]:
+        """What the decisions read of the archive as they went: the clusters' first articles
+        (their ids), and the clusters whose members' sources were read."""
+        return set(self._founders), set(self._archive_sources)
+
     def run(self) -> list[tuple[str, int]]:
         """Decide every new article; returns the joins, ``(cluster, rowid)`` in order (an
         article alone that a new one joins starts the cluster, named by its own id)."""

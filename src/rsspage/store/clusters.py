@@ -99,6 +99,10 @@ class Filing:
     new: list[Known]
     joins: list[tuple[str, int]]
     counts: FeatureCounts | None
+    #: The archive's articles whose rows the decisions read (ids), and the clusters whose
+    #: members' sources they read: a pass decided ahead holds while none of them changed.
+    read: frozenset[str] = frozenset()
+    clusters: frozenset[str] = frozenset()
 
 
 def queued_rows(conn: Connection, chunk: int = CHUNK) -> list[Any]:
@@ -189,7 +193,11 @@ class Reading:
         the_pass = Pass(new, self._found, self._known, _Reader(self._conn))
         the_pass.know_founders(self._first.values())
         the_pass.weigh(counts.weights)
-        return Filing(new, the_pass.run(), counts if uncounted else None)
+        joins = the_pass.run()
+        founders, clusters = the_pass.read()
+        read = {k.id for k in self._known.values()} | self._first.keys() | founders
+        return Filing(new, joins, counts if uncounted else None, frozenset(read),
+                      frozenset(clusters))
 
 
 def _apply(conn: Connection, filing: Filing) -> None:
