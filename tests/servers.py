@@ -90,9 +90,16 @@ class Exchange(http.server.BaseHTTPRequestHandler):
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
 
+    #: Called once the request is answered (see LocalServer.max_concurrent).
+    answered: Callable[[], None] | None = None
+
     def respond(self, status: int, body: bytes = b"",
                 headers: Mapping[str, str] | None = None) -> None:
         """A complete response with a correct Content-Length."""
+        if self.answered is not None:
+            # No longer in progress once it is answered: its client may read it, end and let
+            # another request start before this thread gets back from writing it.
+            self.answered()
         self.head(status, {"Content-Length": str(len(body)), **(headers or {})})
         self.write(body)
 
@@ -233,12 +240,21 @@ class LocalServer:
                 self._inflight[key] = self._inflight.get(key, 0) + 1
                 self._max_inflight[key] = max(self._max_inflight.get(key, 0),
                                               self._inflight[key])
+        done = False
+
+        def answered() -> None:
+            nonlocal done
+            with self._lock:
+                if not done:
+                    done = True
+                    for key in (path, "*"):
+                        self._inflight[key] -= 1
+
+        exchange.answered = answered
         try:
             self._routes.get(path, respond(404, b"not found"))(exchange)
         finally:
-            with self._lock:
-                for key in (path, "*"):
-                    self._inflight[key] -= 1
+            answered()
 
 
 # --- handler factories -------------------------------------------------------------------------
