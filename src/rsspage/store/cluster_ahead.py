@@ -140,24 +140,29 @@ class Ahead:
 
     def _matches(self, conn: Connection, rows: list[Row], filing: Filing) -> bool:
         """Whether ``filing`` was decided for the queued ``rows`` and the archive as it is
-        (see the module docstring)."""
-        given = sorted(self._given.values(), key=lambda row: (row[4], row[1]))
-        stored = sorted(rows, key=lambda row: row[0])
-        (counted,) = conn.execute(
-            "SELECT COALESCE(MAX(articles), 0) FROM cluster_counts").fetchone()
-        why = (
-            "other articles, texts or dates, or some filed before"
-            if [row[1:] for row in given] != [row[1:] for row in rows] else
-            "not its answer to them" if [k.rowid for k in filing.new] != [r[0] for r in given]
-            else "stored in another order" if [row[1] for row in stored] != [
-                self._given[r][1] for r in sorted(self._given)]
-            else "another pass counted articles" if filing.counts is None
-            or filing.counts.articles != counted + len(rows)
-            else "articles it read changed" if self._read_changed(conn, rows, filing)
-            else "")
+        (see the module docstring); why not is logged."""
+        why = self._refusal(conn, rows, filing)
         if why:
             log.debug("clusters: the pass decided ahead is not taken: %s", why)
         return not why
+
+    def _refusal(self, conn: Connection, rows: list[Row], filing: Filing) -> str:
+        """Why ``filing`` does not hold for the queued ``rows``; "" when it does."""
+        given = sorted(self._given.values(), key=lambda row: (row[4], row[1]))
+        if [row[1:] for row in given] != [row[1:] for row in rows]:
+            return "other articles, texts or dates, or some filed before"
+        if [k.rowid for k in filing.new] != [row[0] for row in given]:
+            return "not its answer to them"
+        stored = sorted(rows, key=lambda row: row[0])
+        if [row[1] for row in stored] != [self._given[r][1] for r in sorted(self._given)]:
+            return "stored in another order"
+        (counted,) = conn.execute(
+            "SELECT COALESCE(MAX(articles), 0) FROM cluster_counts").fetchone()
+        if filing.counts is None or filing.counts.articles != counted + len(rows):
+            return "another pass counted articles"
+        if self._read_changed(conn, rows, filing):
+            return "articles it read changed"
+        return ""
 
     def _read_changed(self, conn: Connection, rows: list[Row], filing: Filing) -> bool:
         """Whether storing the feeds changed an article whose row the decisions read (a
