@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import chain, repeat
+from itertools import chain
 from typing import Any, Protocol, cast
 
 from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, sketch
@@ -74,9 +74,6 @@ def has_pending(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM cluster_pending LIMIT 1").fetchone() is not None
 
 
-#: The columns of a queued article a pass reads, in order (:data:`Row`).
-_QUEUED = ("a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, a.cluster, "
-           "f.article IS NOT NULL")
 #: A queued article as a pass reads it: rowid, id, title, head (its text's first
 #: :data:`~rsspage.clusters.HEAD_CHARS` characters), published (ISO 8601), source, cluster,
 #: and whether it was filed already.
@@ -108,7 +105,8 @@ class Filing:
 def queued_rows(conn: Connection, chunk: int = CHUNK) -> list[Any]:
     """The first ``chunk`` queued articles in publication order (:data:`Row`, then hidden)."""
     return conn.execute(
-        f"SELECT {_QUEUED}, a.hidden FROM cluster_pending p JOIN articles a "
+        "SELECT a.rowid, a.id, a.title, substr(a.text, 1, ?), a.published, a.source, "
+        "a.cluster, f.article IS NOT NULL, a.hidden FROM cluster_pending p JOIN articles a "
         "ON a.rowid = p.article LEFT JOIN cluster_features f ON f.article = a.rowid "
         "ORDER BY a.published, a.id LIMIT ?", (HEAD_CHARS, chunk)).fetchall()
 
@@ -235,11 +233,10 @@ def _from_archive(conn: Connection, new: list[Known],
                 (week_list, key_list, day - WINDOW_DAYS, day + WINDOW_DAYS, _PER_KEY)
         ) if keys else ():
             filed[key].append(rowid)
-        none: list[int] = []
         for article in articles:
-            # counted in C (chain, Counter); the article itself (filed already) left out after
-            shared = Counter(chain.from_iterable(map(filed.get, article.keys,
-                                                     repeat(none, len(article.keys)))))
+            # counted in C (chain, Counter: every key is in filed, read now or before); the
+            # article itself (filed already) left out after
+            shared = Counter(chain.from_iterable(map(filed.__getitem__, article.keys)))
             shared.pop(article.rowid, None)
             # the most keys shared, then the newest (a heap: most of them are not kept)
             ranked = heapq.nlargest(_FROM_ARCHIVE, zip(shared.values(), shared.keys(), strict=True))
