@@ -21,7 +21,9 @@ MIN_MEANINGFUL = 6
 CJK_PER_MINUTE = 400
 WORDS_PER_MINUTE = 230
 
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+#: Runs of CJK characters: counted by their lengths, a list of runs is ~10x shorter than one of
+#: characters (punctuation breaks them), and reading_minutes runs for every article page.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 _WORD = re.compile(r"[^\W\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]+")
 
 
@@ -91,7 +93,7 @@ def _meaningful(text: str) -> bool:
 
 def reading_minutes(text: str) -> int:
     """Minutes to read ``text`` (at least 1): CJK characters and other words counted apart."""
-    cjk = len(_CJK.findall(text))
+    cjk = sum(map(len, _CJK_RUN.findall(text)))
     words = len(_WORD.findall(text))
     return max(1, math.ceil(cjk / CJK_PER_MINUTE + words / WORDS_PER_MINUTE))
 
