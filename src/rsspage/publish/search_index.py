@@ -95,8 +95,10 @@ FOLDER = "pagefind"
 #: Articles whose shards the search page merges first, newest first (each later wave twice the
 #: one before): a first query downloads Pagefind's metadata for these (~7 bytes each) and one
 #: index chunk per word from each of their bundles, and Pagefind scores every page that matches,
-#: however large the archive (see benchmarks/README.md, bench_search).
-WAVE = 10_000
+#: however large the archive. 2,000 (the newest five or six bundles) rather than 10,000: a
+#: common word's first query took 1.5-2.8 s in the browser at 10,000 (scoring ~9,000 pages per
+#: way the query is tried) and 0.7-0.9 s at 2,000 (benchmarks/README.md, bench_search).
+WAVE = 2_000
 #: Articles in all up to which the search page lists the newest of a filter without a query
 #: (above, it asks for one): Pagefind's search by filters alone loads every index chunk of the
 #: merged bundles, about 0.6 KB an article (7 MB for the first wave at 20,000 articles).

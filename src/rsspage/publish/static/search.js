@@ -31,7 +31,7 @@ const PAGE = 20;
 // Results examined in a row without a relevant one, after which the rest count as stand-ins.
 const GIVE_UP = 3 * PAGE;
 // Articles whose bundles are merged in the first wave (the layout says; search_index.WAVE).
-let wave = 10000;
+let wave = 2000;
 // Filters alone list the newest articles of sites up to this size (search_index.BROWSE):
 // Pagefind's search by filters alone loads every index chunk of the merged bundles.
 let browse = 0;
