@@ -117,7 +117,7 @@ class Planner:
     def view(self, article: Article) -> ArticleView:
         node = self.node((article.category, article.source, article.channel))
         assert node is not None
-        self._read_clusters([article.id])
+        self.read_clusters([article.id])
         cluster, members = self._clusters[article.id]
         known = self._summaries.get(article.id)
         if known is None or known[0] != article.content_hash:
@@ -127,10 +127,10 @@ class Planner:
 
     def views(self, articles: Sequence[Article]) -> list[ArticleView]:
         """The views of ``articles``, their clusters read at once."""
-        self._read_clusters([a.id for a in articles])
+        self.read_clusters([a.id for a in articles])
         return [self.view(a) for a in articles]
 
-    def _read_clusters(self, ids: Sequence[str]) -> None:
+    def read_clusters(self, ids: Sequence[str]) -> None:
         """Learn the story clusters of ``ids`` (as a full build knows them: site_model)."""
         missing = [i for i in ids if i not in self._clusters]
         if not missing:

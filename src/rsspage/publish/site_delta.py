@@ -40,6 +40,7 @@ from zoneinfo import ZoneInfo
 from rsspage.publish import feed_folders, feeds_out
 from rsspage.publish.delta_listings import Planner, period_paths
 from rsspage.publish.names import clash_key, safe_segment
+from rsspage.publish.neighbours import Neighbours
 from rsspage.publish.search_tiers import aware
 from rsspage.publish.site_model import (
     RESERVED,
@@ -65,7 +66,7 @@ from rsspage.publish.site_pages import (
     fixed_pages,
 )
 from rsspage.store import Change, Location, SiteQuery
-from rsspage.store.site_query import EntryKey, Place
+from rsspage.store.site_query import EntryKey, Place, SiteKey
 from rsspage.types import Article
 
 
@@ -240,15 +241,21 @@ def _article_pages(query: SiteQuery, planner: Planner, current: Mapping[str, Art
     # Where they were: the articles on either side of their old places.
     keys += [(_channel(loc), (loc.published, ident)) for ident, loc in before
              if planner.node(_channel(loc)) is not None]
+    by_place: dict[Place, list[SiteKey]] = {}
+    for place, key in [*keys, *((_channel(_location(a)), (a.published, a.id))
+                                for a in current.values() if a.id in cards)]:
+        by_place.setdefault(place, []).append(key)
+    near = Neighbours(query, by_place)
     for place, key in keys:
         for older in (True, False):
-            if (near := query.neighbour(place, key, older=older)) is not None:
-                wanted.setdefault(near.id, near)
-    for article in wanted.values():
+            if (found := near.of(place, key, older=older)) is not None:
+                wanted.setdefault(found.id, found)
+    pages = [(a, near.of(_channel(_location(a)), (a.published, a.id), older=True),
+              near.of(_channel(_location(a)), (a.published, a.id), older=False))
+             for a in wanted.values()]
+    planner.read_clusters([a.id for page in pages for a in page if a is not None])  # at once
+    for article, before_it, after_it in pages:
         view = planner.view(article)
-        place = _channel(_location(article))
-        key = (article.published, article.id)
-        before_it, after_it = (query.neighbour(place, key, older=flag) for flag in (True, False))
         yield article_page(view, planner.view(before_it) if before_it else None,
                            planner.view(after_it) if after_it else None, crumbs(view.channel))
 

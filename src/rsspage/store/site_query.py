@@ -86,6 +86,21 @@ class SiteQuery:
         found = self._read(f"{where} ORDER BY published {order}, id {order} LIMIT 1", params)
         return found[0] if found else None
 
+    def stretch(self, place: Place, first: SiteKey, last: SiteKey, margin: int
+                ) -> tuple[list[Article], bool, bool]:
+        """The articles of ``place`` from ``first`` to ``last`` (both included) with up to
+        ``margin`` more on either side, in the site's order; and whether the place has none
+        before, and none after, those returned (three reads through the place's index, where
+        the neighbours of each article of a stretch would take two each)."""
+        where, params = self._where(place, None, None, before=first)
+        older = self._read(f"{where} ORDER BY published DESC, id DESC LIMIT ?",
+                           [*params, margin])
+        where, params = self._where(place, None, None, not_before=first, not_after=last)
+        within = self._read(f"{where} ORDER BY published, id", params)
+        where, params = self._where(place, None, None, after=last)
+        newer = self._read(f"{where} ORDER BY published, id LIMIT ?", [*params, margin])
+        return [*reversed(older), *within, *newer], len(older) < margin, len(newer) < margin
+
     def hour_counts(self) -> list[tuple[str, int]]:
         """Articles per hour they were published in (``2026-11-21T07``, UTC), oldest first."""
         where, params = self._where((), None, None)
@@ -190,7 +205,8 @@ class SiteQuery:
 
     def _where(self, place: Place, start: datetime | None, end: datetime | None, *,
                before: SiteKey | None = None, after: SiteKey | None = None,
-               not_before: SiteKey | None = None) -> tuple[str, list[object]]:
+               not_before: SiteKey | None = None, not_after: SiteKey | None = None,
+               ) -> tuple[str, list[object]]:
         terms = ["hidden = 0"]  # hidden articles are not published (filters.py)
         params: list[object] = []
         for column, value in zip(_PLACE_COLUMNS, place, strict=False):
@@ -209,7 +225,7 @@ class SiteQuery:
                 continue
             terms.append(f"published {op} ?")
             params.append(bound.isoformat())
-        for op, key in (("<", before), (">", after), (">=", not_before)):
+        for op, key in (("<", before), (">", after), (">=", not_before), ("<=", not_after)):
             if key is not None:
                 terms.append(f"(published, id) {op} (?, ?)")
                 params += [key[0].isoformat(), key[1]]

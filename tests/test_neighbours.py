@@ -1,0 +1,127 @@
+"""The channel neighbours of changed articles, read a stretch at a time (publish/neighbours.py),
+are those read one by one (SiteQuery.neighbour), with three reads a stretch (issue 10)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rsspage.publish import neighbours
+from rsspage.publish.neighbours import Neighbours
+from rsspage.store import SiteQuery, Store
+from rsspage.store.site_query import Place, SiteKey
+from rsspage.types import FetchResult, FetchStatus
+from test_site_delta import FEEDS, NOW, make_article, spec
+
+
+def stored(state: Path, seed: int) -> list[tuple[Place, SiteKey]]:
+    """400 articles in FEEDS' channels: runs minutes apart and gaps of days, some at the same
+    minute (ordered by id then); (channel, key) of each."""
+    rng = random.Random(seed)
+    when = NOW - timedelta(days=60)
+    made = []
+    for n in range(400):
+        when += rng.choice([timedelta(0), timedelta(minutes=7), timedelta(hours=2),
+                            timedelta(days=3)])
+        made.append(make_article(n, rng.choice(FEEDS), min(when, NOW)))
+    with Store.open(state) as store:
+        for names in FEEDS:
+            mine = [a for a in made if (a.category, a.source, a.channel) == names]
+            ok = FetchResult(key=spec(names).key, status=FetchStatus.OK, url=spec(names).key,
+                             http_status=200)
+            store.save_feed(spec(names), ok, mine, None, NOW)
+    return [((a.category, a.source, a.channel), (a.published, a.id)) for a in made]
+
+
+def counting(query: SiteQuery) -> list[str]:
+    """The names of the reads ``query`` makes from now on."""
+    reads: list[str] = []
+    for name in ("neighbour", "stretch"):
+        method: Callable[..., Any] = getattr(query, name)
+
+        def counted(*args: Any, _method: Callable[..., Any] = method, _name: str = name,
+                    **kwargs: Any) -> Any:
+            reads.append(_name)
+            return _method(*args, **kwargs)
+        setattr(query, name, counted)
+    return reads
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("window", [None, 30])
+def test_stretches_answer_as_reads_one_by_one(tmp_path: Path, seed: int,
+                                              window: int | None) -> None:
+    everything = stored(tmp_path / "state", seed)
+    rng = random.Random(seed)
+    since = None if window is None else NOW - timedelta(days=window)
+    with Store.open(tmp_path / "state") as store:
+        query = store.site_query(since)
+        # Changed keys: articles of the archive (some outside the window), and places where
+        # none is (an article that moved away), among them keys before and after everything.
+        keys = rng.sample(everything, 40)
+        gone = [(place, (key[0] + timedelta(seconds=30), key[1] + "x")) for place, key in
+                rng.sample(everything, 10)]
+        gone += [(FEEDS[0], (NOW - timedelta(days=400), "a")),
+                 (FEEDS[1], (NOW + timedelta(days=1), "z"))]
+        by_place: dict[Place, list[SiteKey]] = {}
+        for place, key in keys + gone:
+            by_place.setdefault(place, []).append(key)
+        reads = counting(query)
+        near = Neighbours(query, by_place)
+        stretches = reads.count("stretch")
+        asked = 0
+        for place, key in keys + gone:
+            for older in (True, False):
+                found = near.of(place, key, older=older)
+                assert found == query.neighbour(place, key, older=older)
+                asked += 1
+                if found is None:
+                    continue
+                # The neighbour's own neighbours (its page's links) come from the stretch too.
+                for flag in (True, False):
+                    there = (found.published, found.id)
+                    assert near.of(place, there, older=flag) == query.neighbour(
+                        place, there, older=flag)
+                    asked += 1
+        assert reads.count("neighbour") == asked  # only this test's own, one by one
+        assert 0 < stretches <= len(keys + gone) < asked / 3  # three reads a stretch
+
+
+def test_keys_far_apart_are_read_as_stretches_of_their_own(tmp_path: Path) -> None:
+    """A late article months before the others does not make its channel be read between."""
+    everything = stored(tmp_path / "state", 4)
+    channel = [key for place, key in everything if place == FEEDS[0]]
+    first, last = channel[0], channel[-1]
+    assert last[0] - first[0] > timedelta(days=30)
+    with Store.open(tmp_path / "state") as store:
+        query = store.site_query(None)
+        read: list[int] = []
+        stretch = query.stretch
+
+        def sized(*args: Any, **kwargs: Any) -> tuple[Any, bool, bool]:
+            found = stretch(*args, **kwargs)
+            read.append(len(found[0]))
+            return found
+        query.stretch = sized  # type: ignore[method-assign]
+        near = Neighbours(query, {FEEDS[0]: [first, last]})
+        assert len(read) == 2 and sum(read) <= 2 * (2 * neighbours.MARGIN + 1)
+        assert near.of(FEEDS[0], first, older=True) is None
+        assert near.of(FEEDS[0], last, older=False) is None
+        assert near.of(FEEDS[0], first, older=False) == query.neighbour(FEEDS[0], first,
+                                                                        older=False)
+
+
+def test_an_empty_channel_has_no_neighbours(tmp_path: Path) -> None:
+    stored(tmp_path / "state", 5)
+    with Store.open(tmp_path / "state") as store:
+        query = store.site_query(None)
+        place = ("科技", "没有", "文章")
+        key = (datetime(2026, 1, 1, tzinfo=NOW.tzinfo), "id")
+        near = Neighbours(query, {place: [key]})
+        assert near.of(place, key, older=True) is None
+        assert near.of(place, key, older=False) is None
