@@ -62,10 +62,12 @@ class SiteQuery:
 
     def count(self, place: Place, start: datetime | None = None,
               end: datetime | None = None, *, before: SiteKey | None = None,
-              not_before: SiteKey | None = None) -> int:
+              not_before: SiteKey | None = None, not_after: SiteKey | None = None) -> int:
         """Articles of ``place`` published in ``[start, end)``, and before ``before`` (or not
-        before ``not_before``). A count reads every row it counts."""
-        where, params = self._where(place, start, end, before=before, not_before=not_before)
+        before ``not_before``), not after ``not_after``. A count reads every row it counts
+        (from the index alone)."""
+        where, params = self._where(place, start, end, before=before, not_before=not_before,
+                                    not_after=not_after)
         return int(self._conn.execute(f"SELECT COUNT(*) FROM articles {where}",
                                       params).fetchone()[0])
 
