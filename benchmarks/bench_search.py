@@ -382,10 +382,11 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
     try:
         sites = {n: prepare(work, n, args) for n in sorted(args.articles)}
-        results = run_browser(sites, args.rounds, args.waves)
+        # The target is judged as the search page works: with its own first wave.
+        waves = args.waves if search_index.WAVE in args.waves else [*args.waves, search_index.WAVE]
+        results = run_browser(sites, args.rounds, waves)
         print(f"load average after: {os.getloadavg()[0]:.1f}")
-        target = search_index.WAVE if search_index.WAVE in args.waves else args.waves[0]
-        return 0 if report(results, target) else 1
+        return 0 if report(results, search_index.WAVE) else 1
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

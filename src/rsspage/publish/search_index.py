@@ -101,7 +101,7 @@ FOLDER = "pagefind"
 WAVE = 2_000
 #: Articles in all up to which the search page lists the newest of a filter without a query
 #: (above, it asks for one): Pagefind's search by filters alone loads every index chunk of the
-#: merged bundles, about 0.6 KB an article (7 MB for the first wave at 20,000 articles).
+#: merged bundles, about 0.6 KB an article (7 MB for 10,000 merged at 20,000 articles).
 BROWSE = 1_000
 #: Suffixes of the compressed copies precompress.sync_search makes of text files.
 _COPIES = (".gz", ".br")
