@@ -3,14 +3,16 @@
 An incremental build renders the pages of the changed articles and of their neighbours (their
 "older" and "newer" links), and each of those pages needs its own two neighbours. Read one by
 one that is up to six reads an article (17,400 reads for 2,000 late articles in a 100,000-article
-archive: bench_scale's +2,000); read as stretches of each channel, it is three reads a stretch.
+archive: bench_scale's +2,000); read as stretches of each channel, it is four reads a stretch
+(a count and three reads).
 
 The changed keys of a channel are cut into stretches where they lie more than :data:`GAP`
 apart, so that a late article months away from the others does not make its channel be read
-in between. A stretch holds every article of the channel from its first key to its last, and
-:data:`MARGIN` more on either side: enough for the neighbours of the neighbours. A question a
-stretch cannot answer (it never happens for those keys and their neighbours, but is answered
-right anyway) is read one by one.
+in between; a stretch of a busy channel (more than :data:`ROWS_PER_KEY` articles a key) is not
+read at all. A stretch holds every article of the channel from its first key to its last, and
+:data:`MARGIN` more on either side: enough for the neighbours of the neighbours. A question no
+stretch can answer (a key of a busy channel; never one of the others or their neighbours) is
+read one by one.
 """
 
 from __future__ import annotations

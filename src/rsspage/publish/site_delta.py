@@ -250,14 +250,18 @@ def _article_pages(query: SiteQuery, planner: Planner, current: Mapping[str, Art
         for older in (True, False):
             if (found := near.of(place, key, older=older)) is not None:
                 wanted.setdefault(found.id, found)
-    pages = [(a, near.of(_channel(_location(a)), (a.published, a.id), older=True),
-              near.of(_channel(_location(a)), (a.published, a.id), older=False))
-             for a in wanted.values()]
+    pages = [(article, *_next_to(near, article)) for article in wanted.values()]
     planner.read_clusters([a.id for page in pages for a in page if a is not None])  # at once
     for article, before_it, after_it in pages:
         view = planner.view(article)
         yield article_page(view, planner.view(before_it) if before_it else None,
                            planner.view(after_it) if after_it else None, crumbs(view.channel))
+
+
+def _next_to(near: Neighbours, article: Article) -> tuple[Article | None, Article | None]:
+    """The articles before and after ``article`` in its channel."""
+    place, key = _channel(_location(article)), (article.published, article.id)
+    return near.of(place, key, older=True), near.of(place, key, older=False)
 
 
 def _channel(loc: Location) -> Place:
