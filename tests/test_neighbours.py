@@ -1,5 +1,6 @@
 """The channel neighbours of changed articles, read a stretch at a time (publish/neighbours.py),
-are those read one by one (SiteQuery.neighbour), with three reads a stretch (issue 10)."""
+are those read one by one (SiteQuery.neighbour), with a count and three reads a stretch
+(issue 10)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ def stored(state: Path, seed: int, count: int = 400,
     return [((a.category, a.source, a.channel), (a.published, a.id)) for a in made]
 
 
-def counting(query: SiteQuery) -> list[str]:
-    """The names of the reads ``query`` makes from now on."""
+def counting(query: SiteQuery, rows: list[int] | None = None) -> list[str]:
+    """The names of the reads ``query`` makes from now on (and in ``rows``, how many articles
+    each stretch holds)."""
     reads: list[str] = []
     for name in ("neighbour", "stretch"):
         method: Callable[..., Any] = getattr(query, name)
@@ -52,7 +54,10 @@ def counting(query: SiteQuery) -> list[str]:
         def counted(*args: Any, _method: Callable[..., Any] = method, _name: str = name,
                     **kwargs: Any) -> Any:
             reads.append(_name)
-            return _method(*args, **kwargs)
+            found = _method(*args, **kwargs)
+            if _name == "stretch" and rows is not None:
+                rows.append(len(found[0]))
+            return found
         setattr(query, name, counted)
     return reads
 
@@ -113,13 +118,7 @@ def test_keys_far_apart_are_read_as_stretches_of_their_own(tmp_path: Path) -> No
     with Store.open(tmp_path / "state") as store:
         query = store.site_query(None)
         read: list[int] = []
-        stretch = query.stretch
-
-        def sized(*args: Any, **kwargs: Any) -> tuple[Any, bool, bool]:
-            found = stretch(*args, **kwargs)
-            read.append(len(found[0]))
-            return found
-        query.stretch = sized  # type: ignore[method-assign]
+        counting(query, read)
         near = Neighbours(query, {FEEDS[0]: [first, last]})
         assert len(read) == 2 and sum(read) <= 2 * (2 * neighbours.MARGIN + 1)
         assert near.of(FEEDS[0], first, older=True) is None

@@ -82,10 +82,7 @@ class SiteQuery:
 
     def neighbour(self, place: Place, key: SiteKey, *, older: bool) -> Article | None:
         """The article of ``place`` just before ``key`` (``older``) or just after it."""
-        bound = {"before": key} if older else {"after": key}
-        where, params = self._where(place, None, None, **bound)
-        order = "DESC" if older else ""
-        found = self._read(f"{where} ORDER BY published {order}, id {order} LIMIT 1", params)
+        found = self._beside(place, key, older, 1)
         return found[0] if found else None
 
     def stretch(self, place: Place, first: SiteKey, last: SiteKey, margin: int
@@ -94,14 +91,20 @@ class SiteQuery:
         ``margin`` more on either side, in the site's order; and whether the place has none
         before, and none after, those returned (three reads through the place's index, where
         the neighbours of each article of a stretch would take two each)."""
-        where, params = self._where(place, None, None, before=first)
-        older = self._read(f"{where} ORDER BY published DESC, id DESC LIMIT ?",
-                           [*params, margin])
+        older = self._beside(place, first, True, margin)
         where, params = self._where(place, None, None, not_before=first, not_after=last)
         within = self._read(f"{where} ORDER BY published, id", params)
-        where, params = self._where(place, None, None, after=last)
-        newer = self._read(f"{where} ORDER BY published, id LIMIT ?", [*params, margin])
+        newer = self._beside(place, last, False, margin)
         return [*reversed(older), *within, *newer], len(older) < margin, len(newer) < margin
+
+    def _beside(self, place: Place, key: SiteKey, older: bool, limit: int) -> list[Article]:
+        """Up to ``limit`` articles of ``place`` before ``key`` (``older``, nearest first) or
+        after it."""
+        bound = {"before": key} if older else {"after": key}
+        where, params = self._where(place, None, None, **bound)
+        order = "DESC" if older else ""
+        return self._read(f"{where} ORDER BY published {order}, id {order} LIMIT ?",
+                          [*params, limit])
 
     def hour_counts(self) -> list[tuple[str, int]]:
         """Articles per hour they were published in (``2026-11-21T07``, UTC), oldest first."""
