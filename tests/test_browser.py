@@ -29,9 +29,9 @@ from playwright.sync_api import Page, Response
 
 from browser import Browser, BrowserLog, Tab, chromium_or_skip, dump
 from conftest import run_cli
+from rsspage.build import build
 from rsspage.config import load_config
 from rsspage.demo.server import serve_demo, write_demo_config
-from rsspage.pipeline import build
 from rsspage.publish import search_index, search_tiers
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site_model import article_path

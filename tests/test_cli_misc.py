@@ -19,6 +19,38 @@ def test_version() -> None:
     assert run.out.strip() == f"rsspage {__version__}"
 
 
+#: Prints the modules of the fetching and parsing stages, and the site's templates, that an
+#: rsspage command (the real CLI's main, in this fresh interpreter) loaded.
+_LOADED = """
+import sys
+from rsspage.cli import main
+code = main(sys.argv[1:])
+heavy = ("httpx", "feedparser", "ftfy", "rsspage.fetch", "rsspage.parse", "jinja2")
+print(code, *sorted(m for m in heavy if m in sys.modules))
+"""
+
+
+def loaded_by(*args: str) -> list[str]:
+    proc = subprocess.run([sys.executable, "-c", _LOADED, *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()[-1].split()  # after what the command printed
+
+
+def test_commands_load_only_the_stages_they_use(tmp_path: Path) -> None:
+    # `rsspage build` (a scheduled job's second step, and serve's rebuilds) and `status` start
+    # in ~0.4 s instead of ~0.65 s, ~10 MB smaller, without the fetching and parsing stages.
+    config = tmp_path / "rsspage.yml"
+    config.write_text(f"feeds: [http://127.0.0.1:9/feed.xml]\noutput: {{state: {tmp_path / 's'}, "
+                      f"site: {tmp_path / 'site'}, hexo: null}}\n", encoding="utf-8")
+    assert loaded_by("build", "-c", str(config)) == ["0", "jinja2"]  # the site's templates
+    assert (tmp_path / "site" / "index.html").is_file()
+    assert loaded_by("status", "-c", str(config)) == ["0"]
+    assert loaded_by("search", "-c", str(config), "芯片") == ["0"]
+    # and update still has what it needs
+    assert {"httpx", "rsspage.fetch", "rsspage.parse"} <= set(loaded_by("update", "-c", str(config)))
+
+
 def test_catalog_search_and_list_are_cjk_aware(shared_fixtures: Path) -> None:
     docs = str(shared_fixtures / "rsshub-docs-2021")
     found = run_cli("catalog", "--catalog", docs, "search", "快科技")

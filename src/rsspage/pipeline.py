@@ -22,9 +22,10 @@ A feed that fails at any step is a FeedOutcome with an error, never an exception
 run. Everything is committed per feed, and publishing reads only the store, so a run killed at
 any moment leaves a consistent state that the next run completes.
 
-``update`` and ``build`` take the state lock; ``update_locked`` and ``build_locked`` are the same
-for a caller that holds it already (``watch`` holds it for as long as it runs, and a flock is
-per open file: taking it a second time from the same process would fail).
+``update`` and ``build`` (build.py: publishing alone) take the state lock; ``update_locked`` and
+``build_locked`` are the same for a caller that holds it already (``watch`` holds it for as long
+as it runs, and a flock is per open file: taking it a second time from the same process would
+fail).
 """
 
 from __future__ import annotations
@@ -33,10 +34,11 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from rsspage.build import prune
 from rsspage.catalog import Catalog, load_catalog
 from rsspage.catalog.live import load_live
 from rsspage.config import Config, ScheduleConfig
@@ -55,7 +57,6 @@ from rsspage.publish.manifest import load as load_manifest
 from rsspage.publish.outputs import publish_all
 from rsspage.schedule import next_timing
 from rsspage.store import Ahead, Store
-from rsspage.store.db import POSTGRESQL
 from rsspage.types import (
     Article,
     FeedOutcome,
@@ -191,15 +192,6 @@ def store_fetched(config: Config, store: Store, plan: Plan, due: Sequence[FeedSp
     return outcomes
 
 
-def prune(config: Config, feeds: Sequence[FeedSpec], store: Store, now: datetime) -> None:
-    """Articles older than ``limits.keep_days``, or than their feed's own ``keep_days``."""
-    own = {spec.key: now - timedelta(days=spec.keep_days) if spec.keep_days else None
-           for spec in feeds if spec.keep_days is not None}
-    keep_days = config.limits.keep_days
-    if keep_days or any(own.values()):
-        store.prune_by_feed(now - timedelta(days=keep_days) if keep_days else None, own, now)
-
-
 def config_catalog(config: Config, *, refresh: bool | None = None,
                    on_note: Callable[[str], None] | None = None,
                    whole: bool = False) -> tuple[Catalog, bool]:
@@ -225,25 +217,6 @@ def config_catalog(config: Config, *, refresh: bool | None = None,
     if config.catalog:
         routes.extend(load_catalog(list(config.catalog), config.site.language).routes)
     return Catalog(routes), missing
-
-
-def build(config: Config, now: datetime | None = None, *, full: bool = False) -> RunReport:
-    """Publish from the store only (no fetching); ``full``: check every output file, even
-    when nothing changed since the last build (files changed or deleted by hand)."""
-    with Store.locked(config.output.state, config.store_url) as store:
-        return build_locked(config, store, now, full=full)
-
-
-def build_locked(config: Config, store: Store, now: datetime | None = None, *,
-                 full: bool = False) -> RunReport:
-    """:func:`build` for a caller that holds the state lock already."""
-    started = time.monotonic()
-    now = now or datetime.now(UTC)
-    store.cluster_new()  # what an update that died (or fetch workers) left queued
-    if store.dialect == POSTGRESQL:  # fetch workers do not prune: builds run beside them
-        prune(config, make_plan(config, Catalog([])).feeds, store, now)
-    published = publish_all(config, store, now, full=full)
-    return RunReport((), time.monotonic() - started, published)
 
 
 def next_due(config: Config, store: Store) -> datetime | None:

@@ -26,9 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rsspage.build import build_locked
 from rsspage.config import Config, load_config
 from rsspage.errors import ConfigError, RsspageError
-from rsspage.pipeline import Hooks, build_locked, next_due, update_locked
+from rsspage.pipeline import Hooks, next_due, update_locked
 from rsspage.serve import serving
 from rsspage.store import Store
 from rsspage.store.db import run_lock

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, urlsplit
 
 from rsspage.catalog import Catalog
@@ -25,11 +25,11 @@ from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
 from rsspage.config import Config, load_config
 from rsspage.config_edit import append_entries
 from rsspage.console import Console, table
-from rsspage.discover import Discovery, PageFeed, discover
 from rsspage.errors import ConfigError, RsspageError
-from rsspage.fetch import FetchOptions
-from rsspage.pipeline import fetch_options
 from rsspage.plan import needs
+
+if TYPE_CHECKING:  # the fetching stage is imported by `add` alone (_page)
+    from rsspage.discover import Discovery, PageFeed
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +121,10 @@ def _config(path: Path, console: Console, *, writing: bool) -> Config | None:
 
 def _page(url: str, args: argparse.Namespace, config: Config | None, console: Console
           ) -> Discovery:
+    from rsspage.discover import Discovery, discover
+    from rsspage.fetch import FetchOptions
+    from rsspage.pipeline import fetch_options
+
     if args.no_fetch:
         return Discovery()
     options = fetch_options(config) if config else FetchOptions()

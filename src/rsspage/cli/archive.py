@@ -9,13 +9,11 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rsspage.catalog.live import carry_cache
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import load_config
 from rsspage.console import Console, table
 from rsspage.errors import PublishError, StoreError
-from rsspage.pipeline import build
-from rsspage.publish.outputs import published_files
+from rsspage.publish.manifest import published_files
 from rsspage.redact import redact_url
 from rsspage.store import Store, pg
 from rsspage.store.db import run_lock
@@ -48,6 +46,8 @@ def register(sub: Commands) -> None:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.catalog.live import carry_cache  # with the fetching stage: only here
+
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
         if args.parts is not None:
@@ -67,6 +67,8 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.catalog.live import carry_cache
+
     config = load_config(args.config)
     with Store.locked(config.output.state, config.store_url) as store:
         counts = store.restore(args.path)
@@ -125,6 +127,8 @@ def _show_migration(copied: Migration, source: str, target: str, console: Consol
 
 
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.build import build  # the site's templates: only for this command
+
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
         keys = store.feed_keys()

@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsspage.catalog import DEFAULT_LANGUAGE, Catalog, load_catalog
-from rsspage.catalog.live import CACHE_NAME, LiveCatalog, load_live
 from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
 from rsspage.config import (
     DEFAULT_INSTANCE,
@@ -26,8 +26,12 @@ from rsspage.config import (
 )
 from rsspage.console import Console
 from rsspage.errors import ConfigError
-from rsspage.fetch import FetchOptions
-from rsspage.pipeline import config_catalog, fetch_options
+
+if TYPE_CHECKING:
+    from rsspage.catalog.live import LiveCatalog
+
+# The live catalog is fetched (httpx) by the functions that need it, which import it: the
+# other commands (this module is loaded for every command) start without the fetching stage.
 
 #: Where the live catalog is cached when there is no config file (the default state folder).
 NO_CONFIG_STATE = Path(DEFAULT_STATE)
@@ -85,6 +89,10 @@ def catalog_for(args: argparse.Namespace, console: Console, config: Config | Non
     """The catalog the options and the config name (see the module's docstring); ``config``:
     the config file's, None when there is none. Not ``required``: an empty catalog when the
     config turns it off (``rsshub.catalog: []``), instead of an error."""
+    from rsspage.catalog.live import load_live
+    from rsspage.fetch import FetchOptions
+    from rsspage.pipeline import config_catalog
+
     paths = catalog_paths(args)
     if paths:
         return load_catalog(paths, config.site.language if config else DEFAULT_LANGUAGE)
@@ -118,6 +126,10 @@ def cmd_catalog(args: argparse.Namespace, console: Console) -> int:
 
 
 def _update(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.catalog.live import CACHE_NAME, load_live
+    from rsspage.fetch import FetchOptions
+    from rsspage.pipeline import fetch_options
+
     config = optional_config(args.config, console, required=True)
     state = config.output.state if config else NO_CONFIG_STATE
     options = fetch_options(config) if config else FetchOptions()

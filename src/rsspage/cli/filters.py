@@ -9,7 +9,6 @@ from pathlib import Path
 from rsspage.cli.common import EXIT_OK, Commands, add_command, report_exit
 from rsspage.config import DEFAULT_NAME, load_config
 from rsspage.console import Console, table
-from rsspage.pipeline import build
 from rsspage.refilter import Example, FeedFilterReport, FilterReport, apply_rules, try_rules
 from rsspage.store import Store
 
@@ -37,6 +36,8 @@ def register(sub: Commands) -> None:
 
 
 def cmd_filter(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.build import build  # the site's templates: only for this command
+
     config = load_config(args.config)
     now = datetime.now(UTC)
     if not args.apply:

@@ -9,7 +9,6 @@ from rsspage.cli.common import EXIT_OK, Commands, add_command
 from rsspage.config import load_config
 from rsspage.console import Console
 from rsspage.errors import ConfigError
-from rsspage.pipeline import import_hexo
 
 
 def register(sub: Commands) -> None:
@@ -20,6 +19,8 @@ def register(sub: Commands) -> None:
 
 
 def cmd_import_hexo(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.pipeline import import_hexo  # the parsing stage: only for this command
+
     config = load_config(args.config)
     if not args.path.is_dir():
         raise ConfigError(str(args.path), None, "", "not a folder of Hexo posts")

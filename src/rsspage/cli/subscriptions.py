@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rsspage.cli.common import EXIT_OK, Commands, add_command
 from rsspage.config import load_config
 from rsspage.config_edit import append_entries
 from rsspage.console import Console, table
-from rsspage.importers.opml import ImportPlan, plan_import, read_opml
+
+if TYPE_CHECKING:
+    from rsspage.importers.opml import ImportPlan
 
 
 def register(sub: Commands) -> None:
@@ -23,6 +26,8 @@ def register(sub: Commands) -> None:
 
 
 def cmd_import(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.importers.opml import plan_import, read_opml  # lxml: only for this command
+
     config = load_config(args.config)
     feeds = read_opml(args.opml)
     plan = plan_import(feeds, config.instances, (r.path for r in config.routes),

@@ -13,9 +13,7 @@ from rsspage import __version__
 from rsspage.cli.common import EXIT_OK, Commands, add_command
 from rsspage.config import load_config
 from rsspage.console import Console
-from rsspage.pipeline import Hooks
 from rsspage.types import RunReport
-from rsspage.watch import WatchHooks, watch
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 #: A second signal cut the pass short (128 + SIGINT, as a shell reports Ctrl+C).
@@ -31,6 +29,9 @@ def register(sub: Commands) -> None:
 
 
 def cmd_watch(args: argparse.Namespace, console: Console) -> int:
+    from rsspage.pipeline import Hooks  # every stage: only for this command
+    from rsspage.watch import WatchHooks, watch
+
     config = load_config(args.config)
     stop = threading.Event()
     received: list[str] = []

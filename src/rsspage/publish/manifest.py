@@ -31,11 +31,16 @@ import contextlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
+
+if TYPE_CHECKING:
+    from rsspage.config import Config
+    from rsspage.store import Store
 
 NAME = ".rsspage-manifest.json"
 PAGES_NAME = ".rsspage-pages.json"
@@ -175,3 +180,31 @@ def save_pages(root: Path, pages: dict[str, str]) -> None:
     """Replace the page hashes kept in ``root`` (atomically; not rewritten when unchanged)."""
     data = orjson.dumps({"version": 1, "pages": pages}, option=orjson.OPT_SORT_KEYS)
     _replace(root / PAGES_NAME, data, durable=False)  # only saves work: a loss costs a build
+
+
+# -- what the configured outputs' manifests say (status, forget: no templates loaded) ------
+
+
+def _roots(config: Config) -> dict[str, Path]:
+    roots = {"hexo": config.output.hexo, "site": config.output.site}
+    return {name: root for name, root in roots.items() if root is not None}
+
+
+def published_files(config: Config, ids: set[str]) -> list[str]:
+    """The files the outputs' manifests say were written for the articles ``ids``."""
+    files: list[str] = []
+    for root in _roots(config).values():
+        written = load(root / NAME).articles
+        files += sorted(str(root / rel) for rel, article in written.items() if article in ids)
+    return files
+
+
+def unknown_articles(config: Config, store: Store) -> dict[str, int]:
+    """Per output: how many articles it holds files for that the archive does not know (a
+    younger state). Empty when the archive knows all of them."""
+    counts = {}
+    for name, root in _roots(config).items():
+        written = load(root / NAME).articles.values()
+        if unknown := len(store.unknown_ids(written)):
+            counts[name] = unknown
+    return counts

@@ -15,10 +15,9 @@ interrupted build is completed by the next one.
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from rsspage.config import Config
-from rsspage.publish import build_record, hexo_dates, manifest, rebuild
+from rsspage.publish import build_record, hexo_dates, rebuild
 from rsspage.publish import hexo as hexo_posts
 from rsspage.publish.hexo import DiskCheck, publish_hexo
 from rsspage.publish.rebuild import EXTRAS_FORMAT
@@ -36,8 +35,7 @@ from rsspage.store import Store
 from rsspage.types import Article, OutputCounts
 
 __all__ = ["EXTRAS_FORMAT", "SIZES_NAME", "PublishStats", "publish_all", "publish_hexo_posts",
-           "publish_site", "published_files", "site_counts", "site_window", "unknown_articles",
-           "write_extras", "write_site"]
+           "publish_site", "site_counts", "site_window", "write_extras", "write_site"]
 
 #: What publishing did, per output name.
 PublishStats = dict[str, OutputCounts]
@@ -120,28 +118,3 @@ def _archive_order(article: Article) -> tuple[datetime, datetime, str]:
     """The order of ``Store.articles``: it decides which of two new posts of one title gets
     the plain name."""
     return article.published, article.first_seen or article.published, article.id
-
-
-def _roots(config: Config) -> dict[str, Path]:
-    roots = {"hexo": config.output.hexo, "site": config.output.site}
-    return {name: root for name, root in roots.items() if root is not None}
-
-
-def published_files(config: Config, ids: set[str]) -> list[str]:
-    """The files the outputs' manifests say were written for the articles ``ids``."""
-    files: list[str] = []
-    for root in _roots(config).values():
-        written = manifest.load(root / manifest.NAME).articles
-        files += sorted(str(root / rel) for rel, article in written.items() if article in ids)
-    return files
-
-
-def unknown_articles(config: Config, store: Store) -> dict[str, int]:
-    """Per output: how many articles it holds files for that the archive does not know (a
-    younger state). Empty when the archive knows all of them."""
-    counts = {}
-    for name, root in _roots(config).items():
-        written = manifest.load(root / manifest.NAME).articles.values()
-        if unknown := len(store.unknown_ids(written)):
-            counts[name] = unknown
-    return counts
