@@ -8,7 +8,7 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -79,6 +79,22 @@ def test_new_updated_and_unchanged(store: Store) -> None:
     titles = {a.id: a.title for a in store.articles()}
     assert titles["id2"] == "改了标题"
     assert store.search("改了标题")[0].id == "id2"  # FTS follows the update
+
+
+def test_times_are_stored_in_utc_whatever_zone_they_come_in(store: Store) -> None:
+    # The archive's order is that of its time strings: an article given in +08:00 must sort
+    # by its instant among UTC ones (06:30 UTC, between 2 h and 1 h before NOW).
+    beijing = timezone(timedelta(hours=8))
+    early = article(9, published=datetime(2026, 11, 20, 14, 30, tzinfo=beijing),
+                    updated=datetime(2026, 11, 20, 15, 0, tzinfo=beijing))
+    store.save_feed(SPEC, OK, [article(1), article(2), early], None, NOW)
+    read = {a.id: a for a in store.articles()}
+    assert read["id9"].published == early.published and read["id9"].published.utcoffset() == timedelta(0)
+    assert read["id9"].updated == early.updated
+    assert [a.id for a in store.articles()] == ["id2", "id9", "id1"]
+    query = store.site_query(None)
+    assert [a.id for a in query.articles(("新媒体",))] == ["id2", "id9", "id1"]
+    assert [a.id for a in query.articles((), NOW - timedelta(hours=1, minutes=45))] == ["id9", "id1"]
 
 
 def test_estimated_date_keeps_first_seen(store: Store) -> None:

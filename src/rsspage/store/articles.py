@@ -21,7 +21,7 @@ from typing import Any
 
 from rsspage.media import enclosures_from_json, enclosures_to_json
 from rsspage.store.clusters import queue as queue_for_clusters
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 from rsspage.store.same_story import alias_of, story_keys
 from rsspage.types import Article
 
@@ -68,9 +68,9 @@ class SaveCounts:
 
 def _row(article: Article) -> tuple[object, ...]:
     return (
-        article.id, article.feed_key, article.title, article.link, article.published.isoformat(),
+        article.id, article.feed_key, article.title, article.link, utc_text(article.published),
         int(article.date_estimated), int(article.date_clamped),
-        article.updated.isoformat() if article.updated else None, article.author,
+        utc_text(article.updated) if article.updated else None, article.author,
         article.category, article.source, article.channel, article.content_html, article.text,
         article.image, article.content_hash, _tags_text(article.tags),
         enclosures_to_json(article.enclosures),

@@ -42,7 +42,7 @@ from rsspage.clusters import HEAD_CHARS
 from rsspage.store import changes, clusters, db
 from rsspage.store.cluster_pass import Known
 from rsspage.store.clusters import Filing, Row
-from rsspage.store.db import Connection, Where, open_reader
+from rsspage.store.db import Connection, Where, open_reader, utc_text
 from rsspage.types import Article
 
 log = logging.getLogger("rsspage")
@@ -103,7 +103,7 @@ class Ahead:
         order it stores them (their ids and stories unknown to the archive)."""
         base = _BASE + position * _PER_FEED
         rows: list[Row] = [(base + n, a.id, a.title, a.text[:HEAD_CHARS],
-                            a.published.isoformat(), a.source, None, False)
+                            utc_text(a.published), a.source, None, False)
                            for n, a in enumerate(new)]
         self._given.update((row[0], row) for row in rows)
         if rows:

@@ -14,6 +14,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,6 +78,13 @@ class Connection(Protocol):
 #: A database's dialect and location: the SQLite file's path, or the PostgreSQL URL (a
 #: secret: passed to another process on a pipe, never on its command line).
 Where = tuple[str, str]
+
+
+def utc_text(when: datetime) -> str:
+    """``when`` as the store writes an article's times: ISO 8601 in UTC. Every order and
+    bound of the archive compares these strings (SQL ``ORDER BY published``, the site's
+    listings, the neighbours' bisect), which order as the instants do only in one zone."""
+    return when.astimezone(UTC).isoformat()
 
 
 def open_reader(where: Where) -> Connection:

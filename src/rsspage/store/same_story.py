@@ -15,7 +15,7 @@ from rsspage.canonical import (
     title_key,
 )
 from rsspage.store import db
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 from rsspage.types import Article
 
 _WINDOW = timedelta(days=FINGERPRINT_WINDOW_DAYS)
@@ -74,7 +74,7 @@ def _same_fingerprint(conn: Connection, article: Article, title: str) -> str | N
         "AND published BETWEEN ? AND ? AND feed_key != ? AND +hidden = 0 "
         "ORDER BY published, id LIMIT ?",
         (HEAD_READ_CHARS, title,
-         (article.published - _WINDOW).isoformat(), (article.published + _WINDOW).isoformat(),
+         utc_text(article.published - _WINDOW), utc_text(article.published + _WINDOW),
          article.feed_key, _FINGERPRINT_CANDIDATES)).fetchall()
     for found, text in rows:
         if same_text(head, text_head(text)):

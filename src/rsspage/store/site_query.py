@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
 from rsspage.store.articles import _READ_COLUMNS, _article
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 from rsspage.types import Article
 
 #: Where articles are listed (see the module docstring).
@@ -41,7 +41,7 @@ class SiteQuery:
     def __init__(self, conn: Connection, since: datetime | None) -> None:
         self._conn = conn
         self.since = since
-        self._since = since.isoformat() if since else None
+        self._since = utc_text(since) if since else None
 
     def for_another_thread(self) -> Callable[[], SiteQuery]:
         """A way to make, in another thread (a connection serves the thread that made it),
@@ -229,11 +229,11 @@ class SiteQuery:
                     before is not None and op == "<" and before[0] < bound):
                 continue
             terms.append(f"published {op} ?")
-            params.append(bound.isoformat())
+            params.append(utc_text(bound))
         for op, key in (("<", before), (">", after), (">=", not_before), ("<=", not_after)):
             if key is not None:
                 terms.append(f"(published, id) {op} (?, ?)")
-                params += [key[0].isoformat(), key[1]]
+                params += [utc_text(key[0]), key[1]]
         return "WHERE " + " AND ".join(terms), params
 
     def _entry_where(self, start: EntryKey | None, end: EntryKey | None,
@@ -246,5 +246,5 @@ class SiteQuery:
         for op, key in ((">=", start), ("<", end)):
             if key is not None:
                 terms.append(f"(first_seen, id) {op} (?, ?)")
-                params += [key[0].isoformat(), key[1]]
+                params += [utc_text(key[0]), key[1]]
         return "WHERE " + " AND ".join(terms), params
