@@ -46,14 +46,14 @@ def register(sub: Commands) -> None:
 
 
 def cmd_export(args: argparse.Namespace, console: Console) -> int:
-    from rsspage.catalog.live import carry_cache  # with the fetching stage: only here
-
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
         if args.parts is not None:
             if args.file is not None:
                 raise StoreError("give either FILE or --parts DIR, not both")
             counts = store.export_parts(args.parts)
+            from rsspage.catalog.live import carry_cache  # loads the fetching stage: only here
+
             carry_cache(config.output.state, args.parts)  # the catalog travels with it
             where = f"{args.parts}/ ({counts.written} parts written, {counts.unchanged} "\
                     f"unchanged, {counts.removed} removed)"
@@ -67,12 +67,12 @@ def cmd_export(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_restore(args: argparse.Namespace, console: Console) -> int:
-    from rsspage.catalog.live import carry_cache
-
     config = load_config(args.config)
     with Store.locked(config.output.state, config.store_url) as store:
         counts = store.restore(args.path)
         if args.path.is_dir():
+            from rsspage.catalog.live import carry_cache
+
             carry_cache(args.path, config.output.state)
     print(f"restored from {args.path}: {counts.feeds} feeds; articles: {counts.new} new, "
           f"{counts.updated} updated, {counts.unchanged} already there; {counts.names} "
@@ -127,8 +127,6 @@ def _show_migration(copied: Migration, source: str, target: str, console: Consol
 
 
 def cmd_forget(args: argparse.Namespace, console: Console) -> int:
-    from rsspage.build import build  # the site's templates: only for this command
-
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
         keys = store.feed_keys()
@@ -156,6 +154,8 @@ def cmd_forget(args: argparse.Namespace, console: Console) -> int:
     print(f"forgot {args.feed}: {removed} articles deleted from the archive"
           + (f", {handed} kept with the other feeds that brought them" if handed else ""),
           file=console.out)
+    from rsspage.build import build  # the site's templates: only once something changed
+
     return report_exit(build(config), console)
 
 

@@ -89,13 +89,13 @@ def catalog_for(args: argparse.Namespace, console: Console, config: Config | Non
     """The catalog the options and the config name (see the module's docstring); ``config``:
     the config file's, None when there is none. Not ``required``: an empty catalog when the
     config turns it off (``rsshub.catalog: []``), instead of an error."""
-    from rsspage.catalog.live import load_live
-    from rsspage.fetch import FetchOptions
-    from rsspage.pipeline import config_catalog
-
     paths = catalog_paths(args)
     if paths:
         return load_catalog(paths, config.site.language if config else DEFAULT_LANGUAGE)
+    from rsspage.catalog.live import load_live  # the fetching stage, for the live catalog
+    from rsspage.fetch import FetchOptions
+    from rsspage.pipeline import config_catalog
+
     instance: str | None = getattr(args, "instance", None)
     if config is None:
         live = load_live(NO_CONFIG_STATE, _instances(instance, None), FetchOptions(),

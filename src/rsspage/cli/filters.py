@@ -36,8 +36,6 @@ def register(sub: Commands) -> None:
 
 
 def cmd_filter(args: argparse.Namespace, console: Console) -> int:
-    from rsspage.build import build  # the site's templates: only for this command
-
     config = load_config(args.config)
     now = datetime.now(UTC)
     if not args.apply:
@@ -48,6 +46,8 @@ def cmd_filter(args: argparse.Namespace, console: Console) -> int:
     with Store.locked(config.output.state, config.store_url) as store:
         report = apply_rules(config, store, now)
     _show(report, args.examples, console)
+    from rsspage.build import build  # the site's templates: only once something changed
+
     return report_exit(build(config), console)
 
 

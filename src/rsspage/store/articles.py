@@ -101,7 +101,7 @@ def save(conn: Connection, articles: Iterable[Article], now: datetime, *,
     A new article whose id is in ``hidden`` (filter rules hid it) is stored hidden; an article
     already stored keeps its flag (``rsspage filter test --apply`` decides again)."""
     tally: Counter[str] = Counter()  # SaveCounts' fields, while they are counted
-    stamp = now.isoformat()
+    stamp = utc_text(now)
     for article in articles:
         target = article.id
         old = conn.execute(
@@ -201,7 +201,7 @@ def _take_richer(conn: Connection, target: str, copy: Article, stamp: str) -> bo
 
 
 def _clamped_from(article: Article) -> str | None:
-    return article.clamped_from.isoformat() if article.clamped_from else None
+    return utc_text(article.clamped_from) if article.clamped_from else None
 
 
 def _same_clamp(old: Any, article: Article) -> bool:
@@ -258,7 +258,7 @@ def iter_all(conn: Connection, *, content: bool = True,
                         for c in _READ_COLUMNS)
     where, params = "WHERE hidden = 0", []
     if since:
-        where, params = f"{where} AND published >= ?", [since.isoformat()]
+        where, params = f"{where} AND published >= ?", [utc_text(since)]
     cursor = conn.cursor()
     cursor.row_factory = None  # plain tuples: every site build reads all 20,000 rows
     cursor.execute(f"SELECT {columns} FROM articles {where} "
@@ -336,13 +336,13 @@ def set_hidden(conn: Connection, ids: Iterable[str], hidden: bool,
         changed += conn.execute(
             f"UPDATE articles SET hidden = ?, last_changed = ? WHERE hidden != ? "
             f"AND id IN ({', '.join('?' * len(part))})",
-            (int(hidden), now.isoformat(), int(hidden), *part)).rowcount
+            (int(hidden), utc_text(now), int(hidden), *part)).rowcount
     return changed
 
 
 def prune(conn: Connection, before: datetime, now: datetime) -> int:
     """Delete articles published before ``before``, on purpose: their files go too."""
-    return remove(conn, "published < ?", (before.isoformat(),), now)
+    return remove(conn, "published < ?", (utc_text(before),), now)
 
 
 def of_feed(conn: Connection, feed_key: str) -> list[tuple[str, str, bool]]:
@@ -385,7 +385,7 @@ def remove(conn: Connection, where: str, params: tuple[object, ...],
     """Delete the articles matching ``where`` and their names, remembering their ids as gone:
     publishing then deletes their files (files of articles the store does not know are kept)."""
     conn.execute(f"INSERT INTO gone_articles (id, at) SELECT id, ? FROM articles WHERE {where} "
-                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at", (now.isoformat(), *params))
+                 "ON CONFLICT (id) DO UPDATE SET at = excluded.at", (utc_text(now), *params))
     conn.execute(f"DELETE FROM published_names WHERE article_id IN "
                  f"(SELECT id FROM articles WHERE {where})", params)
     return conn.execute(f"DELETE FROM articles WHERE {where}", params).rowcount

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rsspage.store import db
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +153,10 @@ def window_moved(conn: Connection, old: datetime | None, new: datetime | None,
     left = new is not None and (old is None or new > old)  # it starts later: articles left
     low, high = (old, new) if left else (new, old)
     assert high is not None
-    terms, params = ["hidden = 0", "published < ?"], [high.isoformat()]
+    terms, params = ["hidden = 0", "published < ?"], [utc_text(high)]
     if low is not None:
         terms.append("published >= ?")
-        params.append(low.isoformat())
+        params.append(utc_text(low))
     rows = conn.execute(f"SELECT id, category, source, channel, published, first_seen "
                         f"FROM articles WHERE {' AND '.join(terms)} LIMIT ?",
                         (*params, limit + 1)).fetchall()

@@ -42,7 +42,7 @@ from rsspage.clusters import HEAD_CHARS, WINDOW_DAYS, Features, features_of, ske
 from rsspage.store import db
 from rsspage.store.cluster_counts import FeatureCounts
 from rsspage.store.cluster_pass import Known, Pass, week_of
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 
 #: Off: new articles are neither queued nor clustered (the benchmark's switch, and a way out).
 ENABLED = True
@@ -317,7 +317,7 @@ def fill(conn: Connection, *, decide: bool = True) -> int:
         return 0
     (newest,) = conn.execute("SELECT MAX(published) FROM articles WHERE hidden = 0").fetchone()
     if newest is not None:
-        since = (datetime.fromisoformat(newest) - _WINDOW).isoformat()
+        since = utc_text(datetime.fromisoformat(newest) - _WINDOW)
         conn.execute("INSERT OR IGNORE INTO cluster_pending (article) SELECT rowid FROM articles "
                      "WHERE +hidden = 0 AND published >= ?", (since,))
     count = file_pending(conn, decide=decide)

@@ -81,10 +81,11 @@ Where = tuple[str, str]
 
 
 def utc_text(when: datetime) -> str:
-    """``when`` as the store writes an article's times: ISO 8601 in UTC. Every order and
-    bound of the archive compares these strings (SQL ``ORDER BY published``, the site's
-    listings, the neighbours' bisect), which order as the instants do only in one zone."""
-    return when.astimezone(UTC).isoformat()
+    """``when`` as the store writes and compares its times: ISO 8601 in UTC (a naive time is
+    taken as UTC, as the store reads one back). Every order and bound of the archive compares
+    these strings (SQL ``ORDER BY published``, the site's listings, the neighbours' bisect, the
+    change log's windows), which order as the instants do only in one zone."""
+    return (when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)).isoformat()
 
 
 def open_reader(where: Where) -> Connection:

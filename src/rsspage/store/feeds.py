@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rsspage.store import db
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 from rsspage.types import FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
 
@@ -86,7 +86,7 @@ def record(
 ) -> None:
     """Remember the outcome of one fetch (validators only from a successful response), and
     with ``timing`` when the feed is next due."""
-    stamp = now.isoformat()
+    stamp = utc_text(now)
     ok = error is None and result.status in (FetchStatus.OK, FetchStatus.NOT_MODIFIED)
     conn.execute(
         """INSERT INTO feeds (key, url, category, source, channel, view) VALUES (?, ?, ?, ?, ?, ?)
@@ -119,7 +119,7 @@ def record(
 
 
 def _stamp(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
+    return utc_text(when) if when else None
 
 
 def set_followed(conn: Connection, keys: Iterable[str], now: datetime) -> int:
@@ -127,7 +127,7 @@ def set_followed(conn: Connection, keys: Iterable[str], now: datetime) -> int:
     returns how many were newly retired."""
     followed = set(keys)
     rows = conn.execute("SELECT key, retired_at FROM feeds").fetchall()
-    retire = [(now.isoformat(), r["key"]) for r in rows
+    retire = [(utc_text(now), r["key"]) for r in rows
               if r["key"] not in followed and r["retired_at"] is None]
     conn.executemany("UPDATE feeds SET retired_at=? WHERE key=?", retire)
     conn.executemany("UPDATE feeds SET retired_at=NULL WHERE key=?",
@@ -146,7 +146,7 @@ def ensure(conn: Connection, specs: Iterable[FeedSpec], now: datetime) -> None:
     conn.executemany(
         "INSERT OR IGNORE INTO feeds (key, category, source, channel, retired_at) "
         "VALUES (?, ?, ?, ?, ?)", [(spec.key, spec.category, spec.source, spec.channel,
-                                    None if spec.urls else now.isoformat()) for spec in specs])
+                                    None if spec.urls else utc_text(now)) for spec in specs])
 
 
 def delete(conn: Connection, key: str) -> None:
@@ -170,7 +170,7 @@ def health(conn: Connection, since: datetime) -> list[FeedHealth]:
            FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
            GROUP BY f.key
            ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key""",
-        (since.isoformat(),),
+        (utc_text(since),),
     )
     return [
         FeedHealth(

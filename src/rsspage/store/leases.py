@@ -24,7 +24,7 @@ from datetime import datetime
 
 from rsspage.errors import StoreError
 from rsspage.store import db
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 
 
 def _require_postgresql(conn: Connection) -> None:
@@ -47,7 +47,7 @@ def claim(conn: Connection, due: Sequence[tuple[str, float]], now: datetime, unt
     still due; returns their keys. Rows another worker is claiming or storing are skipped,
     not waited for."""
     _require_postgresql(conn)
-    stamp = now.isoformat()
+    stamp = utc_text(now)
     rows = conn.execute(
         "UPDATE feed_leases SET until = ?, worker = ? WHERE key IN ("
         "SELECT l.key FROM feed_leases l JOIN feeds f ON f.key = l.key "
@@ -56,7 +56,7 @@ def claim(conn: Connection, due: Sequence[tuple[str, float]], now: datetime, unt
         "WHERE l.until <= ? AND (f.next_check IS NULL OR f.next_check <= ? "
         "OR (f.every_seconds IS NOT NULL AND f.every_seconds != due.every)) "
         "ORDER BY due.n LIMIT ? FOR UPDATE OF l, f SKIP LOCKED) RETURNING key",
-        (until.isoformat(), worker, [k for k, _ in due], [e for _, e in due], stamp, stamp,
+        (utc_text(until), worker, [k for k, _ in due], [e for _, e in due], stamp, stamp,
          limit)).fetchall()
     return [str(row[0]) for row in rows]
 
@@ -71,4 +71,4 @@ def renew(conn: Connection, keys: Sequence[str], until: datetime, worker: str) -
     """The worker's leases on ``keys`` last until ``until`` (a heartbeat); returns how many
     it still held."""
     return conn.execute("UPDATE feed_leases SET until = ? WHERE worker = ? AND key = ANY(?)",
-                        (until.isoformat(), worker, list(keys))).rowcount
+                        (utc_text(until), worker, list(keys))).rowcount

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from rsspage.store.articles import remove  # one way to remove an article on purpose
-from rsspage.store.db import Connection
+from rsspage.store.db import Connection, utc_text
 
 #: SQLite's default limit of ``?`` per statement is 32766; feeds with their own keep_days are few.
 _KEYS_PER_QUERY = 500
@@ -29,16 +29,16 @@ def prune(conn: Connection, before: datetime | None,
         else:
             marks = ", ".join("?" * len(keys))
             removed += remove(conn, f"published < ? AND feed_key NOT IN ({marks})",
-                               (before.isoformat(), *keys), now)
+                               (utc_text(before), *keys), now)
     for key, own_before in own.items():
         if own_before is not None:
             removed += remove(conn, "feed_key = ? AND published < ?",
-                               (key, own_before.isoformat()), now)
+                               (key, utc_text(own_before)), now)
     return removed
 
 
 def _remove_globally_by_feed(conn: Connection, before: datetime, skip: set[str],
                              now: datetime) -> int:
     keys = [row[0] for row in conn.execute("SELECT DISTINCT feed_key FROM articles")]
-    return sum(remove(conn, "feed_key = ? AND published < ?", (key, before.isoformat()), now)
+    return sum(remove(conn, "feed_key = ? AND published < ?", (key, utc_text(before)), now)
                for key in keys if key not in skip)
