@@ -135,6 +135,76 @@ def test_feed_health_tracks_failures_and_validators(store: Store) -> None:
     assert store.health(NOW)[0].consecutive_failures == 0
 
 
+def _counted(store: Store) -> dict[str, tuple[int, int, int]]:
+    """(articles, hidden, merged) of each feed as the health says (the kept counts)."""
+    return {h.key: (h.articles, h.hidden, h.merged) for h in store.health(NOW)
+            if (h.articles, h.hidden, h.merged) != (0, 0, 0)}
+
+
+def _recounted(store: Store) -> dict[str, tuple[int, int, int]]:
+    """The same counted from every row, as the health query did before the counts were kept."""
+    rows = store._conn.execute(
+        """SELECT f.key, COUNT(CASE WHEN a.hidden = 0 THEN 1 END),
+                  COUNT(CASE WHEN a.hidden != 0 THEN 1 END),
+                  (SELECT COUNT(*) FROM aliases l WHERE l.feed_key = f.key)
+           FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key GROUP BY f.key""")
+    return {key: (visible, hidden, merged) for key, visible, hidden, merged in rows
+            if (visible, hidden, merged) != (0, 0, 0)}
+
+
+def test_feed_counts_follow_every_change(tmp_path: Path, store: Store) -> None:
+    # The health's counts are kept by triggers (schema 20): after each kind of change they
+    # equal a count of every row, and what the change should make them.
+    def counts() -> dict[str, tuple[int, int, int]]:
+        kept = _counted(store)
+        assert kept == _recounted(store)
+        return kept
+
+    other = FeedSpec(key="/other", urls=("http://127.0.0.1:1/other",), category="c",
+                     source="s", channel="ch")
+    store.save_feed(SPEC, OK, [article(n) for n in (1, 2, 3, 4, 200)], None, NOW)
+    twin = article(1, id="other1", feed_key="/other")  # stored once: an alias of /other
+    store.save_feed(other, OK, [twin, article(40, id="own", feed_key="/other")], None, NOW)
+    assert counts() == {SPEC.key: (5, 0, 0), "/other": (1, 0, 1)}
+    assert store.set_hidden(["id2", "id3", "own"], True, NOW) == 3
+    store.set_hidden(["id3"], True, NOW)  # hidden already: no change
+    assert counts() == {SPEC.key: (3, 2, 0), "/other": (0, 1, 1)}
+    store.save_feed(SPEC, OK, [article(2, content_hash="h2b")], None, NOW)  # updated, hidden
+    assert store.prune(NOW - timedelta(days=2), NOW) == 1  # article 200
+    assert counts() == {SPEC.key: (2, 2, 0), "/other": (0, 1, 1)}
+    store.set_hidden(["id3"], False, NOW)
+    assert counts() == {SPEC.key: (3, 1, 0), "/other": (0, 1, 1)}
+    store.export(tmp_path / "export.jsonl.gz")
+    assert store.forget_feed(SPEC.key, NOW) == (3, 1)  # article 1 passes to /other
+    assert counts() == {"/other": (1, 1, 0)}
+    store.restore(tmp_path / "export.jsonl.gz")  # the alias comes back, forgotten articles not
+    assert counts() == {"/other": (1, 1, 1)}
+    with Store.open(tmp_path / "copy") as copy:  # an archive restored into an empty store
+        copy.restore(tmp_path / "export.jsonl.gz")
+        assert _counted(copy) == _recounted(copy) == {SPEC.key: (3, 1, 0), "/other": (0, 1, 1)}
+
+
+def test_feed_counts_of_an_older_archive_are_filled_by_its_migration(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state") as store:
+        store.save_feed(SPEC, OK, [article(n) for n in range(1, 6)], None, NOW)
+        twin = article(1, id="other1", feed_key="/other")
+        other = replace(SPEC, key="/other", urls=("http://127.0.0.1:1/other",))
+        store.save_feed(other, OK, [twin], None, NOW)
+        store.set_hidden(["id2"], True, NOW)
+        expected = _recounted(store)
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)  # as schema 19 left it
+    for trigger in ("ai", "ad", "au", "alias_ai", "alias_ad", "alias_au"):
+        conn.execute(f"DROP TRIGGER feed_counts_{trigger}")
+    conn.execute("DROP TABLE feed_counts")
+    before = next(n for n, ddl in enumerate(MIGRATIONS) if "CREATE TABLE feed_counts" in ddl)
+    assert before == len(MIGRATIONS) - 1  # a later migration would run again here: drop it too
+    conn.execute(f"PRAGMA user_version = {before}")
+    conn.commit()
+    conn.close()
+    with Store.open(tmp_path / "state") as store:
+        assert _counted(store) == expected == {SPEC.key: (4, 1, 0), "/other": (0, 0, 1)}
+
+
 def test_prune_and_names(store: Store) -> None:
     store.save_feed(SPEC, OK, [article(1), article(100)], None, NOW)
     store.save_names("hexo", {"id1": "a/b/c/one.md", "id100": "a/b/c/old.md"})

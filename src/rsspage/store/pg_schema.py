@@ -222,4 +222,54 @@ MIGRATIONS: tuple[str, ...] = (
         worker TEXT NOT NULL DEFAULT ''
     );
     """),
+    # 3: each feed's counts kept by a trigger (SQLite's migration 20 keeps them with six).
+    _c_text("""
+    CREATE TABLE feed_counts (
+        feed_key TEXT PRIMARY KEY,
+        visible BIGINT NOT NULL DEFAULT 0,
+        hidden BIGINT NOT NULL DEFAULT 0,
+        merged BIGINT NOT NULL DEFAULT 0
+    );
+    INSERT INTO feed_counts (feed_key, visible, hidden)
+        SELECT feed_key, COUNT(*) FILTER (WHERE hidden = 0), COUNT(*) FILTER (WHERE hidden != 0)
+        FROM articles GROUP BY feed_key;
+    INSERT INTO feed_counts (feed_key, merged)
+        SELECT feed_key, COUNT(*) FROM aliases GROUP BY feed_key
+        ON CONFLICT (feed_key) DO UPDATE SET merged = excluded.merged;
+    CREATE FUNCTION rsspage_count_feed(k text, v bigint, h bigint, m bigint)
+        RETURNS void LANGUAGE sql AS $$
+        INSERT INTO feed_counts AS c (feed_key, visible, hidden, merged)
+            VALUES (k, v, h, m)
+            ON CONFLICT (feed_key) DO UPDATE SET visible = c.visible + excluded.visible,
+                hidden = c.hidden + excluded.hidden, merged = c.merged + excluded.merged
+    $$;
+    CREATE FUNCTION rsspage_count_article() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            PERFORM rsspage_count_feed(OLD.feed_key, -(OLD.hidden = 0)::int,
+                                       -(OLD.hidden != 0)::int, 0);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            PERFORM rsspage_count_feed(NEW.feed_key, (NEW.hidden = 0)::int,
+                                       (NEW.hidden != 0)::int, 0);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER articles_counted AFTER INSERT OR DELETE OR UPDATE OF feed_key, hidden
+        ON articles FOR EACH ROW EXECUTE FUNCTION rsspage_count_article();
+    CREATE FUNCTION rsspage_count_alias() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP IN ('UPDATE', 'DELETE') THEN
+            PERFORM rsspage_count_feed(OLD.feed_key, 0, 0, -1);
+        END IF;
+        IF TG_OP IN ('UPDATE', 'INSERT') THEN
+            PERFORM rsspage_count_feed(NEW.feed_key, 0, 0, 1);
+        END IF;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER aliases_counted AFTER INSERT OR DELETE OR UPDATE OF feed_key
+        ON aliases FOR EACH ROW EXECUTE FUNCTION rsspage_count_alias();
+    """),
 )
