@@ -14,7 +14,7 @@ by (published, id).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from rsspage.store.articles import _READ_COLUMNS, _article
@@ -54,11 +54,40 @@ class SiteQuery:
 
     def tree(self) -> list[tuple[str, str, str, int, datetime]]:
         """(category, source, channel, articles, newest published) of every channel."""
-        where, params = self._where((), None, None)
-        rows = self._conn.execute(
-            f"SELECT category, source, channel, COUNT(*), MAX(published) FROM articles {where} "
-            "GROUP BY category, source, channel", params)
-        return [(c, s, ch, n, datetime.fromisoformat(p)) for c, s, ch, n, p in rows]
+        return [(*names, count, datetime.fromisoformat(newest))
+                for names, count, newest in self._per_channel(None, None)]
+
+    def _per_channel(self, start: datetime | None, end: datetime | None,
+                     ) -> Iterator[tuple[tuple[str, str, str], int, str]]:
+        """Each channel with articles published in ``[start, end)`` of the window: its names,
+        how many, the newest's ``published`` as stored. The channels are found by skipping
+        from one to the next through the index (articles_tree), each counted in its range: a
+        GROUP BY over a range of ``published``, the index's fifth column, read the entry of
+        every article of the archive (0.04 s at 300,000 articles, 0.3 s from a cold cache)."""
+        channel: tuple[str, str, str] | None = None
+        while (channel := self._next_channel(channel)) is not None:
+            where, params = self._where(channel, start, end)
+            count, newest = self._conn.execute(
+                f"SELECT COUNT(*), MAX(published) FROM articles {where}", params).fetchone()
+            if count:
+                yield channel, int(count), str(newest)
+
+    def _next_channel(self, after: tuple[str, str, str] | None) -> tuple[str, str, str] | None:
+        """The channel after ``after`` (the first: None) in the index's order, of any time:
+        the next in its source, else in its category, else the next category's first. (One
+        row value, ``(category, source, channel) > (?, ?, ?)``, made SQLite scan the entries
+        of the channels before it in the category: 100 ms for 30 channels, against 0.2.)"""
+        steps = [("", ())] if after is None else [
+            (" AND category = ? AND source = ? AND channel > ?", after),
+            (" AND category = ? AND source > ?", after[:2]),
+            (" AND category > ?", after[:1])]
+        for terms, params in steps:
+            row = self._conn.execute(
+                f"SELECT category, source, channel FROM articles WHERE hidden = 0{terms} "
+                "ORDER BY category, source, channel LIMIT 1", params).fetchone()
+            if row:
+                return str(row[0]), str(row[1]), str(row[2])
+        return None
 
     def count(self, place: Place, start: datetime | None = None,
               end: datetime | None = None, *, before: SiteKey | None = None,
@@ -128,14 +157,11 @@ class SiteQuery:
         article, in the window or not (publish/site_pages.py)."""
         if self.since is None or start >= self.since:
             return {}
-        where, params = self._whole()._where((), start, self.since)
         found: dict[Place, int] = {}
-        for *names, count in self._conn.execute(
-                f"SELECT category, source, channel, COUNT(*) FROM articles {where} "
-                "GROUP BY category, source, channel", params):
+        for names, count, _ in self._whole()._per_channel(start, self.since):
             for depth in range(4):
-                place = tuple(names[:depth])
-                found[place] = found.get(place, 0) + int(count)
+                place = names[:depth]
+                found[place] = found.get(place, 0) + count
         return found
 
     def earlier(self, ids: Iterable[str], start: datetime) -> dict[str, Article]:
