@@ -1,7 +1,7 @@
 """Publishing from the store alone: ``rsspage build``, and the rebuilds of ``serve`` and
-``watch``. No stage before the store is needed, so none is imported: a build with nothing to
-do starts in half the time an ``update`` takes to load the fetching and parsing stages (and
-holds ~15 MB less).
+``watch``. No stage before the store is needed, so none is imported: ``rsspage build`` with
+nothing to do took 0.67 s and 69 MB when it loaded the fetching and parsing stages too, and
+takes 0.40 s and 59 MB (an archive of 100,000 articles, most of either time starting up).
 
 ``build`` takes the state lock; ``build_locked`` is the same for a caller that holds it already
 (see pipeline.py).

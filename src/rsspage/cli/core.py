@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from rsspage.serve import Watched  # http.server only for serve
 
 # The stages a command needs are imported by the command: `rsspage build` or `status` never
-# loads the fetching and parsing stages (httpx, feedparser, ftfy: ~0.2 s and ~15 MB), nor
+# loads the fetching and parsing stages (httpx, feedparser, ftfy: ~0.25 s and ~10 MB), nor
 # `status` the site's templates.
 
 
