@@ -153,7 +153,7 @@ def _recounted(store: Store) -> dict[str, tuple[int, int, int]]:
 
 
 def test_feed_counts_follow_every_change(tmp_path: Path, store: Store) -> None:
-    # The health's counts are kept by triggers (schema 20): after each kind of change they
+    # The health's counts (SQLite: kept by triggers, schema 20): after each kind of change they
     # equal a count of every row, and what the change should make them.
     def counts() -> dict[str, tuple[int, int, int]]:
         kept = _counted(store)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rsspage.store import db
-from rsspage.store.db import Connection, utc_text
+from rsspage.store.db import POSTGRESQL, Connection, utc_text
 from rsspage.types import FeedNames, FeedSpec, FeedState, FeedTiming, FetchResult, FetchStatus
 
 
@@ -161,18 +161,29 @@ def set_title(conn: Connection, key: str, title: str) -> None:
     conn.execute("UPDATE feeds SET title=? WHERE key=?", (title, key))
 
 
+#: The feeds' health on SQLite: the counts are kept by triggers (feed_counts, migration 20),
+#: only the last 7 days are counted, from the index, so a build costs the same for any archive.
+_HEALTH = """SELECT f.*, COALESCE(c.visible, 0) AS articles,
+                    (SELECT COUNT(*) FROM articles a WHERE a.feed_key = f.key
+                     AND a.published >= ? AND a.hidden = 0) AS recent,
+                    COALESCE(c.hidden, 0) AS hidden, COALESCE(c.merged, 0) AS merged
+             FROM feeds f LEFT JOIN feed_counts c ON c.feed_key = f.key
+             ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key"""
+#: On PostgreSQL every article is counted (an index-only scan): its row triggers would upsert
+#: one feed's row once per article changed, and in one transaction each upsert steps over the
+#: row's earlier versions (hiding 35,000 articles of a feed: 32 s against 2 s).
+_HEALTH_COUNTED = """SELECT f.*, COUNT(CASE WHEN a.hidden = 0 THEN 1 END) AS articles,
+                    COUNT(CASE WHEN a.published >= ? AND a.hidden = 0 THEN 1 END) AS recent,
+                    COUNT(CASE WHEN a.hidden != 0 THEN 1 END) AS hidden,
+                    (SELECT COUNT(*) FROM aliases l WHERE l.feed_key = f.key) AS merged
+             FROM feeds f LEFT JOIN articles a ON a.feed_key = f.key
+             GROUP BY f.key
+             ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key"""
+
+
 def health(conn: Connection, since: datetime) -> list[FeedHealth]:
-    rows = conn.execute(
-        # The counts are kept by triggers (feed_counts, schema migration 20): only the last 7
-        # days are counted here, from the index, so a build costs the same for any archive.
-        """SELECT f.*, COALESCE(c.visible, 0) AS articles,
-                  (SELECT COUNT(*) FROM articles a WHERE a.feed_key = f.key
-                   AND a.published >= ? AND a.hidden = 0) AS recent,
-                  COALESCE(c.hidden, 0) AS hidden, COALESCE(c.merged, 0) AS merged
-           FROM feeds f LEFT JOIN feed_counts c ON c.feed_key = f.key
-           ORDER BY f.retired_at IS NOT NULL, f.category, f.source, f.channel, f.key""",
-        (utc_text(since),),
-    )
+    query = _HEALTH_COUNTED if conn.dialect == POSTGRESQL else _HEALTH
+    rows = conn.execute(query, (utc_text(since),))
     return [
         FeedHealth(
             key=r["key"], url=r["url"], title=r["title"], category=r["category"],

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 
 from rsspage.store.articles import _READ_COLUMNS, _article
-from rsspage.store.db import Connection, utc_text
+from rsspage.store.db import POSTGRESQL, Connection, utc_text
 from rsspage.types import Article
 
 #: Where articles are listed (see the module docstring).
@@ -63,7 +63,18 @@ class SiteQuery:
         how many, the newest's ``published`` as stored. The channels are found by skipping
         from one to the next through the index (articles_tree), each counted in its range: a
         GROUP BY over a range of ``published``, the index's fifth column, read the entry of
-        every article of the archive (0.04 s at 300,000 articles, 0.3 s from a cold cache)."""
+        every article of the archive (0.04 s at 300,000 articles, 0.3 s from a cold cache).
+        PostgreSQL reads the range through articles_visible instead, and would pay a round
+        trip for each of the skip's queries (100-250 ms for 300 channels, against 1-26 ms): it
+        gets the GROUP BY."""
+        if self._conn.dialect == POSTGRESQL:
+            where, params = self._where((), start, end)
+            for *names, count, newest in self._conn.execute(
+                    f"SELECT category, source, channel, COUNT(*), MAX(published) FROM articles "
+                    f"{where} GROUP BY category, source, channel "
+                    "ORDER BY category, source, channel", params):
+                yield (str(names[0]), str(names[1]), str(names[2])), int(count), str(newest)
+            return
         channel: tuple[str, str, str] | None = None
         while (channel := self._next_channel(channel)) is not None:
             where, params = self._where(channel, start, end)
