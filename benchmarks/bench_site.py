@@ -73,7 +73,7 @@ from typing import Any
 from bench_parse import PHRASES, article_html  # one generator of RSSHub-like news HTML
 from rsspage.config import Config, parse_config
 from rsspage.normalise import normalise_feed
-from rsspage.publish import search_index
+from rsspage.publish import render_pool, search_index
 from rsspage.publish.outputs import publish_hexo_posts, publish_site
 from rsspage.store import Store
 from rsspage.types import FeedSpec, FetchResult, FetchStatus, ParsedFeed, RawEntry
@@ -217,19 +217,23 @@ class ProcessWatch:
         self.tree_sampled_mb = 0.0
         self._lock = threading.Lock()
         self._done = threading.Event()
+        # Started with the first process to watch: a thread running would keep the site
+        # build without search from its render pool (render_pool.workers_for).
         self._thread = threading.Thread(target=self._poll, daemon=True)
 
     def __enter__(self) -> ProcessWatch:
-        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
-        self._thread.join()
+        if self._thread.ident is not None:
+            self._thread.join()
         self._sample()
 
     def add(self, pid: int, name: str) -> None:
         with self._lock:
+            if self._thread.ident is None:  # not started yet
+                self._thread.start()
             self.live[pid] = len(self.procs)
             self.procs.append((name, 0.0))
         self.observe(pid)
@@ -311,6 +315,19 @@ def timed_search() -> dict[str, float]:
     return spent
 
 
+def counted_workers() -> dict[str, int]:
+    """Record how many processes rendered the pages (render_pool.py; 0: the build's own)."""
+    seen = {"workers": 0}
+    render = render_pool.render
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        seen["workers"] = kwargs.get("workers", args[-1])
+        return render(*args, **kwargs)
+
+    render_pool.render = wrapper
+    return seen
+
+
 def phase_setup(folder: Path, articles: int) -> dict[str, Any]:
     config = write_config(folder)
     with Store.open(config.output.state) as store:
@@ -322,6 +339,7 @@ def phase_setup(folder: Path, articles: int) -> dict[str, Any]:
 def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
     config = parse_config((folder / "rsspage.yml").read_text("utf-8"), folder / "rsspage.yml")
     spent = timed_search()
+    pool = counted_workers()
     with Store.open(config.output.state) as store:
         began = time.perf_counter()
         profiler = cProfile.Profile() if profile else None
@@ -334,7 +352,8 @@ def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
         seconds = time.perf_counter() - began
     files = sum(len(names) for _, _, names in os.walk(config.output.site or folder))
     return {"publish": seconds, "search": spent["search"], "written": stats.written,
-            "unchanged": stats.unchanged, "removed": stats.removed, "files": files}
+            "unchanged": stats.unchanged, "removed": stats.removed, "files": files,
+            "workers": pool["workers"]}
 
 
 def phase_add(folder: Path) -> dict[str, Any]:
@@ -580,7 +599,8 @@ def _notes(m: Measured) -> str:
                        f"{d['tree_sampled_mb']:.0f}; ru_maxrss said "
                        f"{d['children_ru_maxrss_mb']:.0f})")
         return (f"publish_site {d['publish']:.2f} s (search index {d['search']:.2f} s); "
-                f"{memory}; files written {d['written']:,}, unchanged {d['unchanged']:,}")
+                f"{memory}; files written {d['written']:,}, unchanged {d['unchanged']:,}"
+                + (f"; rendered by {d['workers']} processes" if d.get("workers") else ""))
     if "publish" in d:
         return f"publish_hexo {d['publish']:.2f} s, {d['written']:,} posts"
     return ""
