@@ -1,11 +1,16 @@
 """Pages rendered by worker processes are the pages a serial build writes (issue 10).
 
 Two real site builds of the same articles without Pagefind (the pool is used only when no
-search runs beside it): one serial, one forced through the pool with small batches.
+search runs beside it): one serial, one forced through the pool with small batches. The
+workers write their pages into the writer's staging folder (staging.py), unless the site keeps
+compressed copies.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,10 +18,12 @@ from typing import Any
 
 import pytest
 
-from rsspage.publish import render_pool
+from rsspage.config import parse_config
+from rsspage.errors import PublishError
+from rsspage.publish import render_pool, staging
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site_pages import Page
-from test_site import ARTICLES, HEALTH, make_site
+from test_site import ARTICLES, HEALTH, Site, make_site
 
 
 def load(ids: Iterable[str]) -> dict[str, str]:
@@ -29,9 +36,16 @@ def tree(root: Path) -> dict[str, bytes]:
             if p.is_file() and not p.name.startswith(".rsspage-")}
 
 
-def build(folder: Path, monkeypatch: pytest.MonkeyPatch, *, pool: bool) -> dict[str, bytes]:
-    folder.mkdir()
+def build(folder: Path, monkeypatch: pytest.MonkeyPatch, *, pool: bool,
+          precompress: str = "") -> dict[str, bytes]:
+    folder.mkdir(exist_ok=True)
     site = make_site(folder)
+    if precompress:
+        path = folder / "rsspage.yml"
+        text = path.read_text("utf-8").replace("timezone: Asia/Shanghai}",
+                                               f"timezone: Asia/Shanghai, precompress: {precompress}}}")
+        path.write_text(text, "utf-8")
+        site = Site(folder, parse_config(text, path), {})
     monkeypatch.setattr(render_pool, "MIN_PAGES", 1 if pool else 10**9)
     monkeypatch.setattr(render_pool, "BATCH", 7)  # many batches, one cut short
     monkeypatch.setattr(render_pool.os, "sched_getaffinity", lambda pid: {0, 1})
@@ -51,7 +65,11 @@ def build(folder: Path, monkeypatch: pytest.MonkeyPatch, *, pool: bool) -> dict[
     assert stats.written > 100 and result.rendered >= 100
     assert site.config.output.site is not None
     assert bool(pooled) == pool and (not pool or pooled[0] == result.rendered)
-    return tree(site.config.output.site)
+    root = site.config.output.site
+    assert not (root / staging.NAME).exists()
+    files = json.loads((root / ".rsspage-manifest.json").read_text())["files"]
+    assert files == {rel: hashlib.sha256(data).hexdigest() for rel, data in tree(root).items()}
+    return tree(root)
 
 
 def test_pool_pages_are_byte_for_byte_the_serial_ones(tmp_path: Path,
@@ -61,6 +79,52 @@ def test_pool_pages_are_byte_for_byte_the_serial_ones(tmp_path: Path,
     pooled = build(tmp_path / "pooled", monkeypatch, pool=True)
     assert serial.keys() == pooled.keys()
     assert [k for k in serial if serial[k] != pooled[k]] == []
+
+
+def test_a_pooled_rebuild_keeps_unchanged_files_as_they_are(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(tmp_path / "no-pagefind"))
+    first = build(tmp_path / "site", monkeypatch, pool=True)
+    site = make_site(tmp_path / "site")
+    assert site.config.output.site is not None
+    times = {p: p.stat().st_mtime_ns for p in site.config.output.site.rglob("*.html")}
+    # No page hashes: every page is rendered again, by the workers, to the same bytes.
+    bare = [replace(a, content_html="") for a in ARTICLES]
+    result, stats = write_site(site.config, bare, HEALTH, {}, load_content=load)
+    assert result.rendered >= 100 and stats.written == 0
+    assert tree(site.config.output.site) == first
+    assert {p: p.stat().st_mtime_ns for p in times} == times
+    assert not (site.config.output.site / staging.NAME).exists()
+
+
+def test_compressed_copies_are_made_from_the_workers_pages(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(tmp_path / "no-pagefind"))
+    serial = build(tmp_path / "serial", monkeypatch, pool=False, precompress="gzip")
+    pooled = build(tmp_path / "pooled", monkeypatch, pool=True, precompress="gzip")
+    assert serial == pooled
+    assert sum(k.endswith(".html.gz") for k in pooled) >= 100
+
+
+def test_a_worker_that_fails_leaves_the_site_as_it_was(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", str(tmp_path / "no-pagefind"))
+    before = build(tmp_path / "site", monkeypatch, pool=True)
+    # An article template that fails on one article, well into the build.
+    victim = ARTICLES[len(ARTICLES) // 2].title
+    templates = tmp_path / "site" / "templates"
+    templates.mkdir()
+    original = (Path(render_pool.__file__).parent / "templates" / "article.html").read_text()
+    failing = "{% if view.article.title == " + json.dumps(victim) + " %}{{ nothing.here }}{% endif %}"
+    (templates / "article.html").write_text(
+        original.replace("{% block main %}", "{% block main %}" + failing))
+    site = make_site(tmp_path / "site")
+    assert site.config.output.site is not None
+    bare = [replace(a, content_html="") for a in ARTICLES]
+    with pytest.raises(PublishError, match=r"article\.html"):
+        write_site(site.config, bare, HEALTH, {}, load_content=load)
+    assert tree(site.config.output.site) == before
+    assert not (site.config.output.site / staging.NAME).exists()
 
 
 def test_few_pages_one_core_or_other_threads_render_serially(
@@ -73,3 +137,21 @@ def test_few_pages_one_core_or_other_threads_render_serially(
     assert render_pool.workers_for(render_pool.MIN_PAGES) == 2
     monkeypatch.setattr(render_pool.os, "sched_getaffinity", lambda pid: {0})
     assert render_pool.workers_for(10**6) == 0
+
+
+def _page(number: int) -> Page:
+    return Page(f"p/{number}.html", "404.html", {}, "")
+
+
+def _dies_on_the_seventh(env: Any, page: Page) -> str:
+    if page.path == "p/7.html":
+        os._exit(3)  # a worker killed (the OOM killer, a segfault in a C extension)
+    return page.path
+
+
+def test_a_worker_that_dies_ends_the_build_with_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render_pool, "BATCH", 4)
+    pages = [_page(n) for n in range(40)]
+    rendered = render_pool.render(None, pages, _dies_on_the_seventh, None, 2)
+    with pytest.raises(PublishError, match="ended unexpectedly"):
+        list(rendered)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection, Container
 
 from rsspage.sanitise import truncate_utf8
 
@@ -107,3 +108,42 @@ def _fix_device(name: str) -> str:
     if stem.upper() in _WINDOWS_DEVICES:
         return stem + "_" + name[len(stem) :]
     return name
+
+
+class Spellings:
+    """The owned paths of an output folder under each :func:`clash_key`, for its writer.
+
+    Most paths are their own clash key (``a/3f/….html``) and are not stored: such a key is
+    found as itself among the owned paths. Stored are a key → the owned path under it when that
+    path is another spelling, and the rare keys owned under several spellings → all of them. (A
+    set per path would be 12 MB of 56,000 pages, an entry per path 0.05 s.)
+    """
+
+    def __init__(self, owned: Container[str]) -> None:
+        self._owned = owned  # the writer's owned paths, as they change
+        self._first: dict[str, str] = {}
+        #: Clash key → its owned spellings, for keys owned under several.
+        self.twins: dict[str, set[str]] = {}
+
+    def of(self, key: str) -> Collection[str]:
+        """The owned paths under clash key ``key``."""
+        twins = self.twins.get(key)
+        if twins is not None:
+            return twins
+        first = self._first.get(key)
+        if first is not None:
+            return (first,)
+        return (key,) if key in self._owned else ()
+
+    def add(self, key: str, relpath: str) -> None:
+        """Record that the owned ``relpath`` has clash key ``key``."""
+        if key == relpath:  # the common case, not stored: found as itself in the owned paths
+            other = self._first.get(key)
+            if other is not None:
+                self.twins.setdefault(key, {other}).add(relpath)
+            return
+        first = self._first.setdefault(key, relpath)
+        if first != relpath:
+            self.twins.setdefault(key, {first}).add(relpath)
+        if key in self._owned:  # also owned under the key's own spelling
+            self.twins.setdefault(key, {first}).update((key, relpath))

@@ -37,6 +37,7 @@ from typing import Any
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
 from rsspage.publish.names import clash_key
+from rsspage.publish.staging import StagedFile
 from rsspage.publish.write_stats import WriteStats
 from rsspage.publish.writer import OutputWriter
 
@@ -103,6 +104,15 @@ class PrecompressingWriter(OutputWriter):
                 # Unchanged content keeps its copy: compressing costs more than comparing.
                 if changed or not super().keep(relpath + suffix):
                     super().write(relpath + suffix, pack(data))
+        return changed
+
+    def staging_folder(self) -> int | None:
+        # Compressed copies need the bytes here: workers' files are for a site without them.
+        return None if self._suffixes else super().staging_folder()
+
+    def adopt(self, relpath: str, staged: StagedFile, **options: Any) -> bool:
+        changed = super().adopt(relpath, staged, **options)
+        self._produced.add(relpath)
         return changed
 
     def keep(self, relpath: str, **options: Any) -> bool:

@@ -3,11 +3,13 @@
 Jinja rendering is about 55 % of a full build without search and holds the GIL, so threads do
 not help; processes do. Workers are *forked* after the site model and the templates are
 ready, so each inherits them (nothing is pickled but the batch's article contents going in
-and the rendered bytes coming back). The parent loads each batch's contents from the store
-(its SQLite connection stays in the parent), keeps a few batches in flight, and writes the
-pages of each finished batch through the writer in order while the workers render the next
-ones, so writing files overlaps rendering. The pages are byte for byte those of a serial
-build: the same environment renders the same contexts.
+and what comes back). The parent loads each batch's contents from the store (its SQLite
+connection stays in the parent) and keeps a few batches in flight. Given the writer's staging
+folder (staging.py), the workers also write the pages they render there and send back only
+their names, sizes and digests, for the parent to adopt in order: creating the files is about a
+third of the build, and done by the parent alone it made the workers wait. (Without one, the
+rendered bytes come back and the parent writes them.) The pages are byte for byte those of a
+serial build: the same environment renders the same contexts.
 
 Only where nothing else runs beside it: with Pagefind indexing on the other core a pool
 would only compete with it, and a fork with other threads running is unsafe.
@@ -20,13 +22,15 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
-from multiprocessing.pool import AsyncResult
 
 import jinja2
 
 from rsspage.errors import PublishError
 from rsspage.publish.site_pages import Page
+from rsspage.publish.staging import StagedFile, Stager
 
 #: Fewer stale pages than this are rendered in the build's own process (a fork and the
 #: pickling of the results cost more than they save).
@@ -40,8 +44,12 @@ Render = Callable[[jinja2.Environment, Page], str]
 #: content_html of articles by id (Store.contents).
 LoadContent = Callable[[Iterable[str]], Mapping[str, str]]
 
-#: What the workers inherit at the fork: the environment, the pages and how to render one.
-_JOB: tuple[jinja2.Environment, Sequence[Page], Render] | None = None
+#: A page rendered: its bytes, or the temporary a worker wrote them to.
+Rendered = bytes | StagedFile
+
+#: What the workers inherit at the fork: the environment, the pages, how to render one, and
+#: the staging folder's descriptor (or None).
+_JOB: tuple[jinja2.Environment, Sequence[Page], Render, int | None] | None = None
 
 
 def workers_for(pages: int) -> int:
@@ -56,51 +64,71 @@ def workers_for(pages: int) -> int:
 
 
 def render(env: jinja2.Environment, pages: Sequence[Page], render_one: Render,
-           load: LoadContent | None, workers: int) -> Iterator[tuple[Page, bytes]]:
-    """Each of ``pages`` with its rendered bytes, in order, rendered by ``workers`` forked
-    processes; ``load`` gives the content of the articles whose pages show it."""
+           load: LoadContent | None, workers: int, staging_fd: int | None = None,
+           ) -> Iterator[tuple[Page, Rendered]]:
+    """Each of ``pages``, in order, rendered by ``workers`` forked processes: its bytes, or
+    with ``staging_fd`` (the writer's staging folder) the temporary they are in; ``load`` gives
+    the content of the articles whose pages show it."""
     global _JOB
-    _JOB = (env, pages, render_one)
+    _JOB = (env, pages, render_one, staging_fd)
+    # concurrent.futures, not multiprocessing.Pool: a worker that fails or dies ends the build
+    # with an error (BrokenProcessPool), and shutting down waits for the batches in flight,
+    # where Pool.terminate() could hang the build for good when a batch failed (it killed
+    # workers that held the queues' locks; seen once in the test suite).
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            pending: deque[tuple[int, AsyncResult[list[bytes]]]] = deque()
-            starts = iter(range(0, len(pages), BATCH))
-            for start in starts:
-                pending.append((start, _submit(pool, pages, start, load)))
-                if len(pending) < workers * _AHEAD:
-                    continue
-                yield from _finished(pages, *pending.popleft())
-            while pending:
-                yield from _finished(pages, *pending.popleft())
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            pending: deque[tuple[int, Future[list[Rendered]]]] = deque()
+            try:
+                for start in range(0, len(pages), BATCH):
+                    pending.append((start, _submit(pool, pages, start, load)))
+                    if len(pending) < workers * _AHEAD:
+                        continue
+                    yield from _finished(pages, *pending.popleft())
+                while pending:
+                    yield from _finished(pages, *pending.popleft())
+            except BaseException:
+                for _, future in pending:
+                    future.cancel()  # those not started; the others finish before shutdown
+                raise
+    except BrokenProcessPool as e:
+        raise PublishError(f"a process rendering the pages ended unexpectedly: {e}") from e
     finally:
         _JOB = None
 
 
-def _submit(pool: multiprocessing.pool.Pool, pages: Sequence[Page], start: int,
-            load: LoadContent | None) -> AsyncResult[list[bytes]]:
+def _submit(pool: ProcessPoolExecutor, pages: Sequence[Page], start: int,
+            load: LoadContent | None) -> Future[list[Rendered]]:
     ids = [p.article.article.id for p in pages[start:start + BATCH] if p.article is not None]
     contents = dict(load(ids)) if load is not None and ids else {}
     if load is not None and (missing := [i for i in ids if i not in contents]):
         # Rendered empty, the page would be recorded as up to date.
         raise PublishError(f"{len(missing)} articles left the store during the build "
                            f"(first: {missing[0]})")
-    return pool.apply_async(_render_batch, (start, contents))
+    return pool.submit(_render_batch, start, contents)
 
 
-def _finished(pages: Sequence[Page], start: int, result: AsyncResult[list[bytes]]
-              ) -> Iterator[tuple[Page, bytes]]:
-    yield from zip(pages[start:start + BATCH], result.get(), strict=True)
+def _finished(pages: Sequence[Page], start: int, result: Future[list[Rendered]]
+              ) -> Iterator[tuple[Page, Rendered]]:
+    yield from zip(pages[start:start + BATCH], result.result(), strict=True)
 
 
-def _render_batch(start: int, contents: Mapping[str, str]) -> list[bytes]:
+def _render_batch(start: int, contents: Mapping[str, str]) -> list[Rendered]:
     """In a worker: the pages of one batch (the worker's copies of the views get their
-    content; the parent's never do)."""
+    content; the parent's never do), written into the staging folder if there is one."""
+    global _STAGER
     assert _JOB is not None
-    env, pages, render_one = _JOB
-    out = []
+    env, pages, render_one, staging_fd = _JOB
+    if staging_fd is not None and _STAGER is None:
+        _STAGER = Stager(staging_fd)  # in this process: its pid names the temporaries
+    out: list[Rendered] = []
     for page in pages[start:start + BATCH]:
         view = page.article
         if view is not None and view.article.id in contents:
             view.article = replace(view.article, content_html=contents[view.article.id])
-        out.append(render_one(env, page).encode("utf-8"))
+        data = render_one(env, page).encode("utf-8")
+        out.append(data if _STAGER is None else _STAGER.write(page.path, data))
     return out
+
+
+#: A worker's writer of temporaries (set in the worker, at its first batch).
+_STAGER: Stager | None = None

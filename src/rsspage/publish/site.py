@@ -41,6 +41,7 @@ from markupsafe import Markup
 from rsspage.config import Config
 from rsspage.errors import PublishError
 from rsspage.publish import page_links, render_pool, search_index, site_delta
+from rsspage.publish.fragments import Fragments
 from rsspage.publish.layouts import layout_of, post_text
 from rsspage.publish.reading import reading_minutes, tight_end
 from rsspage.publish.site_model import (
@@ -317,8 +318,12 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     if pool:
         every = [page for page, _ in stale]
         if workers := render_pool.workers_for(len(every)):
-            for page, data in render_pool.render(env, every, _render, load_content, workers):
-                writer.write(page.path, data, article=_article_id(page))
+            for page, out in render_pool.render(env, every, _render, load_content, workers,
+                                                writer.staging_folder()):
+                if isinstance(out, bytes):
+                    writer.write(page.path, out, article=_article_id(page))
+                else:
+                    writer.adopt(page.path, out, article=_article_id(page))
             return hashes, len(every), len(hashes) - len(every)
         stale = ((page, False) for page in every)
     rendered = 0
@@ -408,6 +413,7 @@ def make_environment(user_templates: Path, zone: ZoneInfo,
         bytecode_cache=_bytecode_cache(cache),
     )
     env.filters["content"] = _content
+    env.globals["shared"] = Fragments(env)
     env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
     env.filters["reading_minutes"] = reading_minutes
     env.filters["tight"] = tight_end

@@ -125,10 +125,10 @@ def node_pages(node: Node, page_size: int, lead: Lead) -> Iterator[Page]:
         yield from node_pages(child, page_size, lead)
 
 
-def crumbs(node: Node | None) -> list[Crumb]:
+def crumbs(node: Node | None) -> tuple[Crumb, ...]:
     if node is None:
-        return []
-    return [Crumb(n.name, "" if n is node else n.index) for n in node.trail]
+        return ()
+    return tuple(Crumb(n.name, "" if n is node else n.index) for n in node.trail)
 
 
 #: A month of a listing with more than this many pages is paged by day instead, so that an
@@ -284,7 +284,7 @@ def _channel_articles(channel: Node) -> Iterator[Page]:
 
 
 def article_page(view: ArticleView, older: ArticleView | None,
-                  newer: ArticleView | None, trail: list[Crumb]) -> Page:
+                  newer: ArticleView | None, trail: tuple[Crumb, ...]) -> Page:
     a = view.article
     parts = (view.card_key, a.category, a.source, a.channel, view.channel.feeds,
              *(f"{r.path}\x1e{r.source}\x1e{r.title}" for r in view.related))

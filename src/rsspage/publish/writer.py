@@ -42,34 +42,23 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import itertools
 import os
 import stat
 from collections.abc import Callable, Collection
+from functools import partial
 from pathlib import Path
-from typing import NamedTuple
 
 from rsspage.errors import PublishError
-from rsspage.fileio import TMP_SUFFIX, write_all
+from rsspage.fileio import TMP_SUFFIX
 from rsspage.publish import manifest as manifests
+from rsspage.publish import staging
 from rsspage.publish.folders import Folders
 from rsspage.publish.journal import Journal, journal_temporary
-from rsspage.publish.names import clash_key
+from rsspage.publish.names import Spellings, clash_key
 from rsspage.publish.relpaths import is_file as _is_file
 from rsspage.publish.relpaths import lstat_at as _lstat_at
 from rsspage.publish.relpaths import split as _split
 from rsspage.publish.write_stats import WriteStats
-
-_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class _Staged(NamedTuple):
-    """A file written as a temporary, waiting for ``finish()`` to put it in place."""
-
-    relpath: str
-    folder: str
-    name: str
-    temporary: str
 
 
 class OutputWriter:
@@ -88,7 +77,6 @@ class OutputWriter:
         self._manifest_path = manifest_path or self._root / manifests.NAME
         journal_path = manifests.journal_of(self._manifest_path)
         self._legacy = legacy_manifest
-        self._durable = durable
         if legacy_manifest and not self._manifest_path.exists() and not journal_path.exists():
             journal_path = manifests.journal_of(legacy_manifest)
             loaded = manifests.load(legacy_manifest)
@@ -111,18 +99,13 @@ class OutputWriter:
         # keep_others(): the paths that may go (None: every owned file this build did not
         # write or keep goes).
         self._only_stale: set[str] | None = None
-        # Clash key → the owned path under it, when that path is not its own clash key (most
-        # paths are: a/3f/….html); the rare keys owned under several spellings also → all of
-        # them. (A set per path would be 12 MB of 56,000 pages, an entry per path 0.05 s.)
-        self._owned_keys: dict[str, str] = {}
-        self._twin_keys: dict[str, set[str]] = {}
+        self._spellings = Spellings(self._owned)  # the owned paths by clash key
         for rel in self._owned:
-            self._add_spelling(clash_key(rel), rel)
+            self._spellings.add(clash_key(rel), rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
         self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
         self._folders = Folders(self._root)  # open, checked folder descriptors
-        self._temp_names = itertools.count()
-        self._staged: list[_Staged] = []
+        self._temps = staging.Temporaries(self._folders, durable=durable)
         self._new: set[str] = set()  # staged paths that were not ours before this build
         self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
         self._written = self._unchanged = self._kept = 0
@@ -196,44 +179,46 @@ class OutputWriter:
         key = clash_key(relpath)
         if key in self._claimed:
             return False
-        owned = self._spellings(key)
+        owned = self._spellings.of(key)
         if owned:
             return relpath in owned
         return self._lstat(relpath) is None
 
-    def _spellings(self, key: str) -> Collection[str]:
-        """The owned paths under clash key ``key``."""
-        twins = self._twin_keys.get(key)
-        if twins is not None:
-            return twins
-        first = self._owned_keys.get(key)
-        if first is not None:
-            return (first,)
-        return (key,) if key in self._owned else ()
-
-    def _add_spelling(self, key: str, relpath: str) -> None:
-        """Record that the owned ``relpath`` has clash key ``key``."""
-        if key == relpath:  # the common case, not stored: found as itself in the owned paths
-            other = self._owned_keys.get(key)
-            if other is not None:
-                self._twin_keys.setdefault(key, {other}).add(relpath)
-            return
-        first = self._owned_keys.setdefault(key, relpath)
-        if first != relpath:
-            self._twin_keys.setdefault(key, {first}).add(relpath)
-        if key in self._owned:  # also owned under the key's own spelling
-            self._twin_keys.setdefault(key, {first}).update((key, relpath))
-
     def write(self, relpath: str, data: bytes, *, article: str | None = None) -> bool:
-        """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one); True
+        """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one's); True
         when the file will be (re)written by ``finish()``, False when it is unchanged on disk."""
         self._check_open()
+        return self._put(relpath, hashlib.sha256(data).hexdigest(), len(data), article,
+                         partial(self._temps.write, relpath, data=data))
+
+    def staging_folder(self) -> int | None:
+        """The open staging folder (:mod:`.staging`) that render workers write pages into, for
+        :meth:`adopt`; None when this writer cannot take their files (a durable writer: they
+        are not fsync'ed)."""
+        self._check_open()
+        return self._temps.staging_folder()
+
+    def adopt(self, relpath: str, staged: staging.StagedFile, *,
+              article: str | None = None) -> bool:
+        """Like :meth:`write`, for ``staged``: a temporary a worker wrote into the
+        :meth:`staging_folder`. It is renamed into place by ``finish()`` (or copied, into a
+        folder on another file system), or deleted when the file on disk is the same already."""
+        self._check_open()
+        changed = self._put(relpath, staged.digest, staged.size, article,
+                            partial(self._temps.adopt, relpath, staged=staged))
+        if not changed:
+            self._temps.discard(staged)
+        return changed
+
+    def _put(self, relpath: str, digest: str, size: int, article: str | None,
+             stage: Callable[[str, str, int], None]) -> bool:
+        """The checks and records of :meth:`write` for content of ``digest`` and ``size``;
+        ``stage(folder, name, the folder's descriptor)`` makes its temporary."""
         folder, name = _split(relpath)
         key = self._unclaimed(relpath)
-        digest = hashlib.sha256(data).hexdigest()
         dir_fd, st = self._locate(relpath, folder, name)
         if relpath in self._owned:
-            if self._owned[relpath] == digest and _is_file(st, len(data)):
+            if self._owned[relpath] == digest and _is_file(st, size):
                 self._claim(relpath, key, digest, article)
                 self._unchanged += 1
                 return False
@@ -244,8 +229,7 @@ class OutputWriter:
             self._journal.record([relpath])
             self._new.add(relpath)
         self._journal.open()  # its existence marks a build in progress, even with no new file
-        temporary = self._stage(relpath, dir_fd, data)
-        self._staged.append(_Staged(relpath, folder, name, temporary))
+        stage(folder, name, dir_fd)
         self._claim(relpath, key, digest, article)
         self._written += 1
         return True
@@ -278,7 +262,7 @@ class OutputWriter:
         self._check_open()
         self._only_stale = {f for rel in (*remove, *self._unknown)
                             for f in (rel, *self._followers(rel))}
-        for key, spellings in self._twin_keys.items():  # rare: names equal but for case
+        for key, spellings in self._spellings.twins.items():  # rare: equal but for case
             eligible = sorted(p for p in spellings if p not in self._only_stale)
             stays = None if key in self._claimed or not eligible else eligible[0]
             self._only_stale.update(p for p in spellings if p != stays)
@@ -323,6 +307,7 @@ class OutputWriter:
         try:
             self._commit_staged()
         finally:
+            self._temps.remove_staging()
             self._folders.close()
         failures: list[str] = []
         if self._recovering:  # before stale files go: their folders may hold temporaries
@@ -349,14 +334,8 @@ class OutputWriter:
         if self._dropped:
             return
         self._finished = self._dropped = True
-        dropped = 0
-        for staged in self._staged:
-            with contextlib.suppress(OSError, PublishError):
-                dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
-                os.unlink(staged.temporary, dir_fd=dir_fd)
-                dropped += 1
-        clean = dropped == len(self._staged) and not self._recovering
-        self._staged.clear()
+        clean = self._temps.drop() and not self._recovering
+        self._temps.remove_staging()
         self.close()
         with contextlib.suppress(OSError, PublishError):
             self._journal.remove({rel for rel in self._new if self._lstat(rel) is None})
@@ -366,6 +345,7 @@ class OutputWriter:
 
     def close(self) -> None:
         """Release the open descriptors (finish() and abort() do)."""
+        self._temps.close()
         self._folders.close()
         self._journal.close()
 
@@ -423,7 +403,7 @@ class OutputWriter:
         self._claimed[key] = relpath
         self._claimed_paths.add(relpath)
         self._owned[relpath] = digest
-        self._add_spelling(key, relpath)
+        self._spellings.add(key, relpath)
         if article is None:
             self._articles.pop(relpath, None)
         else:
@@ -432,53 +412,20 @@ class OutputWriter:
 
     # -- file operations --------------------------------------------------------------------
 
-    def _stage(self, relpath: str, dir_fd: int, data: bytes) -> str:
-        """``data`` in a new temporary file in ``dir_fd``; its name. On failure none is left."""
-        tmp: str | None = None
-        try:
-            tmp, fd = self._create_temporary(dir_fd)
-            try:
-                write_all(fd, data)
-                if self._durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as e:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
-            raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
-        return tmp
-
     def _commit_staged(self) -> None:
         """Put every staged file in place; on a failure the rest are dropped (abort()).
 
         Files about to be replaced are journaled first: after a kill half way, the manifest
         would otherwise vouch for their old content.
         """
-        if not self._staged:
+        if not self._temps:
             return  # nothing to replace: no journal, so an unchanged manifest stays as it is
-        self._journal.record(s.relpath for s in self._staged if s.relpath not in self._new)
-        for i, staged in enumerate(self._staged):
-            try:
-                dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
-                os.replace(staged.temporary, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-            except (OSError, PublishError) as e:
-                del self._staged[:i]
-                self.abort()
-                reason = getattr(e, "strerror", None) or e
-                raise PublishError(f"cannot write {staged.relpath}: {reason}") from e
-        self._staged.clear()
-
-    def _create_temporary(self, dir_fd: int) -> tuple[str, int]:
-        # Short names (a long title would overflow NAME_MAX); O_EXCL never reuses a file.
-        while True:
-            name = f".{os.getpid()}-{next(self._temp_names)}{TMP_SUFFIX}"
-            try:
-                # Mode 0666 less the umask, as any new file: web servers need to read it.
-                return name, os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
-            except FileExistsError:
-                continue
+        self._journal.record(p for p in self._temps.paths() if p not in self._new)
+        try:
+            self._temps.put_in_place()
+        except PublishError:
+            self.abort()
+            raise
 
     def _keep_unknown(self, keep_article: Callable[[str], bool]) -> set[str]:
         """The owned files not written in this build whose article ``keep_article`` keeps."""

@@ -1,0 +1,170 @@
+"""Files written by render workers into the staging folder and adopted by the writer (issue 10).
+
+Real files in a real output folder; the workers' side is :class:`staging.Stager` in this
+process or in a forked child, as in the render pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from rsspage.errors import PublishError
+from rsspage.fileio import TMP_SUFFIX
+from rsspage.publish import staging
+from rsspage.publish.precompress import PrecompressingWriter
+from rsspage.publish.writer import OutputWriter
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+            if p.is_file()}
+
+
+def manifest(root: Path) -> dict[str, str]:
+    files: dict[str, str] = json.loads((root / ".rsspage-manifest.json").read_text())["files"]
+    return files
+
+
+def staged_in_child(folder_fd: int, pages: dict[str, bytes]) -> list[staging.StagedFile]:
+    """Stage ``pages`` from a forked process, as a render worker does."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        os.close(read)
+        stager = staging.Stager(folder_fd)
+        out = [stager.write(rel, data) for rel, data in pages.items()]
+        os.write(write, json.dumps([[s.name, s.size, s.digest] for s in out]).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        answer = json.loads(pipe.read())
+    assert os.waitpid(pid, 0)[1] == 0
+    return [staging.StagedFile(*item) for item in answer]
+
+
+def test_adopted_files_are_put_in_place_with_their_digests(tmp_path: Path) -> None:
+    pages = {"index.html": b"<p>home", "a/3f/x.html": "<p>新闻".encode(), "c/d/e.html": b""}
+    writer = OutputWriter(tmp_path / "site")
+    fd = writer.staging_folder()
+    assert fd is not None and (tmp_path / "site" / staging.NAME).is_dir()
+    for (rel, _), staged in zip(pages.items(), staged_in_child(fd, pages), strict=True):
+        assert writer.adopt(rel, staged, article="id-" + rel if rel.startswith("a/") else None)
+    # Nothing is in place before finish(): a failed build leaves the site as it was.
+    assert not (tmp_path / "site" / "index.html").exists()
+    stats = writer.finish()
+    assert stats.written == 3
+    site = tmp_path / "site"
+    assert {k: v for k, v in files(site).items() if not k.startswith(".rsspage-")} == pages
+    assert not (site / staging.NAME).exists()
+    assert manifest(site) == {rel: hashlib.sha256(data).hexdigest() for rel, data in pages.items()}
+    # The next build finds them unchanged: their temporaries are dropped, nothing is rewritten.
+    again = OutputWriter(site)
+    fd = again.staging_folder()
+    assert fd is not None
+    staged = staged_in_child(fd, pages)
+    assert [again.adopt(rel, s) for rel, s in zip(pages, staged, strict=True)] == [False] * 3
+    assert os.listdir(fd) == []
+    assert again.finish().unchanged == 3
+    assert not (site / staging.NAME).exists()
+
+
+def test_an_adopted_file_obeys_the_writers_rules(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "theirs.html").write_text("not ours")
+    writer = OutputWriter(site)
+    fd = writer.staging_folder()
+    assert fd is not None
+    stager = staging.Stager(fd)
+    with pytest.raises(PublishError, match="did not write"):
+        writer.adopt("theirs.html", stager.write("theirs.html", b"x"))
+    with pytest.raises(PublishError):
+        writer.adopt("../escape.html", stager.write("../escape.html", b"x"))
+    with pytest.raises(PublishError, match="reserved"):
+        writer.adopt(f"{staging.NAME}/x.html", stager.write("x", b"x"))
+    assert writer.adopt("ok.html", stager.write("ok.html", b"ok"))
+    with pytest.raises(PublishError, match="twice"):
+        writer.adopt("ok.html", stager.write("ok.html", b"again"))
+    writer.finish()
+    assert (site / "theirs.html").read_text() == "not ours"
+    assert (site / "ok.html").read_bytes() == b"ok"
+    assert not (tmp_path / "escape.html").exists() and not (site / staging.NAME).exists()
+
+
+def test_an_aborted_build_drops_adopted_and_unadopted_temporaries(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    first = OutputWriter(site)
+    first.write("a.html", b"old")
+    first.finish()
+    writer = OutputWriter(site)
+    fd = writer.staging_folder()
+    assert fd is not None
+    stager = staging.Stager(fd)
+    writer.adopt("a.html", stager.write("a.html", b"new"))
+    writer.adopt("b.html", stager.write("b.html", b"new"))
+    stager.write("c.html", b"never adopted: the build failed first")
+    writer.abort()
+    assert files(site).keys() == {"a.html", ".rsspage-manifest.json"}
+    assert (site / "a.html").read_bytes() == b"old"
+    assert not (site / staging.NAME).exists()
+
+
+def test_a_killed_builds_staging_folder_is_removed_by_the_next_build(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    leftover = site / staging.NAME
+    leftover.mkdir(parents=True)
+    (leftover / f"4242-0{TMP_SUFFIX}").write_bytes(b"half a page")
+    # The next build renders nothing in workers (a few pages): it still removes the folder.
+    writer = OutputWriter(site)
+    writer.write("index.html", b"home")
+    writer.finish()
+    assert not leftover.exists()
+    assert files(site).keys() == {"index.html", ".rsspage-manifest.json"}
+
+
+def test_a_staging_folder_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("theirs")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / staging.NAME).symlink_to(outside, target_is_directory=True)
+    writer = OutputWriter(site)
+    with pytest.raises(PublishError, match=staging.NAME):
+        writer.staging_folder()
+    writer.write("index.html", b"home")
+    writer.finish()
+    assert (outside / "keep.txt").read_text() == "theirs"
+
+
+def test_a_folder_on_another_file_system_gets_a_copy(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # A folder reached through a link inside the root may be a mount point: a rename from the
+    # staging folder would fail there (EXDEV), so the file is written there instead.
+    monkeypatch.setattr(staging, "same_device", lambda folder_fd, staging_fd: False)
+    writer = OutputWriter(tmp_path / "site")
+    fd = writer.staging_folder()
+    assert fd is not None
+    assert writer.adopt("a/b.html", staging.Stager(fd).write("a/b.html", "正文".encode()))
+    assert os.listdir(fd) == []  # copied, and its temporary gone
+    writer.finish()
+    assert (tmp_path / "site" / "a" / "b.html").read_text("utf-8") == "正文"
+
+
+def test_writers_that_cannot_take_workers_files_have_no_staging_folder(tmp_path: Path) -> None:
+    # Durable writes are fsync'ed by the writer; compressed copies need the bytes in hand.
+    assert OutputWriter(tmp_path / "durable", durable=True).staging_folder() is None
+    assert PrecompressingWriter(tmp_path / "gz", ["gzip"]).staging_folder() is None
+    plain = PrecompressingWriter(tmp_path / "plain", [])
+    fd = plain.staging_folder()
+    assert fd is not None
+    assert plain.adopt("x.html", staging.Stager(fd).write("x.html", b"x"))
+    plain.finish()
+    assert (tmp_path / "plain" / "x.html").read_bytes() == b"x"
+    with pytest.raises(PublishError, match="no staging folder"):
+        OutputWriter(tmp_path / "none").adopt("x.html", staging.StagedFile("1-0", 1, "00"))
