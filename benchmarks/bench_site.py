@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import inspect
 import json
 import os
 import pstats
@@ -321,7 +322,7 @@ def counted_workers() -> dict[str, int]:
     render = render_pool.render
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        seen["workers"] = kwargs.get("workers", args[-1])
+        seen["workers"] = inspect.signature(render).bind(*args, **kwargs).arguments["workers"]
         return render(*args, **kwargs)
 
     render_pool.render = wrapper
@@ -353,7 +354,11 @@ def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
     files = sum(len(names) for _, _, names in os.walk(config.output.site or folder))
     return {"publish": seconds, "search": spent["search"], "written": stats.written,
             "unchanged": stats.unchanged, "removed": stats.removed, "files": files,
-            "workers": pool["workers"]}
+            "workers": pool["workers"],
+            # The largest render worker's peak: its RSS counts the pages it shares with the
+            # build's process (forked), so the sum below is an upper bound.
+            "workers_mb": [resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
+            * pool["workers"]}
 
 
 def phase_add(folder: Path) -> dict[str, Any]:
@@ -427,8 +432,8 @@ def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = N
         raise SystemExit(f"{label} failed (status {status}):\n{tail}")
     details = _last_json(log) if not label.startswith("hexo generate") else {}
     peak = details.get("py_mb") or polled
-    # Python and Pagefind processes overlap: count every peak.
-    peak += sum(details.get("pagefind_mb", ()))
+    # Python, render workers and Pagefind processes overlap: count every peak.
+    peak += sum(details.get("pagefind_mb", ())) + sum(details.get("workers_mb", ()))
     return Measured(label, seconds, peak, details)
 
 
@@ -593,6 +598,9 @@ def _notes(m: Measured) -> str:
     d = m.details
     if "search" in d:
         memory = f"rsspage {d['py_mb']:.0f} MB"
+        if d.get("workers_mb"):
+            memory += (f" + {len(d['workers_mb'])} render workers of at most "
+                       f"{max(d['workers_mb']):.0f} MB (RSS: with the pages they share)")
         if "pagefind_mb" in d:
             peaks = " + ".join(f"{mb:.0f}" for mb in d["pagefind_mb"])
             memory += (f" + pagefind {peaks} MB (sampled together "
@@ -600,7 +608,7 @@ def _notes(m: Measured) -> str:
                        f"{d['children_ru_maxrss_mb']:.0f})")
         return (f"publish_site {d['publish']:.2f} s (search index {d['search']:.2f} s); "
                 f"{memory}; files written {d['written']:,}, unchanged {d['unchanged']:,}"
-                + (f"; rendered by {d['workers']} processes" if d.get("workers") else ""))
+                + (f"; rendered by {d['workers']} worker processes" if d.get("workers") else ""))
     if "publish" in d:
         return f"publish_hexo {d['publish']:.2f} s, {d['written']:,} posts"
     return ""
