@@ -212,6 +212,8 @@ def merged_notes(rows: Sequence[FeedHealth]) -> list[str]:
 def cmd_search(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
+        if not store.search_index_ready():
+            console.start("building the search index of the restored archive (once)")
         hits = store.search(" ".join(args.query), args.limit)
     console.hits(hits)
     return EXIT_OK

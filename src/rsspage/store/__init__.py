@@ -382,7 +382,16 @@ class Store:
             return changes.trim(self._conn, upto)
 
     def search(self, query: str, limit: int = 20) -> list[SearchHit]:
+        """The articles that match ``query``; the first search of an archive that was restored
+        or imported into an empty store builds its search index first (db.search_index_after)."""
+        if not self.search_index_ready():
+            with db.transaction(self._conn):
+                db.attach_search_index(self._conn)
         return search(self._conn, query, limit)
+
+    def search_index_ready(self) -> bool:
+        """Whether a search can start at once (else it builds the index of every article)."""
+        return not db.search_index_detached(self._conn)
 
     def health(self, since: datetime) -> list[FeedHealth]:
         return feeds.health(self._conn, since)
