@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import run_cli
 from rsspage.store import Store
-from rsspage.store.db import DB_NAME, SEARCH_TRIGGERS
+from rsspage.store.db import DB_NAME, SEARCH_TRIGGERS, run_lock
 from test_store import NOW, OK, SPEC, article
 
 
@@ -53,8 +53,12 @@ def test_a_restored_archive_is_searched_as_the_original(tmp_path: Path) -> None:
                         NOW + timedelta(hours=1))
         store.prune(NOW - timedelta(hours=30), NOW + timedelta(hours=1))
         assert fts_rows(restored) == 0
-        # The first search builds it, from the articles as they are now.
-        assert hits(store, "华为") == ["id2"]
+        # Without it, a search reads every article: the same answers.
+        unindexed = {q: hits(store, q) for q in (*QUERIES, "华为发布新款")}
+        assert unindexed["华为发布新款"] == ["id2"] and not store.search_index_ready()
+        # Built (by the first `rsspage search`) from the articles as they are now.
+        store.build_search_index()
+        assert {q: hits(store, q) for q in unindexed} == unindexed
         assert store.search_index_ready()
         assert triggers(restored) == set(SEARCH_TRIGGERS)
         assert fts_rows(restored) == len(list(store.articles()))
@@ -99,3 +103,23 @@ def test_the_cli_says_once_that_it_builds_the_index(tmp_path: Path) -> None:
     second = run_cli("search", "-c", str(config), "芯片", cwd=tmp_path)
     assert "building the search index" not in second.err
     assert second.out == first.out
+
+
+def test_a_search_beside_another_run_reads_every_article(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "original") as original:
+        original.save_feed(SPEC, OK, [article(n) for n in range(1, 6)], None, NOW)
+        original.export(tmp_path / "all.jsonl.gz")
+    config = tmp_path / "rsspage.yml"
+    config.write_text("routes: [/kkj/news]\noutput: {state: state}\n", encoding="utf-8")
+    assert run_cli("restore", "-c", str(config), str(tmp_path / "all.jsonl.gz"),
+                   cwd=tmp_path).code == 0
+    # An update holds the archive (its run lock) for as long as building the index could take.
+    with run_lock(tmp_path / "state"):
+        busy = run_cli("search", "-c", str(config), "小米发布", cwd=tmp_path)
+    assert busy.code == 0, busy.err
+    assert "searching without the search index" in busy.err
+    assert busy.out.count("小米发布") == 5
+    assert triggers(tmp_path / "state") == set()  # still left out
+    built = run_cli("search", "-c", str(config), "小米发布", cwd=tmp_path)
+    assert "building the search index" in built.err
+    assert built.out.count("小米发布") == 5 and triggers(tmp_path / "state") == set(SEARCH_TRIGGERS)

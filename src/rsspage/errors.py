@@ -8,6 +8,7 @@
      ├── FetchError      network/HTTP failure of one feed (caught per feed)
      ├── ParseError      bytes that are not a feed (caught per feed)
      ├── StoreError      SQLite failure, locked state
+     │    └── ArchiveBusy  another run holds the state folder's run lock
      └── PublishError    a file could not be written safely
 
 Foreign errors (OSError, sqlite3.Error, httpx.HTTPError, yaml.YAMLError …) are translated at the
@@ -44,6 +45,10 @@ class ParseError(RsspageError):
 
 class StoreError(RsspageError):
     """The state database failed or is locked by another run."""
+
+
+class ArchiveBusy(StoreError):
+    """Another rsspage run holds the state folder's run lock."""
 
 
 class PublishError(RsspageError):

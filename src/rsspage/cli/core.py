@@ -15,9 +15,9 @@ from rsspage.cli.common import EXIT_FEEDS_FAILED, EXIT_OK, Commands, add_command
 from rsspage.cli.due import due_column
 from rsspage.config import Config, load_config
 from rsspage.console import Console
-from rsspage.errors import ConfigError, PublishError, StoreError
+from rsspage.errors import ArchiveBusy, ConfigError, PublishError, StoreError
 from rsspage.publish.manifest import unknown_articles
-from rsspage.store import FeedHealth, Store
+from rsspage.store import FeedHealth, Store, db
 from rsspage.store.db import DB_NAME
 
 if TYPE_CHECKING:
@@ -213,10 +213,22 @@ def cmd_search(args: argparse.Namespace, console: Console) -> int:
     config = load_config(args.config)
     with Store.open(config.output.state, config.store_url) as store:
         if not store.search_index_ready():
-            console.start("building the search index of the restored archive (once)")
+            _build_search_index(config, store, console)
         hits = store.search(" ".join(args.query), args.limit)
     console.hits(hits)
     return EXIT_OK
+
+
+def _build_search_index(config: Config, store: Store, console: Console) -> None:
+    """The first search of a restored archive builds its index, under the run lock; while
+    another run holds the archive, this search reads every article instead."""
+    try:
+        with db.run_lock(config.output.state, config.store_url):
+            console.start("building the search index of the restored archive (once)")
+            store.build_search_index()
+    except ArchiveBusy:
+        console.start("another rsspage run is using the archive: searching without the "
+                      "search index this time (slower)")
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:

@@ -19,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
-from rsspage.errors import StoreError
+from rsspage.errors import ArchiveBusy, StoreError
 from rsspage.store.schema import MIGRATIONS
 
 DB_NAME = "rsspage.sqlite3"
@@ -205,7 +205,7 @@ def _folder_lock(state_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
-            raise StoreError(
+            raise ArchiveBusy(
                 f"another rsspage run{_holder(fd)} is already running on {state_dir} "
                 f"(lock: {LOCK_NAME}); wait for it to finish, or stop it if it is a "
                 "`rsspage watch`"

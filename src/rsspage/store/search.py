@@ -35,14 +35,17 @@ def _phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def search(conn: Connection, query: str, limit: int = 20) -> list[SearchHit]:
+def search(conn: Connection, query: str, limit: int = 20, *, indexed: bool = True,
+           ) -> list[SearchHit]:
+    """``indexed``: the FTS5 index is there (db.search_index_detached); without it every term
+    is matched as the short ones are, by reading each article."""
     terms = [t for t in query.split() if t]
     if not terms:
         return []
     if conn.dialect == db.POSTGRESQL:
         return _search_postgresql(conn, terms, limit)
-    long_terms = [t for t in terms if len(t) >= 3]
-    short_terms = [t for t in terms if len(t) < 3]
+    long_terms = [t for t in terms if len(t) >= 3 and indexed]
+    short_terms = [t for t in terms if t not in long_terms]
     where = ["instr(lower(a.title || ' ' || a.text), lower(?)) > 0" for _ in short_terms]
     where.append("a.hidden = 0")  # what filter rules hid is not published, nor found
     params: list[object] = list(short_terms)
