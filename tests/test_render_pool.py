@@ -155,3 +155,20 @@ def test_a_worker_that_dies_ends_the_build_with_an_error(monkeypatch: pytest.Mon
     rendered = render_pool.render(None, pages, _dies_on_the_seventh, None, 2)
     with pytest.raises(PublishError, match="ended unexpectedly"):
         list(rendered)
+
+
+@pytest.mark.parametrize("count", [100, 10])
+def test_meanwhile_runs_once_while_the_workers_render(monkeypatch: pytest.MonkeyPatch,
+                                                      count: int) -> None:
+    # The build's own process writes the feeds and sitemap while the workers render the pages
+    # (it would only wait): once, before the first page comes back, however many batches.
+    monkeypatch.setattr(render_pool, "BATCH", 4)
+    pages = [_page(n) for n in range(count)]
+    got: list[tuple[str, bytes]] = []
+    calls: list[int] = []
+    for page, data in render_pool.render(None, pages, lambda env, page: page.path.upper(),
+                                         None, 2, None, lambda: calls.append(len(got))):
+        assert isinstance(data, bytes)
+        got.append((page.path, data))
+    assert calls == [0]
+    assert got == [(p.path, p.path.upper().encode()) for p in pages]

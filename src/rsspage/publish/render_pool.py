@@ -38,6 +38,9 @@ MIN_PAGES = 2000
 #: Pages per batch sent to a worker, and batches in flight per worker.
 BATCH = 250
 _AHEAD = 2
+#: Batches in flight per worker while this process does other work (render(meanwhile=)): ~0.5 s
+#: of rendering each at 20,000 articles.
+_MEANWHILE_AHEAD = 6
 
 #: A page's text (site._render).
 Render = Callable[[jinja2.Environment, Page], str]
@@ -65,10 +68,12 @@ def workers_for(pages: int) -> int:
 
 def render(env: jinja2.Environment, pages: Sequence[Page], render_one: Render,
            load: LoadContent | None, workers: int, staging_fd: int | None = None,
+           meanwhile: Callable[[], None] | None = None,
            ) -> Iterator[tuple[Page, Rendered]]:
     """Each of ``pages``, in order, rendered by ``workers`` forked processes: its bytes, or
     with ``staging_fd`` (the writer's staging folder) the temporary they are in; ``load`` gives
-    the content of the articles whose pages show it."""
+    the content of the articles whose pages show it. ``meanwhile()`` runs once in this process
+    while they render, with more batches handed out first so that they do not wait for it."""
     global _JOB
     _JOB = (env, pages, render_one, staging_fd)
     # concurrent.futures, not multiprocessing.Pool: a worker that fails or dies ends the build
@@ -78,12 +83,18 @@ def render(env: jinja2.Environment, pages: Sequence[Page], render_one: Render,
     try:
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
             pending: deque[tuple[int, Future[list[Rendered]]]] = deque()
+            ahead = _MEANWHILE_AHEAD if meanwhile is not None else _AHEAD
             try:
                 for start in range(0, len(pages), BATCH):
                     pending.append((start, _submit(pool, pages, start, load)))
-                    if len(pending) < workers * _AHEAD:
+                    if len(pending) < workers * ahead:
                         continue
+                    if meanwhile is not None:
+                        meanwhile()
+                        meanwhile = None
                     yield from _finished(pages, *pending.popleft())
+                if meanwhile is not None:
+                    meanwhile()
                 while pending:
                     yield from _finished(pages, *pending.popleft())
             except BaseException:

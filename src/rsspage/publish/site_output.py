@@ -225,12 +225,18 @@ def write_site(
     assert config.output.site is not None
     writer = rebuild.writer_for(config, "site", config.output.site)
     result = None
+    extras: dict[str, str] = {}
+
+    def write_them(links: SiteLinks, pages: Mapping[str, str]) -> None:
+        """The feeds and the sitemap, once the pages are known (while they render)."""
+        html = [path for path in pages if path.endswith(".html")]
+        extras.update(write_extras(config, articles, links, health, html, writer, page_hashes,
+                                   load_content))
+
     try:
         result = build_site(articles, health, config, writer, page_hashes, load_content,
-                            clusters, lead)
-        pages = [path for path in result.page_hashes if path.endswith(".html")]
-        result.page_hashes.update(write_extras(
-            config, articles, result.links, health, pages, writer, page_hashes, load_content))
+                            clusters, lead, then=write_them)
+        result.page_hashes.update(extras)
         stats = writer.finish(keep_article=keep_article)
     except BaseException:
         _abort(writer, result)
