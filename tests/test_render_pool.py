@@ -11,6 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +27,7 @@ from rsspage.errors import PublishError
 from rsspage.publish import render_pool, staging
 from rsspage.publish.outputs import write_site
 from rsspage.publish.site_pages import Page
+from rsspage.publish.writer import OutputWriter
 from test_site import ARTICLES, HEALTH, Site, make_site
 
 
@@ -59,12 +64,22 @@ def build(folder: Path, monkeypatch: pytest.MonkeyPatch, *, pool: bool,
         return render(*args)
 
     monkeypatch.setattr(render_pool, "render", counted)
+    adopted: list[str] = []  # pages the workers wrote themselves (staging.py)
+    adopt = OutputWriter.adopt
+
+    def adopting(writer: OutputWriter, relpath: str, *args: Any, **kwargs: Any) -> bool:
+        adopted.append(relpath)
+        return adopt(writer, relpath, *args, **kwargs)
+
+    monkeypatch.setattr(OutputWriter, "adopt", adopting)
     # Without their content, as the store gives them: each batch loads its articles'.
     bare = [replace(a, content_html="") for a in ARTICLES]
     result, stats = write_site(site.config, bare, HEALTH, {}, load_content=load)
     assert stats.written > 100 and result.rendered >= 100
     assert site.config.output.site is not None
     assert bool(pooled) == pool and (not pool or pooled[0] == result.rendered)
+    # Compressed copies are made from the bytes in hand: then the workers send them back.
+    assert len(adopted) == (result.rendered if pool and not precompress else 0)
     root = site.config.output.site
     assert not (root / staging.NAME).exists()
     files = json.loads((root / ".rsspage-manifest.json").read_text())["files"]
@@ -172,3 +187,60 @@ def test_meanwhile_runs_once_while_the_workers_render(monkeypatch: pytest.Monkey
         got.append((page.path, data))
     assert calls == [0]
     assert got == [(p.path, p.path.upper().encode()) for p in pages]
+
+
+_KILLED_BUILD = """
+import os, sys, time
+from rsspage.publish import render_pool
+from rsspage.publish.site_pages import Page
+
+def slow(env, page):
+    with open(sys.argv[1], "a") as pids:
+        pids.write(f"{os.getpid()}\\n")
+    time.sleep(0.05)
+    return page.path
+
+print("rendering", flush=True)
+for _ in render_pool.render(None, [Page(f"p/{n}.html", "404.html", {}, "") for n in range(400)],
+                            slow, None, 2):
+    pass
+"""
+
+
+def _workers_of(pids: Path) -> set[int]:
+    return {int(line) for line in pids.read_text().split()} if pids.exists() else set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("how", ["killed alone", "ctrl-c"])
+def test_workers_end_with_the_build(tmp_path: Path, how: str) -> None:
+    # Killed alone (the OOM killer), the build's process used to leave its workers waiting on
+    # the pool's queue for good; a Ctrl+C could leave one holding the queue's lock.
+    script = tmp_path / "build.py"
+    script.write_text(_KILLED_BUILD)
+    pids = tmp_path / "workers"
+    build = subprocess.Popen([sys.executable, str(script), str(pids)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+    assert build.stdout is not None and build.stdout.readline() == b"rendering\n"
+    deadline = time.monotonic() + 20
+    while len(_workers_of(pids)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _workers_of(pids)
+    assert len(workers) == 2
+    if how == "killed alone":
+        build.kill()
+    else:
+        os.killpg(build.pid, signal.SIGINT)  # what a terminal sends to the whole group
+    build.wait(timeout=20)
+    if how == "ctrl-c":
+        assert b"KeyboardInterrupt" in build.stderr.read() if build.stderr else False
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in workers if _alive(pid)]

@@ -88,7 +88,8 @@ def test_a_restore_over_an_archive_keeps_its_index(tmp_path: Path) -> None:
     assert triggers(state) == set(SEARCH_TRIGGERS)
 
 
-def test_the_cli_says_once_that_it_builds_the_index(tmp_path: Path) -> None:
+def restored_by_the_cli(tmp_path: Path) -> Path:
+    """The config of an archive of 5 articles that `rsspage restore` put into an empty state."""
     with Store.open(tmp_path / "original") as original:
         original.save_feed(SPEC, OK, [article(n) for n in range(1, 6)], None, NOW)
         original.export(tmp_path / "all.jsonl.gz")
@@ -96,6 +97,11 @@ def test_the_cli_says_once_that_it_builds_the_index(tmp_path: Path) -> None:
     config.write_text("routes: [/kkj/news]\noutput: {state: state}\n", encoding="utf-8")
     restored = run_cli("restore", "-c", str(config), str(tmp_path / "all.jsonl.gz"), cwd=tmp_path)
     assert restored.code == 0, restored.err
+    return config
+
+
+def test_the_cli_says_once_that_it_builds_the_index(tmp_path: Path) -> None:
+    config = restored_by_the_cli(tmp_path)
     first = run_cli("search", "-c", str(config), "芯片", cwd=tmp_path)
     assert first.code == 0, first.err
     assert "building the search index" in first.err
@@ -106,13 +112,7 @@ def test_the_cli_says_once_that_it_builds_the_index(tmp_path: Path) -> None:
 
 
 def test_a_search_beside_another_run_reads_every_article(tmp_path: Path) -> None:
-    with Store.open(tmp_path / "original") as original:
-        original.save_feed(SPEC, OK, [article(n) for n in range(1, 6)], None, NOW)
-        original.export(tmp_path / "all.jsonl.gz")
-    config = tmp_path / "rsspage.yml"
-    config.write_text("routes: [/kkj/news]\noutput: {state: state}\n", encoding="utf-8")
-    assert run_cli("restore", "-c", str(config), str(tmp_path / "all.jsonl.gz"),
-                   cwd=tmp_path).code == 0
+    config = restored_by_the_cli(tmp_path)
     # An update holds the archive (its run lock) for as long as building the index could take.
     with run_lock(tmp_path / "state"):
         busy = run_cli("search", "-c", str(config), "小米发布", cwd=tmp_path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -142,7 +143,7 @@ def test_a_staging_folder_that_is_a_link_is_not_followed(tmp_path: Path) -> None
     assert (outside / "keep.txt").read_text() == "theirs"
 
 
-def test_a_folder_on_another_file_system_gets_a_copy(tmp_path: Path,
+def test_a_folder_on_another_device_gets_a_copy(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # A folder reached through a link inside the root may be a mount point: a rename from the
     # staging folder would fail there (EXDEV), so the file is written there instead.
@@ -168,3 +169,56 @@ def test_writers_that_cannot_take_workers_files_have_no_staging_folder(tmp_path:
     assert (tmp_path / "plain" / "x.html").read_bytes() == b"x"
     with pytest.raises(PublishError, match="no staging folder"):
         OutputWriter(tmp_path / "none").adopt("x.html", staging.StagedFile("1-0", 1, "00"))
+
+
+def test_a_bind_mounted_folder_gets_a_copy(tmp_path: Path) -> None:
+    # A bind mount has the file system's device number: only the rename says it cannot go.
+    site = tmp_path / "site"
+    (site / "a").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(elsewhere), str(site / "a")],
+                             capture_output=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {mounted.stderr.decode().strip()}")
+    try:
+        writer = OutputWriter(site)
+        fd = writer.staging_folder()
+        assert fd is not None
+        assert writer.adopt("a/b.html", staging.Stager(fd).write("a/b.html", "正文".encode()))
+        assert writer.adopt("c.html", staging.Stager(fd).write("c.html", b"c"))
+        writer.finish()
+        assert (elsewhere / "b.html").read_text("utf-8") == "正文"
+        assert (site / "c.html").read_bytes() == b"c"
+        assert not (site / staging.NAME).exists()
+        assert [p.name for p in elsewhere.iterdir()] == ["b.html"]  # no temporary left
+    finally:
+        subprocess.run(["umount", str(site / "a")], check=True)
+
+
+def test_what_is_left_in_the_staging_folder_goes(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    leftover = site / staging.NAME / "sub" / "deeper"
+    leftover.mkdir(parents=True)
+    (leftover / "x").write_text("x")
+    before = len(os.listdir("/proc/self/fd"))
+    writer = OutputWriter(site)
+    fd = writer.staging_folder()
+    assert fd is not None and os.listdir(fd) == []
+    writer.adopt("x.html", staging.Stager(fd).write("x.html", b"x"))
+    writer.finish()
+    assert not (site / staging.NAME).exists() and (site / "x.html").read_bytes() == b"x"
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_file_with_the_staging_folders_name_is_named_in_the_error(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / staging.NAME).write_text("someone's")
+    before = len(os.listdir("/proc/self/fd"))
+    writer = OutputWriter(site)
+    with pytest.raises(PublishError, match="remove it"):
+        writer.staging_folder()
+    writer.abort()
+    assert (site / staging.NAME).read_text() == "someone's"
+    assert len(os.listdir("/proc/self/fd")) == before

@@ -21,9 +21,11 @@ sweeps (it checks for the folder whenever it finishes).
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import itertools
 import os
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -53,8 +55,18 @@ def open_folder(root_fd: int) -> int:
     build left there, and opened (never through a symlink)."""
     with contextlib.suppress(FileExistsError):
         os.mkdir(NAME, 0o700, dir_fd=root_fd)
-    fd = os.open(NAME, _FOLDER_FLAGS, dir_fd=root_fd)
-    _empty(fd)
+    try:
+        fd = os.open(NAME, _FOLDER_FLAGS, dir_fd=root_fd)
+    except (NotADirectoryError, OSError) as e:
+        if e.errno not in (errno.ENOTDIR, errno.ELOOP):
+            raise
+        raise PublishError(f"{NAME}: a file or a link has this name, which rsspage keeps for "
+                           "its own folder: remove it") from e
+    try:
+        _empty(fd)
+    except BaseException:
+        os.close(fd)
+        raise
     return fd
 
 
@@ -74,8 +86,12 @@ def remove_folder(root_fd: int) -> None:
 
 def _empty(fd: int) -> None:
     for name in os.listdir(fd):
-        with contextlib.suppress(FileNotFoundError):
+        try:
             os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            continue
+        except IsADirectoryError:  # not ours (workers write files): all the same, it goes
+            shutil.rmtree(name, dir_fd=fd)
 
 
 class Stager:
@@ -116,12 +132,13 @@ def same_device(folder_fd: int, staging_fd: int) -> bool:
     return os.fstat(folder_fd).st_dev == os.fstat(staging_fd).st_dev
 
 
-def read(staging_fd: int, staged: StagedFile) -> bytes:
-    """The content of a staged temporary (to write it where it cannot be renamed to)."""
-    fd = os.open(staged.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=staging_fd)
+def read(staging_fd: int, name: str) -> bytes:
+    """The content of the staged temporary ``name`` (to write it where it cannot be renamed
+    to)."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=staging_fd)
     with os.fdopen(fd, "rb") as file:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise PublishError(f"{NAME}/{staged.name}: not a regular file")
+            raise PublishError(f"{NAME}/{name}: not a regular file")
         return file.read()
 
 
@@ -201,7 +218,7 @@ class Temporaries:
             if same_device(dir_fd, fd):
                 self._staged.append(_Staged(relpath, folder, name, staged.name, True))
                 return
-            data = read(fd, staged)
+            data = read(fd, staged.name)
         except OSError as e:
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         self.write(relpath, folder, name, dir_fd, data)
@@ -219,13 +236,41 @@ class Temporaries:
         for i, staged in enumerate(self._staged):
             try:
                 dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
-                source = self._staging if staged.in_staging else dir_fd
-                os.replace(staged.temporary, staged.name, src_dir_fd=source, dst_dir_fd=dir_fd)
+                if staged.in_staging:
+                    self._move(staged, dir_fd)
+                else:
+                    os.replace(staged.temporary, staged.name, src_dir_fd=dir_fd,
+                               dst_dir_fd=dir_fd)
             except (OSError, PublishError) as e:
                 del self._staged[:i]
                 reason = getattr(e, "strerror", None) or e
                 raise PublishError(f"cannot write {staged.relpath}: {reason}") from e
         self._staged.clear()
+
+    def _move(self, staged: _Staged, dir_fd: int) -> None:
+        """A worker's temporary from the staging folder into its folder, ``dir_fd``: renamed, or
+        copied where a rename cannot go (a bind mount has the same device number, so
+        :func:`same_device` cannot tell)."""
+        try:
+            os.replace(staged.temporary, staged.name, src_dir_fd=self._staging,
+                       dst_dir_fd=dir_fd)
+            return
+        except OSError as e:
+            if e.errno != errno.EXDEV or self._staging is None:
+                raise
+        tmp, fd = self._create(dir_fd)
+        try:
+            try:
+                write_all(fd, read(self._staging, staged.temporary))
+            finally:
+                os.close(fd)
+            os.replace(tmp, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
+            raise
+        with contextlib.suppress(OSError):
+            os.unlink(staged.temporary, dir_fd=self._staging)
 
     def drop(self) -> bool:
         """Delete every temporary still staged; whether all could be."""

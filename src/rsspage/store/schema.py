@@ -435,4 +435,11 @@ MIGRATIONS: tuple[str, ...] = (
         UPDATE feed_counts SET merged = merged + 1 WHERE feed_key = new.feed_key;
     END;
     """,
+    # 21: nothing to change: a restore or an import into an empty archive may now leave the
+    # search index out (db.detach_search_index), which an older release would take for an
+    # archive without articles (its search finds nothing). This version makes it refuse the
+    # store ("upgrade rsspage") instead.
+    """
+    SELECT 1;
+    """,
 )
