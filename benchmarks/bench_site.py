@@ -38,6 +38,11 @@ build's own ~170 MB. So:
   parent waits for it, and ``wait4``'s ``ru_maxrss`` is taken instead when it is above this
   script's own peak (then it is the peak of Hexo or of one of its subprocesses, not ours).
 
+``--pss`` also samples, every 20 ms, the Pss (shared pages divided among their sharers) of each
+measured process and all its children, and prints the ratio of the largest sums: the same
+measure for rsspage with its render workers and for Hexo. Reading smaps slows the programs
+measured, so the times of such a run are not the ones to compare.
+
 A site build's peak is reported as rsspage's peak + the peak of every Pagefind process (one per
 core when shards are indexed in parallel), an upper bound: they need not peak at the same
 moment; the largest sum of their ``VmRSS`` seen at one poll is printed beside it, a lower bound.
@@ -414,6 +419,13 @@ class Measured:
     details: dict[str, Any]
 
 
+#: pid → the largest Pss of its process tree seen while it ran (see _wait).
+TREE_PSS: dict[int, float] = {}
+#: ``--pss``: sample it. Reading a process's smaps every 20 ms slows it (``hexo generate``, 5 GB,
+#: took 143 s instead of 103-112 s), so timed rounds are run without.
+SAMPLE_PSS = False
+
+
 def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = None,
           timeout: float = HEXO_TIMEOUT) -> Measured:
     """Run ``argv``, timing it; its peak memory is what a phase reports of itself, else
@@ -431,14 +443,35 @@ def spawn(label: str, argv: list[str], cwd: Path, env: dict[str, str] | None = N
                 + errors.read_text("utf-8", errors="replace")[-2000:])
         raise SystemExit(f"{label} failed (status {status}):\n{tail}")
     details = _last_json(log) if not label.startswith("hexo generate") else {}
+    details["tree_pss_mb"] = TREE_PSS.pop(proc.pid, 0.0)
     peak = details.get("py_mb") or polled
     # Python, render workers and Pagefind processes overlap: count every peak.
     peak += sum(details.get("pagefind_mb", ())) + sum(details.get("workers_mb", ()))
     return Measured(label, seconds, peak, details)
 
 
+def tree_pss_mb(pid: int) -> float:
+    """The proportional set size (Pss: shared pages divided among the processes that share
+    them) of ``pid`` and every process under it, now; 0 for what is gone."""
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) / 1024
+                    break
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += map(int, (task / "children").read_text().split())
+        except (OSError, ValueError):
+            continue
+    return total
+
+
 def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
-    """(exit status, the child's own peak in MB).
+    """(exit status, the child's own peak in MB). Also keeps the largest Pss of its whole
+    process tree seen at one poll in :data:`TREE_PSS` (a lower bound of the tree's peak, the
+    same way for every program measured).
 
     The peak is the child's ``VmHWM``, read every 20 ms until it exits, so growth in its last
     20 ms can be missed. ``wait4``'s ``ru_maxrss`` holds the true peak of the child and its
@@ -447,8 +480,11 @@ def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[int, float]:
     """
     deadline = time.monotonic() + timeout
     polled = 0.0
+    TREE_PSS[proc.pid] = 0.0
     while True:
         polled = max(polled, proc_status_mb(proc.pid, "VmHWM") or 0.0)
+        if SAMPLE_PSS:
+            TREE_PSS[proc.pid] = max(TREE_PSS[proc.pid], tree_pss_mb(proc.pid))
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -576,7 +612,14 @@ def report(site: dict[str, Measured], rounds: list[Round], searchdb: Measured | 
         memory = statistics.median(h.peak_mb / m.peak_mb for m, h in hexo)
         each = ", ".join(f"{h.seconds / m.seconds:.1f}x" for m, h in hexo)
         print(f"without search on both sides, median of {len(hexo)} interleaved pairs: "
-              f"{speed:.1f}x faster ({each}), {memory:.1f}x less peak memory")
+              f"{speed:.1f}x faster ({each}), {memory:.1f}x less peak memory (peaks added)")
+        if SAMPLE_PSS:
+            pss = statistics.median(h.details["tree_pss_mb"] / m.details["tree_pss_mb"]
+                                    for m, h in hexo)
+            print(f"  by the process trees' largest Pss, sampled every 20 ms: {pss:.1f}x less ("
+                  + ", ".join(f"{m.details['tree_pss_mb']:.0f} against "
+                              f"{h.details['tree_pss_mb']:.0f} MB" for m, h in hexo)
+                  + "; the sampling slows both: times of this run are not comparable)")
         print(f"with our search against Hexo without: "
               f"{statistics.median(h.seconds for _, h in hexo) / full.seconds:.1f}x faster")
         if searchdb is not None:
@@ -624,11 +667,15 @@ def main() -> int:
                         help="print a profile of the site build without search (stderr)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="interleaved rounds of the site without search and hexo generate")
+    parser.add_argument("--pss", action="store_true",
+                        help="also sample each process tree's Pss (slows what it measures)")
     parser.add_argument("--work", help="work folder (default: a temporary one, removed after)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         return run_phase(args)
+    global SAMPLE_PSS
+    SAMPLE_PSS = args.pss
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="rsspage-bench-site-"))
     work.mkdir(parents=True, exist_ok=True)
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
