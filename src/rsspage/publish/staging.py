@@ -57,7 +57,7 @@ def open_folder(root_fd: int) -> int:
         os.mkdir(NAME, 0o700, dir_fd=root_fd)
     try:
         fd = os.open(NAME, _FOLDER_FLAGS, dir_fd=root_fd)
-    except (NotADirectoryError, OSError) as e:
+    except OSError as e:
         if e.errno not in (errno.ENOTDIR, errno.ELOOP):
             raise
         raise PublishError(f"{NAME}: a file or a link has this name, which rsspage keeps for "
@@ -99,37 +99,44 @@ class Stager:
 
     def __init__(self, folder_fd: int) -> None:
         self._fd = folder_fd
-        self._names = itertools.count()
-        self._pid = os.getpid()
+        # Short names (a long title would overflow NAME_MAX), the process's own.
+        self._names = (f"{os.getpid()}-{n}{TMP_SUFFIX}" for n in itertools.count())
 
     def write(self, relpath: str, data: bytes) -> StagedFile:
         """``data`` as a new temporary; ``relpath`` (the output file it is for) names it in an
         error."""
-        while True:
-            name = f"{self._pid}-{next(self._names)}{TMP_SUFFIX}"
-            try:
-                fd = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=self._fd)
-                break
-            except FileExistsError:
-                continue
-            except OSError as e:
-                raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         try:
-            try:
-                write_all(fd, data)
-            finally:
-                os.close(fd)
+            name = write_temporary(self._fd, self._names, data)
         except OSError as e:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=self._fd)
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         return StagedFile(name, len(data), hashlib.sha256(data).hexdigest())
 
 
-def same_device(folder_fd: int, staging_fd: int) -> bool:
-    """Whether a temporary in the staging folder can be renamed into ``folder_fd`` (a folder
-    reached through a link may be on another file system)."""
-    return os.fstat(folder_fd).st_dev == os.fstat(staging_fd).st_dev
+def write_temporary(dir_fd: int, names: Iterator[str], data: bytes, *,
+                    durable: bool = False) -> str:
+    """``data`` in a new file in ``dir_fd`` named by the first of ``names`` not taken
+    (``O_EXCL`` never reuses a file), fsync'ed if ``durable``; its name. Raises OSError, and
+    then none is left."""
+    while True:
+        name = next(names)
+        try:
+            # Mode 0666 less the umask, as any new file: web servers need to read it.
+            fd = os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        try:
+            write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dir_fd)
+        raise
+    return name
 
 
 def read(staging_fd: int, name: str) -> bytes:
@@ -159,7 +166,7 @@ class Temporaries:
     def __init__(self, folders: Folders, *, durable: bool) -> None:
         self._folders = folders
         self._durable = durable
-        self._names = itertools.count()
+        self._names = (f".{os.getpid()}-{n}{TMP_SUFFIX}" for n in itertools.count())
         self._staged: list[_Staged] = []
         self._staging: int | None = None  # the staging folder, once staging_folder() opened it
 
@@ -169,31 +176,11 @@ class Temporaries:
     def write(self, relpath: str, folder: str, name: str, dir_fd: int, data: bytes) -> None:
         """``data`` for ``relpath`` as a new temporary in its folder, ``dir_fd``. On failure
         none is left."""
-        tmp: str | None = None
         try:
-            tmp, fd = self._create(dir_fd)
-            try:
-                write_all(fd, data)
-                if self._durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
+            tmp = write_temporary(dir_fd, self._names, data, durable=self._durable)
         except OSError as e:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp, dir_fd=dir_fd)
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         self._staged.append(_Staged(relpath, folder, name, tmp, False))
-
-    def _create(self, dir_fd: int) -> tuple[str, int]:
-        # Short names (a long title would overflow NAME_MAX); O_EXCL never reuses a file.
-        while True:
-            name = f".{os.getpid()}-{next(self._names)}{TMP_SUFFIX}"
-            try:
-                # Mode 0666 less the umask, as any new file: web servers need to read it.
-                return name, os.open(name, _NEW_FILE_FLAGS, 0o666, dir_fd=dir_fd)
-            except FileExistsError:
-                continue
 
     def staging_folder(self) -> int | None:
         """The open staging folder for workers' files; None for durable files (a worker's are
@@ -207,22 +194,12 @@ class Temporaries:
                 raise PublishError(f"cannot write {NAME}: {e.strerror or e}") from e
         return self._staging
 
-    def adopt(self, relpath: str, folder: str, name: str, dir_fd: int,
-              staged: StagedFile) -> None:
-        """A worker's ``staged`` file for ``relpath``, to be renamed into its folder, ``dir_fd``
-        (or copied there, when it is on another file system)."""
-        fd = self._staging
-        if fd is None:
+    def adopt(self, relpath: str, folder: str, name: str, staged: StagedFile) -> None:
+        """A worker's ``staged`` file for ``relpath``, to be put into its folder by
+        :meth:`put_in_place`."""
+        if self._staging is None:
             raise PublishError(f"{relpath}: staged, but this build has no staging folder")
-        try:
-            if same_device(dir_fd, fd):
-                self._staged.append(_Staged(relpath, folder, name, staged.name, True))
-                return
-            data = read(fd, staged.name)
-        except OSError as e:
-            raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
-        self.write(relpath, folder, name, dir_fd, data)
-        self.discard(staged)
+        self._staged.append(_Staged(relpath, folder, name, staged.name, True))
 
     def discard(self, staged: StagedFile) -> None:
         """Delete a worker's file that is not needed (the same file is on disk)."""
@@ -249,8 +226,7 @@ class Temporaries:
 
     def _move(self, staged: _Staged, dir_fd: int) -> None:
         """A worker's temporary from the staging folder into its folder, ``dir_fd``: renamed, or
-        copied where a rename cannot go (a bind mount has the same device number, so
-        :func:`same_device` cannot tell)."""
+        copied where a rename cannot go (another file system: a mount point, a bind mount)."""
         try:
             os.replace(staged.temporary, staged.name, src_dir_fd=self._staging,
                        dst_dir_fd=dir_fd)
@@ -258,12 +234,8 @@ class Temporaries:
         except OSError as e:
             if e.errno != errno.EXDEV or self._staging is None:
                 raise
-        tmp, fd = self._create(dir_fd)
+        tmp = write_temporary(dir_fd, self._names, read(self._staging, staged.temporary))
         try:
-            try:
-                write_all(fd, read(self._staging, staged.temporary))
-            finally:
-                os.close(fd)
             os.replace(tmp, staged.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
         except BaseException:
             with contextlib.suppress(OSError):

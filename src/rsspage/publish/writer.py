@@ -205,7 +205,8 @@ class OutputWriter:
         folder on another file system), or deleted when the file on disk is the same already."""
         self._check_open()
         changed = self._put(relpath, staged.digest, staged.size, article,
-                            partial(self._temps.adopt, relpath, staged=staged))
+                            lambda folder, name, _: self._temps.adopt(relpath, folder, name,
+                                                                      staged))
         if not changed:
             self._temps.discard(staged)
         return changed

@@ -142,7 +142,8 @@ class Store:
         feed (which gets a row if it has none), all or nothing; items a feed brought already are
         skipped. Returns the counts by feed key."""
         counts: dict[str, SaveCounts] = {}
-        with db.transaction(self._conn), db.search_index_after(self._conn):
+        with db.transaction(self._conn):
+            db.leave_out_search_index(self._conn)
             for spec, batch in batches:
                 feeds.ensure(self._conn, [spec], now)
                 counts[spec.key] = articles.save(self._conn, batch, now, imported=True)
@@ -388,7 +389,7 @@ class Store:
 
     def search_index_ready(self) -> bool:
         """Whether the search index is there: a restore or an import into an empty archive
-        leaves it out (db.search_index_after) until :meth:`build_search_index`."""
+        leaves it out (db.leave_out_search_index) until :meth:`build_search_index`."""
         return not db.search_index_detached(self._conn)
 
     def build_search_index(self) -> None:

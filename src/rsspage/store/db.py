@@ -254,9 +254,8 @@ def unlogged(conn: Connection, trigger: str) -> Iterator[None]:
     conn.execute(sql)
 
 
-@contextmanager
-def search_index_after(conn: Connection) -> Iterator[None]:
-    """Inside a transaction: when the archive is empty (a restore or an import on a new
+def leave_out_search_index(conn: Connection) -> None:
+    """Inside a transaction, before a restore or an import: when the archive is empty (a new
     machine), leave the search index out (:func:`detach_search_index`); the first search builds
     it. Restoring 100,000 articles spent 10.3 of its 28.9 s building it, and a machine that
     restores the archive to update and build (a CI runner, every run) never searches it.
@@ -264,7 +263,6 @@ def search_index_after(conn: Connection) -> Iterator[None]:
     if conn.dialect == SQLITE and not conn.execute(
             "SELECT EXISTS(SELECT 1 FROM articles)").fetchone()[0]:
         detach_search_index(conn)
-    yield
 
 
 def detach_search_index(conn: Connection) -> None:
