@@ -93,10 +93,13 @@ def clean(log: BrowserLog) -> None:
 
 
 def wait_for_images(page: Page, selector: str, *, broken: bool = False) -> None:
-    """Until every picture matching ``selector`` has loaded (or failed and been hidden)."""
+    """Until there are pictures matching ``selector`` and every one has loaded (or failed and
+    been hidden). At least one must match: right after a click the old page may still be the
+    document, and "every picture" of none is true at once."""
     check = "img.classList.contains('img-broken')" if broken else "img.complete"
     page.wait_for_function(
-        f"(sel) => [...document.querySelectorAll(sel)].every((img) => {check})", arg=selector)
+        f"(sel) => {{ const imgs = [...document.querySelectorAll(sel)];"
+        f" return imgs.length > 0 && imgs.every((img) => {check}); }}", arg=selector)
 
 
 def path_of(page: Page, site: Site) -> str:
@@ -434,6 +437,7 @@ def test_unreachable_pictures_show_the_placeholder(browser: Browser, orphan_site
     print(tab.screenshot("home-placeholders", full_page=False))
 
     page.locator(".cards h2 a").first.click()
+    page.wait_for_url(re.compile(r".*/a/.*\.html$"))
     wait_for_images(page, ".post img", broken=True)
     shown = page.locator(".post img").evaluate_all(
         "(els) => els.filter((e) => getComputedStyle(e).display !== 'none').length")
