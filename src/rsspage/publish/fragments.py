@@ -12,8 +12,13 @@ dictionary key (a list) is rendered every time.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
+
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
+
+from rsspage.publish.site_model import ArticleView
 
 
 class Fragments:
@@ -35,3 +40,61 @@ class Fragments:
 
     def _render(self, name: str, variables: dict[str, object]) -> Markup:
         return Markup(self._env.get_template(name).render(variables))
+
+
+
+class Cards:
+    """``cards(items, layout, root)``: the cards of a listing page (``_cards.html``).
+
+    Each article is on four listings (the home page, its category, source and channel), each
+    at its own depth, and its card was most of rendering them. A card is rendered once per
+    build, article and layout, with a stand-in for ``root`` that each page replaces with its
+    own; the cards a page misses are rendered together, in one call of the template (a call
+    per card cost more than the card). The stand-in and the mark between cards hold a token
+    drawn for the build: no feed text can contain them. At most ``limit`` cards are held; a
+    full build renders the listing pages of the same days together (site._by_days).
+    """
+
+    def __init__(self, env: jinja2.Environment, limit: int = 8_000) -> None:
+        self._env = env
+        self._limit = limit
+        token = secrets.token_hex(8)
+        self._root = f"\x00root {token}\x00"
+        self._end = f"\x00end {token}\x00"
+        self._rendered: dict[tuple[str, str], str] = {}
+
+    def __call__(self, items: Iterable[ArticleView], layout: str, root: str) -> Markup:
+        shown = _one_per_cluster(items)
+        keys = [(view.card_key, layout) for view in shown]
+        missing = {key: view for key, view in zip(keys, shown, strict=True)
+                   if key not in self._rendered}
+        if missing:
+            if len(self._rendered) + len(missing) > self._limit:
+                self._rendered.clear()
+                missing = dict(zip(keys, shown, strict=True))
+            self._render(missing, layout)
+        html = "".join(self._rendered[key] for key in keys)
+        return Markup(html.replace(self._root, escape(root)))
+
+    def _render(self, missing: dict[tuple[str, str], ArticleView], layout: str) -> None:
+        template = self._env.get_template("_cards.html")
+        html = template.render(items=list(missing.values()), layout=layout, root=self._root,
+                               end=self._end)
+        parts = html.split(self._end)
+        if len(parts) != len(missing) + 1:
+            raise jinja2.TemplateError("_cards.html must write {{ end }} after each card")
+        self._rendered.update(zip(missing, parts[:-1], strict=True))
+
+
+def _one_per_cluster(items: Iterable[ArticleView]) -> list[ArticleView]:
+    """``items`` but the articles of a story cluster after its first (the newest on a page):
+    a story shows once per page, its card saying how many other sources reported it."""
+    seen: set[str] = set()
+    shown = []
+    for view in items:
+        if view.cluster:
+            if view.cluster in seen:
+                continue
+            seen.add(view.cluster)
+        shown.append(view)
+    return shown

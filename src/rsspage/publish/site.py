@@ -41,7 +41,7 @@ from markupsafe import Markup
 from rsspage.config import Config
 from rsspage.errors import PublishError
 from rsspage.publish import page_links, render_pool, search_index, site_delta
-from rsspage.publish.fragments import Fragments
+from rsspage.publish.fragments import Cards, Fragments
 from rsspage.publish.labels import LABELS
 from rsspage.publish.layouts import layout_of, post_text
 from rsspage.publish.reading import reading_minutes, tight_end
@@ -265,7 +265,7 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     hashes: dict[str, str] = {}
     stale = _stale(pages, version, writer, page_hashes, hashes)
     if pool:
-        every = [page for page, _ in stale]
+        every = _by_days([page for page, _ in stale])
         if workers := render_pool.workers_for(len(every)):
             meanwhile = partial(then, hashes) if then is not None else None
             for page, out in render_pool.render(env, every, _render, load_content, workers,
@@ -296,6 +296,22 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     if then is not None:
         then(hashes)
     return hashes, rendered, len(hashes) - rendered
+
+
+def _by_days(pages: list[Page]) -> list[Page]:
+    """``pages`` with the listing pages last, newest first by their newest article: the pages
+    of the four listings that show an article then go to the same worker together, which
+    renders its card once (fragments.Cards)."""
+    listings = [page for page in pages if page.template == "listing.html"]
+    if not listings:
+        return pages
+    listings.sort(key=_newest_shown, reverse=True)
+    return [page for page in pages if page.template != "listing.html"] + listings
+
+
+def _newest_shown(page: Page) -> str:
+    items = page.context.get("items")
+    return str(items[0].iso) if items else ""
 
 
 def _stale(pages: Iterable[Page], version: str, writer: OutputWriter,
@@ -366,6 +382,7 @@ def make_environment(user_templates: Path, zone: ZoneInfo,
     )
     env.filters["content"] = _content
     env.globals["shared"] = Fragments(env)
+    env.globals["cards"] = Cards(env)
     env.filters["localtime"] = lambda stamp: local_time(stamp, zone)
     env.filters["reading_minutes"] = reading_minutes
     env.filters["tight"] = tight_end
