@@ -38,8 +38,21 @@ def _key(char: str) -> str:
     return "".join(c for c in folded if c.isalnum())
 
 
+class _KeyTable(dict[int, str]):
+    """:func:`_key` of each character met so far, by code point, for ``str.translate``: a
+    build compares the title and text of every article (~9 µs an article, 0.18 s of a full
+    build at 20,000, before anything can render)."""
+
+    def __missing__(self, code: int) -> str:
+        key = self[code] = _key(chr(code))
+        return key
+
+
+_KEYS = _KeyTable()
+
+
 def _keys(text: str) -> str:
-    return "".join(_key(c) for c in text)
+    return text.translate(_KEYS)
 
 
 def strip_title(title: str, text: str) -> str:
@@ -50,7 +63,7 @@ def strip_title(title: str, text: str) -> str:
         return text
     seen = ""
     for end, char in enumerate(text):
-        seen += _key(char)
+        seen += _KEYS[ord(char)]
         if not wanted.startswith(seen):
             return text
         if seen == wanted:
