@@ -209,3 +209,51 @@ def test_a_file_with_the_staging_folders_name_is_named_in_the_error(tmp_path: Pa
     writer.abort()
     assert (site / staging.NAME).read_text() == "someone's"
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("renamed", [0, 1, 2])
+def test_a_build_killed_while_it_puts_adopted_files_in_place_leaves_them_ours(
+        tmp_path: Path, renamed: int) -> None:
+    """New paths adopted from workers are journaled in one write, just before finish() renames
+    them: killed after ``renamed`` of three renames, the files in place are the next build's
+    to rewrite (never "a file rsspage did not write"), and nothing else is left."""
+    site = tmp_path / "site"
+    pages = {"index.html": b"home", "a/3f/x.html": "新闻".encode(), "c/d/e.html": b"e"}
+    pid = os.fork()
+    if pid == 0:  # the build, killed at its rename number ``renamed``
+        try:
+            writer = OutputWriter(site)
+            fd = writer.staging_folder()
+            assert fd is not None
+            stager = staging.Stager(fd)
+            for rel, data in pages.items():
+                writer.adopt(rel, stager.write(rel, data))
+            journal = site / ".rsspage-manifest.json.journal"
+            assert not journal.exists() or journal.read_text() == ""  # not one write per page
+            done = [0]
+            real_replace = os.replace
+
+            def replace(*args: object, **kwargs: object) -> None:
+                if done[0] == renamed:
+                    assert json_lines(journal) == set(pages)  # all before the first rename
+                    os.kill(os.getpid(), 9)
+                done[0] += 1
+                real_replace(*args, **kwargs)  # type: ignore[arg-type]
+
+            os.replace = replace  # type: ignore[assignment]
+            writer.finish()
+        finally:
+            os._exit(3)
+    assert os.waitpid(pid, 0)[1] == 9  # killed, not failed (an assertion exits with 3)
+    placed = {rel for rel in pages if (site / rel).exists()}
+    assert len(placed) == renamed
+    writer = OutputWriter(site)
+    for rel in pages:
+        assert writer.write(rel, b"again " + pages[rel])
+    writer.finish()
+    assert {k: v for k, v in files(site).items() if not k.startswith(".rsspage-")} == {
+        rel: b"again " + data for rel, data in pages.items()}
+
+
+def json_lines(path: Path) -> set[str]:
+    return {json.loads(line) for line in path.read_text("utf-8").splitlines() if line}

@@ -107,6 +107,7 @@ class OutputWriter:
         self._folders = Folders(self._root)  # open, checked folder descriptors
         self._temps = staging.Temporaries(self._folders, durable=durable)
         self._new: set[str] = set()  # staged paths that were not ours before this build
+        self._unjournaled: list[str] = []  # new paths adopted, to journal before finish()
         self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
         self._written = self._unchanged = self._kept = 0
         self._finished = False
@@ -206,15 +207,20 @@ class OutputWriter:
         self._check_open()
         changed = self._put(relpath, staged.digest, staged.size, article,
                             lambda folder, name, _: self._temps.adopt(relpath, folder, name,
-                                                                      staged))
+                                                                      staged),
+                            journal_now=False)
         if not changed:
             self._temps.discard(staged)
         return changed
 
     def _put(self, relpath: str, digest: str, size: int, article: str | None,
-             stage: Callable[[str, str, int], None]) -> bool:
+             stage: Callable[[str, str, int], None], *, journal_now: bool = True) -> bool:
         """The checks and records of :meth:`write` for content of ``digest`` and ``size``;
-        ``stage(folder, name, the folder's descriptor)`` makes its temporary."""
+        ``stage(folder, name, the folder's descriptor)`` makes its temporary. A new path is
+        journaled before its temporary is made in its folder (where a killed build's are
+        swept from); ``journal_now`` False: its temporary is elsewhere (a worker's, in the
+        staging folder), and the path is journaled with the others before they are put in
+        place (one write, not one per page)."""
         folder, name = _split(relpath)
         key = self._unclaimed(relpath)
         dir_fd, st = self._locate(relpath, folder, name)
@@ -226,8 +232,11 @@ class OutputWriter:
         elif st is not None:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
-        else:
+        elif journal_now:
             self._journal.record([relpath])
+            self._new.add(relpath)
+        else:
+            self._unjournaled.append(relpath)
             self._new.add(relpath)
         self._journal.open()  # its existence marks a build in progress, even with no new file
         stage(folder, name, dir_fd)
@@ -421,7 +430,9 @@ class OutputWriter:
         """
         if not self._temps:
             return  # nothing to replace: no journal, so an unchanged manifest stays as it is
-        self._journal.record(p for p in self._temps.paths() if p not in self._new)
+        self._journal.record([*self._unjournaled,
+                              *(p for p in self._temps.paths() if p not in self._new)])
+        self._unjournaled.clear()
         try:
             self._temps.put_in_place()
         except PublishError:
