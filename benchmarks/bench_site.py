@@ -34,6 +34,10 @@ build's own ~170 MB. So:
 - *Pagefind*: the phase wraps ``search_index.PagefindService`` to learn each ``pagefind
   --service`` process's pid, polls its ``VmHWM`` every 20 ms while it runs and reads it once
   more just before ``close()`` tells it to exit (after that it only exits);
+- *render workers* (forked by a site build without search): each records, as it ends, its
+  *private* memory (smaps_rollup: the pages only it maps), which is what it adds to the build's
+  own; its RSS also counts every page it still shares with the build's process, so adding
+  those counted them three times (see workers_memory);
 - *hexo generate* (spawned by this script, not a phase): its ``VmHWM`` is polled while the
   parent waits for it, and ``wait4``'s ``ru_maxrss`` is taken instead when it is above this
   script's own peak (then it is the peak of Hexo or of one of its subprocesses, not ours).
@@ -43,8 +47,9 @@ measured process and all its children, and prints the ratio of the largest sums:
 measure for rsspage with its render workers and for Hexo. Reading smaps slows the programs
 measured, so the times of such a run are not the ones to compare.
 
-A site build's peak is reported as rsspage's peak + the peak of every Pagefind process (one per
-core when shards are indexed in parallel), an upper bound: they need not peak at the same
+A site build's peak is reported as rsspage's peak + the render workers' private memory + the
+peak of every Pagefind process (one per core when shards are indexed in parallel), an upper
+bound: they need not peak at the same
 moment; the largest sum of their ``VmRSS`` seen at one poll is printed beside it, a lower bound.
 Times are the child's wall time, interpreter start and imports included, as ``hexo
 generate``'s are.
@@ -59,6 +64,7 @@ import argparse
 import cProfile
 import inspect
 import json
+import multiprocessing.util
 import os
 import pstats
 import random
@@ -338,6 +344,40 @@ def counted_workers() -> dict[str, int]:
     return seen
 
 
+def workers_memory(record: Path) -> None:
+    """Have each render worker append its memory to ``record`` as it ends (a JSON line).
+
+    A forked worker's RSS counts every page it still shares with the build's process, so
+    adding the workers' RSS to the build's counts those pages three times. What a worker adds
+    is its *private* memory (pages only it maps: what it allocated, and the build's pages it
+    wrote to, copied on write), which only grows while it renders: read as it ends, it is its
+    peak. Read by the worker itself, so nothing samples it from outside (which slows it)."""
+    started = render_pool._worker_started
+
+    def initializer() -> None:
+        started()
+        multiprocessing.util.Finalize(None, _record_memory, args=(record,), exitpriority=100)
+
+    render_pool._worker_started = initializer
+
+
+def _record_memory(record: Path) -> None:
+    fields = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+            fields[name] = int(rest.split()[0]) / 1024
+    fields["hwm"] = proc_status_mb("self", "VmHWM")
+    with record.open("a") as out:
+        out.write(json.dumps(fields) + "\n")
+
+
+def recorded_workers(record: Path) -> list[dict[str, float]]:
+    if not record.exists():
+        return []
+    return [json.loads(line) for line in record.read_text().splitlines()]
+
+
 def phase_setup(folder: Path, articles: int) -> dict[str, Any]:
     config = write_config(folder)
     with Store.open(config.output.state) as store:
@@ -350,6 +390,8 @@ def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
     config = parse_config((folder / "rsspage.yml").read_text("utf-8"), folder / "rsspage.yml")
     spent = timed_search()
     pool = counted_workers()
+    record = Path(tempfile.mkdtemp()) / "workers.jsonl"
+    workers_memory(record)
     with Store.open(config.output.state) as store:
         began = time.perf_counter()
         profiler = cProfile.Profile() if profile else None
@@ -361,13 +403,15 @@ def phase_site(folder: Path, profile: bool) -> dict[str, Any]:
             pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(25)
         seconds = time.perf_counter() - began
     files = sum(len(names) for _, _, names in os.walk(config.output.site or folder))
+    workers = recorded_workers(record)
+    shutil.rmtree(record.parent)
     return {"publish": seconds, "search": spent["search"], "written": stats.written,
             "unchanged": stats.unchanged, "removed": stats.removed, "files": files,
             "workers": pool["workers"],
-            # The largest render worker's peak: its RSS counts the pages it shares with the
-            # build's process (forked), so the sum below is an upper bound.
-            "workers_mb": [resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024]
-            * pool["workers"]}
+            # Each render worker's private memory as it ended (see workers_memory); its RSS
+            # (with the pages it shares with the build's process) is only reported.
+            "workers_mb": [w["Private_Clean"] + w["Private_Dirty"] for w in workers],
+            "workers_rss_mb": [w["hwm"] for w in workers]}
 
 
 def phase_add(folder: Path) -> dict[str, Any]:
@@ -616,7 +660,8 @@ def report(site: dict[str, Measured], rounds: list[Round], searchdb: Measured | 
         memory = statistics.median(h.peak_mb / m.peak_mb for m, h in hexo)
         each = ", ".join(f"{h.seconds / m.seconds:.1f}x" for m, h in hexo)
         print(f"without search on both sides, median of {len(hexo)} interleaved pairs: "
-              f"{speed:.1f}x faster ({each}), {memory:.1f}x less peak memory (peaks added)")
+              f"{speed:.1f}x faster ({each}), {memory:.1f}x less peak memory (rsspage's peak "
+              "+ its workers' own)")
         if SAMPLE_PSS:
             pss = statistics.median(h.details["tree_pss_mb"] / m.details["tree_pss_mb"]
                                     for m, h in hexo)
@@ -646,8 +691,10 @@ def _notes(m: Measured) -> str:
     if "search" in d:
         memory = f"rsspage {d['py_mb']:.0f} MB"
         if d.get("workers_mb"):
-            memory += (f" + {len(d['workers_mb'])} render workers of at most "
-                       f"{max(d['workers_mb']):.0f} MB (RSS: with the pages they share)")
+            memory += (f" + {len(d['workers_mb'])} render workers' own "
+                       + " + ".join(f"{mb:.0f}" for mb in d["workers_mb"])
+                       + " MB (private pages; their peak RSS, with the pages they share "
+                       f"with the build's process: {max(d['workers_rss_mb']):.0f} MB)")
         if "pagefind_mb" in d:
             peaks = " + ".join(f"{mb:.0f}" for mb in d["pagefind_mb"])
             memory += (f" + pagefind {peaks} MB (sampled together "
