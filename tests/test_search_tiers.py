@@ -88,17 +88,18 @@ def keys_of(numbers: range) -> list[EntryKey]:
     return [(seen(n), f"{n:06d}") for n in numbers]
 
 
-def test_a_fresh_cut_fills_the_top_then_at_most_fanout_minus_one_per_level() -> None:
+def test_a_fresh_cut_puts_all_but_the_newest_record_in_the_top_level() -> None:
     def levels(count: int) -> list[tuple[int, int]]:
         pieces = search_tiers.fresh_cut(keys_of(range(count)), SMALL)
         return [(p.level, p.count) for p in pieces]
 
     assert levels(0) == [(0, 0)]
-    assert levels(4) == [(0, 4)]
-    assert levels(5) == [(0, 4), (0, 1)]
-    assert levels(16) == [(1, 8), (0, 4), (0, 4)]
+    assert levels(1) == [(0, 1)]
+    assert levels(4) == [(0, 4)]  # what fits in the open shard stays there
+    assert levels(5) == [(2, 4), (0, 1)]
+    assert levels(16) == [(2, 15), (0, 1)]
     assert levels(17) == [(2, 16), (0, 1)]
-    assert levels(45) == [(2, 16), (2, 16), (1, 8), (0, 4), (0, 1)]
+    assert levels(45) == [(2, 16), (2, 16), (2, 12), (0, 1)]
     pieces = search_tiers.fresh_cut(keys_of(range(45)), SMALL)
     assert pieces[0].start is None and pieces[-1].end is None
     assert all(a.end == b.start for a, b in pairwise(pieces))
@@ -222,7 +223,7 @@ def test_a_late_article_touches_only_the_newest_shard(tmp_path: Path, binary: st
     archive = Archive(tmp_path / "site", binary)
     articles = stored(range(1, 24))
     first = archive.index(articles)
-    assert first.rebuilt == len(archive.folders()) == 3  # 16, 4 and 3 records
+    assert first.rebuilt == len(archive.folders()) == 3  # 16, 6 and 1 records
     before = archive.folders()
     late = make_article(0, first_seen=seen(100), title="迟到的芯片新闻", text="迟到 芯片")
     assert late.published < min(a.published for a in articles)
@@ -231,7 +232,7 @@ def test_a_late_article_touches_only_the_newest_shard(tmp_path: Path, binary: st
         shutil.copytree(archive.root, folder)  # the site travels without the state
         copy = Archive(folder, binary)
         result = copy.index([*articles, late], changed)
-        assert result.rebuilt == 1 and result.records == 4
+        assert result.rebuilt == 1 and result.records == 2  # the open shard's one and it
         assert copy.folders()[:-1] == before[:-1] and copy.folders()[-1] != before[-1]
         assert copy.found("迟到")["迟到"] == [url(late)]
 
@@ -258,7 +259,7 @@ def test_a_changed_article_touches_only_its_own_shard(tmp_path: Path, binary: st
 
 def test_removing_articles_touches_only_their_shards(tmp_path: Path, binary: str) -> None:
     archive = Archive(tmp_path / "site", binary)
-    articles = stored(range(45))  # 16, 16, 8, 4, 1
+    articles = stored(range(45))  # 16, 16, 12, 1
     archive.index(articles)
     before = archive.folders()
     gone = [articles[3], articles[20]]  # one in each top-level shard
@@ -271,12 +272,12 @@ def test_removing_articles_touches_only_their_shards(tmp_path: Path, binary: str
     assert url(articles[3]) not in hits["芯片"] + hits["qubits"]
     assert url(articles[20]) not in hits["芯片"] + hits["qubits"]
     assert len(hits["芯片"]) + len(hits["qubits"]) == 43
-    # Every article of the level-1 shard removed: its range goes to its neighbour, no build.
-    level1 = archive.layout.shards[2]
-    emptied = [a for a in left if not (level1.start <= key(a) < level1.end)]  # type: ignore[operator]
+    # Every article of the third shard removed: its range goes to its neighbour, no build.
+    third = archive.layout.shards[2]
+    emptied = [a for a in left if not (third.start <= key(a) < third.end)]  # type: ignore[operator]
     result = archive.index(emptied, [key(a) for a in left if a not in emptied])
     assert result.rebuilt == 0
-    assert archive.folders() == [after[0], after[1], after[3], after[4]]
+    assert archive.folders() == [after[0], after[1], after[3]]
     assert str(after[2]) not in archive.bundles_on_disk()
 
 
@@ -285,8 +286,9 @@ def test_incremental_updates_rebuild_exactly_the_touched_shards(tmp_path: Path,
     """``changed`` names the keys of what was added, changed and removed: the shards holding
     them are rebuilt (and those the tiers seal or merge), nothing else is even loaded."""
     archive = Archive(tmp_path / "site", binary)
-    articles = stored(range(40))  # 16, 16, 4, 4
-    archive.index(articles)
+    articles = stored(range(40))
+    archive.index(articles[:33])  # 16, 16, 1 (a fresh cut)
+    archive.index(articles, [key(a) for a in articles[33:]])  # 16, 16, 4 sealed, 4 open
     before = archive.folders()
     loaded: list[tuple[EntryKey | None, EntryKey | None]] = []
 
@@ -334,7 +336,7 @@ def test_a_damaged_layout_costs_one_full_index_never_a_wrong_one(tmp_path: Path,
         path.write_bytes(damage)
         before = archive.bundles_on_disk()
         result = archive.index(articles, [key(articles[0])])  # told little: all the same
-        assert result.rebuilt == len(archive.layout.shards) == 4  # 16, 8, 4, 2: every one
+        assert result.rebuilt == len(archive.layout.shards) == 3  # 16, 13, 1: every one
         assert archive.found("芯片", "qubits") == truth
         assert not (before & archive.bundles_on_disk())  # every old bundle went
         assert archive.index(articles).rebuilt == 0  # and the next build has nothing to do

@@ -173,19 +173,21 @@ def _emptied(layout: Layout, source: KeySource, hidden: Collection[EntryKey]) ->
 
 
 def fresh_cut(keys: Sequence[EntryKey], tiers: Tiers = TIERS) -> list[Piece]:
-    """Shards for ``keys`` with no history: as many top-level shards as fill, then at most
-    ``fanout - 1`` of each level below, then the open shard (never full: a new key never
-    lands in a sealed shard)."""
-    cuts: list[tuple[int, int, int]] = []
-    pos = 0
-    for level in range(tiers.top, -1, -1):
-        cap = tiers.capacity(level)
-        taken = 0
-        while len(keys) - pos > cap and (level == tiers.top or taken < tiers.fanout - 1):
-            cuts.append((pos, pos + cap, level))
-            pos += cap
-            taken += 1
-    cuts.append((pos, len(keys), 0))
+    """Shards for ``keys`` with no history: all in the open shard when they fit in it; else
+    every record but the newest in top-level shards (full ones, the last with what is left),
+    the newest in the open shard (which keeps a record: its range starts at one, and a new key
+    never lands in a sealed shard).
+
+    Not the layout the tiers would have grown into (at most ``fanout - 1`` shards of each
+    level below the top): records indexed now are never indexed again by a merge, and the
+    next updates find the lower levels empty. Cut as if grown, 20,000 records left each
+    level below the top full, and the update right after a full build merged its way up to
+    a top-level shard: 4,000 records indexed again for 10 new ones (7.4 s against 0.4 s).
+    """
+    sealed = len(keys) - 1 if len(keys) > tiers.level0 else 0
+    cap = tiers.capacity(tiers.top)
+    cuts = [(first, min(first + cap, sealed), tiers.top) for first in range(0, sealed, cap)]
+    cuts.append((sealed, len(keys), 0))
     return _pieces(keys, cuts, None, None)
 
 
