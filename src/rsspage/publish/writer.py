@@ -21,16 +21,16 @@ Rules every output (Hexo posts, the static site, feeds) gets from :class:`Output
 - ``finish()`` then deletes the files of earlier builds that this build did not write, prunes
   the folders that became empty, and saves the manifest (unless it says so already).
 
-Crash safety: before a *new* file is staged, and before ``finish()`` replaces files, their paths
-are appended to ``<manifest>.journal`` (one ``os.write`` to an ``O_APPEND`` descriptor: in the
-page cache before any file changes, so a killed process loses nothing). A build killed at any
-moment leaves every file it created known as rsspage's to the next run, and every file it may
-have replaced with a digest unknown (loading reads the manifest, then the journal), so the next
-build rewrites those; it also sweeps the temporaries left behind. ``finish()`` folds the journal
-into the manifest; ``abort()`` takes the paths it never created out of it again. Files are not
-fsync'ed unless ``durable=True``: a killed process loses nothing that ``os.replace`` made
-visible, and only a power cut could leave a zero-length file, which the next build rewrites
-because its size no longer matches the manifest.
+Crash safety: the paths of *new* files staged in their folders, and of every file ``finish()``
+puts in place, are appended to ``<manifest>.journal`` first (one ``os.write`` to an ``O_APPEND``
+descriptor: in the page cache before any file changes, so a killed process loses nothing). A
+build killed at any moment leaves every file it created known as rsspage's to the next run, and
+every file it may have replaced with a digest unknown (loading reads the manifest, then the
+journal), so the next build rewrites those; it also sweeps the temporaries left behind.
+``finish()`` folds the journal into the manifest; ``abort()`` takes the paths it never created
+out of it again. Files are not fsync'ed unless ``durable=True``: a killed process loses nothing
+that ``os.replace`` made visible, and only a power cut could leave a zero-length file, which the
+next build rewrites because its size no longer matches the manifest.
 
 Speed and symlinks: files are written relative to open, checked descriptors of their folders
 (:mod:`rsspage.publish.folders`), so no symlink swapped in can lead a write out of the root.
@@ -107,7 +107,6 @@ class OutputWriter:
         self._folders = Folders(self._root)  # open, checked folder descriptors
         self._temps = staging.Temporaries(self._folders, durable=durable)
         self._new: set[str] = set()  # staged paths that were not ours before this build
-        self._unjournaled: list[str] = []  # new paths adopted, to journal before finish()
         self._listings: dict[str, frozenset[str]] = {}  # folder → its regular files (keep())
         self._written = self._unchanged = self._kept = 0
         self._finished = False
@@ -217,10 +216,8 @@ class OutputWriter:
              stage: Callable[[str, str, int], None], *, journal_now: bool = True) -> bool:
         """The checks and records of :meth:`write` for content of ``digest`` and ``size``;
         ``stage(folder, name, the folder's descriptor)`` makes its temporary. A new path is
-        journaled before its temporary is made in its folder (where a killed build's are
-        swept from); ``journal_now`` False: its temporary is elsewhere (a worker's, in the
-        staging folder), and the path is journaled with the others before they are put in
-        place (one write, not one per page)."""
+        journaled before its temporary is made in its folder; ``journal_now`` False: a worker
+        made it in the staging folder, and it is journaled with what finish() puts in place."""
         folder, name = _split(relpath)
         key = self._unclaimed(relpath)
         dir_fd, st = self._locate(relpath, folder, name)
@@ -232,11 +229,8 @@ class OutputWriter:
         elif st is not None:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
-        elif journal_now:
-            self._journal.record([relpath])
-            self._new.add(relpath)
         else:
-            self._unjournaled.append(relpath)
+            self._journal.record([relpath], later=not journal_now)
             self._new.add(relpath)
         self._journal.open()  # its existence marks a build in progress, even with no new file
         stage(folder, name, dir_fd)
@@ -430,9 +424,7 @@ class OutputWriter:
         """
         if not self._temps:
             return  # nothing to replace: no journal, so an unchanged manifest stays as it is
-        self._journal.record([*self._unjournaled,
-                              *(p for p in self._temps.paths() if p not in self._new)])
-        self._unjournaled.clear()
+        self._journal.record(p for p in self._temps.paths() if p not in self._new)
         try:
             self._temps.put_in_place()
         except PublishError:
