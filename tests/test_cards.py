@@ -93,7 +93,11 @@ def test_a_users_cards_template_is_used_and_checked(tmp_path: Path) -> None:
     home = site.page("index.html")
     assert len(select(home, "li.mine")) == 5
     assert select(home, "li.mine a")[0].get("href") == article_path(ARTICLES[-1].id)
-    (templates / "_cards.html").write_text(
-        "{% for v in items %}<li>{{ v.article.title }}</li>{% endfor %}", encoding="utf-8")
-    with pytest.raises(PublishError, match=r"_cards\.html must write \{\{ end \}\}"):
-        site.build()
+    for wrong in ("{% for v in items %}<li>{{ v.article.title }}</li>{% endfor %}",
+                  # Each card's end before it: every card would go to the next article.
+                  "{% for v in items %}{{ end }}<li>{{ v.article.title }}</li>{% endfor %}",
+                  # A heading outside the loop would stick to one card on other pages.
+                  "<h2>卡片</h2>{% for v in items %}<li>{{ v.path }}</li>{{ end }}{% endfor %}"):
+        (templates / "_cards.html").write_text(wrong, encoding="utf-8")
+        with pytest.raises(PublishError, match=r"_cards\.html must write \{\{ end \}\}"):
+            site.build()

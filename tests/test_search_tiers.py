@@ -88,7 +88,9 @@ def keys_of(numbers: range) -> list[EntryKey]:
     return [(seen(n), f"{n:06d}") for n in numbers]
 
 
-def test_a_fresh_cut_puts_all_but_the_newest_record_in_the_top_level() -> None:
+def test_a_fresh_cut_leaves_nothing_to_merge() -> None:
+    """Full top-level shards, the rest in top-level shards no larger than a level-1 one (they
+    are indexed in parallel), the newest record open: no level below the top holds a shard."""
     def levels(count: int) -> list[tuple[int, int]]:
         pieces = search_tiers.fresh_cut(keys_of(range(count)), SMALL)
         return [(p.level, p.count) for p in pieces]
@@ -97,9 +99,10 @@ def test_a_fresh_cut_puts_all_but_the_newest_record_in_the_top_level() -> None:
     assert levels(1) == [(0, 1)]
     assert levels(4) == [(0, 4)]  # what fits in the open shard stays there
     assert levels(5) == [(2, 4), (0, 1)]
-    assert levels(16) == [(2, 15), (0, 1)]
+    assert levels(16) == [(2, 7), (2, 8), (0, 1)]
     assert levels(17) == [(2, 16), (0, 1)]
-    assert levels(45) == [(2, 16), (2, 16), (2, 12), (0, 1)]
+    assert levels(18) == [(2, 16), (0, 2)]  # too few for a shard of their own: open
+    assert levels(45) == [(2, 16), (2, 16), (2, 6), (2, 6), (0, 1)]
     pieces = search_tiers.fresh_cut(keys_of(range(45)), SMALL)
     assert pieces[0].start is None and pieces[-1].end is None
     assert all(a.end == b.start for a, b in pairwise(pieces))
@@ -259,7 +262,7 @@ def test_a_changed_article_touches_only_its_own_shard(tmp_path: Path, binary: st
 
 def test_removing_articles_touches_only_their_shards(tmp_path: Path, binary: str) -> None:
     archive = Archive(tmp_path / "site", binary)
-    articles = stored(range(45))  # 16, 16, 12, 1
+    articles = stored(range(45))  # 16, 16, 6, 6, 1
     archive.index(articles)
     before = archive.folders()
     gone = [articles[3], articles[20]]  # one in each top-level shard
@@ -277,7 +280,7 @@ def test_removing_articles_touches_only_their_shards(tmp_path: Path, binary: str
     emptied = [a for a in left if not (third.start <= key(a) < third.end)]  # type: ignore[operator]
     result = archive.index(emptied, [key(a) for a in left if a not in emptied])
     assert result.rebuilt == 0
-    assert archive.folders() == [after[0], after[1], after[3]]
+    assert archive.folders() == [after[0], after[1], *after[3:]]
     assert str(after[2]) not in archive.bundles_on_disk()
 
 
@@ -336,7 +339,7 @@ def test_a_damaged_layout_costs_one_full_index_never_a_wrong_one(tmp_path: Path,
         path.write_bytes(damage)
         before = archive.bundles_on_disk()
         result = archive.index(articles, [key(articles[0])])  # told little: all the same
-        assert result.rebuilt == len(archive.layout.shards) == 3  # 16, 13, 1: every one
+        assert result.rebuilt == len(archive.layout.shards) == 4  # 16, 6, 7, 1: every one
         assert archive.found("芯片", "qubits") == truth
         assert not (before & archive.bundles_on_disk())  # every old bundle went
         assert archive.index(articles).rebuilt == 0  # and the next build has nothing to do

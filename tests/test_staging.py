@@ -257,3 +257,29 @@ def test_a_build_killed_while_it_puts_adopted_files_in_place_leaves_them_ours(
 
 def json_lines(path: Path) -> set[str]:
     return {json.loads(line) for line in path.read_text("utf-8").splitlines() if line}
+
+
+def test_a_build_killed_before_it_puts_adopted_files_in_place_leaves_no_folder(
+        tmp_path: Path) -> None:
+    """A worker's page for a new folder, adopted, then the build is killed before finish():
+    the folder was never made (finish() makes it, once the path is journaled), and the next
+    build leaves nothing of it."""
+    site = tmp_path / "site"
+    pid = os.fork()
+    if pid == 0:
+        try:
+            writer = OutputWriter(site)
+            fd = writer.staging_folder()
+            assert fd is not None
+            writer.adopt("c/new/deep/page.html",
+                         staging.Stager(fd).write("c/new/deep/page.html", b"x"))
+            assert not (site / "c").exists()
+            os.kill(os.getpid(), 9)
+        finally:
+            os._exit(3)
+    assert os.waitpid(pid, 0)[1] == 9
+    writer = OutputWriter(site)
+    writer.write("index.html", b"home")
+    writer.finish()
+    assert sorted(p.relative_to(site).as_posix() for p in site.rglob("*")) == [
+        ".rsspage-manifest.json", "index.html"]

@@ -62,6 +62,7 @@ class Cards:
         self._root = f"\x00root {token}\x00"
         self._end = f"\x00end {token}\x00"
         self._rendered: dict[tuple[str, str], str] = {}
+        self._checked = False
 
     def __call__(self, items: Iterable[ArticleView], layout: str, root: str) -> Markup:
         shown = _one_per_cluster(items)
@@ -78,12 +79,21 @@ class Cards:
 
     def _render(self, missing: dict[tuple[str, str], ArticleView], layout: str) -> None:
         template = self._env.get_template("_cards.html")
-        html = template.render(items=list(missing.values()), layout=layout, root=self._root,
-                               end=self._end)
-        parts = html.split(self._end)
-        if len(parts) != len(missing) + 1:
-            raise jinja2.TemplateError("_cards.html must write {{ end }} after each card")
+        # A card is what comes before its {{ end }}: anything written outside the loop (once
+        # per build, checked with no card) or after the last end would go to the wrong card.
+        if not self._checked and self._cards(template, [], layout).strip():
+            raise jinja2.TemplateError(_MISPLACED)
+        self._checked = True
+        parts = self._cards(template, list(missing.values()), layout).split(self._end)
+        if len(parts) != len(missing) + 1 or parts[-1].strip():
+            raise jinja2.TemplateError(_MISPLACED)
         self._rendered.update(zip(missing, parts[:-1], strict=True))
+
+    def _cards(self, template: jinja2.Template, items: list[ArticleView], layout: str) -> str:
+        return template.render(items=items, layout=layout, root=self._root, end=self._end)
+
+
+_MISPLACED = "_cards.html must write {{ end }} after each card, and nothing outside its loop"
 
 
 def _one_per_cluster(items: Iterable[ArticleView]) -> list[ArticleView]:

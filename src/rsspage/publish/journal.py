@@ -54,9 +54,9 @@ class Journal:
 
     def record(self, relpaths: Iterable[str], *, later: bool = False) -> None:
         """Record ``relpaths`` before their files are created or replaced (crash safety).
-        ``later``: with the next record, before which nothing touches their folders (a render
-        worker's temporaries are in the staging folder): one write for a full build's 22,000
-        pages, not one each."""
+        ``later``: with the next record, before which nothing is made for them (a render
+        worker's temporaries are in the staging folder; their folders are made after the next
+        record): one write for a full build's 22,000 pages, not one each."""
         fd = self.open()
         # JSON keeps any character of a path on one line; one write, no buffering. orjson:
         # json.dumps took ~0.15 s of a full build's.

@@ -212,7 +212,10 @@ class Temporaries:
         so, the others stay staged (for :meth:`drop`), and PublishError says which failed."""
         for i, staged in enumerate(self._staged):
             try:
-                dir_fd = self._folders.open(staged.folder, staged.relpath, create=False)
+                # A worker's file may be the first in its folder (made now: the writer
+                # journals the path first); a folder gone since its temporary was made is not.
+                dir_fd = self._folders.open(staged.folder, staged.relpath,
+                                            create=staged.in_staging)
                 if staged.in_staging:
                     self._move(staged, dir_fd)
                 else:

@@ -188,8 +188,11 @@ class OutputWriter:
         """Stage ``data`` for ``relpath`` (the file of ``article``, an id, if it is one's); True
         when the file will be (re)written by ``finish()``, False when it is unchanged on disk."""
         self._check_open()
-        return self._put(relpath, hashlib.sha256(data).hexdigest(), len(data), article,
-                         partial(self._temps.write, relpath, data=data))
+
+        def stage(folder: str, name: str) -> None:
+            self._temps.write(relpath, folder, name, self._folders.open(folder, relpath), data)
+
+        return self._put(relpath, hashlib.sha256(data).hexdigest(), len(data), article, stage)
 
     def staging_folder(self) -> int | None:
         """The open staging folder (:mod:`.staging`) that render workers write pages into, for
@@ -205,22 +208,20 @@ class OutputWriter:
         folder on another file system), or deleted when the file on disk is the same already."""
         self._check_open()
         changed = self._put(relpath, staged.digest, staged.size, article,
-                            lambda folder, name, _: self._temps.adopt(relpath, folder, name,
-                                                                      staged),
-                            journal_now=False)
+                            partial(self._temps.adopt, relpath, staged=staged), adopted=True)
         if not changed:
             self._temps.discard(staged)
         return changed
 
     def _put(self, relpath: str, digest: str, size: int, article: str | None,
-             stage: Callable[[str, str, int], None], *, journal_now: bool = True) -> bool:
+             stage: Callable[[str, str], None], *, adopted: bool = False) -> bool:
         """The checks and records of :meth:`write` for content of ``digest`` and ``size``;
-        ``stage(folder, name, the folder's descriptor)`` makes its temporary. A new path is
-        journaled before its temporary is made in its folder; ``journal_now`` False: a worker
-        made it in the staging folder, and it is journaled with what finish() puts in place."""
+        ``stage(folder, name)`` makes its temporary. A new path is journaled before its folders
+        or its temporary are made; ``adopted``: a worker made it in the staging folder, and the
+        path is journaled with what finish() puts in place, which makes its folders."""
         folder, name = _split(relpath)
         key = self._unclaimed(relpath)
-        dir_fd, st = self._locate(relpath, folder, name)
+        st = self._locate(relpath, folder, name, create=not adopted)
         if relpath in self._owned:
             if self._owned[relpath] == digest and _is_file(st, size):
                 self._claim(relpath, key, digest, article)
@@ -230,10 +231,10 @@ class OutputWriter:
             raise PublishError(f"{relpath}: a file rsspage did not write is already there; "
                                "refusing to overwrite it")
         else:
-            self._journal.record([relpath], later=not journal_now)
+            self._journal.record([relpath], later=adopted)
             self._new.add(relpath)
         self._journal.open()  # its existence marks a build in progress, even with no new file
-        stage(folder, name, dir_fd)
+        stage(folder, name)
         self._claim(relpath, key, digest, article)
         self._written += 1
         return True
@@ -372,12 +373,15 @@ class OutputWriter:
             raise PublishError(f"{relpath}: reserved for rsspage's records of its files")
         return key
 
-    def _locate(self, relpath: str, folder: str, name: str) -> tuple[int, os.stat_result | None]:
-        """The open, checked folder of ``relpath`` and what is at ``name`` in it (if anything)."""
+    def _locate(self, relpath: str, folder: str, name: str, *,
+                create: bool) -> os.stat_result | None:
+        """What is at ``name`` in the folder of ``relpath``, opened and checked (and made, with
+        ``create``; without, a folder not there yet holds nothing)."""
         try:
-            dir_fd = self._folders.open(folder, relpath)
-            st = _lstat_at(name, dir_fd)
+            st = _lstat_at(name, self._folders.open(folder, relpath, create=create))
         except OSError as e:
+            if isinstance(e, FileNotFoundError) and not create:
+                return None
             raise PublishError(f"cannot write {relpath}: {e.strerror or e}") from e
         if st is not None and stat.S_ISLNK(st.st_mode):
             # a link inside the root may be replaced by our file
@@ -386,7 +390,7 @@ class OutputWriter:
             # Found now rather than when finish() puts the files in place.
             cause = IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
             raise PublishError(f"cannot write {relpath}: {cause.strerror}") from cause
-        return dir_fd, st
+        return st
 
     def _target(self, relpath: str) -> Path:
         """The absolute path for ``relpath``, checked to stay inside the root (for removals)."""
