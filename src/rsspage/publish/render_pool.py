@@ -81,8 +81,8 @@ def render(env: jinja2.Environment, pages: Sequence[Page], render_one: Render,
     _JOB = (env, pages, render_one, staging_fd)
     # The objects made so far are left out of garbage collection while the workers live:
     # a worker's collections would otherwise write to the header of every object it
-    # inherited, and each page written to is copied into it (135 of a worker's 177 MB were
-    # its own copies at 20,000 articles).
+    # inherited, and each page written to is copied into it (a worker's own memory at
+    # 20,000 articles: 135 -> 122 MB; the rest is mostly pages it touched, reference counts).
     gc.freeze()
     # concurrent.futures, not multiprocessing.Pool: a worker that fails or dies ends the build
     # with an error (BrokenProcessPool), and shutting down waits for the batches in flight,
