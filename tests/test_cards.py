@@ -101,3 +101,7 @@ def test_a_users_cards_template_is_used_and_checked(tmp_path: Path) -> None:
         (templates / "_cards.html").write_text(wrong, encoding="utf-8")
         with pytest.raises(PublishError, match=r"_cards\.html must write \{\{ end \}\}"):
             site.build()
+    (templates / "_cards.html").write_text(
+        "{% for v in items %}\n<li>{{ v.path }</li>{{ end }}{% endfor %}", encoding="utf-8")
+    with pytest.raises(PublishError, match=r"template _cards\.html \(line 2\)"):
+        site.build()

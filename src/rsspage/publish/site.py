@@ -409,8 +409,12 @@ def _render(env: jinja2.Environment, page: Page) -> str:
         template = env.get_template(page.template)
         return template.render(page.context, root=_root_of(env, page.path))
     except jinja2.TemplateError as e:
-        where = f" (line {e.lineno})" if isinstance(e, jinja2.TemplateSyntaxError) else ""
-        raise PublishError(f"template {page.template}{where}: {e}") from e
+        # A syntax error names the template it is in: one the page's includes or calls
+        # (_cards.html, a shared() fragment), not always the page's own.
+        name, where = page.template, ""
+        if isinstance(e, jinja2.TemplateSyntaxError):
+            name, where = e.name or name, f" (line {e.lineno})"
+        raise PublishError(f"template {name}{where}: {e}") from e
 
 
 def _root_of(env: jinja2.Environment, path: str) -> str:
