@@ -20,6 +20,16 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
+def write_and_close(fd: int, data: bytes, *, durable: bool) -> None:
+    """Write all of ``data`` to the new file ``fd``, fsync it when ``durable``, close it."""
+    try:
+        write_all(fd, data)
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Put ``data`` at ``path`` whole: a temporary beside it, fsync'ed when ``durable``, then
     ``os.replace``. An existing file keeps its permissions. Raises OSError; no temporary is left.
@@ -28,12 +38,7 @@ def replace_file(path: Path, data: bytes, *, durable: bool = True) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o666)
-        try:
-            write_all(fd, data)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_and_close(fd, data, durable=durable)
         with contextlib.suppress(OSError):  # a new file keeps the umask's permissions
             os.chmod(tmp, path.stat().st_mode & 0o7777)
         os.replace(tmp, path)

@@ -42,7 +42,6 @@ class Fragments:
         return Markup(self._env.get_template(name).render(variables))
 
 
-
 class Cards:
     """``cards(items, layout, root)``: the cards of a listing page (``_cards.html``).
 

@@ -265,11 +265,11 @@ def _write_pages(env: jinja2.Environment, pages: Iterable[Page], version: str,
     hashes: dict[str, str] = {}
     stale = _stale(pages, version, writer, page_hashes, hashes)
     if pool:
-        every = _by_days([page for page, _ in stale])
+        every = [page for page, _ in stale]
         if workers := render_pool.workers_for(len(every)):
             meanwhile = partial(then, hashes) if then is not None else None
-            for page, out in render_pool.render(env, every, _render, load_content, workers,
-                                                writer.staging_folder(), meanwhile):
+            for page, out in render_pool.render(env, _by_days(every), _render, load_content,
+                                                workers, writer.staging_folder(), meanwhile):
                 if isinstance(out, bytes):
                     writer.write(page.path, out, article=_article_id(page))
                 else:

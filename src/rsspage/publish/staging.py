@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from rsspage.errors import PublishError
-from rsspage.fileio import TMP_SUFFIX, write_all
+from rsspage.fileio import TMP_SUFFIX, write_and_close
 from rsspage.publish.folders import Folders
 
 NAME = ".rsspage-staging"
@@ -126,12 +126,7 @@ def write_temporary(dir_fd: int, names: Iterator[str], data: bytes, *,
         except FileExistsError:
             continue
     try:
-        try:
-            write_all(fd, data)
-            if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_and_close(fd, data, durable=durable)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(name, dir_fd=dir_fd)
