@@ -330,6 +330,21 @@ def test_damaged_manifest_stops_instead_of_guessing(tmp_path: Path) -> None:
         make(tmp_path)
 
 
+def test_manifest_values_that_are_not_strings_are_read_as_strings(tmp_path: Path) -> None:
+    """A manifest edited by hand (a digest written as a number) is still read; one of strings
+    only is used as orjson parsed it (no copy of 56,000 entries)."""
+    from rsspage.publish import manifest as manifests
+
+    path = tmp_path / manifests.NAME
+    path.write_text(json.dumps({"version": 2, "files": {"a.md": 12, "b.md": "ab"},
+                                "articles": {"a.md": "x1"}}))
+    loaded = manifests.load(path)
+    assert loaded.files == {"a.md": "12", "b.md": "ab"} and loaded.articles == {"a.md": "x1"}
+    (tmp_path / manifests.PAGES_NAME).write_text(json.dumps({"version": 1,
+                                                             "pages": {"a.html": 7}}))
+    assert manifests.load_pages(tmp_path) == {"a.html": "7"}
+
+
 def test_a_finished_writer_refuses_more_work(tmp_path: Path) -> None:
     writer = make(tmp_path)
     writer.finish()

@@ -72,18 +72,25 @@ def load(path: Path) -> Manifest:
         raise PublishError(f"cannot read manifest {path}: {e.strerror}") from e
     try:
         body = orjson.loads(raw)
+        del raw  # 9 MB at 56,000 files: not held beside the dictionaries
         files, articles = body["files"], body.get("articles", {})
         inputs = body.get("inputs", {})  # version 2 without it: nothing known up to date
         if body.get("version") not in _VERSIONS or not all(
                 isinstance(part, dict) for part in (files, articles, inputs)):
             raise ValueError("unknown layout")
-        return Manifest({str(k): str(v) for k, v in files.items()},
-                        {str(k): str(v) for k, v in articles.items()},
-                        {str(k): str(v) for k, v in inputs.items()})
+        return Manifest(_strings(files), _strings(articles), _strings(inputs))
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         # Forgetting what we own would only make us refuse to touch our own files, but guessing
         # could make us delete someone else's: stop and let the user decide.
         raise PublishError(f"manifest {path} is damaged ({e}); move it away to start over") from e
+
+
+def _strings(loaded: dict[str, object]) -> dict[str, str]:
+    """``loaded`` (JSON keys are strings) with every value a string: itself when they all are
+    (a copy cost 0.03 s and, for a moment, 16 MB more at 56,000 files)."""
+    if all(type(value) is str for value in loaded.values()):
+        return loaded  # type: ignore[return-value]  # checked just above
+    return {key: str(value) for key, value in loaded.items()}
 
 
 def save(path: Path, manifest: Manifest) -> None:
@@ -171,7 +178,7 @@ def load_pages(root: Path) -> dict[str, str] | None:
         pages = body["pages"]
         if body.get("version") != 1 or not isinstance(pages, dict):
             return None
-        return {str(k): str(v) for k, v in pages.items()}
+        return _strings(pages)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
