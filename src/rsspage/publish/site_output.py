@@ -165,8 +165,9 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
     try:
         result = build_site_delta(plan, source, config, writer, previous, load_content,
                                   feed_views(health), then=extras)
-        hashes = {p: k for p, k in (hashes | result.search.hashes).items()
-                  if p not in plan.remove}
+        hashes.update(result.search.hashes)  # in place: two copies of 56,000 entries cost ~0.02 s
+        for path in plan.remove:
+            hashes.pop(path, None)
         writer.keep_others(plan.remove)
         stats = writer.finish()
     except BaseException:
