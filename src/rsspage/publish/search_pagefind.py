@@ -353,8 +353,10 @@ class PagefindService:
         except OSError as e:
             raise self._failure(f"pagefind stopped reading ({e.strerror})") from e
         with self._cond:
-            if not self._cond.wait_for(lambda: self._answered >= self._sent or self._eof,
-                                       timeout=CALL_TIMEOUT):
+            # An error ends the wait: an unreadable answer is never counted as one.
+            if not self._cond.wait_for(
+                    lambda: self._answered >= self._sent or self._eof or bool(self._errors),
+                    timeout=CALL_TIMEOUT):
                 raise self._failure(f"pagefind did not answer within {CALL_TIMEOUT} s")
             if self._errors:
                 raise self._failure(self._errors[0])
@@ -375,6 +377,15 @@ class PagefindService:
         self._log.close()
 
     def _read(self) -> None:
+        """The reader thread: whatever ends it, :meth:`call` stops waiting."""
+        try:
+            self._read_answers()
+        finally:
+            with self._cond:
+                self._eof = True
+                self._cond.notify_all()
+
+    def _read_answers(self) -> None:
         assert self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         # A GetFiles answer is tens of megabytes (a top-level shard's bundle, base64 twice):
@@ -396,22 +407,21 @@ class PagefindService:
                     self._answer(view[start:stop])
                     start = stop + 1
                 self._cond.notify_all()
-        with self._cond:
-            self._eof = True
-            self._cond.notify_all()
 
     def _answer(self, message: memoryview) -> None:
         try:
             answer = json.loads(binascii.a2b_base64(message))  # b64decode would copy the view
             payload = answer["payload"]
-        except (ValueError, KeyError, TypeError):
+            kind = payload.get("type")
+            message_id = int(answer.get("message_id") or 0)
+        except (ValueError, KeyError, TypeError, AttributeError):
             self._errors.append(f"unreadable answer from pagefind: {bytes(message[:80])!r}")
             return
         self._answered += 1
-        if payload.get("type") == "Error":
+        if kind == "Error":
             self._errors.append(str(payload.get("message")))
-        elif payload.get("type") != "IndexedFile":  # 20,000 of those need not be kept
-            self._answers[int(answer.get("message_id") or 0)] = payload
+        elif kind != "IndexedFile":  # 20,000 of those need not be kept
+            self._answers[message_id] = payload
 
     def _failure(self, message: str) -> SearchIndexError:
         self._log.seek(0)
