@@ -72,7 +72,6 @@ def load(path: Path) -> Manifest:
         raise PublishError(f"cannot read manifest {path}: {e.strerror}") from e
     try:
         body = orjson.loads(raw)
-        del raw  # 9 MB at 56,000 files: not held beside the dictionaries
         files, articles = body["files"], body.get("articles", {})
         inputs = body.get("inputs", {})  # version 2 without it: nothing known up to date
         if body.get("version") not in _VERSIONS or not all(
@@ -87,7 +86,7 @@ def load(path: Path) -> Manifest:
 
 def _strings(loaded: dict[str, object]) -> dict[str, str]:
     """``loaded`` (JSON keys are strings) with every value a string: itself when they all are
-    (a copy cost 0.03 s and, for a moment, 16 MB more at 56,000 files)."""
+    (copies of them cost 0.03 s and 4.5 MB at 56,000 files)."""
     if all(type(value) is str for value in loaded.values()):
         return loaded  # type: ignore[return-value]  # checked just above
     return {key: str(value) for key, value in loaded.items()}
