@@ -58,3 +58,16 @@ def test_a_name_ending_in_a_full_width_bracket_ends_half_width() -> None:
                                                  "</span>")
     assert tight_end("<b>「x」") == '&lt;b&gt;「x<span class="halt">」</span>'
     assert tight_end("IT之家") == "IT之家" and tight_end("") == ""
+
+
+def test_the_character_keys_kept_are_bounded_and_change_no_result(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Feed text may hold any code point; ``watch`` keeps the table for good, so it stops
+    growing at its limit, and a character beyond it is keyed all the same."""
+    from rsspage.publish import reading
+
+    monkeypatch.setattr(reading, "_KEYS", reading._KeyTable())
+    monkeypatch.setattr(reading, "_KEYS_HELD", 3)
+    assert strip_title("标题ＡＢ", "标题ＡＢ：正文在此。") == "正文在此。"
+    assert len(reading._KEYS) == 3
+    assert strip_title("标题ＡＢ", "标题ＡＢ：正文在此。") == "正文在此。"

@@ -41,11 +41,17 @@ def _key(char: str) -> str:
 class _KeyTable(dict[int, str]):
     """:func:`_key` of each character met so far, by code point, for ``str.translate``: a
     build compares the title and text of every article (~9 µs an article, 0.18 s of a full
-    build at 20,000, before anything can render)."""
+    build at 20,000, before anything can render). Feed text could hold every code point, and
+    ``watch`` keeps the table for good: past _KEYS_HELD characters the rest are not kept."""
 
     def __missing__(self, code: int) -> str:
-        key = self[code] = _key(chr(code))
+        key = _key(chr(code))
+        if len(self) < _KEYS_HELD:  # the CJK ideographs and more: ~30,000 in common use
+            self[code] = key
         return key
+
+
+_KEYS_HELD = 65_536
 
 
 _KEYS = _KeyTable()
