@@ -37,6 +37,7 @@ import pytest
 import yaml
 
 import rsspage
+from records import has_manifest, read_manifest
 from servers import Exchange, LocalServer, feed, slow
 
 SEED = 20240611
@@ -319,9 +320,9 @@ def check_outputs(hexo: Path, site: Path) -> None:
     writer's), with the article id of every post and article page."""
     check_whole_files(hexo, site)
     for root in (hexo, site):
-        if not (root / MANIFEST_NAME).is_file():
+        if not has_manifest(root):
             continue
-        body = json.loads((root / MANIFEST_NAME).read_text("utf-8"))
+        body = read_manifest(root)
         on_disk = {rel for rel in tree(root) if not rel.startswith("pagefind/")}
         assert set(body["files"]) == on_disk, root
         articles = {rel for rel in on_disk if rel.endswith(".md") or rel.startswith("a/")}

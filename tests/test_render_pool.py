@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from records import read_manifest
 from rsspage.config import parse_config
 from rsspage.errors import PublishError
 from rsspage.publish import render_pool, staging
@@ -82,7 +83,7 @@ def build(folder: Path, monkeypatch: pytest.MonkeyPatch, *, pool: bool,
     assert len(adopted) == (result.rendered if pool and not precompress else 0)
     root = site.config.output.site
     assert not (root / staging.NAME).exists()
-    files = json.loads((root / ".rsspage-manifest.json").read_text())["files"]
+    files = read_manifest(root)["files"]
     assert files == {rel: hashlib.sha256(data).hexdigest() for rel, data in tree(root).items()}
     return tree(root)
 

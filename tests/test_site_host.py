@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import run_cli, summary
+from records import read_manifest
 from rsspage.config import SITE_HOSTS, SiteConfig, parse_config
 from rsspage.errors import ConfigError
 from rsspage.publish import hosts, precompress, search_index
@@ -133,7 +134,7 @@ def test_precompressed_copies_follow_their_files(tmp_path: Path) -> None:
             assert gzip.decompress(copy.read_bytes()) == (site / rel).read_bytes(), rel
         assert not list(site.rglob("*.pf_*.gz")) and not list(site.rglob("*.pagefind.gz"))
         assert not list(site.rglob("*.br"))  # not asked for
-        owned = json.loads((site / ".rsspage-manifest.json").read_text())["files"]
+        owned = read_manifest(site)["files"]
         assert "index.html.gz" in owned
         files_before = folder_size(site)[1]
 
@@ -154,7 +155,7 @@ def test_precompressed_copies_follow_their_files(tmp_path: Path) -> None:
     assert off.code == 0, off.err
     assert not list(site.rglob("*.gz"))  # pages, feeds, assets and Pagefind's scripts alike
     assert not any(k.endswith(".gz")
-                   for k in json.loads((site / ".rsspage-manifest.json").read_text())["files"])
+                   for k in read_manifest(site)["files"])
     assert folder_size(site)[1] < files_before
 
     write_config(tmp_path, url, precompress="gzip")
@@ -259,7 +260,7 @@ def site_with_copies(root: Path, encodings: tuple[str, ...]) -> None:
 
 
 def owned(root: Path) -> set[str]:
-    return set(json.loads((root / ".rsspage-manifest.json").read_text())["files"])
+    return set(read_manifest(root)["files"])
 
 
 def on_disk(root: Path) -> set[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -17,6 +18,8 @@ import pytest
 import yaml
 
 from conftest import run_cli
+from records import read_manifest, read_pages
+from rsspage.publish import build_record, manifest
 from rsspage.store import Store
 from rsspage.store.db import DB_NAME
 from servers import LocalServer, feed
@@ -90,7 +93,7 @@ def test_a_lost_state_adopts_its_files_keeps_names_and_loses_nothing(tmp_path: P
         hexo, site, state = tmp_path / "hexo", tmp_path / "site", tmp_path / "state"
         first_posts, first_pages = posts(hexo), article_pages(site)
         assert len(first_posts) == len(first_pages) == 12
-        assert (hexo / MANIFEST).is_file() and (site / MANIFEST).is_file()
+        assert (hexo / MANIFEST).is_file() and (site / manifest.DB_NAME).is_file()
         cli("export", "-c", str(config), str(tmp_path / "before.jsonl.gz"))
 
         shutil.rmtree(state)  # the cache was evicted: a fresh machine
@@ -126,7 +129,7 @@ def test_a_restored_state_with_the_cached_site_builds_incrementally(tmp_path: Pa
         cli("update", "-c", str(config))
         site = tmp_path / "site"
         shard = site / "pagefind" / "1"
-        assert shard.is_dir() and (site / ".rsspage-pages.json").is_file()
+        assert shard.is_dir() and (site / manifest.DB_PAGES).is_file()
         before = {p: p.stat().st_mtime_ns for p in site.rglob("*") if p.is_file()}
         shard_inode = shard.stat().st_ino
         cli("export", "-c", str(config), str(tmp_path / "all.jsonl.gz"))
@@ -150,15 +153,50 @@ def test_a_state_from_an_older_version_moves_its_manifest_into_the_output(
         cli("update", "-c", str(config))
         # What rsspage 0.1 left: manifests (without article ids) in the state folder.
         for output in ("hexo", "site"):
-            body = json.loads((tmp_path / output / MANIFEST).read_text("utf-8"))
+            body = read_manifest(tmp_path / output)
             legacy = {"version": 1, "files": body["files"]}
             (tmp_path / "state" / f"{output}-manifest.json").write_text(json.dumps(legacy))
-            (tmp_path / output / MANIFEST).unlink()
+            manifest.path_of(tmp_path / output).unlink()
         cli("build", "-c", str(config))
         for output in ("hexo", "site"):
             assert not (tmp_path / "state" / f"{output}-manifest.json").exists()
-            assert json.loads((tmp_path / output / MANIFEST).read_text("utf-8"))["version"] == 2
+        assert json.loads((tmp_path / "hexo" / MANIFEST).read_text("utf-8"))["version"] == 2
+        assert read_manifest(tmp_path / "site")["articles"]  # the article ids, learnt again
+        assert not (tmp_path / "site" / MANIFEST).exists()
         assert len(posts(tmp_path / "hexo")) == 3
+
+
+def test_a_site_from_the_last_version_moves_its_records_into_sqlite(tmp_path: Path) -> None:
+    """The site's manifest and page hashes were JSON files until 0.9: the first build reads
+    them (the files stay rsspage's, nothing is rendered again) and keeps them in SQLite."""
+    with LocalServer() as server:
+        serve(server, {0: range(0, 4)})
+        config = write_config(tmp_path, server, [0])
+        cli("update", "-c", str(config))
+        site = tmp_path / "site"
+        body, pages = read_manifest(site), read_pages(site)
+        assert body["files"] and pages
+        (site / MANIFEST).write_text(json.dumps({"version": 2, **body}), "utf-8")
+        (site / manifest.PAGES_NAME).write_text(json.dumps({"version": 1, "pages": pages}))
+        for name in (manifest.DB_NAME, manifest.DB_PAGES):
+            (site / name).unlink()
+        # The last build's record, as that version wrote it: of the JSON manifest.
+        record = json.loads((site / build_record.NAME).read_bytes())
+        record["manifest"] = build_record.manifest_stamp(site)
+        (site / build_record.NAME).write_text(json.dumps(record), "utf-8")
+        before = {p: p.stat().st_mtime_ns for p in (site / "a").rglob("*.html")}
+        serve(server, {0: range(0, 5)})  # one new article: a build of the change
+        out = cli("update", "--all", "-c", str(config))
+        assert re.search(r"new articles +1\b", out), out
+        assert not (site / MANIFEST).exists() and not (site / manifest.PAGES_NAME).exists()
+        owned = read_manifest(site)
+        assert {p for p in body["files"] if (site / p).exists()} <= owned["files"].keys()
+        assert len(article_pages(site)) == 5
+        assert sum(rel.startswith("a/") for rel in owned["articles"]) == 5
+        # The other articles' pages were kept as they were, from the page hashes read.
+        changed = [p for p, mtime in before.items() if p.stat().st_mtime_ns != mtime]
+        assert len(changed) <= 1, changed  # the page of the new one's neighbour
+        assert len(read_pages(site) or {}) > len(pages)
 
 
 def test_pruned_articles_lose_their_files_but_unknown_ones_keep_theirs(tmp_path: Path) -> None:

@@ -10,18 +10,42 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rsspage.errors import PublishError
 from rsspage.publish import folders as folders_module
+from rsspage.publish import manifest as manifests
 from rsspage.publish.write_stats import WriteStats
 from rsspage.publish.writer import OutputWriter
 
+#: The manifest's form in this test: JSON (Hexo's) or SQLite (the site's).
+FORM = {"suffix": ".json"}
+
+
+@pytest.fixture(autouse=True, params=[".json", ".sqlite"])
+def manifest_form(request: pytest.FixtureRequest) -> Iterator[str]:
+    FORM["suffix"] = request.param
+    yield request.param
+    FORM["suffix"] = ".json"
+
+
+def state_manifest(tmp_path: Path) -> Path:
+    return tmp_path / "state" / f"manifest{FORM['suffix']}"
+
+
+def read_state_manifest(tmp_path: Path) -> dict[str, dict[str, str]]:
+    records = manifests.load(state_manifest(tmp_path))
+    try:
+        return {"files": dict(records.files), "articles": dict(records.articles)}
+    finally:
+        records.close()
+
 
 def make(tmp_path: Path) -> OutputWriter:
-    return OutputWriter(tmp_path / "out", tmp_path / "state" / "manifest.json")
+    return OutputWriter(tmp_path / "out", state_manifest(tmp_path))
 
 
 def listing(root: Path) -> set[str]:
@@ -142,8 +166,7 @@ def test_stale_owned_files_are_removed_and_empty_folders_pruned(tmp_path: Path) 
     assert listing(writer.root) == {"keep/a.md", "mixed/user.txt"}
     assert not (writer.root / "gone").exists()
     assert writer.root.exists()
-    manifest = json.loads((tmp_path / "state" / "manifest.json").read_text())
-    assert list(manifest["files"]) == ["keep/a.md"]
+    assert list(read_state_manifest(tmp_path)["files"]) == ["keep/a.md"]
 
 
 def test_a_stale_spelling_twin_is_removed_unless_it_is_the_same_file(
@@ -189,7 +212,7 @@ def test_journal_recovers_files_of_an_interrupted_build(tmp_path: Path) -> None:
     crashed.write("new/b.md", b"b")
     # No finish(): as if the process was killed. A temporary file may be left behind too.
     (crashed.root / "new" / ".a.md.x1y2.rsspage-tmp").write_bytes(b"partial")
-    journal = tmp_path / "state" / "manifest.json.journal"
+    journal = manifests.journal_of(state_manifest(tmp_path))
     assert journal.exists()
     with journal.open("a") as f:
         f.write('"new/cut-off')  # an entry the kill cut in half is ignored
@@ -274,7 +297,7 @@ def test_write_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path
         from rsspage.publish.writer import OutputWriter
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
         w = OutputWriter(Path({str(tmp_path / 'out')!r}),
-                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+                         Path({str(state_manifest(tmp_path))!r}))
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
         try:
             w.write("post.md", b"n" * 100_000)
@@ -323,9 +346,9 @@ def test_read_only_folder_gives_publish_error(tmp_path: Path) -> None:
 
 
 def test_damaged_manifest_stops_instead_of_guessing(tmp_path: Path) -> None:
-    manifest = tmp_path / "state" / "manifest.json"
+    manifest = state_manifest(tmp_path)
     manifest.parent.mkdir()
-    manifest.write_text("{not json")
+    manifest.write_text("{not json} " * 100)
     with pytest.raises(PublishError, match="damaged"):
         make(tmp_path)
 
@@ -333,8 +356,6 @@ def test_damaged_manifest_stops_instead_of_guessing(tmp_path: Path) -> None:
 def test_manifest_values_that_are_not_strings_are_read_as_strings(tmp_path: Path) -> None:
     """A manifest edited by hand (a digest written as a number) is still read; one of strings
     only is used as orjson parsed it (no copy of 56,000 entries)."""
-    from rsspage.publish import manifest as manifests
-
     path = tmp_path / manifests.NAME
     path.write_text(json.dumps({"version": 2, "files": {"a.md": 12, "b.md": "ab"},
                                 "articles": {"a.md": "x1"}}))
@@ -475,7 +496,7 @@ def test_many_folders_are_written_without_leaking_descriptors(
 
 def test_the_journal_entry_is_written_before_the_file(tmp_path: Path) -> None:
     writer = make(tmp_path)
-    journal = tmp_path / "state" / "manifest.json.journal"
+    journal = manifests.journal_of(state_manifest(tmp_path))
     writer.write("a/新.html", b"x")
     # Unbuffered: another process (the next build after a kill) already sees it.
     assert journal.read_text("utf-8") == '"a/新.html"\n'
@@ -484,7 +505,7 @@ def test_the_journal_entry_is_written_before_the_file(tmp_path: Path) -> None:
 
 
 def test_a_cut_off_journal_entry_does_not_swallow_the_next(tmp_path: Path) -> None:
-    journal = tmp_path / "state" / "manifest.json.journal"
+    journal = manifests.journal_of(state_manifest(tmp_path))
     journal.parent.mkdir()
     journal.write_text('"first.html"\n"cut-o')  # a kill in the middle of an entry
     (tmp_path / "out").mkdir()
@@ -495,7 +516,7 @@ def test_a_cut_off_journal_entry_does_not_swallow_the_next(tmp_path: Path) -> No
         from pathlib import Path
         from rsspage.publish.writer import OutputWriter
         w = OutputWriter(Path({str(tmp_path / 'out')!r}),
-                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+                         Path({str(state_manifest(tmp_path))!r}))
         w.write("second.html", b"2")
         os.kill(os.getpid(), signal.SIGKILL)  # killed again, before finish()
         """
@@ -533,7 +554,8 @@ def test_durable_writes_and_rewrites(tmp_path: Path) -> None:
     assert (root / "a" / "b.html").read_bytes() == b"changed"
 
 
-def test_a_manifest_copy_left_by_a_kill_is_swept(tmp_path: Path) -> None:
+@pytest.mark.parametrize("manifest_form", [".json"], indirect=True)  # SQLite has its journal
+def test_a_manifest_copy_left_by_a_kill_is_swept(tmp_path: Path, manifest_form: str) -> None:
     state = tmp_path / "state"
     state.mkdir()
     leftovers = [state / ".manifest.json.k1ll3d_x", state / ".manifest.json.123.rsspage-tmp"]
@@ -558,7 +580,7 @@ def run_killed(tmp_path: Path, body: str) -> None:
         def die():
             os.kill(os.getpid(), signal.SIGKILL)
         w = OutputWriter(Path({str(tmp_path / 'out')!r}),
-                         Path({str(tmp_path / 'state' / 'manifest.json')!r}))
+                         Path({str(state_manifest(tmp_path))!r}))
         """
     ) + textwrap.dedent(body)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
@@ -718,10 +740,10 @@ def test_spellings_owned_twice_are_found_and_one_stays(tmp_path: Path) -> None:
         writer.finish(remove_stale=False)
         # Written under the other spelling by a build that knew no better (an older version).
         (writer.root / second).write_bytes(b"2")
-        manifest = root / "state" / "manifest.json"
-        body = json.loads(manifest.read_text())
-        body["files"][second] = hashlib.sha256(b"2").hexdigest()
-        manifest.write_text(json.dumps(body))
+        records = manifests.load(state_manifest(root))
+        records.files[second] = hashlib.sha256(b"2").hexdigest()
+        manifests.save(state_manifest(root), records)
+        records.close()
         writer = make(root)
         assert not writer.is_free("a.MD") and writer.is_free("b.md")
         writer.keep_others(set())

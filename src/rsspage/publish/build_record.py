@@ -58,7 +58,7 @@ def load(root: Path) -> BuildRecord | None:
     """The record of ``root``'s last complete build; None if there is none to trust (none,
     unreadable, the manifest changed since, or a build interrupted since: its journal is
     still there)."""
-    if manifest.journal_of(root / manifest.NAME).exists():
+    if manifest.journal_of(manifest.path_of(root)).exists():
         return None
     try:
         body = json.loads((root / NAME).read_bytes())
@@ -73,7 +73,7 @@ def load(root: Path) -> BuildRecord | None:
 def manifest_stamp(root: Path) -> str:
     """Size and modification time of ``root``'s manifest ("" when there is none)."""
     try:
-        st = (root / manifest.NAME).stat()
+        st = manifest.path_of(root).stat()
     except OSError:
         return ""
     return f"{st.st_size}:{st.st_mtime_ns}"

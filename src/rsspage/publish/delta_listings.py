@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from rsspage.publish import table_map
 from rsspage.publish.reading import card_summary
 from rsspage.publish.site_model import SUMMARY_CHARS, ArticleView, Node, href, view_of
 from rsspage.publish.site_pages import (
@@ -54,10 +55,11 @@ class _Group:
         return self.lead + self.count
 
 
-def period_paths(previous: Iterable[str]) -> dict[str, list[str]]:
-    """The last build's period pages by listing folder (``c/x/`` → names under ``page/``)."""
+def period_paths(previous: Mapping[str, str]) -> dict[str, list[str]]:
+    """The last build's period pages by listing folder (``c/x/`` → names under ``page/``),
+    from its page hashes."""
     found: dict[str, list[str]] = {}
-    for path in previous:
+    for path in table_map.containing(previous, "page/"):
         folder, sep, name = path.rpartition("page/")
         if sep and name.endswith(".html") and "/" not in name:
             found.setdefault(folder, []).append(name[:-5])

@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import sqlite3
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,13 +40,19 @@ import orjson
 
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
+from rsspage.publish import table_map
+from rsspage.publish.table_map import TableMap
 
 if TYPE_CHECKING:
     from rsspage.config import Config
     from rsspage.store import Store
 
 NAME = ".rsspage-manifest.json"
-PAGES_NAME = ".rsspage-pages.json"
+#: The site's manifest: the same tables in SQLite (table_map.py), read by key.
+DB_NAME = ".rsspage-manifest.sqlite"
+PAGES_NAME = ".rsspage-pages.json"  # the site's page hashes before DB_PAGES, read once
+DB_PAGES = ".rsspage-pages.sqlite"
+_TABLES = ("files", "articles", "inputs")
 #: No output file may start with this at the top of an output folder: rsspage's own records.
 RESERVED = ".rsspage-"
 _VERSIONS = (1, 2)
@@ -51,19 +60,46 @@ _VERSIONS = (1, 2)
 
 @dataclass(slots=True)
 class Manifest:
+    """Dictionaries read from JSON, or :class:`TableMap` s over the SQLite file ``db``."""
+
     #: relpath → sha256 of its content ("" when unknown: rewrite it before trusting it).
-    files: dict[str, str] = field(default_factory=dict)
+    files: MutableMapping[str, str] = field(default_factory=dict)
     #: relpath → id of the article the file is for.
-    articles: dict[str, str] = field(default_factory=dict)
+    articles: MutableMapping[str, str] = field(default_factory=dict)
     #: relpath → digest of what the file was rendered from (see OutputWriter.write).
-    inputs: dict[str, str] = field(default_factory=dict)
+    inputs: MutableMapping[str, str] = field(default_factory=dict)
+    db: sqlite3.Connection | None = None
+
+    def close(self) -> None:
+        """Close the SQLite file (its changes not committed are dropped)."""
+        if self.db is not None:
+            self.db.close()
 
 
 def journal_of(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
+def path_of(root: Path) -> Path:
+    """The manifest of the output folder ``root``: the SQLite one once there is one (or a
+    build that was making it was killed), else the JSON one."""
+    db = root / DB_NAME
+    return db if db.exists() or journal_of(db).exists() else root / NAME
+
+
+def is_db(path: Path) -> bool:
+    return path.suffix == ".sqlite"
+
+
 def load(path: Path) -> Manifest:
+    """The manifest at ``path`` (empty when there is none). One in SQLite is read by key as it
+    is used: close() it (the writer does)."""
+    if is_db(path):
+        if not path.exists():
+            return Manifest()  # saved whole into a new file, like a JSON one
+        db = table_map.connect(path, _TABLES, durable=True)
+        files, articles, inputs = (TableMap(db, table) for table in _TABLES)
+        return Manifest(files, articles, inputs, db)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -84,6 +120,20 @@ def load(path: Path) -> Manifest:
         raise PublishError(f"manifest {path} is damaged ({e}); move it away to start over") from e
 
 
+def _respelled(rel: str) -> bool:
+    return not rel.isascii() or rel != rel.lower()
+
+
+def respelled(owned: MutableMapping[str, str]) -> Iterable[str]:
+    """The paths of ``owned`` that may not be their own clash key (names.clash_key: not
+    ASCII, or with capitals), the only ones names.Spellings stores; from a
+    :class:`TableMap`, read by SQLite (its ``lower()`` is ASCII's) without the others."""
+    if isinstance(owned, TableMap):
+        return (rel for rel, _ in owned.pairs("path <> lower(path) OR path GLOB ?",
+                                              ("*[^ -~]*",), lambda rel, _: _respelled(rel)))
+    return [rel for rel in owned if _respelled(rel)]
+
+
 def _strings(loaded: dict[str, object]) -> dict[str, str]:
     """``loaded`` (JSON keys are strings) with every value a string: itself when they all are
     (copies of them cost 0.03 s and 4.5 MB at 56,000 files)."""
@@ -95,7 +145,41 @@ def _strings(loaded: dict[str, object]) -> dict[str, str]:
 def save(path: Path, manifest: Manifest) -> None:
     """Write ``manifest`` atomically and durably (one fsync per build: it is what must survive)
     unless the file already says the same (a git tree of posts then shows no change), then drop
-    the journal."""
+    the journal. Into SQLite, only what changed is written (in one transaction)."""
+    if is_db(path):
+        _save_db(path, manifest)
+    else:
+        _save_json(path, manifest)
+    journal_of(path).unlink(missing_ok=True)
+
+
+def _owned_only(manifest: Manifest) -> Manifest:
+    """``manifest`` without the articles and inputs of paths it no longer owns."""
+    files = manifest.files
+    return Manifest(files, {rel: a for rel, a in manifest.articles.items() if rel in files},
+                    {rel: i for rel, i in manifest.inputs.items() if rel in files})
+
+
+def _save_db(path: Path, manifest: Manifest) -> None:
+    db = manifest.db
+    maps = (manifest.files, manifest.articles, manifest.inputs)
+    if db is None:  # a new file, from dictionaries (a first build, or a JSON manifest read)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = table_map.connect(path, _TABLES, durable=True)
+        tables = [TableMap(db, table) for table in _TABLES]
+        for table, values in zip(tables, maps, strict=True):
+            table.replace_all(values)
+        try:
+            table_map.commit(db, tables, path)
+        finally:
+            db.close()
+        return
+    # The writer keeps articles and inputs to the paths it owns (OutputWriter._forget).
+    table_map.commit(db, [m for m in maps if isinstance(m, TableMap)], path)
+
+
+def _save_json(path: Path, manifest: Manifest) -> None:
+    manifest = _owned_only(manifest)
     # Sorted by orjson (OPT_SORT_KEYS, by code point as Python sorts): a second sort here cost
     # 0.13 s of a +10 build with 56,000 files.
     body: dict[str, object] = {"version": 2, "files": manifest.files,
@@ -113,7 +197,6 @@ def save(path: Path, manifest: Manifest) -> None:
     except OSError as e:
         raise PublishError(f"cannot save manifest {path}: {e.strerror}") from e
     _replace(path, data, durable=True)
-    journal_of(path).unlink(missing_ok=True)
 
 
 def _replace(path: Path, data: bytes, *, durable: bool) -> None:
@@ -169,10 +252,17 @@ def load_journal(path: Path) -> tuple[list[str], bool]:
     return paths, lines[-1] != ""
 
 
-def load_pages(root: Path) -> dict[str, str] | None:
-    """The page hashes kept in ``root``; None when there are none (or they are unreadable:
-    they only save work, so a damaged file costs one full build)."""
-    try:
+def load_pages(root: Path) -> MutableMapping[str, str] | None:
+    """The page hashes kept in ``root`` (read by key from SQLite: close them with
+    :func:`save_pages` or :func:`close_pages`); None when there are none (or they are
+    unreadable: they only save work, so a damaged file costs one full build)."""
+    if (root / DB_PAGES).exists():
+        try:
+            db = table_map.connect(root / DB_PAGES, ("pages",), durable=False)
+        except PublishError:
+            return None
+        return TableMap(db, "pages")
+    try:  # an earlier version's
         body = orjson.loads((root / PAGES_NAME).read_bytes())
         pages = body["pages"]
         if body.get("version") != 1 or not isinstance(pages, dict):
@@ -182,10 +272,32 @@ def load_pages(root: Path) -> dict[str, str] | None:
         return None
 
 
-def save_pages(root: Path, pages: dict[str, str]) -> None:
-    """Replace the page hashes kept in ``root`` (atomically; not rewritten when unchanged)."""
-    data = orjson.dumps({"version": 1, "pages": pages}, option=orjson.OPT_SORT_KEYS)
-    _replace(root / PAGES_NAME, data, durable=False)  # only saves work: a loss costs a build
+def save_pages(root: Path, pages: MutableMapping[str, str]) -> None:
+    """Keep ``pages`` as the page hashes of ``root``: what changed in a :class:`TableMap`
+    (load_pages()'s, or an overlay of it); a dictionary replaces them whole (a new file put in
+    place by ``os.replace``: a damaged one goes too)."""
+    if isinstance(pages, TableMap):
+        table_map.commit(pages.db, [pages], root / DB_PAGES)
+        return
+    fresh = root / f"{DB_PAGES}.new"
+    fresh.unlink(missing_ok=True)
+    db = table_map.connect(fresh, ("pages",), durable=False)
+    try:
+        table = TableMap(db, "pages")
+        table.replace_all(pages)
+        table_map.commit(db, [table], fresh)
+    finally:
+        db.close()
+    try:
+        os.replace(fresh, root / DB_PAGES)
+        (root / PAGES_NAME).unlink(missing_ok=True)
+    except OSError as e:
+        raise PublishError(f"cannot save {root / DB_PAGES}: {e.strerror}") from e
+
+
+def close_pages(pages: MutableMapping[str, str] | None) -> None:
+    if isinstance(pages, TableMap):
+        pages.db.close()
 
 
 # -- what the configured outputs' manifests say (status, forget: no templates loaded) ------
@@ -200,8 +312,12 @@ def published_files(config: Config, ids: set[str]) -> list[str]:
     """The files the outputs' manifests say were written for the articles ``ids``."""
     files: list[str] = []
     for root in _roots(config).values():
-        written = load(root / NAME).articles
-        files += sorted(str(root / rel) for rel, article in written.items() if article in ids)
+        records = load(path_of(root))
+        try:
+            files += sorted(str(root / rel) for rel, article in records.articles.items()
+                            if article in ids)
+        finally:
+            records.close()
     return files
 
 
@@ -210,7 +326,11 @@ def unknown_articles(config: Config, store: Store) -> dict[str, int]:
     younger state). Empty when the archive knows all of them."""
     counts = {}
     for name, root in _roots(config).items():
-        written = load(root / NAME).articles.values()
-        if unknown := len(store.unknown_ids(written)):
+        records = load(path_of(root))
+        try:
+            unknown = len(store.unknown_ids(records.articles.values()))
+        finally:
+            records.close()
+        if unknown:
             counts[name] = unknown
     return counts

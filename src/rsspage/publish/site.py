@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -85,7 +85,7 @@ class SiteResult:
     #: Output path → input hash of every page of this build (and ``pagefind/<k>/`` → hash of
     #: each search shard; ``write_site`` adds the feeds' and sitemap's); the store keeps it for
     #: the next build.
-    page_hashes: dict[str, str]
+    page_hashes: MutableMapping[str, str]
     #: Pages rendered (their file was rewritten only when the bytes changed).
     rendered: int
     #: Pages whose inputs were unchanged: not rendered, file kept as it was.

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from zoneinfo import ZoneInfo
 
-from rsspage.publish import feed_folders, feeds_out
+from rsspage.publish import feed_folders, feeds_out, table_map
 from rsspage.publish.delta_listings import Planner, period_paths
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.neighbours import Neighbours
@@ -130,12 +130,12 @@ def stable_folders(names: TreeNames) -> bool:
 
 
 def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
-         previous: Iterable[str], searchable: bool, since: datetime | None) -> DeltaPlan:
-    """The pages ``changes`` touch (see the module docstring). ``previous``: the paths of the
-    last build's pages, ``since`` the start of its window (the articles published before it
-    had no pages); ``searchable``: whether the search page offers search."""
+         previous: Mapping[str, str], searchable: bool, since: datetime | None) -> DeltaPlan:
+    """The pages ``changes`` touch (see the module docstring). ``previous``: the last build's
+    page hashes (only the paths of its period pages are read, and of listings gone);
+    ``since``: the start of its window (the articles published before it had no pages);
+    ``searchable``: whether the search page offers search."""
     categories = _counted_tree(query, zone)
-    previous = list(previous)
     current = query.by_ids(c.id for c in changes)
     # Only their story cluster changed: their pages and cards, nothing that their place decides
     # (unless they were not in the last build's window: they enter it).
@@ -317,7 +317,7 @@ def _whole_hours(hour: str, zone: ZoneInfo) -> bool:
 
 
 def _gone_folders(categories: Mapping[str, Node], before: Sequence[Location],
-                  previous: Iterable[str]) -> set[str]:
+                  previous: Mapping[str, str]) -> set[str]:
     """Every page and feed file of the listings the changes left empty (their folder depends
     on their name alone: stable_folders)."""
     prefixes: set[str] = set()
@@ -335,7 +335,7 @@ def _gone_folders(categories: Mapping[str, Node], before: Sequence[Location],
             level = node.children
     if not prefixes:
         return set()
-    return {p for p in previous if p.startswith(tuple(prefixes))}
+    return {p for p, _ in table_map.under(previous, prefixes)}
 
 
 def _trail(old: Mapping[str, Node], loc: Location) -> list[Node]:

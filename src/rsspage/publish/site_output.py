@@ -28,6 +28,7 @@ from rsspage.publish import (
     search_index,
     site_delta,
     site_size,
+    table_map,
 )
 from rsspage.publish.build_record import BuildRecord
 from rsspage.publish.rebuild import EXTRAS_FORMAT, write_unless_kept
@@ -78,20 +79,11 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     build_record.forget(root)  # until this build is wholly in place
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
-    query = store.site_query(since)
-    changes = _changes(store, query, record, mark, inputs) if previous is not None else None
-    if previous is not None and changes is not None and record is not None:
-        result, stats = write_site_changes(config, query, changes, _window_of(record), health,
-                                           previous, store.contents)
-    else:
-        # Without their content: only the pages and feeds rendered again load it
-        # (store.contents). Only the site's window of the archive is read.
-        articles = list(store.articles(content=False, since=since))
-        result, stats = write_site(config, articles, health,
-                                   store.page_hashes("site") if previous is None else previous,
-                                   store.contents, store.is_unknown, query.clusters(),
-                                   window_lead(query, ZoneInfo(config.site.timezone)))
-    manifest.save_pages(root, result.page_hashes)
+    try:
+        result, stats = _build(config, store, previous, record, mark, inputs, since, health)
+        manifest.save_pages(root, result.page_hashes)
+    finally:
+        manifest.close_pages(previous)
     if previous is None:
         store.save_page_hashes("site", {})
     stats.check()  # after the bookkeeping: the new files are in place all the same
@@ -101,6 +93,24 @@ def publish_site(config: Config, store: Store, now: datetime, *,
         tree = site_delta.tree_key(result.links.categories)
         rebuild.record_build(root, mark, inputs, stats, tree, health_key, window)
     return stats
+
+
+def _build(config: Config, store: Store, previous: Mapping[str, str] | None,
+           record: BuildRecord | None, mark: ArchiveMark, inputs: str, since: datetime | None,
+           health: Sequence[FeedHealth]) -> tuple[SiteResult, WriteStats]:
+    """The site built from the changes since ``record`` when it can be, else whole."""
+    query = store.site_query(since)
+    changes = _changes(store, query, record, mark, inputs) if previous is not None else None
+    if previous is not None and changes is not None and record is not None:
+        return write_site_changes(config, query, changes, _window_of(record), health,
+                                  previous, store.contents)
+    # Without their content: only the pages and feeds rendered again load it
+    # (store.contents). Only the site's window of the archive is read.
+    articles = list(store.articles(content=False, since=since))
+    return write_site(config, articles, health,
+                      store.page_hashes("site") if previous is None else previous,
+                      store.contents, store.is_unknown, query.clusters(),
+                      window_lead(query, ZoneInfo(config.site.timezone)))
 
 
 def _changes(store: Store, query: SiteQuery, record: BuildRecord | None, mark: ArchiveMark,
@@ -144,28 +154,32 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
     source = site_delta.QuerySource(query, plan.categories, zone)
     writer = rebuild.writer_for(config, "site", root)
     result = None
-    hashes: dict[str, str] = {}
+    # The last build's hashes as this build changes them: from SQLite, only the changes are
+    # held (the others are read when asked for, and stay where they are).
+    hashes = table_map.overlay(previous)
+    search = [path for path, _ in table_map.under(previous, [search_index.FOLDER + "/"])]
 
     def extras(pages: Mapping[str, str]) -> None:
         """The feeds, the sitemap and the OPML of the change (while Pagefind may index)."""
-        hashes.update((path, key) for path, key in previous.items() if path not in plan.remove
-                      and not path.startswith(search_index.FOLDER + "/"))
+        for path in (*plan.remove, *search):  # the shards' hashes: result.search.hashes
+            hashes.pop(path, None)
         hashes.update(pages)
         feeds = site_feeds(config, SiteLinks(plan.categories))
         groups = site_delta.feed_groups(plan.categories, plan.feeds, query, feeds)
         hashes.update(write_feeds(config, feeds, groups, writer, previous, load_content))
-        html = [p for p in hashes if p.endswith(".html")]
-        touched = [p for p in html if p not in previous]
+        touched = [p for p in pages if p.endswith(".html") and p not in previous]
         touched += [p for p in plan.remove if p.endswith(".html") and p in previous]
-        sitemap = write_sitemap(config, html, writer, previous, touched)
-        plan.remove |= {p for p in previous if p.startswith("sitemap") and p not in sitemap}
+        sitemap = write_sitemap(config, table_map.ending(hashes, ".html"), writer, previous,
+                                touched)
+        plan.remove |= {p for p, _ in table_map.under(previous, ["sitemap"])
+                        if p not in sitemap}
         hashes.update(sitemap)
         write_opml(config, health, writer)
 
     try:
         result = build_site_delta(plan, source, config, writer, previous, load_content,
                                   feed_views(health), then=extras)
-        hashes.update(result.search.hashes)  # in place: two copies of 56,000 entries cost ~0.02 s
+        hashes.update(result.search.hashes)
         for path in plan.remove:
             hashes.pop(path, None)
         writer.keep_others(plan.remove)

@@ -4,11 +4,11 @@ parts, one per folder of the site's first two levels (see :func:`write_sitemap`)
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import partial
 
 from rsspage.config import Config
-from rsspage.publish import feeds_out
+from rsspage.publish import feeds_out, table_map
 from rsspage.publish.rebuild import EXTRAS_FORMAT, write_unless_kept
 from rsspage.publish.site_pages import digest
 from rsspage.publish.writer import OutputWriter
@@ -17,7 +17,7 @@ from rsspage.publish.writer import OutputWriter
 SITEMAP_ONE_FILE = 5_000
 
 
-def write_sitemap(config: Config, pages: Sequence[str], writer: OutputWriter,
+def write_sitemap(config: Config, pages: Collection[str], writer: OutputWriter,
                   previous: Mapping[str, str], touched: Iterable[str] | None = None,
                   ) -> dict[str, str]:
     """The sitemap of ``pages`` (with a site URL): its parts whose pages changed.
@@ -64,10 +64,10 @@ def write_sitemap(config: Config, pages: Sequence[str], writer: OutputWriter,
 
 
 def _part_names(previous: Mapping[str, str]) -> list[str]:
-    return [name for name in previous if name.startswith("sitemap-")]
+    return [name for name, _ in table_map.under(previous, ["sitemap-"])]
 
 
-def _touched_folders(pages: Sequence[str], previous: Mapping[str, str],
+def _touched_folders(pages: Iterable[str], previous: Mapping[str, str],
                      touched: Iterable[str]) -> dict[str, list[str]] | None:
     """The pages of each part that ``touched`` falls in (empty: the part goes); None when
     the last build's sitemap was not in parts of one folder each (then every part is made)."""

@@ -51,7 +51,7 @@ from pathlib import Path
 from rsspage.errors import PublishError
 from rsspage.fileio import TMP_SUFFIX
 from rsspage.publish import manifest as manifests
-from rsspage.publish import staging
+from rsspage.publish import staging, table_map
 from rsspage.publish.folders import Folders
 from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import Spellings, clash_key
@@ -75,16 +75,13 @@ class OutputWriter:
             raise PublishError(f"cannot create output folder {root}: {e.strerror}") from e
         self._root_prefix = str(self._root) + os.sep
         self._manifest_path = manifest_path or self._root / manifests.NAME
-        journal_path = manifests.journal_of(self._manifest_path)
-        self._legacy = legacy_manifest
-        if legacy_manifest and not self._manifest_path.exists() and not journal_path.exists():
-            journal_path = manifests.journal_of(legacy_manifest)
-            loaded = manifests.load(legacy_manifest)
-        else:
-            loaded = manifests.load(self._manifest_path)
-        self._owned: dict[str, str] = loaded.files  # relpath → sha256
-        self._articles: dict[str, str] = loaded.articles  # relpath → article id
-        self._inputs: dict[str, str] = loaded.inputs  # relpath → digest of what it came from
+        self._earlier = [m for m in (self._root / manifests.NAME, legacy_manifest)
+                         if m is not None and m != self._manifest_path]
+        journal_path, loaded = self._load_manifest()
+        self._records = loaded
+        self._owned = loaded.files  # relpath → sha256
+        self._articles = loaded.articles  # relpath → article id
+        self._inputs = loaded.inputs  # relpath → digest of what it came from
         # A journal left behind means the last build was killed: it may have left temporaries.
         self._recovering = journal_path.exists()
         journaled, cut = manifests.load_journal(journal_path)
@@ -95,12 +92,12 @@ class OutputWriter:
             # the next write rewrites it and keep() refuses it.
             self._owned[rel] = ""
         # Owned with an unknown digest (keep_others removes them): journaled, or saved so.
-        self._unknown = {*journaled, *(rel for rel, sha in self._owned.items() if not sha)}
+        self._unknown = {*journaled, *table_map.with_value(self._owned, "")}
         # keep_others(): the paths that may go (None: every owned file this build did not
         # write or keep goes).
         self._only_stale: set[str] | None = None
         self._spellings = Spellings(self._owned)  # the owned paths by clash key
-        for rel in self._owned:
+        for rel in manifests.respelled(self._owned):
             self._spellings.add(clash_key(rel), rel)
         self._claimed: dict[str, str] = {}  # clash key → relpath written in this build
         self._claimed_paths: set[str] = set()  # their relpaths (set_inputs)
@@ -111,6 +108,18 @@ class OutputWriter:
         self._written = self._unchanged = self._kept = 0
         self._finished = False
         self._dropped = False  # finish() or abort() is done: nothing more to undo
+
+    def _load_manifest(self) -> tuple[Path, manifests.Manifest]:
+        """The journal and the manifest this build starts from: its own, or the first of the
+        earlier ones (a JSON manifest the SQLite one replaces, the state folder's of an earlier
+        version) when it has none yet (they go once it is saved)."""
+        path = self._manifest_path
+        journal = manifests.journal_of(path)
+        if not path.exists() and not journal.exists():
+            for earlier in self._earlier:
+                if earlier.exists() or manifests.journal_of(earlier).exists():
+                    return manifests.journal_of(earlier), manifests.load(earlier)
+        return journal, manifests.load(path)
 
     @property
     def root(self) -> Path:
@@ -353,6 +362,7 @@ class OutputWriter:
         self._temps.close()
         self._folders.close()
         self._journal.close()
+        self._records.close()
 
     def __del__(self) -> None:
         # A build that failed half-way and was dropped without finish() changes nothing, and
@@ -446,17 +456,22 @@ class OutputWriter:
             try:
                 target = self._target(relpath)
                 if self._is_claimed_file(relpath, target):
-                    del self._owned[relpath]  # forget it: deleting would delete the new file
+                    self._forget(relpath)  # deleting it would delete the new file
                     continue
                 target.unlink(missing_ok=True)
             except (OSError, PublishError) as e:
                 failures.append(f"{relpath}: {getattr(e, 'strerror', None) or e}")
                 continue
-            del self._owned[relpath]
-            self._articles.pop(relpath, None)
+            self._forget(relpath)
             removed += 1
             self._prune_dirs(target.parent)
         return removed
+
+    def _forget(self, relpath: str) -> None:
+        """``relpath`` is no longer ours: its records go."""
+        del self._owned[relpath]
+        self._articles.pop(relpath, None)
+        self._inputs.pop(relpath, None)
 
     def _is_claimed_file(self, relpath: str, target: Path) -> bool:
         """Whether ``relpath`` is another spelling of a file written in this build (which it is
@@ -486,14 +501,14 @@ class OutputWriter:
 
     def _save_manifest(self) -> None:
         self._journal.close()
-        articles = {rel: a for rel, a in self._articles.items() if rel in self._owned}
-        inputs = {rel: i for rel, i in self._inputs.items() if rel in self._owned}
         # Written only when its bytes change (a build that changed nothing leaves the file as
         # it is): serialising is cheaper than a copy of the manifest kept to compare with.
-        manifests.save(self._manifest_path, manifests.Manifest(self._owned, articles, inputs))
-        if self._legacy is not None:
-            self._journal.path.unlink(missing_ok=True)  # the legacy one, if it was read
-            manifests.remove_legacy(self._legacy)
+        try:
+            manifests.save(self._manifest_path, self._records)
+        finally:
+            self._records.close()
+        for earlier in self._earlier:  # read, or left behind by an earlier version
+            manifests.remove_legacy(earlier)
 
     def _check_open(self) -> None:
         if self._finished:
