@@ -30,6 +30,7 @@ def table(tmp_path: Path) -> Iterator[TableMap]:
 def same(table: TableMap, model: dict[str, str]) -> None:
     """Every question a build asks gets the dictionary's answer."""
     assert dict(table.items()) == model and sorted(table) == sorted(model)
+    assert sorted(table.values()) == sorted(model.values())
     assert len(table) == len(model)
     for path in [*PATHS, "none"]:
         assert (path in table) == (path in model) and table.get(path) == model.get(path)

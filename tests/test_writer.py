@@ -587,6 +587,32 @@ def run_killed(tmp_path: Path, body: str) -> None:
     assert proc.returncode == -9, proc.stderr
 
 
+@pytest.mark.parametrize("manifest_form", [".sqlite"], indirect=True)
+def test_a_kill_while_the_json_manifest_moves_into_sqlite_loses_no_ownership(
+        tmp_path: Path, manifest_form: str) -> None:
+    """The first build with a SQLite manifest reads the JSON one (the site's until 0.9) and
+    writes the new file whole before the old goes: killed as it puts it in place, the next
+    build reads the JSON manifest again, with its journal."""
+    out = tmp_path / "out"
+    old = OutputWriter(out)  # the JSON manifest in the folder, as the last version kept it
+    old.write("a.html", b"a")
+    old.finish()
+    run_killed(tmp_path, """
+        w.write("a.html", b"a")
+        w.write("b.html", b"b")
+        put = os.replace
+        os.replace = lambda a, b, **kw: die() if str(b).endswith(".sqlite") else put(a, b, **kw)
+        w.finish()
+    """)
+    assert not state_manifest(tmp_path).exists()
+    writer = make(tmp_path)
+    assert writer.owns("a.html") and writer.owns("b.html")  # b: from the journal
+    assert writer.write("b.html", b"b") and not writer.write("a.html", b"a")
+    writer.finish()
+    assert not (out / manifests.NAME).exists() and not list(tmp_path.glob("state/.*"))
+    assert read_state_manifest(tmp_path)["files"].keys() == {"a.html", "b.html"}
+
+
 def test_a_kill_while_files_are_put_in_place_is_completed_by_the_next_build(
     tmp_path: Path,
 ) -> None:

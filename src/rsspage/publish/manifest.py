@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sqlite3
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, field
@@ -161,21 +160,18 @@ def _owned_only(manifest: Manifest) -> Manifest:
 
 
 def _save_db(path: Path, manifest: Manifest) -> None:
-    db = manifest.db
-    maps = (manifest.files, manifest.articles, manifest.inputs)
-    if db is None:  # a new file, from dictionaries (a first build, or a JSON manifest read)
+    if manifest.db is None:  # from dictionaries (a first build, or a JSON manifest read)
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = table_map.connect(path, _TABLES, durable=True)
-        tables = [TableMap(db, table) for table in _TABLES]
-        for table, values in zip(tables, maps, strict=True):
-            table.replace_all(values)
-        try:
-            table_map.commit(db, tables, path)
-        finally:
-            db.close()
+        sweep_temporaries(path)
+        # Whole or not at all: a kill half way must not leave an empty manifest that hides the
+        # JSON one still there (which is read again, with its journal, by the next build).
+        owned = _owned_only(manifest)
+        table_map.write_new(path, dict(zip(_TABLES, (owned.files, owned.articles,
+                                                     owned.inputs), strict=True)), durable=True)
         return
     # The writer keeps articles and inputs to the paths it owns (OutputWriter._forget).
-    table_map.commit(db, [m for m in maps if isinstance(m, TableMap)], path)
+    maps = (manifest.files, manifest.articles, manifest.inputs)
+    table_map.commit(manifest.db, [m for m in maps if isinstance(m, TableMap)], path)
 
 
 def _save_json(path: Path, manifest: Manifest) -> None:
@@ -279,20 +275,12 @@ def save_pages(root: Path, pages: MutableMapping[str, str]) -> None:
     if isinstance(pages, TableMap):
         table_map.commit(pages.db, [pages], root / DB_PAGES)
         return
-    fresh = root / f"{DB_PAGES}.new"
-    fresh.unlink(missing_ok=True)
-    db = table_map.connect(fresh, ("pages",), durable=False)
+    sweep_temporaries(root / DB_PAGES)
+    table_map.write_new(root / DB_PAGES, {"pages": pages}, durable=False)
     try:
-        table = TableMap(db, "pages")
-        table.replace_all(pages)
-        table_map.commit(db, [table], fresh)
-    finally:
-        db.close()
-    try:
-        os.replace(fresh, root / DB_PAGES)
         (root / PAGES_NAME).unlink(missing_ok=True)
     except OSError as e:
-        raise PublishError(f"cannot save {root / DB_PAGES}: {e.strerror}") from e
+        raise PublishError(f"cannot remove {root / PAGES_NAME}: {e.strerror}") from e
 
 
 def close_pages(pages: MutableMapping[str, str] | None) -> None:

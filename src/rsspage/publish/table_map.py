@@ -15,6 +15,7 @@ committed state, which SQLite restores from its hot journal when the file is ope
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import (
     Callable,
@@ -24,10 +25,12 @@ from collections.abc import (
     Iterator,
     Mapping,
     MutableMapping,
+    ValuesView,
 )
 from pathlib import Path
 
 from rsspage.errors import PublishError
+from rsspage.fileio import TMP_SUFFIX
 
 #: Rows fetched at a time when a table is read through (memory stays flat, calls stay few).
 _BATCH = 2_000
@@ -58,6 +61,15 @@ class _Items(ItemsView[str, str]):
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return self._mapping.pairs()
+
+
+class _Values(ValuesView[str]):
+    """``values()`` of a :class:`TableMap`, read in one pass like :class:`_Items`."""
+
+    _mapping: TableMap
+
+    def __iter__(self) -> Iterator[str]:
+        return (value for _, value in self._mapping.pairs())
 
 
 class TableMap(MutableMapping[str, str]):
@@ -140,6 +152,9 @@ class TableMap(MutableMapping[str, str]):
     def items(self) -> _Items:
         return _Items(self)
 
+    def values(self) -> _Values:
+        return _Values(self)
+
     def pairs(self, where: str = "", args: tuple[str, ...] = (),
               keep: Callable[[str, str], bool] | None = None) -> Iterator[tuple[str, str]]:
         """The (path, value) pairs, read in batches; ``where`` (an SQL condition on ``path``
@@ -202,6 +217,28 @@ class TableMap(MutableMapping[str, str]):
                              sorted(self._set.items()))
         self._set, self._added, self._gone = {}, set(), set()
         self._cleared = False
+
+
+def write_new(path: Path, tables: Mapping[str, Mapping[str, str]], *, durable: bool) -> None:
+    """Make ``path`` a file of ``tables`` (name → its pairs), whole or not at all: written
+    beside it under a temporary name (``.<name>.<pid>.rsspage-tmp``, swept by
+    manifest.sweep_temporaries when a kill leaves it), then put in its place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}{TMP_SUFFIX}")
+    for leftover in (tmp, Path(f"{tmp}-journal")):
+        leftover.unlink(missing_ok=True)
+    db = connect(tmp, tables, durable=durable)
+    try:
+        maps = [TableMap(db, table) for table in tables]
+        for table, values in zip(maps, tables.values(), strict=True):
+            table.replace_all(values)
+        commit(db, maps, path)
+    finally:
+        db.close()
+    try:
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise PublishError(f"cannot save {path}: {e.strerror}") from e
 
 
 def commit(db: sqlite3.Connection, maps: Iterable[TableMap], what: Path) -> None:
