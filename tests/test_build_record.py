@@ -16,6 +16,7 @@ import pytest
 
 from conftest import run_cli
 from rsspage.config import Config, parse_config
+from rsspage.errors import PublishError
 from rsspage.publish import build_record, manifest
 from rsspage.publish.outputs import publish_all, publish_hexo_posts, publish_site
 from rsspage.store import Store
@@ -195,3 +196,55 @@ def test_a_failed_search_index_is_mended_by_the_next_build(
         stats = publish_site(config, s, NOW)  # not skipped: the index is built now
     assert (config.output.site / build_record.NAME).exists() and stats.kept > 0
     assert list((config.output.site / "pagefind").rglob("pagefind-entry.json"))
+
+
+@pytest.mark.parametrize("damage", ["empty", "first leaf", "inner page", "not sqlite"])
+def test_damaged_page_hashes_cost_one_full_build(
+        config: Config, damage: str, caplog: pytest.LogCaptureFixture) -> None:
+    """They are not fsync'ed (a power cut may damage them) and only save work: a build that
+    cannot read them builds every page, and writes them anew."""
+    store(config, *map(article, range(1, 120)))
+    publish(config)
+    site = config.output.site
+    assert site is not None
+    pages = site / manifest.DB_PAGES
+    before = tree(site)
+    whole = pages.read_bytes()
+    if damage == "empty":
+        pages.write_bytes(b"")
+    elif damage == "not sqlite":
+        pages.write_bytes(b"not a database" * 400)
+    else:  # SQLite's header whole: the file opens; the first read fails, or a later one
+        pages.write_bytes(_damaged_page(pages, whole, first=damage == "first leaf"))
+    store(config, article(120))
+    caplog.set_level("WARNING", logger="rsspage")
+    assert publish(config)["site"][0] >= 1
+    kept = {p for p in before if not p.startswith("pagefind/")}  # shards: replaced by new ones
+    assert set(tree(site)) >= kept
+    read = manifest.load_pages(site)
+    assert read is not None and len(read) > 120 and not manifest.pages_failed(read)
+    manifest.close_pages(read)
+    assert ("page hashes" in caplog.text) == (damage == "inner page"), caplog.text
+
+
+def _damaged_page(path: Path, whole: bytes, *, first: bool) -> bytes:
+    """``whole`` (the file at ``path``) with one page of the table overwritten: one that
+    load_pages() reads (``first``), or one only a later read meets."""
+    for start in range(len(whole) - 4096, 4096, -4096):
+        data = whole[:start] + b"\xa5" * 4096 + whole[start + 4096:]
+        path.write_bytes(data)
+        read = manifest.load_pages(path.parent)
+        try:
+            if (read is None) == first and (first or _fails(read)):
+                return data
+        finally:
+            manifest.close_pages(read)
+    raise AssertionError("no such page")
+
+
+def _fails(read: object) -> bool:
+    try:
+        dict(read.items())  # type: ignore[attr-defined]
+    except PublishError:
+        return True
+    return False

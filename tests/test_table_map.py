@@ -17,7 +17,8 @@ from rsspage.publish import table_map
 from rsspage.publish.table_map import TableMap
 
 PATHS = ["a.html", "a/1.html", "a/2.html", "A/1.html", "c/x/page/2.html", "c/x/index.html",
-         "sitemap.xml", "sitemap-1.xml", "新/页.html", "pagefind/1/", "feed.xml", "%_.html"]
+         "sitemap.xml", "sitemap-1.xml", "新/页.html", "pagefind/1/", "feed.xml", "%_.html",
+         "x\ud7ffy.html", "x\ue000.html", "x\U0010ffff.html", "x\U0010ffff/z.html"]
 
 
 @pytest.fixture
@@ -35,7 +36,8 @@ def same(table: TableMap, model: dict[str, str]) -> None:
     for path in [*PATHS, "none"]:
         assert (path in table) == (path in model) and table.get(path) == model.get(path)
     assert sorted(table_map.with_value(table, "")) == sorted(p for p, v in model.items() if not v)
-    for prefixes in (["a/"], ["sitemap"], ["a/", "A/", "a/1"], ["%"], []):
+    for prefixes in (["a/"], ["sitemap"], ["a/", "A/", "a/1"], ["%"], [], [""], ["x\ud7ff"],
+                     ["x\U0010ffff"], ["x"], ["新/", "新"], [f"a/{n}" for n in range(1500)]):
         want = {p: v for p, v in model.items() if prefixes and p.startswith(tuple(prefixes))}
         assert dict(table_map.under(table, prefixes)) == want
     assert sorted(table_map.containing(table, "page/")) == sorted(p for p in model if "page/" in p)

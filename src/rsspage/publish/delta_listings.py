@@ -55,22 +55,29 @@ class _Group:
         return self.lead + self.count
 
 
-def period_paths(previous: Mapping[str, str]) -> dict[str, list[str]]:
-    """The last build's period pages by listing folder (``c/x/`` → names under ``page/``),
-    from its page hashes."""
-    found: dict[str, list[str]] = {}
-    for path in table_map.containing(previous, "page/"):
-        folder, sep, name = path.rpartition("page/")
-        if sep and name.endswith(".html") and "/" not in name:
-            found.setdefault(folder, []).append(name[:-5])
-    return found
+class PeriodPaths:
+    """The last build's period pages of each listing folder (``c/x/`` → the names under
+    ``c/x/page/``), read from its page hashes when a touched listing asks for them."""
+
+    def __init__(self, previous: Mapping[str, str]) -> None:
+        self._previous = previous
+        self._found: dict[str, list[str]] = {}
+
+    def get(self, folder: str) -> list[str]:
+        names = self._found.get(folder)
+        if names is None:
+            start = len(folder) + len("page/")
+            names = self._found[folder] = [
+                name[:-5] for path, _ in table_map.under(self._previous, [folder + "page/"])
+                if (name := path[start:]).endswith(".html") and "/" not in name]
+        return names
 
 
 class Planner:
     """The listing pages of the touched months and days, and article views by id."""
 
     def __init__(self, query: SiteQuery, zone: ZoneInfo, size: int,
-                 categories: dict[str, Node], periods: Mapping[str, list[str]]) -> None:
+                 categories: dict[str, Node], periods: PeriodPaths) -> None:
         self._query, self._zone, self._size = query, zone, size
         self._categories = categories
         self._periods = periods
@@ -209,7 +216,7 @@ class Planner:
         return self._categories
 
     def old_names(self, folder: str) -> list[str]:
-        return self._periods.get(folder, [])
+        return self._periods.get(folder)
 
 
 class _Listing:

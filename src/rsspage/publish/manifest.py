@@ -90,6 +90,17 @@ def is_db(path: Path) -> bool:
     return path.suffix == ".sqlite"
 
 
+def load_or_earlier(path: Path, earlier: Iterable[Path]) -> tuple[Path, Manifest]:
+    """The journal and the manifest a build starts from: ``path``'s, or the first of the
+    ``earlier`` ones (a JSON manifest the SQLite one replaces, the state folder's of an earlier
+    version) when there is none yet at ``path`` (the writer removes them once it is saved)."""
+    if not path.exists() and not journal_of(path).exists():
+        for old in earlier:
+            if old.exists() or journal_of(old).exists():
+                return journal_of(old), load(old)
+    return journal_of(path), load(path)
+
+
 def load(path: Path) -> Manifest:
     """The manifest at ``path`` (empty when there is none). One in SQLite is read by key as it
     is used: close() it (the writer does)."""
@@ -257,7 +268,14 @@ def load_pages(root: Path) -> MutableMapping[str, str] | None:
             db = table_map.connect(root / DB_PAGES, ("pages",), durable=False)
         except PublishError:
             return None
-        return TableMap(db, "pages")
+        pages = TableMap(db, "pages")
+        try:
+            if not pages.is_empty():
+                return pages
+        except PublishError:
+            pass
+        db.close()  # none (a site has pages: the file is new or damaged), or unreadable
+        return None
     try:  # an earlier version's
         body = orjson.loads((root / PAGES_NAME).read_bytes())
         pages = body["pages"]
@@ -281,6 +299,11 @@ def save_pages(root: Path, pages: MutableMapping[str, str]) -> None:
         (root / PAGES_NAME).unlink(missing_ok=True)
     except OSError as e:
         raise PublishError(f"cannot remove {root / PAGES_NAME}: {e.strerror}") from e
+
+
+def pages_failed(pages: MutableMapping[str, str] | None) -> bool:
+    """Whether reading ``pages`` (load_pages()'s) failed: the file is damaged."""
+    return isinstance(pages, TableMap) and pages.failed
 
 
 def close_pages(pages: MutableMapping[str, str] | None) -> None:

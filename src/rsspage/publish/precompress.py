@@ -37,6 +37,7 @@ from typing import Any
 from rsspage.errors import PublishError
 from rsspage.fileio import replace_file
 from rsspage.publish.names import clash_key
+from rsspage.publish.relpaths import prune_empty
 from rsspage.publish.staging import StagedFile
 from rsspage.publish.write_stats import WriteStats
 from rsspage.publish.writer import OutputWriter
@@ -230,11 +231,9 @@ class PrecompressingWriter(OutputWriter):
             else:
                 done.append(name)
         for name in done:
-            relpath = prefix + name
-            del self._owned[relpath]
-            self._articles.pop(relpath, None)
+            self._forget(prefix + name)
         if done and folder:
-            self._prune_dirs(self.root / folder)
+            prune_empty(self.root / folder, self.root)
         return len(done)
 
     def _read(self, relpath: str) -> bytes:

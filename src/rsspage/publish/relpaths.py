@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
+from collections.abc import Iterable
+from pathlib import Path
 
 from rsspage.errors import PublishError
+from rsspage.fileio import TMP_SUFFIX
 
 
 def is_plain_relpath(relpath: str) -> bool:
@@ -36,3 +40,22 @@ def lstat_at(name: str, dir_fd: int) -> os.stat_result | None:
         return os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
         return None
+
+
+def prune_empty(folder: Path, root: Path) -> None:
+    """Remove ``folder`` and the folders above it, up to ``root``, while they are empty."""
+    while folder != root and folder.is_relative_to(root):
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty (or not ours to remove): stop climbing
+        folder = folder.parent
+
+
+def sweep_temporaries(folders: Iterable[Path]) -> None:
+    """Delete the temporary files (``.*`` + fileio.TMP_SUFFIX) a killed or failed build left
+    in ``folders``."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            for leftover in folder.glob(f".*{TMP_SUFFIX}"):
+                leftover.unlink(missing_ok=True)

@@ -38,7 +38,7 @@ from itertools import chain
 from zoneinfo import ZoneInfo
 
 from rsspage.publish import feed_folders, feeds_out, table_map
-from rsspage.publish.delta_listings import Planner, period_paths
+from rsspage.publish.delta_listings import PeriodPaths, Planner
 from rsspage.publish.names import clash_key, safe_segment
 from rsspage.publish.neighbours import Neighbours
 from rsspage.publish.search_tiers import aware
@@ -144,7 +144,7 @@ def plan(query: SiteQuery, changes: Sequence[Change], zone: ZoneInfo, size: int,
     cards = {c.id: current[c.id] for c in shown if c.cluster_only and c.id in current}
     before = [(c.id, c.before) for c in shown if c.id not in cards and c.before is not None]
     result = DeltaPlan(categories)
-    planner = Planner(query, zone, size, categories, period_paths(previous))
+    planner = Planner(query, zone, size, categories, PeriodPaths(previous))
     # Where each changed article was at the last build, and where it is now.
     located = [*before, *((a.id, _location(a)) for a in current.values() if a.id not in cards)]
     window_only = {c.id for c in changes if c.window_only}

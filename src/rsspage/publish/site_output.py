@@ -9,6 +9,7 @@ The page hashes live in the site folder (they describe that copy of it).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from itertools import chain
 from zoneinfo import ZoneInfo
 
 from rsspage.config import Config
+from rsspage.errors import PublishError
 from rsspage.publish import (
     build_record,
     feed_folders,
@@ -49,6 +51,8 @@ from rsspage.publish.writer import OutputWriter
 from rsspage.store import ArchiveMark, Change, FeedHealth, SiteQuery, Store
 from rsspage.types import Article
 
+log = logging.getLogger("rsspage")
+
 #: In the state folder: the numbers of the site's folders at their last measure (site_size.py).
 SIZES_NAME = "site-sizes.json"
 
@@ -80,7 +84,16 @@ def publish_site(config: Config, store: Store, now: datetime, *,
     # Kept with the files they describe; the store held them before (read once, then dropped).
     previous = manifest.load_pages(root)
     try:
-        result, stats = _build(config, store, previous, record, mark, inputs, since, health)
+        try:
+            result, stats = _build(config, store, previous, record, mark, inputs, since, health)
+        except PublishError:
+            if not manifest.pages_failed(previous):
+                raise
+            # Damaged page hashes (a power cut; they are not fsync'ed) only cost a full build.
+            log.warning("the page hashes in %s are damaged: building every page", root)
+            manifest.close_pages(previous)
+            previous = None
+            result, stats = _build(config, store, None, None, mark, inputs, since, health)
         manifest.save_pages(root, result.page_hashes)
     finally:
         manifest.close_pages(previous)
@@ -152,12 +165,12 @@ def write_site_changes(config: Config, query: SiteQuery, changes: Sequence[Chang
                            search_index.find_binary() is not None, since)
     plan.pages = chain(plan.pages, [health_page(health)])
     source = site_delta.QuerySource(query, plan.categories, zone)
-    writer = rebuild.writer_for(config, "site", root)
-    result = None
     # The last build's hashes as this build changes them: from SQLite, only the changes are
     # held (the others are read when asked for, and stay where they are).
     hashes = table_map.overlay(previous)
     search = [path for path, _ in table_map.under(previous, [search_index.FOLDER + "/"])]
+    writer = rebuild.writer_for(config, "site", root)
+    result = None
 
     def extras(pages: Mapping[str, str]) -> None:
         """The feeds, the sitemap and the OPML of the change (while Pagefind may index)."""

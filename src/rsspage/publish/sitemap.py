@@ -67,7 +67,7 @@ def _part_names(previous: Mapping[str, str]) -> list[str]:
     return [name for name, _ in table_map.under(previous, ["sitemap-"])]
 
 
-def _touched_folders(pages: Iterable[str], previous: Mapping[str, str],
+def _touched_folders(pages: Collection[str], previous: Mapping[str, str],
                      touched: Iterable[str]) -> dict[str, list[str]] | None:
     """The pages of each part that ``touched`` falls in (empty: the part goes); None when
     the last build's sitemap was not in parts of one folder each (then every part is made)."""
@@ -80,7 +80,8 @@ def _touched_folders(pages: Iterable[str], previous: Mapping[str, str],
     touched_folders = {_sitemap_folder(path) for path in touched}
     prefixes = tuple(folder + "/" for folder in touched_folders if folder)
     at_root = "" in touched_folders
-    for path in pages:
+    # Only the touched folders' pages are read, unless one is the root (every page then).
+    for path in pages if at_root else table_map.paths_under(pages, prefixes):
         if path.startswith(prefixes) or (at_root and "/" not in path):
             part = folders.get(_sitemap_part(path))
             if part is not None:

@@ -15,6 +15,7 @@ committed state, which SQLite restores from its hot journal when the file is ope
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from collections.abc import (
@@ -34,6 +35,10 @@ from rsspage.fileio import TMP_SUFFIX
 
 #: Rows fetched at a time when a table is read through (memory stays flat, calls stay few).
 _BATCH = 2_000
+#: SQLite's page cache per file (KiB, negative as SQLite takes it): a build reads a few keys
+#: and a few ranges, which a bigger cache does not speed up (2 MiB, the default, filled up
+#: with the pages of a whole-table read).
+_CACHE_KIB = -512
 
 
 def connect(path: Path, tables: Iterable[str], *, durable: bool) -> sqlite3.Connection:
@@ -45,12 +50,15 @@ def connect(path: Path, tables: Iterable[str], *, durable: bool) -> sqlite3.Conn
         raise PublishError(f"cannot open {path}: {e}") from e
     try:
         db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
+        db.execute(f"PRAGMA cache_size = {_CACHE_KIB}")
         for table in tables:
             db.execute(f"CREATE TABLE IF NOT EXISTS {table} "
                        "(path TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
     except sqlite3.Error as e:
         db.close()
-        raise PublishError(f"{path} is damaged ({e}); move it away to start over") from e
+        if e.sqlite_errorcode in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+            raise PublishError(f"{path} is damaged ({e}); move it away to start over") from e
+        raise PublishError(f"cannot open {path}: {e}") from e  # busy, read-only, full disk
     return db
 
 
@@ -83,6 +91,8 @@ class TableMap(MutableMapping[str, str]):
         self._added: set[str] = set()  # of those, the paths the table does not hold
         self._gone: set[str] = set()  # paths the table holds, deleted in this overlay
         self._cleared = False  # replace_all(): the table is emptied first
+        #: A read failed (a damaged file): page hashes are then dropped (manifest.py).
+        self.failed = False
         self._get = f"SELECT value FROM {table} WHERE path = ?"
 
     @property
@@ -99,7 +109,7 @@ class TableMap(MutableMapping[str, str]):
         try:
             row = self._db.execute(self._get, (path,)).fetchone()
         except sqlite3.Error as e:
-            raise PublishError(f"cannot read rsspage's records of its files: {e}") from e
+            raise self._unreadable(e) from e
         return None if row is None else str(row[0])
 
     def __getitem__(self, path: str) -> str:
@@ -127,8 +137,12 @@ class TableMap(MutableMapping[str, str]):
     def __setitem__(self, path: str, value: str) -> None:
         if path in self._gone:
             self._gone.discard(path)
-        elif path not in self._set and self._stored(path) is None:
-            self._added.add(path)
+        elif path not in self._set:
+            stored = self._stored(path)
+            if stored == value:
+                return  # as the table says: nothing to write (a build claims every file it keeps)
+            if stored is None:
+                self._added.add(path)
         self._set[path] = value
 
     def __delitem__(self, path: str) -> None:
@@ -142,6 +156,10 @@ class TableMap(MutableMapping[str, str]):
             raise KeyError(path)
         else:
             self._gone.add(path)
+
+    def is_empty(self) -> bool:
+        """Whether the table holds no row (this map's overlay aside)."""
+        return self._query(f"SELECT 1 FROM {self._table} LIMIT 1", ()).fetchone() is None
 
     def __len__(self) -> int:
         return self.count("1", (), lambda _: True)
@@ -160,12 +178,21 @@ class TableMap(MutableMapping[str, str]):
         """The (path, value) pairs, read in batches; ``where`` (an SQL condition on ``path``
         and ``value``, with ``args``) and ``keep`` (the same in Python, for the overlay's
         pairs) select some."""
-        condition = f"WHERE {where}" if where else ""
-        rows = self._query(f"SELECT path, value FROM {self._table} {condition}", args)
-        while not self._cleared and (batch := rows.fetchmany(_BATCH)):
-            for path, value in batch:
-                if path not in self._gone and path not in self._set:
-                    yield path, value
+        return self._pairs([(where, args)], keep)
+
+    def _pairs(self, conditions: Iterable[tuple[str, tuple[str, ...]]],
+               keep: Callable[[str, str], bool] | None) -> Iterator[tuple[str, str]]:
+        """The pairs of the rows each of ``conditions`` selects (they select none twice), then
+        the overlay's that ``keep`` keeps."""
+        for where, args in conditions:
+            if self._cleared:
+                break
+            condition = f"WHERE {where}" if where else ""
+            rows = self._query(f"SELECT path, value FROM {self._table} {condition}", args)
+            while batch := self._fetch(rows):
+                for path, value in batch:
+                    if path not in self._gone and path not in self._set:
+                        yield path, value
         for path, value in list(self._set.items()):
             if keep is None or keep(path, value):
                 yield path, value
@@ -175,13 +202,13 @@ class TableMap(MutableMapping[str, str]):
         return (path for path, _ in self.pairs("value = ?", (value,), lambda _, v: v == value))
 
     def under(self, prefixes: Iterable[str]) -> Iterator[tuple[str, str]]:
-        """The pairs whose path starts with one of ``prefixes`` (read by SQLite, not here)."""
-        starts = tuple(sorted(set(prefixes)))
-        if not starts:
-            return iter(())
-        where = " OR ".join(["substr(path, 1, length(?)) = ?"] * len(starts))
-        return self.pairs(where, tuple(p for prefix in starts for p in (prefix, prefix)),
-                          lambda path, _: path.startswith(starts))
+        """The pairs whose path starts with one of ``prefixes``: a range of the table's key
+        each, read by SQLite (what they hold, not the table)."""
+        starts = _outermost(prefixes)
+        conditions = [("path >= ? AND path < ?", (start, end)) if (end := _past(start)) else
+                      ("path >= ?", (start,)) for start in starts]
+        return self._pairs(conditions, lambda path, _: path.startswith(starts)) if starts \
+            else iter(())
 
     def count(self, where: str, args: tuple[str, ...], keep: Callable[[str], bool]) -> int:
         """How many paths ``where`` (an SQL condition on ``path`` alone) holds for; ``keep``:
@@ -196,7 +223,17 @@ class TableMap(MutableMapping[str, str]):
         try:
             return self._db.execute(sql, args)
         except sqlite3.Error as e:
-            raise PublishError(f"cannot read rsspage's records of its files: {e}") from e
+            raise self._unreadable(e) from e
+
+    def _fetch(self, rows: sqlite3.Cursor) -> list[tuple[str, str]]:
+        try:
+            return rows.fetchmany(_BATCH)
+        except sqlite3.Error as e:
+            raise self._unreadable(e) from e
+
+    def _unreadable(self, error: sqlite3.Error) -> PublishError:
+        self.failed = True
+        return PublishError(f"cannot read rsspage's records of its files: {error}")
 
     def replace_all(self, values: Mapping[str, str]) -> None:
         """Make the table (and this map) hold ``values`` and nothing else; commit() saves."""
@@ -219,6 +256,28 @@ class TableMap(MutableMapping[str, str]):
         self._cleared = False
 
 
+def _outermost(prefixes: Iterable[str]) -> tuple[str, ...]:
+    """``prefixes`` in order, without those another of them starts (their paths are its)."""
+    kept: list[str] = []
+    for prefix in sorted(set(prefixes)):
+        if not kept or not prefix.startswith(kept[-1]):
+            kept.append(prefix)
+    return tuple(kept)
+
+
+def _past(prefix: str) -> str | None:
+    """The first text after every text that starts with ``prefix`` (in code point order, which
+    SQLite's BINARY collation of UTF-8 keeps); None: there is none (or prefix is empty)."""
+    while prefix and prefix[-1] == "\U0010ffff":
+        prefix = prefix[:-1]
+    if not prefix:
+        return None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are no text: the next code point is
+        following = 0xE000
+    return prefix[:-1] + chr(following)
+
+
 def write_new(path: Path, tables: Mapping[str, Mapping[str, str]], *, durable: bool) -> None:
     """Make ``path`` a file of ``tables`` (name → its pairs), whole or not at all: written
     beside it under a temporary name (``.<name>.<pid>.rsspage-tmp``, swept by
@@ -232,8 +291,12 @@ def write_new(path: Path, tables: Mapping[str, Mapping[str, str]], *, durable: b
         for table, values in zip(maps, tables.values(), strict=True):
             table.replace_all(values)
         commit(db, maps, path)
-    finally:
+    except BaseException:
         db.close()
+        for leftover in (tmp, Path(f"{tmp}-journal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    db.close()
     try:
         os.replace(tmp, path)
     except OSError as e:
@@ -250,7 +313,9 @@ def commit(db: sqlite3.Connection, maps: Iterable[TableMap], what: Path) -> None
                 table.write()
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite may have rolled it back itself
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
             raise
     except sqlite3.Error as e:
         raise PublishError(f"cannot save {what}: {e}") from e
@@ -306,6 +371,17 @@ class _Ending(Collection[str]):
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self._keep(path) and path in self._table
+
+    def under(self, prefixes: Iterable[str]) -> Iterator[str]:
+        return (path for path, _ in self._table.under(prefixes) if self._keep(path))
+
+
+def paths_under(paths: Collection[str], prefixes: Iterable[str]) -> Iterable[str]:
+    """Those of ``paths`` (:func:`ending`'s) that start with one of ``prefixes``."""
+    if isinstance(paths, _Ending):
+        return paths.under(prefixes)
+    starts = tuple(prefixes)
+    return [path for path in paths if starts and path.startswith(starts)]
 
 
 def ending(table: Mapping[str, str], suffix: str) -> Collection[str]:

@@ -49,7 +49,6 @@ from functools import partial
 from pathlib import Path
 
 from rsspage.errors import PublishError
-from rsspage.fileio import TMP_SUFFIX
 from rsspage.publish import manifest as manifests
 from rsspage.publish import staging, table_map
 from rsspage.publish.folders import Folders
@@ -57,6 +56,7 @@ from rsspage.publish.journal import Journal, journal_temporary
 from rsspage.publish.names import Spellings, clash_key
 from rsspage.publish.relpaths import is_file as _is_file
 from rsspage.publish.relpaths import lstat_at as _lstat_at
+from rsspage.publish.relpaths import prune_empty, sweep_temporaries
 from rsspage.publish.relpaths import split as _split
 from rsspage.publish.write_stats import WriteStats
 
@@ -77,7 +77,15 @@ class OutputWriter:
         self._manifest_path = manifest_path or self._root / manifests.NAME
         self._earlier = [m for m in (self._root / manifests.NAME, legacy_manifest)
                          if m is not None and m != self._manifest_path]
-        journal_path, loaded = self._load_manifest()
+        journal_path, loaded = manifests.load_or_earlier(self._manifest_path, self._earlier)
+        try:
+            self._start(loaded, journal_path, durable)
+        except BaseException:
+            loaded.close()  # a manifest in SQLite is open
+            raise
+
+    def _start(self, loaded: manifests.Manifest, journal_path: Path, durable: bool) -> None:
+        """The build's state, from the manifest and the journal it starts from."""
         self._records = loaded
         self._owned = loaded.files  # relpath → sha256
         self._articles = loaded.articles  # relpath → article id
@@ -108,18 +116,6 @@ class OutputWriter:
         self._written = self._unchanged = self._kept = 0
         self._finished = False
         self._dropped = False  # finish() or abort() is done: nothing more to undo
-
-    def _load_manifest(self) -> tuple[Path, manifests.Manifest]:
-        """The journal and the manifest this build starts from: its own, or the first of the
-        earlier ones (a JSON manifest the SQLite one replaces, the state folder's of an earlier
-        version) when it has none yet (they go once it is saved)."""
-        path = self._manifest_path
-        journal = manifests.journal_of(path)
-        if not path.exists() and not journal.exists():
-            for earlier in self._earlier:
-                if earlier.exists() or manifests.journal_of(earlier).exists():
-                    return manifests.journal_of(earlier), manifests.load(earlier)
-        return journal, manifests.load(path)
 
     @property
     def root(self) -> Path:
@@ -288,8 +284,9 @@ class OutputWriter:
     def _stale_paths(self, kept: Collection[str]) -> list[str]:
         """The owned files this build did not write or keep, but ``kept``: to be removed."""
         claimed = self._claimed_paths
-        candidates = self._owned if self._only_stale is None else self._only_stale
-        return sorted(rel for rel in candidates
+        if self._only_stale is None:  # every owned path (read in one pass)
+            return sorted(rel for rel in self._owned if rel not in claimed and rel not in kept)
+        return sorted(rel for rel in self._only_stale
                       if rel in self._owned and rel not in claimed and rel not in kept)
 
     def _files_in(self, folder: str) -> frozenset[str]:
@@ -464,7 +461,7 @@ class OutputWriter:
                 continue
             self._forget(relpath)
             removed += 1
-            self._prune_dirs(target.parent)
+            prune_empty(target.parent, self._root)
         return removed
 
     def _forget(self, relpath: str) -> None:
@@ -484,26 +481,13 @@ class OutputWriter:
         except OSError:
             return False
 
-    def _prune_dirs(self, folder: Path) -> None:
-        while folder != self._root and folder.is_relative_to(self._root):
-            try:
-                folder.rmdir()
-            except OSError:
-                return  # not empty (or not ours to remove): stop climbing
-            folder = folder.parent
-
     def _sweep_temporaries(self) -> None:
         """Delete temporary files a killed or failed build left in the folders of our files."""
-        for folder in {(self._root / rel).parent for rel in self._owned}:
-            with contextlib.suppress(OSError):
-                for leftover in folder.glob(f".*{TMP_SUFFIX}"):
-                    leftover.unlink(missing_ok=True)
+        sweep_temporaries({(self._root / rel).parent for rel in self._owned})
 
     def _save_manifest(self) -> None:
         self._journal.close()
-        # Written only when its bytes change (a build that changed nothing leaves the file as
-        # it is): serialising is cheaper than a copy of the manifest kept to compare with.
-        try:
+        try:  # JSON: only when its bytes change; SQLite: what changed
             manifests.save(self._manifest_path, self._records)
         finally:
             self._records.close()
