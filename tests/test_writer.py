@@ -800,3 +800,23 @@ def test_read_owned_gives_back_only_the_bytes_rsspage_wrote(tmp_path: Path) -> N
     (root / "a" / "y.html").symlink_to(tmp_path / "outside.html")
     assert writer.read_owned("a/y.html") is None
     writer.abort()
+
+
+@pytest.mark.parametrize("manifest_form", [".sqlite"], indirect=True)
+def test_a_full_build_reads_a_sqlite_manifest_whole_and_saves_it_whole(
+        tmp_path: Path, manifest_form: str) -> None:
+    writer = make(tmp_path)
+    for rel in ("a.html", "b.html", "c/d.html"):
+        writer.write(rel, rel.encode(), article=rel[0])
+    writer.finish()
+    inode = state_manifest(tmp_path).stat().st_ino
+    whole = OutputWriter(tmp_path / "out", state_manifest(tmp_path), whole=True)
+    assert whole.owns("c/d.html") and not whole.write("a.html", b"a.html", article="a")
+    assert whole.keep("b.html") and whole.write("e.html", b"e")
+    assert whole.finish() == WriteStats(written=1, unchanged=2, removed=1, kept=1)
+    assert state_manifest(tmp_path).stat().st_ino != inode  # a new file, put in place
+    assert read_state_manifest(tmp_path) == {
+        "files": {rel: hashlib.sha256(rel.encode()).hexdigest() if rel != "e.html" else
+                  hashlib.sha256(b"e").hexdigest() for rel in ("a.html", "b.html", "e.html")},
+        "articles": {"a.html": "a"}}
+    assert listing(tmp_path / "out") == {"a.html", "b.html", "e.html"}

@@ -90,26 +90,35 @@ def is_db(path: Path) -> bool:
     return path.suffix == ".sqlite"
 
 
-def load_or_earlier(path: Path, earlier: Iterable[Path]) -> tuple[Path, Manifest]:
+def load_or_earlier(path: Path, earlier: Iterable[Path],
+                    whole: bool = False) -> tuple[Path, Manifest]:
     """The journal and the manifest a build starts from: ``path``'s, or the first of the
     ``earlier`` ones (a JSON manifest the SQLite one replaces, the state folder's of an earlier
-    version) when there is none yet at ``path`` (the writer removes them once it is saved)."""
+    version, read when there is none yet at ``path``; the writer removes them once it is
+    saved). ``whole``: one in SQLite is read whole, as dictionaries (see :func:`load`)."""
     if not path.exists() and not journal_of(path).exists():
         for old in earlier:
             if old.exists() or journal_of(old).exists():
                 return journal_of(old), load(old)
-    return journal_of(path), load(path)
+    return journal_of(path), load(path, whole=whole)
 
 
-def load(path: Path) -> Manifest:
+def load(path: Path, *, whole: bool = False) -> Manifest:
     """The manifest at ``path`` (empty when there is none). One in SQLite is read by key as it
-    is used: close() it (the writer does)."""
+    is used (close() it: the writer does), or with ``whole`` read at once into dictionaries and
+    saved whole, into a new file: a full build asks for every entry (a query each cost ~25 µs a
+    file, 1.4 s at 56,000 files)."""
     if is_db(path):
         if not path.exists():
             return Manifest()  # saved whole into a new file, like a JSON one
         db = table_map.connect(path, _TABLES, durable=True)
         files, articles, inputs = (TableMap(db, table) for table in _TABLES)
-        return Manifest(files, articles, inputs, db)
+        if not whole:
+            return Manifest(files, articles, inputs, db)
+        try:
+            return Manifest(dict(files.items()), dict(articles.items()), dict(inputs.items()))
+        finally:
+            db.close()
     try:
         raw = path.read_bytes()
     except FileNotFoundError:

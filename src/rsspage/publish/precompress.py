@@ -92,8 +92,9 @@ class PrecompressingWriter(OutputWriter):
     them one by one as any file: see :meth:`_remove_stale`)."""
 
     def __init__(self, root: Path, encodings: Sequence[str], *,
-                 manifest_path: Path | None = None, legacy_manifest: Path | None = None) -> None:
-        super().__init__(root, manifest_path, legacy_manifest=legacy_manifest)
+                 manifest_path: Path | None = None, legacy_manifest: Path | None = None,
+                 whole: bool = False) -> None:
+        super().__init__(root, manifest_path, legacy_manifest=legacy_manifest, whole=whole)
         self._suffixes = [(SUFFIXES[e], _packer(e)) for e in encodings]
         self._produced: set[str] = set()  # files given to write() or kept, in this build
 

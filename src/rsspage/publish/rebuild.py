@@ -68,7 +68,8 @@ def changes_since(store: Store, record: BuildRecord | None, mark: ArchiveMark,
     return changes if changes is not None and len(changes) <= DELTA_LIMIT else None
 
 
-def writer_for(config: Config, output: str, root: Path) -> OutputWriter:
+def writer_for(config: Config, output: str, root: Path, *, whole: bool = False) -> OutputWriter:
+    """The writer of ``output``; ``whole``: for a full build (OutputWriter)."""
     legacy = config.output.state / LEGACY_MANIFESTS[output]
     if output == "site":
         # Also without encodings: it removes the copies of a setting turned off folder by
@@ -77,7 +78,8 @@ def writer_for(config: Config, output: str, root: Path) -> OutputWriter:
         # The site's manifest is in SQLite (read by key: a +10 build reads a few hundred of
         # its 56,000 entries at 100,000 articles); Hexo's stays JSON, for git diffs of posts.
         return precompress.PrecompressingWriter(root, encodings, legacy_manifest=legacy,
-                                                manifest_path=root / manifest.DB_NAME)
+                                                manifest_path=root / manifest.DB_NAME,
+                                                whole=whole)
     return OutputWriter(root, legacy_manifest=legacy)
 
 

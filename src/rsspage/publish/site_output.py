@@ -251,7 +251,7 @@ def write_site(
     each clustered article, by id (``SiteQuery.clusters``); ``lead``: the articles of the
     window's first month before its start (site_pages.Lead)."""
     assert config.output.site is not None
-    writer = rebuild.writer_for(config, "site", config.output.site)
+    writer = rebuild.writer_for(config, "site", config.output.site, whole=True)
     result = None
     extras: dict[str, str] = {}
 

@@ -65,9 +65,10 @@ class OutputWriter:
     """Writes the files of one build into ``root``; call :meth:`finish` once at the end."""
 
     def __init__(self, root: Path, manifest_path: Path | None = None, *,
-                 legacy_manifest: Path | None = None, durable: bool = False) -> None:
-        """``manifest_path`` defaults to ``<root>/.rsspage-manifest.json``; ``legacy_manifest``
-        is read when there is none yet (an earlier version's, in the state folder)."""
+                 legacy_manifest: Path | None = None, durable: bool = False,
+                 whole: bool = False) -> None:
+        """``manifest_path``: ``<root>/.rsspage-manifest.json`` by default; ``legacy_manifest``
+        and ``whole``: see manifest.load_or_earlier."""
         try:
             root.mkdir(parents=True, exist_ok=True)
             self._root = root.resolve(strict=True)
@@ -77,7 +78,7 @@ class OutputWriter:
         self._manifest_path = manifest_path or self._root / manifests.NAME
         self._earlier = [m for m in (self._root / manifests.NAME, legacy_manifest)
                          if m is not None and m != self._manifest_path]
-        journal_path, loaded = manifests.load_or_earlier(self._manifest_path, self._earlier)
+        journal_path, loaded = manifests.load_or_earlier(self._manifest_path, self._earlier, whole)
         try:
             self._start(loaded, journal_path, durable)
         except BaseException:
