@@ -133,3 +133,24 @@ def test_a_process_killed_before_its_commit_leaves_the_last_committed_state(
     db = table_map.connect(path, ("pages",), durable=True)
     assert dict(TableMap(db, "pages").items()) == {f"a/{n}.html": "old" for n in range(500)}
     db.close()
+
+
+def test_a_failed_read_of_an_overlay_marks_the_table_failed_and_names_the_file(
+        tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    db = table_map.connect(path, ("pages",), durable=False)
+    table = TableMap(db, "pages")
+    table.update({f"c/{n:05}/index.html": "x" * 40 for n in range(3000)})
+    table_map.commit(db, [table], path)
+    db.close()
+    data = bytearray(path.read_bytes())
+    data[-4096:] = b"\xa5" * 4096  # an inner page: the file opens, a key near the start reads
+    path.write_bytes(bytes(data))
+    db = table_map.connect(path, ("pages",), durable=False)
+    previous = TableMap(db, "pages")
+    assert previous.get("c/00000/index.html") == "x" * 40 and not previous.failed
+    after = previous.overlay()
+    with pytest.raises(PublishError, match=r"cannot read .*t\.sqlite.*malformed"):
+        len(table_map.ending(after, ".html"))
+    assert previous.failed and after.failed
+    db.close()

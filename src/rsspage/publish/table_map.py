@@ -56,7 +56,8 @@ def connect(path: Path, tables: Iterable[str], *, durable: bool) -> sqlite3.Conn
                        "(path TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
     except sqlite3.Error as e:
         db.close()
-        if e.sqlite_errorcode in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        # Extended codes (SQLITE_CORRUPT_INDEX …) carry the primary one in their low byte.
+        if e.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
             raise PublishError(f"{path} is damaged ({e}); move it away to start over") from e
         raise PublishError(f"cannot open {path}: {e}") from e  # busy, read-only, full disk
     return db
@@ -85,14 +86,15 @@ class TableMap(MutableMapping[str, str]):
     then to the table; writes stay in the overlay until :meth:`commit`. A second map over the
     same table (:meth:`overlay`) sees the table as committed, with changes of its own."""
 
-    def __init__(self, db: sqlite3.Connection, table: str) -> None:
+    def __init__(self, db: sqlite3.Connection, table: str,
+                 failures: list[sqlite3.Error] | None = None) -> None:
         self._db, self._table = db, table
+        #: The reads that failed, of this map and of its overlays (shared).
+        self._failures = [] if failures is None else failures
         self._set: dict[str, str] = {}  # set in this overlay (over the table or not)
         self._added: set[str] = set()  # of those, the paths the table does not hold
         self._gone: set[str] = set()  # paths the table holds, deleted in this overlay
         self._cleared = False  # replace_all(): the table is emptied first
-        #: A read failed (a damaged file): page hashes are then dropped (manifest.py).
-        self.failed = False
         self._get = f"SELECT value FROM {table} WHERE path = ?"
 
     @property
@@ -100,8 +102,14 @@ class TableMap(MutableMapping[str, str]):
         return self._db
 
     def overlay(self) -> TableMap:
-        """A new map over the same table, without this one's changes."""
-        return TableMap(self._db, self._table)
+        """A new map over the same table, without this one's changes (a failed read of either
+        is :attr:`failed` for both)."""
+        return TableMap(self._db, self._table, self._failures)
+
+    @property
+    def failed(self) -> bool:
+        """Whether a read of the table failed (a damaged file: manifest.pages_failed)."""
+        return bool(self._failures)
 
     def _stored(self, path: str) -> str | None:
         if self._cleared:
@@ -232,8 +240,12 @@ class TableMap(MutableMapping[str, str]):
             raise self._unreadable(e) from e
 
     def _unreadable(self, error: sqlite3.Error) -> PublishError:
-        self.failed = True
-        return PublishError(f"cannot read rsspage's records of its files: {error}")
+        self._failures.append(error)
+        try:
+            name = self._db.execute("PRAGMA database_list").fetchone()[2]
+        except sqlite3.Error:
+            name = "rsspage's records of its files"
+        return PublishError(f"cannot read {name}: {error}")
 
     def replace_all(self, values: Mapping[str, str]) -> None:
         """Make the table (and this map) hold ``values`` and nothing else; commit() saves."""
