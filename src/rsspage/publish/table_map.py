@@ -252,10 +252,6 @@ class TableMap(MutableMapping[str, str]):
         self._set, self._added, self._gone = dict(values), set(values), set()
         self._cleared = True
 
-    def changes(self) -> tuple[dict[str, str], set[str]]:
-        """What this overlay sets and deletes."""
-        return self._set, self._gone
-
     def write(self) -> None:
         """Put the overlay's changes in the table (inside the caller's transaction)."""
         if self._cleared:
@@ -349,14 +345,6 @@ def under(table: Mapping[str, str], prefixes: Iterable[str]) -> Iterable[tuple[s
         return table.under(prefixes)
     starts = tuple(prefixes)
     return [(path, v) for path, v in table.items() if starts and path.startswith(starts)]
-
-
-def containing(table: Mapping[str, str], fragment: str) -> Iterable[str]:
-    """The paths of ``table`` that hold ``fragment``."""
-    if isinstance(table, TableMap):
-        pairs = table.pairs("instr(path, ?) > 0", (fragment,), lambda p, _: fragment in p)
-        return (path for path, _ in pairs)
-    return [path for path in table if fragment in path]
 
 
 def overlay(table: Mapping[str, str]) -> MutableMapping[str, str]:
