@@ -71,12 +71,22 @@ def load(root: Path) -> BuildRecord | None:
 
 
 def manifest_stamp(root: Path) -> str:
-    """Size and modification time of ``root``'s manifest ("" when there is none)."""
+    """Size and modification time of ``root``'s manifest ("" when there is none); of one in
+    SQLite also its file change counter (header bytes 24-27, one more at each commit: its size
+    is a whole number of pages, often the same after a change)."""
+    path = manifest.path_of(root)
     try:
-        st = manifest.path_of(root).stat()
+        st = path.stat()
+        counter = _change_counter(path) if manifest.is_db(path) else ""
     except OSError:
         return ""
-    return f"{st.st_size}:{st.st_mtime_ns}"
+    return f"{st.st_size}:{st.st_mtime_ns}" + (f":{counter}" if counter else "")
+
+
+def _change_counter(path: Path) -> str:
+    with path.open("rb") as file:
+        header = file.read(28)
+    return header[24:28].hex() if len(header) == 28 else "none"
 
 
 def save(root: Path, record: BuildRecord) -> None:
