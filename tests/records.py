@@ -10,7 +10,12 @@ from rsspage.publish import manifest
 
 def read_manifest(root: Path) -> dict[str, dict[str, str]]:
     """``{"files": …, "articles": …, "inputs": …}`` of ``root``'s manifest (empty if none)."""
-    records = manifest.load(manifest.path_of(root))
+    return read_manifest_at(manifest.path_of(root))
+
+
+def read_manifest_at(path: Path) -> dict[str, dict[str, str]]:
+    """:func:`read_manifest` of the manifest file ``path``."""
+    records = manifest.load(path)
     try:
         return {"files": dict(records.files), "articles": dict(records.articles),
                 "inputs": dict(records.inputs)}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from records import read_manifest_at
 from rsspage.errors import PublishError
 from rsspage.publish import folders as folders_module
 from rsspage.publish import manifest as manifests
@@ -37,11 +38,7 @@ def state_manifest(tmp_path: Path) -> Path:
 
 
 def read_state_manifest(tmp_path: Path) -> dict[str, dict[str, str]]:
-    records = manifests.load(state_manifest(tmp_path))
-    try:
-        return {"files": dict(records.files), "articles": dict(records.articles)}
-    finally:
-        records.close()
+    return read_manifest_at(state_manifest(tmp_path))
 
 
 def make(tmp_path: Path) -> OutputWriter:
@@ -818,5 +815,5 @@ def test_a_full_build_reads_a_sqlite_manifest_whole_and_saves_it_whole(
     assert read_state_manifest(tmp_path) == {
         "files": {rel: hashlib.sha256(rel.encode()).hexdigest() if rel != "e.html" else
                   hashlib.sha256(b"e").hexdigest() for rel in ("a.html", "b.html", "e.html")},
-        "articles": {"a.html": "a"}}
+        "articles": {"a.html": "a"}, "inputs": {}}
     assert listing(tmp_path / "out") == {"a.html", "b.html", "e.html"}

@@ -1,28 +1,37 @@
 """The record of what rsspage wrote into an output folder, kept *inside* that folder.
 
-``<output>/.rsspage-manifest.json`` maps each file rsspage wrote (relpath) to its sha256, each
-file that belongs to one article (a Hexo post, a site article page) to the article's id, and
-each file written from a known set of inputs (a Hexo post) to the digest of those inputs, so a
-build can tell that a file is up to date without rendering it (it is saved together with the
-sha256 it produced: a file rewritten without inputs loses them).
-It travels with the files it describes (a git checkout of Hexo posts, a cached site), so
-ownership survives a lost state folder: a new state adopts the files instead of refusing to
-touch them, and an article arriving again gets its old file name back.
+The manifest maps each file rsspage wrote (relpath) to its sha256, each file that belongs to
+one article (a Hexo post, a site article page) to the article's id, and each file written from
+a known set of inputs (a Hexo post) to the digest of those inputs, so a build can tell that a
+file is up to date without rendering it (it is saved together with the sha256 it produced: a
+file rewritten without inputs loses them). It travels with the files it describes (a git
+checkout of Hexo posts, a cached site), so ownership survives a lost state folder: a new state
+adopts the files instead of refusing to touch them, and an article arriving again gets its old
+file name back.
 
-Hexo skips files whose name starts with ``.`` in ``source/_posts``, so the manifest is never
-published as a post.
+Its two forms:
 
-Beside it, ``.rsspage-manifest.json.journal`` lists (one JSON string per line) the paths a build
-is creating or replacing, written before the files change: see :mod:`rsspage.publish.writer`.
+- ``.rsspage-manifest.json`` (Hexo's posts): read and written whole, a line per file, so a git
+  tree of posts shows which changed. Hexo skips files whose name starts with ``.`` in
+  ``source/_posts``, so it is never published as a post.
+- ``.rsspage-manifest.sqlite`` (the site: 56,000 files at 100,000 articles): three tables read
+  by key and written by difference (table_map.py), so a build from the changes costs what it
+  touches; a full build reads it whole and writes it whole into a new file. A site built by an
+  earlier version has the JSON form: the first build reads it and removes it once the SQLite
+  one is saved.
 
-Earlier versions kept a manifest of the same form (without article ids) in the state folder;
+Beside either, ``<manifest>.journal`` lists (one JSON string per line) the paths a build is
+creating or replacing, written before the files change: see :mod:`rsspage.publish.writer`.
+
+Earlier versions kept a manifest of the JSON form (without article ids) in the state folder;
 it is read once when the output has none, and removed when the new one is saved.
 
-``.rsspage-pages.json`` holds what each page of the site was rendered from (path → input hash),
-so a build renders only pages whose inputs changed. It describes this copy of the files, so it
-lives with them too: a state restored on a new machine with the site from a cache still builds
-incrementally, and a site folder that is gone takes its hashes with it (a full build, never a
-stale page kept).
+``.rsspage-pages.sqlite`` holds what each page of the site was rendered from (path → input
+hash), so a build renders only pages whose inputs changed (``.rsspage-pages.json`` before,
+read once). It describes this copy of the files, so it lives with them too: a state restored on
+a new machine with the site from a cache still builds incrementally, and a site folder that is
+gone takes its hashes with it (a full build, never a stale page kept). It only saves work: it
+is not fsync'ed, and a damaged one costs one full build.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Plain relative POSIX paths, the only paths rsspage writes, and what is at them."""
+"""Plain relative POSIX paths, the only paths rsspage writes, what is at them, and the upkeep
+of their folders (empty ones pruned, a killed build's temporaries swept)."""
 
 from __future__ import annotations
 

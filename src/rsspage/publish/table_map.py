@@ -45,6 +45,7 @@ def connect(path: Path, tables: Iterable[str], *, durable: bool) -> sqlite3.Conn
     """Open (creating) the SQLite file at ``path`` with a ``(path, value)`` table for each of
     ``tables``. ``durable``: each commit is fsync'ed (what must survive a power cut)."""
     try:
+        # Any thread may close it: a writer dropped without finish() closes from __del__.
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as e:
         raise PublishError(f"cannot open {path}: {e}") from e
